@@ -1,0 +1,49 @@
+# Every target creates .venv and installs what it needs; nothing is done by hand.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+PYTEST_WORKERS ?= 2
+
+.PHONY: all demo test lint unit functional bench soak fuzz compat clean venv
+
+all: test
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev,cli,speedups,brotli,zstd]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m hyperclient.demo $(DEMO_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q -p no:cacheprovider $(PYTEST_ARGS)
+
+coverage: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q -p no:cacheprovider --cov --cov-branch --cov-report=term-missing:skip-covered
+
+bench: $(STAMP)
+	@if [ "$$(id -u)" = 0 ] && ! command -v nginx >/dev/null 2>&1; then \
+		(apt-get update -qq && apt-get install -y -qq nginx >/dev/null) || echo "nginx not installed; using the asyncio fallback server"; \
+	fi
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz/run.py $(FUZZ_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,949 @@
+"""``ClientSession`` and the module-level ``request()``/``get()``/...: the request flow.
+
+``ClientSession._request`` drives named steps: build the request, acquire a connection,
+send, read the head, then apply the policies (cookies, redirects, ``raise_for_status``).
+Time budgets come from ``ClientTimeout``: ``total`` is one timer per request that runs
+until the body has been read; ``connect``/``pool``/``sock_connect`` belong to the
+connector, ``sock_read`` to the protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as _json
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from http.cookies import SimpleCookie
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from multidict import CIMultiDict
+from yarl import URL
+
+from .auth import BasicAuth
+from .connector import BaseConnector, TCPConnector, _Closing
+from .cookies import AbstractCookieJar, CookieJar
+from .errors import (
+    ClientOSError,
+    ClientResponseError,
+    InvalidUrlRedirectClientError,
+    NonHttpUrlRedirectClientError,
+    RedirectClientError,
+    RemoteProtocolError,
+    ServerDisconnectedError,
+    ServerTimeoutError,
+    TooManyRedirects,
+)
+from .request import ClientRequest, make_url
+from .response import ClientResponse
+from .values import DEFAULT_TIMEOUT, ClientTimeout, HttpVersion, HttpVersion11
+
+__all__ = (
+    "ClientSession",
+    "delete",
+    "get",
+    "head",
+    "options",
+    "patch",
+    "post",
+    "put",
+    "request",
+)
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_SENTINEL: Any = object()
+_R = TypeVar("_R", bound=ClientResponse)
+
+
+class _Deadline:
+    """The ``total`` budget of one request: a single timer for the request and its body.
+
+    While the request is in flight it cancels the task (turned into a timeout by
+    ``_request``); once the response is returned it fails the body stream instead.
+    """
+
+    __slots__ = ("_handle", "_response", "_task", "fired", "timeout")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.timeout = timeout
+        self.fired = False
+        self._task = asyncio.current_task(loop)
+        self._response: ClientResponse | None = None
+        self._handle: asyncio.TimerHandle | None = loop.call_at(loop.time() + timeout, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self.fired = True
+        response = self._response
+        if response is None:
+            if self._task is not None:
+                self._task.cancel()
+            return
+        response.content.set_exception(
+            ServerTimeoutError(f"total timeout of {self.timeout}s expired while reading the body")
+        )
+        response.close()
+
+    def hand_to(self, response: ClientResponse) -> None:
+        """From now on the budget covers reading *response*'s body."""
+        if response.content.is_eof() or self._handle is None:
+            self.cancel()
+            return
+        self._response = response
+        response._timer = self._handle
+
+    def cancel(self) -> None:
+        handle = self._handle
+        if handle is not None:
+            self._handle = None
+            handle.cancel()
+
+
+class _RequestContextManager(Generic[_R]):
+    """What ``session.get()`` returns: awaitable, and an async context manager."""
+
+    __slots__ = ("_coro", "_resp")
+
+    def __init__(self, coro: Coroutine[Any, Any, _R]) -> None:
+        self._coro = coro
+        self._resp: _R | None = None
+
+    def __await__(self) -> Generator[Any, None, _R]:
+        return self._coro.__await__()
+
+    def __iter__(self) -> Generator[Any, None, _R]:
+        return self.__await__()
+
+    async def __aenter__(self) -> _R:
+        self._resp = await self._coro
+        return await self._resp.__aenter__()  # type: ignore[return-value]
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._resp is not None
+        await self._resp.__aexit__(exc_type, exc, tb)
+
+    def send(self, arg: Any) -> Any:
+        return self._coro.send(arg)
+
+    def throw(self, *args: Any) -> Any:
+        return self._coro.throw(*args)
+
+    def close(self) -> None:
+        self._coro.close()
+
+
+class ClientSession:
+    """A set of requests sharing a connection pool, cookies, headers and defaults.
+
+    Args:
+        connector: where connections come from; a new ``TCPConnector`` by default.
+        loop: must be None or the running loop (accepted for the reference's API).
+        cookies: initial cookies sent to every host.
+        headers: default headers for every request.
+        auth: default ``BasicAuth`` for every request.
+        request_class: the ``ClientRequest`` class to use.
+        response_class: the ``ClientResponse`` class to use.
+        ws_response_class: the ``ClientWebSocketResponse`` class to use.
+        base_url: a URL that relative request URLs are joined to.
+        timeout: a ``ClientTimeout``; aiohttp's default (total 300 s) when omitted.
+        raise_for_status: True, or an async callable run on every response.
+        json_serialize: how ``json=`` bodies are serialised.
+        skip_auto_headers: auto headers (User-Agent, Accept...) not to send.
+        connector_owner: close the connector with the session (default True).
+        cookie_jar: an ``AbstractCookieJar``; a new ``CookieJar`` by default.
+        auto_decompress: decode gzip/deflate/br/zstd bodies (default True).
+        version: the HTTP version of requests.
+        read_bufsize: body buffer size, in bytes.
+    """
+
+    _closed = True
+    _connector: BaseConnector | None = None
+
+    def __init__(
+        self,
+        base_url: str | URL | None = None,
+        *,
+        connector: BaseConnector | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        cookies: Any = None,
+        headers: Any = None,
+        skip_auto_headers: Iterable[str] | None = None,
+        auth: BasicAuth | None = None,
+        json_serialize: Callable[[Any], str] = _json.dumps,
+        request_class: type[ClientRequest] = ClientRequest,
+        response_class: type[ClientResponse] = ClientResponse,
+        ws_response_class: type[Any] | None = None,
+        version: HttpVersion = HttpVersion11,
+        cookie_jar: AbstractCookieJar | None = None,
+        connector_owner: bool = True,
+        raise_for_status: bool | Callable[[ClientResponse], Awaitable[None]] = False,
+        timeout: ClientTimeout | None = _SENTINEL,
+        read_timeout: float | None = _SENTINEL,
+        conn_timeout: float | None = None,
+        auto_decompress: bool = True,
+        trust_env: bool = False,
+        requote_redirect_url: bool = True,
+        trace_configs: list[Any] | None = None,
+        read_bufsize: int = 2**16,
+        max_line_size: int = 8190,
+        max_field_size: int = 8190,
+    ) -> None:
+        if loop is not None:
+            from .connector import _check_loop
+
+            _check_loop(loop)
+        if base_url is None or isinstance(base_url, URL):
+            self._base_url: URL | None = base_url
+        else:
+            self._base_url = URL(base_url)
+        if self._base_url is not None and not self._base_url.absolute:
+            raise ValueError(f"base_url must be an absolute URL, got {str(base_url)!r}")
+        if connector is None:
+            connector = TCPConnector()
+        elif connector.closed:
+            raise RuntimeError("the connector is closed")
+        self._connector = connector
+        self._connector_owner = connector_owner
+        self._cookie_jar = cookie_jar if cookie_jar is not None else CookieJar()
+        if cookies:
+            self._cookie_jar.update_cookies(cookies)
+        self._default_headers: CIMultiDict[str] = CIMultiDict(headers or ())
+        self._skip_auto_headers = frozenset(h.lower() for h in (skip_auto_headers or ()))
+        if auth is not None and not isinstance(auth, BasicAuth):
+            raise TypeError(f"auth must be a BasicAuth instance, got {auth!r}")
+        self._default_auth = auth
+        self._json_serialize = json_serialize
+        self._request_class = request_class
+        self._response_class = response_class
+        self._ws_response_class = ws_response_class
+        self._version = version
+        self._raise_for_status = raise_for_status
+        self._timeout = self._resolve_timeout(timeout, read_timeout, conn_timeout)
+        self._auto_decompress = auto_decompress
+        self._trust_env = trust_env
+        self._requote_redirect_url = requote_redirect_url
+        self._trace_configs = list(trace_configs or ())
+        for trace_config in self._trace_configs:
+            trace_config.freeze()
+        self._read_bufsize = read_bufsize
+        self._max_line_size = max_line_size
+        self._max_field_size = max_field_size
+        self._closed = False
+
+    @staticmethod
+    def _resolve_timeout(
+        timeout: ClientTimeout | None, read_timeout: float | None, conn_timeout: float | None
+    ) -> ClientTimeout:
+        if timeout is _SENTINEL or timeout is None:
+            result = DEFAULT_TIMEOUT if timeout is _SENTINEL else ClientTimeout()
+            if read_timeout is not _SENTINEL or conn_timeout is not None:
+                warnings.warn(
+                    "read_timeout and conn_timeout are deprecated, use timeout=ClientTimeout()",
+                    DeprecationWarning,
+                    stacklevel=3,
+                )
+                result = ClientTimeout(
+                    total=result.total,
+                    connect=conn_timeout,
+                    sock_read=None if read_timeout is _SENTINEL else read_timeout,
+                    sock_connect=result.sock_connect,
+                )
+            return result
+        if not isinstance(timeout, ClientTimeout):
+            raise ValueError(f"timeout must be a ClientTimeout instance, got {timeout!r}")
+        if read_timeout is not _SENTINEL or conn_timeout is not None:
+            raise ValueError("read_timeout and conn_timeout cannot be combined with timeout")
+        return timeout
+
+    def __del__(self, _warnings: Any = warnings) -> None:
+        if not self._closed:
+            _warnings.warn(f"unclosed client session {self!r}", ResourceWarning, source=self)
+
+    # -- attributes ---------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once the session was closed or detached."""
+        return self._closed or self._connector is None or self._connector.closed
+
+    @property
+    def connector(self) -> BaseConnector | None:
+        """The session's connector."""
+        return self._connector
+
+    @property
+    def cookie_jar(self) -> AbstractCookieJar:
+        """The session's cookie jar."""
+        return self._cookie_jar
+
+    @property
+    def cookies(self) -> SimpleCookie:
+        """The session's cookies, as the reference's ``SimpleCookie``."""
+        out = SimpleCookie()
+        for morsel in self._cookie_jar:
+            out[morsel.key] = morsel
+        return out
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        """Default headers sent with every request."""
+        return self._default_headers
+
+    @property
+    def skip_auto_headers(self) -> frozenset[str]:
+        """Auto headers this session does not send."""
+        return self._skip_auto_headers
+
+    @property
+    def auth(self) -> BasicAuth | None:
+        """Default credentials."""
+        return self._default_auth
+
+    @property
+    def timeout(self) -> ClientTimeout:
+        """Default time budgets."""
+        return self._timeout
+
+    @property
+    def version(self) -> HttpVersion:
+        """HTTP version of requests."""
+        return self._version
+
+    @property
+    def json_serialize(self) -> Callable[[Any], str]:
+        """The JSON serialiser for ``json=`` bodies."""
+        return self._json_serialize
+
+    @property
+    def connector_owner(self) -> bool:
+        """Whether closing the session closes the connector."""
+        return self._connector_owner
+
+    @property
+    def raise_for_status(self) -> bool | Callable[[ClientResponse], Awaitable[None]]:
+        """The session's ``raise_for_status`` policy."""
+        return self._raise_for_status
+
+    @property
+    def auto_decompress(self) -> bool:
+        """Whether bodies are decoded."""
+        return self._auto_decompress
+
+    @property
+    def trust_env(self) -> bool:
+        """Whether environment settings (proxies, .netrc) are honoured."""
+        return self._trust_env
+
+    @property
+    def trace_configs(self) -> list[Any]:
+        """The tracing configurations."""
+        return self._trace_configs
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> _Closing:
+        """Close the session (and its connector if owned); works plain or awaited."""
+        closing = _Closing([])
+        if not self._closed:
+            self._closed = True
+            if self._connector is not None and self._connector_owner:
+                closing = self._connector.close()
+            self._connector = None
+        return closing
+
+    def detach(self) -> None:
+        """Forget the connector without closing it; the session counts as closed."""
+        self._closed = True
+        self._connector = None
+
+    async def __aenter__(self) -> ClientSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __enter__(self) -> ClientSession:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- verbs ------------------------------------------------------------------------------------
+
+    def request(self, method: str, url: str | URL, **kwargs: Any) -> _RequestContextManager[Any]:
+        """Perform an HTTP request; await it or use ``async with``.
+
+        See the README's API reference for every keyword argument.
+        """
+        return _RequestContextManager(self._request(method, url, **kwargs))
+
+    def get(self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any) -> Any:
+        """Perform a GET request."""
+        return _RequestContextManager(
+            self._request("GET", url, allow_redirects=allow_redirects, **kwargs)
+        )
+
+    def options(self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any) -> Any:
+        """Perform an OPTIONS request."""
+        return _RequestContextManager(
+            self._request("OPTIONS", url, allow_redirects=allow_redirects, **kwargs)
+        )
+
+    def head(self, url: str | URL, *, allow_redirects: bool = False, **kwargs: Any) -> Any:
+        """Perform a HEAD request (redirects not followed by default)."""
+        return _RequestContextManager(
+            self._request("HEAD", url, allow_redirects=allow_redirects, **kwargs)
+        )
+
+    def post(self, url: str | URL, *, data: Any = None, **kwargs: Any) -> Any:
+        """Perform a POST request."""
+        return _RequestContextManager(self._request("POST", url, data=data, **kwargs))
+
+    def put(self, url: str | URL, *, data: Any = None, **kwargs: Any) -> Any:
+        """Perform a PUT request."""
+        return _RequestContextManager(self._request("PUT", url, data=data, **kwargs))
+
+    def patch(self, url: str | URL, *, data: Any = None, **kwargs: Any) -> Any:
+        """Perform a PATCH request."""
+        return _RequestContextManager(self._request("PATCH", url, data=data, **kwargs))
+
+    def delete(self, url: str | URL, **kwargs: Any) -> Any:
+        """Perform a DELETE request."""
+        return _RequestContextManager(self._request("DELETE", url, **kwargs))
+
+    # -- the request flow ---------------------------------------------------------------------
+
+    def _build_url(self, str_or_url: str | URL) -> URL:
+        url = make_url(str_or_url)
+        if self._base_url is None:
+            return url
+        if url.absolute:
+            return url
+        return self._base_url.join(url)
+
+    async def _request(
+        self,
+        method: str,
+        str_or_url: str | URL,
+        *,
+        params: Any = None,
+        data: Any = None,
+        json: Any = _SENTINEL,
+        cookies: Any = None,
+        headers: Any = None,
+        skip_auto_headers: Iterable[str] | None = None,
+        auth: BasicAuth | None = None,
+        allow_redirects: bool = True,
+        max_redirects: int = 10,
+        compress: str | bool | None = None,
+        chunked: bool | int | None = None,
+        expect100: bool = False,
+        raise_for_status: Any = None,
+        read_until_eof: bool = True,
+        timeout: ClientTimeout | None = _SENTINEL,
+        ssl: Any = True,
+        verify_ssl: bool | None = None,
+        fingerprint: bytes | None = None,
+        ssl_context: Any = None,
+        server_hostname: str | None = None,
+        proxy: Any = None,
+        proxy_auth: BasicAuth | None = None,
+        proxy_headers: Any = None,
+        encoding: str = "utf-8",
+        version: HttpVersion | None = None,
+        auto_decompress: bool | None = None,
+        files: Any = None,
+        trace_request_ctx: Any = None,
+        read_bufsize: int | None = None,
+    ) -> ClientResponse:
+        if self.closed:
+            raise RuntimeError("session is closed")
+        if json is not _SENTINEL:
+            if data is not None:
+                raise ValueError("data and json parameters can not be used at the same time")
+            data = self._json_serialize(json).encode("utf-8")
+            headers = CIMultiDict(headers or ())
+            headers.setdefault("Content-Type", "application/json")
+        if files is not None:
+            data = _merge_files(data, files)
+        ssl = _ssl_setting(ssl, verify_ssl, ssl_context, fingerprint)
+        tm = self._request_timeout(timeout)
+        loop = asyncio.get_running_loop()
+        deadline = _Deadline(loop, tm.total) if tm.total else None
+        url = self._build_url(str_or_url)
+        if url.raw_user is not None:
+            # Credentials in the URL win over the session's, never over an explicit auth=.
+            if auth is not None:
+                raise ValueError("cannot combine auth= with credentials encoded in the URL")
+            auth = BasicAuth.from_url(url)
+            url = url.with_user(None)
+        options = _RequestOptions(
+            params=params,
+            skip_auto_headers=self._merge_skip(skip_auto_headers),
+            compress=compress,
+            chunked=chunked,
+            expect100=expect100,
+            version=version or self._version,
+            encoding=encoding,
+            read_until_eof=read_until_eof,
+            auto_decompress=self._auto_decompress if auto_decompress is None else auto_decompress,
+            ssl=ssl,
+            server_hostname=server_hostname,
+            proxy=URL(proxy) if isinstance(proxy, str) else proxy,
+            proxy_auth=proxy_auth,
+            proxy_headers=proxy_headers,
+            loop=loop,
+            timeout=tm,
+        )
+        try:
+            resp = await self._follow(
+                method, url, data, self._merge_headers(headers), cookies,
+                auth if auth is not None else self._default_auth,
+                options, allow_redirects, max_redirects,
+            )
+            policy = self._raise_for_status if raise_for_status is None else raise_for_status
+            if policy is True:
+                resp.raise_for_status()
+            elif policy:
+                await policy(resp)
+        except asyncio.CancelledError as exc:
+            if deadline is not None and deadline.fired:
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                raise ServerTimeoutError(
+                    f"total timeout of {tm.total}s expired before the response head"
+                ) from exc
+            if deadline is not None:
+                deadline.cancel()
+            raise
+        except BaseException:
+            if deadline is not None:
+                deadline.cancel()
+            raise
+        if deadline is not None:
+            deadline.hand_to(resp)
+        return resp
+
+    def _request_timeout(self, timeout: Any) -> ClientTimeout:
+        if timeout is _SENTINEL or timeout is None:
+            return self._timeout
+        if isinstance(timeout, ClientTimeout):
+            return timeout
+        if isinstance(timeout, int | float):  # aiohttp 2 style: a number is the total
+            return ClientTimeout(total=timeout)
+        raise ValueError(f"timeout must be a ClientTimeout, got {timeout!r}")
+
+    def _merge_skip(self, skip: Iterable[str] | None) -> frozenset[str]:
+        if not skip:
+            return self._skip_auto_headers
+        return self._skip_auto_headers | {h.lower() for h in skip}
+
+    def _merge_headers(self, headers: Any) -> CIMultiDict[str] | None:
+        if not headers:
+            return self._default_headers if self._default_headers else None
+        if not self._default_headers:
+            return headers if isinstance(headers, CIMultiDict) else CIMultiDict(headers)
+        result = CIMultiDict(self._default_headers)
+        added: set[str] = set()
+        items = headers.items() if hasattr(headers, "items") else headers
+        for name, value in items:
+            lower = name.lower()
+            if lower not in added:
+                result.popall(name, None)
+                added.add(lower)
+            result.add(name, value)
+        return result
+
+    def _cookies_for(self, url: URL, extra: Any) -> Any:
+        jar = self._cookie_jar
+        if not len(jar):
+            return extra
+        cookies = jar.filter_cookies(url)
+        if extra:
+            tmp = CookieJar()
+            tmp.update_cookies(extra)
+            for name, morsel in tmp.filter_cookies(url).items():
+                cookies[name] = morsel
+        return cookies
+
+    async def _follow(
+        self,
+        method: str,
+        url: URL,
+        data: Any,
+        headers: CIMultiDict[str] | None,
+        cookies: Any,
+        auth: BasicAuth | None,
+        options: _RequestOptions,
+        allow_redirects: bool,
+        max_redirects: int,
+    ) -> ClientResponse:
+        history: list[ClientResponse] = []
+        req: ClientRequest | None = None
+        while True:
+            req = self._build_request(method, url, data, headers, cookies, auth, options, req)
+            resp = await self._send(req, options.timeout)
+            if resp._head is not None and self._has_set_cookie(resp):
+                self._store_cookies(resp)
+            if not allow_redirects or resp.status not in _REDIRECTS:
+                break
+            location = resp._header_value(b"location")
+            if location is None:
+                break
+            history.append(resp)
+            if len(history) > max_redirects:
+                resp.release()
+                raise TooManyRedirects(
+                    resp.request_info,
+                    tuple(history),
+                    status=resp.status,
+                    message=f"exceeded {max_redirects} redirects",
+                    headers=resp.headers,
+                )
+            resp.release()
+            new_url = self._redirect_target(url, location)
+            new_method, data = self._redirect_method(resp.status, method, data, req)
+            if new_method != method:
+                headers = _strip_body_headers(headers)
+            method = new_method
+            if data is not None:
+                # 307/308: the same body again, as the same kind of content.
+                data = req.replay_data()
+                content_type = req.headers.get("Content-Type")
+                if content_type is not None and (headers is None or "Content-Type" not in headers):
+                    headers = CIMultiDict(headers or ())
+                    headers["Content-Type"] = content_type
+            if _origin(new_url) != _origin(url):
+                # RFC 9110 §15.4: credentials are for the origin they were given for.
+                auth = None
+                cookies = None
+                headers = _strip_credentials(headers)
+            url = new_url
+            options = options.for_redirect()
+        resp._history = tuple(history)
+        return resp
+
+    def _build_request(
+        self,
+        method: str,
+        url: URL,
+        data: Any,
+        headers: CIMultiDict[str] | None,
+        cookies: Any,
+        auth: BasicAuth | None,
+        options: _RequestOptions,
+        previous: ClientRequest | None,
+    ) -> ClientRequest:
+        if previous is not None and data is not None and not previous.is_replayable():
+            raise RedirectClientError(
+                f"cannot follow the redirect to {url}: the request body is a stream that "
+                "cannot be sent again (pass bytes or a seekable file)"
+            )
+        return self._request_class(
+            method,
+            url,
+            params=options.params,
+            headers=headers,
+            skip_auto_headers=options.skip_auto_headers,
+            data=data,
+            cookies=self._cookies_for(url, cookies),
+            auth=auth,
+            version=options.version,
+            compress=options.compress,
+            chunked=options.chunked,
+            expect100=options.expect100,
+            loop=options.loop,
+            response_class=self._response_class,
+            proxy=options.proxy,
+            proxy_auth=options.proxy_auth,
+            proxy_headers=options.proxy_headers,
+            ssl=options.ssl,
+            server_hostname=options.server_hostname,
+            encoding=options.encoding,
+            read_until_eof=options.read_until_eof,
+            auto_decompress=options.auto_decompress,
+            session=self,
+            timeout=options.timeout,
+            force_close=self._connector is not None and self._connector.force_close,
+        )
+
+    async def _send(self, req: ClientRequest, timeout: ClientTimeout) -> ClientResponse:
+        """Acquire a connection and send; retry once if a reused connection was stale."""
+        connector = self._connector
+        if connector is None:
+            raise RuntimeError("session is closed")
+        conn = await connector.connect(req, None, timeout)
+        protocol = conn.protocol
+        try:
+            return await req.send(conn)
+        except (ServerDisconnectedError, ClientOSError) as exc:
+            conn.close()
+            stale = conn.reused and protocol is not None and not protocol.got_response_bytes
+            if not (stale and req.is_replayable()):
+                raise
+            exc_from = exc
+        except RemoteProtocolError as exc:
+            conn.close()
+            raise ClientResponseError(
+                req.request_info, (), status=400, message=exc.message
+            ) from exc
+        except BaseException:
+            conn.close()
+            raise
+        # The server closed an idle keep-alive connection as we reused it (RFC 9112 §9.3.1
+        # allows retrying then): once more on a fresh connection.
+        conn = await connector.connect(req, None, timeout, reuse=False)
+        try:
+            return await req.send(conn)
+        except RemoteProtocolError as exc:
+            conn.close()
+            raise ClientResponseError(
+                req.request_info, (), status=400, message=exc.message
+            ) from exc
+        except BaseException as exc:
+            conn.close()
+            if exc.__context__ is None:
+                exc.__context__ = exc_from
+            raise
+
+    @staticmethod
+    def _has_set_cookie(resp: ClientResponse) -> bool:
+        assert resp._head is not None
+        for name, _ in resp._head.raw_headers:
+            if len(name) == 10 and name.lower() == b"set-cookie":
+                return True
+        return False
+
+    def _store_cookies(self, resp: ClientResponse) -> None:
+        assert resp._head is not None
+        values = [
+            v.decode("latin-1")
+            for n, v in resp._head.raw_headers
+            if len(n) == 10 and n.lower() == b"set-cookie"
+        ]
+        self._cookie_jar.update_cookies_from_headers(values, resp.url)
+
+    def _redirect_target(self, url: URL, location: str) -> URL:
+        try:
+            target = URL(location, encoded=not self._requote_redirect_url)
+        except ValueError as exc:
+            raise InvalidUrlRedirectClientError(location, f"invalid redirect URL: {exc}") from exc
+        scheme = target.scheme
+        if scheme and scheme not in ("http", "https"):
+            raise NonHttpUrlRedirectClientError(
+                location, f"refusing to follow a redirect to scheme {scheme!r}"
+            )
+        if not target.absolute or not scheme:
+            target = url.join(target)
+        if not target.raw_host:
+            raise InvalidUrlRedirectClientError(location, "redirect URL has no host")
+        return target
+
+    @staticmethod
+    def _redirect_method(
+        status: int, method: str, data: Any, req: ClientRequest
+    ) -> tuple[str, Any]:
+        # RFC 9110 §15.4.4: 303 means GET (HEAD stays HEAD); §15.4.2-3: 301/302 after POST
+        # become GET in every browser and client. 307/308 keep method and body.
+        if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+            return "GET", None
+        return method, data
+
+
+class _RequestOptions:
+    """The per-call settings that stay the same across redirect hops."""
+
+    __slots__ = (
+        "auto_decompress", "chunked", "compress", "encoding", "expect100", "loop", "params",
+        "proxy", "proxy_auth", "proxy_headers", "read_until_eof", "server_hostname",
+        "skip_auto_headers", "ssl", "timeout", "version",
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+
+    def for_redirect(self) -> _RequestOptions:
+        """The options for the next hop: the query given as ``params`` is not repeated."""
+        clone = _RequestOptions(**{name: getattr(self, name) for name in self.__slots__})
+        clone.params = None
+        return clone
+
+
+def _origin(url: URL) -> tuple[str, str, int | None]:
+    return url.scheme, (url.raw_host or "").lower(), url.port
+
+
+_CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
+
+
+def _strip_credentials(headers: CIMultiDict[str] | None) -> CIMultiDict[str] | None:
+    if headers is None or not any(h in headers for h in _CREDENTIAL_HEADERS):
+        return headers
+    stripped = CIMultiDict(headers)
+    for name in _CREDENTIAL_HEADERS:
+        stripped.popall(name, None)
+    return stripped
+
+
+_BODY_HEADERS = ("Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding")
+
+
+def _strip_body_headers(headers: CIMultiDict[str] | None) -> CIMultiDict[str] | None:
+    if headers is None or not any(h in headers for h in _BODY_HEADERS):
+        return headers
+    stripped = CIMultiDict(headers)
+    for name in _BODY_HEADERS:
+        stripped.popall(name, None)
+    return stripped
+
+
+def _ssl_setting(ssl: Any, verify_ssl: bool | None, ssl_context: Any, fingerprint: Any) -> Any:
+    from .tls import legacy_fingerprint
+
+    given = [x for x in (verify_ssl, ssl_context, fingerprint) if x is not None]
+    if given and ssl is not True:
+        raise ValueError("ssl= cannot be combined with verify_ssl, ssl_context or fingerprint")
+    if ssl_context is not None:
+        return ssl_context
+    if fingerprint is not None:
+        return legacy_fingerprint(fingerprint)
+    if verify_ssl is False:
+        return False
+    if ssl is None:
+        return True
+    return ssl
+
+
+def _merge_files(data: Any, files: Any) -> Any:
+    from .formdata import FormData
+
+    form = FormData()
+    if data:
+        form.add_fields(*(data.items() if hasattr(data, "items") else data))
+    items = files.items() if hasattr(files, "items") else files
+    for name, value in items:
+        form.add_field(name, value, filename=getattr(value, "name", name))
+    return form
+
+
+# -- the reference's Basic API ----------------------------------------------------------------
+
+
+class _SessionRequestContextManager:
+    """A module-level request: owns its session and closes it when done."""
+
+    __slots__ = ("_coro", "_resp", "_session")
+
+    def __init__(self, coro: Coroutine[Any, Any, ClientResponse], session: ClientSession) -> None:
+        self._coro = coro
+        self._session = session
+        self._resp: ClientResponse | None = None
+
+    async def _run(self) -> ClientResponse:
+        try:
+            resp = await self._coro
+        except BaseException:
+            await self._session.close()
+            raise
+        # The body may still be arriving: close the session once it is released or done.
+        session = self._session
+        resp._on_release.append(session.close)
+        resp.content.on_eof(session.close)
+        return resp
+
+    def __await__(self) -> Generator[Any, None, ClientResponse]:
+        return self._run().__await__()
+
+    async def __aenter__(self) -> ClientResponse:
+        self._resp = await self._run()
+        return self._resp
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._resp is not None
+        self._resp.release()
+        await self._session.close()
+
+
+def request(
+    method: str,
+    url: str | URL,
+    *,
+    connector: BaseConnector | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
+    request_class: type[ClientRequest] | None = None,
+    response_class: type[ClientResponse] | None = None,
+    cookies: Any = None,
+    version: HttpVersion = HttpVersion11,
+    **kwargs: Any,
+) -> _SessionRequestContextManager:
+    """Perform one request without a session (no keep-alive); await it or ``async with``.
+
+    A connector passed in stays open; one made here is closed with the response.
+    """
+    owner = connector is None
+    if connector is None:
+        connector = TCPConnector(force_close=True)
+    session = ClientSession(
+        connector=connector,
+        loop=loop,
+        cookies=cookies,
+        version=version,
+        connector_owner=owner,
+        request_class=request_class or ClientRequest,
+        response_class=response_class or ClientResponse,
+    )
+    return _SessionRequestContextManager(session._request(method, url, **kwargs), session)
+
+
+def get(url: str | URL, **kwargs: Any) -> _SessionRequestContextManager:
+    """Perform a GET request without a session."""
+    return request("GET", url, **kwargs)
+
+
+def options(url: str | URL, **kwargs: Any) -> _SessionRequestContextManager:
+    """Perform an OPTIONS request without a session."""
+    return request("OPTIONS", url, **kwargs)
+
+
+def head(url: str | URL, **kwargs: Any) -> _SessionRequestContextManager:
+    """Perform a HEAD request without a session."""
+    kwargs.setdefault("allow_redirects", False)
+    return request("HEAD", url, **kwargs)
+
+
+def delete(url: str | URL, **kwargs: Any) -> _SessionRequestContextManager:
+    """Perform a DELETE request without a session."""
+    return request("DELETE", url, **kwargs)
+
+
+def post(url: str | URL, *, data: Any = None, **kwargs: Any) -> _SessionRequestContextManager:
+    """Perform a POST request without a session."""
+    return request("POST", url, data=data, **kwargs)
+
+
+def put(url: str | URL, *, data: Any = None, **kwargs: Any) -> _SessionRequestContextManager:
+    """Perform a PUT request without a session."""
+    return request("PUT", url, data=data, **kwargs)
+
+
+def patch(url: str | URL, *, data: Any = None, **kwargs: Any) -> _SessionRequestContextManager:
+    """Perform a PATCH request without a session."""
+    return request("PATCH", url, data=data, **kwargs)
+

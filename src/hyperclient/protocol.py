@@ -1,0 +1,433 @@
+"""One ``asyncio.Protocol`` per socket: bytes in, parser events out to the waiting request.
+
+``ResponseHandler`` moves bytes and wakes waiters; every HTTP rule lives in ``http1``. It
+feeds the parser, hands the response head to the request waiting for it, fills the body
+``StreamReader``, and tells its owner when a message is complete so the connection can go
+back to the pool. It also owns the socket-level policies that need the loop: the read
+timeout, write flow control, and the rule that an idle connection which receives anything
+(bytes or EOF) is dead and is never reused for another request.
+
+Errors it sees are handed on raw (``RemoteProtocolError``, ``OSError``) to the head
+waiter; body errors become ``ClientPayloadError`` on the stream, since the response
+object already exists by then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from .errors import (
+    ClientOSError,
+    ClientPayloadError,
+    RemoteProtocolError,
+    ServerDisconnectedError,
+    SocketTimeoutError,
+)
+from .http1 import (
+    NEED_DATA,
+    PAUSED,
+    EndOfMessage,
+    InformationalResponse,
+    ResponseHead,
+    ResponseParser,
+)
+from .streams import StreamReader
+
+__all__ = ("ResponseHandler",)
+
+_bytes = bytes
+
+
+class ResponseHandler(asyncio.Protocol):
+    """Protocol for one HTTP/1.1 client connection.
+
+    Args:
+        loop: the running loop.
+        max_line_size: longest status or header line accepted, in bytes.
+        max_field_size: longest header field accepted, in bytes.
+        max_headers: most header fields accepted.
+        read_bufsize: body buffer size in bytes before reading pauses (x2).
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        max_line_size: int = 8190,
+        max_field_size: int = 8190,
+        max_headers: int = 100,
+        read_bufsize: int = 2**16,
+    ) -> None:
+        self._loop = loop
+        self.transport: asyncio.Transport | None = None
+        self._parser = ResponseParser(
+            max_line_size=max_line_size, max_field_size=max_field_size, max_headers=max_headers
+        )
+        self._read_bufsize = read_bufsize
+        self._head_waiter: asyncio.Future[tuple[ResponseHead, StreamReader | None]] | None = None
+        self._continue_waiter: asyncio.Future[bool] | None = None
+        self._payload: StreamReader | None = None
+        self._in_flight = False
+        self._reusable = True
+        self._got_bytes = False
+        self._writing = False
+        self._reading_paused = False
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._on_complete: Callable[[], None] | None = None
+        self._keepalive_hint: float | None = None
+        self._connection_lost = False
+        self._lost_exc: BaseException | None = None
+        self._closed_waiter: asyncio.Future[None] = loop.create_future()
+        # sock_read timeout: one timer, re-armed lazily (only when it fires) so that a
+        # busy stream costs a float store per read, not a timer per read.
+        self._read_timeout: float | None = None
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._last_read = 0.0
+
+    # -- asyncio.Protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if not self._in_flight:
+            # Unsolicited bytes on an idle connection (RFC 9112 §9.8 lets a server close
+            # idle connections; anything else is garbage or a desync): never read them as
+            # the next response.
+            self._reusable = False
+            if self.transport is not None:
+                self.transport.close()
+            return
+        self._got_bytes = True
+        if self._read_timeout is not None:
+            self._last_read = self._loop.time()
+        self._parser.receive_data(data)
+        self._process()
+
+    def eof_received(self) -> bool | None:
+        self._reusable = False
+        if self._in_flight:
+            self._parser.receive_eof()
+            self._process()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connection_lost = True
+        self._lost_exc = exc
+        self._reusable = False
+        self._cancel_read_timer()
+        if self._in_flight:
+            if exc is None:
+                # A FIN without eof_received (TLS transports): let the parser decide whether
+                # the body was close-delimited and so complete.
+                self._parser.receive_eof()
+                self._process()
+            if self._in_flight:
+                self._fail(self._disconnect_error(exc))
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            self._drain_waiter = None
+            waiter.set_exception(self._disconnect_error(exc))
+        if not self._closed_waiter.done():
+            self._closed_waiter.set_result(None)
+        self.transport = None
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- flow control of the body stream (called by StreamReader) ----------------------------
+
+    def pause_reading(self) -> None:
+        if not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._reading_paused and self.transport is not None:
+            self._reading_paused = False
+            if self._read_timeout is not None:
+                self._last_read = self._loop.time()
+            self.transport.resume_reading()
+
+    # -- state seen by the connector -----------------------------------------------------------
+
+    def is_connected(self) -> bool:
+        """True while the socket is open."""
+        transport = self.transport
+        return transport is not None and not transport.is_closing()
+
+    def is_reusable(self) -> bool:
+        """True when the connection may carry another request."""
+        return self._reusable and not self._in_flight and self.is_connected()
+
+    @property
+    def should_close(self) -> bool:
+        """aiohttp's name: True when the connection must not go back to the pool."""
+        return not self.is_reusable()
+
+    @property
+    def keepalive_hint(self) -> float | None:
+        """The server's ``Keep-Alive: timeout=`` of the last response, in seconds."""
+        return self._keepalive_hint
+
+    @property
+    def got_response_bytes(self) -> bool:
+        """True when any byte arrived for the current request."""
+        return self._got_bytes
+
+    @property
+    def parser(self) -> ResponseParser:
+        """The HTTP/1.1 parser (the WebSocket layer takes its trailing bytes)."""
+        return self._parser
+
+    def force_close(self) -> None:
+        """Never reuse this connection."""
+        self._reusable = False
+
+    def close(self) -> None:
+        """Close the socket now."""
+        self._reusable = False
+        if self.transport is not None:
+            self.transport.close()
+
+    @property
+    def closed_future(self) -> asyncio.Future[None]:
+        """Resolves once the socket is closed (a future, so nothing leaks if not awaited)."""
+        return self._closed_waiter
+
+    # -- the request's side ------------------------------------------------------------------
+
+    def expect_response(
+        self,
+        method: str,
+        on_complete: Callable[[], None] | None,
+        *,
+        read_until_eof: bool = True,
+        read_timeout: float | None = None,
+        expect_continue: bool = False,
+    ) -> asyncio.Future[tuple[ResponseHead, StreamReader | None]]:
+        """Get ready for the response to a request about to be written.
+
+        Returns the future of its head and body stream. *on_complete* is called once the
+        whole response has been received (or has failed).
+        """
+        if self._connection_lost:
+            raise self._disconnect_error(self._lost_exc)
+        self._parser.start(method, read_until_eof=read_until_eof)
+        self._in_flight = True
+        self._got_bytes = False
+        self._payload = None
+        self._on_complete = on_complete
+        waiter = self._head_waiter = self._loop.create_future()
+        if expect_continue:
+            self._continue_waiter = self._loop.create_future()
+        if read_timeout is not None:
+            self._read_timeout = read_timeout
+            self._last_read = self._loop.time()
+            self._read_timer = self._loop.call_at(
+                self._last_read + read_timeout, self._on_read_timer
+            )
+        return waiter
+
+    @property
+    def continue_waiter(self) -> asyncio.Future[bool] | None:
+        """True when a ``100 Continue`` arrives, False when a final status or error does."""
+        return self._continue_waiter
+
+    def write(self, data: bytes) -> None:
+        """Write *data* (one call per request head: no per-header writes)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise self._disconnect_error(self._lost_exc)
+        transport.write(data)
+
+    def writing(self, flag: bool) -> None:
+        """Record whether a request body is still being written."""
+        self._writing = flag
+        if not flag and not self._in_flight and not self._reusable and self.transport is not None:
+            # The response ended before we finished sending: the server will not read the
+            # rest, so the connection is done.
+            self.transport.close()
+
+    def response_complete(self) -> bool:
+        """True when the response to the current request has ended (or failed)."""
+        return not self._in_flight
+
+    @property
+    def write_paused(self) -> bool:
+        """True while the transport's write buffer is above its high-water mark."""
+        return self._write_paused
+
+    async def drain(self) -> None:
+        """Wait until the transport's write buffer is below its low-water mark."""
+        if not self._write_paused:
+            if self._connection_lost:
+                raise self._disconnect_error(self._lost_exc)
+            return
+        waiter = self._drain_waiter = self._loop.create_future()
+        await waiter
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _process(self) -> None:
+        parser = self._parser
+        try:
+            while True:
+                event = parser.next_event()
+                if type(event) is _bytes:
+                    payload = self._payload
+                    assert payload is not None
+                    payload.feed_data(event)
+                elif event is NEED_DATA or event is PAUSED:
+                    return
+                elif type(event) is ResponseHead:
+                    self._on_head(event)
+                elif type(event) is EndOfMessage:
+                    self._on_end()
+                elif type(event) is InformationalResponse:
+                    self._on_informational(event)
+                else:  # pragma: no cover - the parser yields only the types above
+                    raise AssertionError(f"unexpected parser event {event!r}")
+        except RemoteProtocolError as exc:
+            self._fail(exc)
+
+    def _on_head(self, head: ResponseHead) -> None:
+        self._keepalive_hint = head.keep_alive_timeout
+        if not head.keep_alive:
+            self._reusable = False
+        waiter = self._continue_waiter
+        if waiter is not None:
+            # A final status instead of 100: the body must not be sent (RFC 9110 §10.1.1).
+            self._continue_waiter = None
+            if not waiter.done():
+                waiter.set_result(False)
+        payload: StreamReader | None
+        if head.upgrade:
+            # The bytes after this head belong to another protocol; the owner takes them.
+            self._reusable = False
+            self._in_flight = False
+            self._cancel_read_timer()
+            payload = None
+        else:
+            payload = self._payload = StreamReader(self, self._read_bufsize, loop=self._loop)
+        head_waiter = self._head_waiter
+        self._head_waiter = None
+        if head_waiter is not None and not head_waiter.done():
+            head_waiter.set_result((head, payload))
+        else:
+            # Nobody waits any more (the request was cancelled): drop the connection.
+            self._reusable = False
+            if self.transport is not None:
+                self.transport.close()
+
+    def _on_informational(self, info: InformationalResponse) -> None:
+        waiter = self._continue_waiter
+        if info.status == 100 and waiter is not None:
+            self._continue_waiter = None
+            if not waiter.done():
+                waiter.set_result(True)
+
+    def _on_end(self) -> None:
+        self._in_flight = False
+        self._cancel_read_timer()
+        extra, eof = self._parser.trailing_data
+        if extra or eof or self._writing:
+            # Bytes beyond the response (an unsolicited second response, garbage) or an
+            # unfinished upload: the stream position can no longer be trusted.
+            self._reusable = False
+        if self._reading_paused:
+            self.resume_reading()
+        payload = self._payload
+        self._payload = None
+        if payload is not None:
+            payload.feed_eof()
+        self._complete()
+        if not self._reusable and self.transport is not None and not self._writing:
+            self.transport.close()
+
+    def _complete(self) -> None:
+        callback = self._on_complete
+        if callback is not None:
+            self._on_complete = None
+            callback()
+
+    def _fail(self, exc: BaseException) -> None:
+        """The connection is broken: fail whoever waits, close the socket."""
+        self._in_flight = False
+        self._reusable = False
+        self._cancel_read_timer()
+        head_waiter = self._head_waiter
+        payload = self._payload
+        self._head_waiter = self._payload = None
+        cont = self._continue_waiter
+        if cont is not None:
+            self._continue_waiter = None
+            if not cont.done():
+                cont.set_result(False)
+        if head_waiter is not None:
+            if not head_waiter.done():
+                head_waiter.set_exception(exc)
+        elif payload is not None:
+            payload.set_exception(_payload_error(exc))
+        if self.transport is not None:
+            self.transport.close()
+        self._complete()
+
+    def _disconnect_error(self, exc: BaseException | None) -> Exception:
+        if exc is None:
+            return ServerDisconnectedError()
+        if isinstance(exc, OSError):
+            err = ClientOSError(exc.errno, f"connection lost: {exc.strerror or exc}")
+        else:
+            err = ServerDisconnectedError(f"connection lost: {exc!r}")
+        err.__cause__ = exc
+        return err
+
+    # -- read timeout -------------------------------------------------------------------------
+
+    def _on_read_timer(self) -> None:
+        self._read_timer = None
+        timeout = self._read_timeout
+        if timeout is None or not self._in_flight:
+            return
+        if self._reading_paused:
+            # The reader is slow, not the server: the clock restarts when reading resumes.
+            self._last_read = self._loop.time()
+        deadline = self._last_read + timeout
+        if self._loop.time() < deadline:
+            self._read_timer = self._loop.call_at(deadline, self._on_read_timer)
+            return
+        self._fail(SocketTimeoutError(f"timeout on reading data from socket after {timeout}s"))
+
+    def _cancel_read_timer(self) -> None:
+        self._read_timeout = None
+        timer = self._read_timer
+        if timer is not None:
+            self._read_timer = None
+            timer.cancel()
+
+
+def _payload_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, ClientPayloadError | SocketTimeoutError):
+        return exc
+    if isinstance(exc, RemoteProtocolError):
+        message = exc.message
+    elif isinstance(exc, ServerDisconnectedError):
+        message = "response payload is not completed: connection closed"
+    else:
+        message = f"response payload is not completed: {exc}"
+    err = ClientPayloadError(message)
+    err.__cause__ = exc
+    return err
+

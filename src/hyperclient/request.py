@@ -1,0 +1,588 @@
+"""``ClientRequest``: turn the caller's arguments into bytes on a connection.
+
+The request normalises what ``session.request()`` was given (URL and params, headers,
+cookies, auth, body) into a method, a URL, a header multidict and a body source, checks
+all of it before anything is written (CR, LF, NUL and non-token names raise
+``LocalProtocolError`` from ``http1``), then writes the head with a single
+``transport.write``, the body after it (in the same write when small), and builds the
+``ClientResponse`` once the head arrives.
+
+Bodies that are bytes, strings, forms or seekable files can be sent again (redirects
+307/308, a retry on a stale pooled connection); async iterables and unseekable files
+cannot, and a second send raises a clear error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
+from yarl import URL
+
+from .auth import BasicAuth
+from .compression import accept_encoding, make_encoder
+from .errors import (
+    ClientConnectionResetError,
+    ClientOSError,
+    InvalidUrlClientError,
+    LocalProtocolError,
+    NonHttpUrlClientError,
+    ServerDisconnectedError,
+    SocketTimeoutError,
+)
+from .formdata import Body, FormData
+from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
+from .response import ClientResponse
+from .streams import StreamReader
+from .values import (
+    ClientTimeout,
+    ConnectionKey,
+    HttpVersion,
+    HttpVersion10,
+    HttpVersion11,
+    RequestInfo,
+)
+
+if TYPE_CHECKING:
+    from .connector import Connection
+    from .http1 import ResponseHead
+
+__all__ = ("ClientRequest", "make_url")
+
+_HTTP_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+_SECURE_SCHEMES = frozenset({"https", "wss"})
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_USER_AGENT = "hyperclient/0.1"
+#: Bodies up to this size travel in the same ``write`` as the head.
+_SMALL_BODY = 2**16
+_FILE_CHUNK = 2**16
+_NO_TIMEOUT = ClientTimeout()
+
+# Characters that may never appear raw in a URL we send (RFC 3986 §2; space and CTLs).
+_URL_BAD = frozenset(' "<>\\^`{|}' + "".join(map(chr, range(0x21))) + "\x7f")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_URL_CACHE: dict[str, URL] = {}
+_URL_CACHE_SIZE = 512
+
+
+def _is_encoded(url: str) -> bool:
+    """True when *url* is ASCII, has no character that needs quoting, and valid ``%XX``."""
+    if not url.isascii() or not _URL_BAD.isdisjoint(url):
+        return False
+    if "%" in url:
+        for piece in url.split("%")[1:]:
+            if len(piece) < 2 or piece[0] not in _HEX or piece[1] not in _HEX:
+                return False
+    return True
+
+
+def make_url(url: str | URL) -> URL:
+    """A ``URL`` for *url*; a validly percent-encoded string is kept byte for byte."""
+    if isinstance(url, URL):
+        return url
+    if not isinstance(url, str):
+        raise InvalidUrlClientError(url, "url must be a str or a yarl.URL")
+    cached = _URL_CACHE.get(url)
+    if cached is not None:
+        return cached
+    try:
+        result = URL(url, encoded=True) if _is_encoded(url) else URL(url)
+    except (ValueError, TypeError) as exc:
+        raise InvalidUrlClientError(url, str(exc)) from exc
+    if len(_URL_CACHE) >= _URL_CACHE_SIZE:
+        _URL_CACHE.clear()
+    _URL_CACHE[url] = result
+    return result
+
+
+def _host_header(url: URL) -> str:
+    host = url.raw_host or ""
+    if ":" in host:  # an IPv6 literal goes back in brackets (RFC 3986 §3.2.2)
+        host = f"[{host}]"
+    port = url.port
+    if port is not None and port != _DEFAULT_PORTS.get(url.scheme):
+        host = f"{host}:{port}"
+    return host
+
+
+def _file_size(fobj: Any) -> int | None:
+    try:
+        pos = fobj.tell()
+        if hasattr(fobj, "fileno"):
+            try:
+                return int(os.fstat(fobj.fileno()).st_size - pos)
+            except (OSError, io.UnsupportedOperation):
+                pass
+        end = fobj.seek(0, os.SEEK_END)
+        fobj.seek(pos)
+        return int(end - pos)
+    except (OSError, AttributeError, io.UnsupportedOperation, ValueError):
+        return None
+
+
+class _FileBody:
+    """A file object streamed in bounded reads; replayable when seekable."""
+
+    def __init__(self, fobj: Any, encoding: str) -> None:
+        self._fobj = fobj
+        self._encoding = encoding
+        self._text = isinstance(fobj, io.TextIOBase)
+        try:
+            self._start: int | None = fobj.tell() if fobj.seekable() else None
+        except (OSError, AttributeError, ValueError):
+            self._start = None
+        self._used = False
+        self.size = None if self._text else _file_size(fobj)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self._used:
+            if self._start is None:
+                raise RuntimeError(
+                    "the request body is an unseekable file and cannot be sent again"
+                )
+            self._fobj.seek(self._start)
+        self._used = True
+        while True:
+            data = self._fobj.read(_FILE_CHUNK)
+            if not data:
+                return
+            yield data.encode(self._encoding) if self._text else data
+
+    @property
+    def replayable(self) -> bool:
+        return self._start is not None or not self._used
+
+
+class _IterableBody:
+    """An async iterable of bytes: streamed once, never replayed."""
+
+    size = None
+
+    def __init__(self, source: AsyncIterable[bytes | bytearray | memoryview]) -> None:
+        self._source = source
+        self._used = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self._used:
+            raise RuntimeError("the request body is an async iterable and cannot be sent again")
+        self._used = True
+        async for chunk in self._source:
+            yield bytes(chunk)
+
+    @property
+    def replayable(self) -> bool:
+        return not self._used
+
+
+class _FormBody:
+    """A ``FormData`` body (urlencoded or multipart)."""
+
+    def __init__(self, body: Body) -> None:
+        self._body = body
+        self.size = body.size
+        self._used = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        self._used = True
+        async for chunk in self._body.chunks():
+            yield chunk
+
+    @property
+    def replayable(self) -> bool:
+        return True
+
+
+class ClientRequest:
+    """A request ready to be written: method, URL, headers and body, all validated.
+
+    Created by the session for each request (and each redirect hop); pass a subclass as
+    ``ClientSession(request_class=...)`` to customise it.
+    """
+
+    DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": accept_encoding()}
+
+    body: bytes
+    response_class: type[ClientResponse] = ClientResponse
+
+    def __init__(
+        self,
+        method: str,
+        url: URL,
+        *,
+        params: Any = None,
+        headers: Any = None,
+        skip_auto_headers: Iterable[str] | None = None,
+        data: Any = None,
+        cookies: Any = None,
+        auth: BasicAuth | None = None,
+        version: HttpVersion = HttpVersion11,
+        compress: str | bool | None = None,
+        chunked: bool | int | None = None,
+        expect100: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,
+        response_class: type[ClientResponse] | None = None,
+        proxy: URL | None = None,
+        proxy_auth: BasicAuth | None = None,
+        proxy_headers: Any = None,
+        ssl: Any = True,
+        server_hostname: str | None = None,
+        encoding: str = "utf-8",
+        read_until_eof: bool = True,
+        auto_decompress: bool = True,
+        session: Any = None,
+        traces: Any = None,
+        timeout: ClientTimeout | None = None,
+        force_close: bool = False,
+        **_: Any,
+    ) -> None:
+        self.method = method.upper() if method.islower() else method
+        self.original_url = url
+        self.url = self._prepare_url(url, params)
+        self.version = version
+        self.encoding = encoding
+        self.chunked = chunked
+        self.compress = compress
+        self.expect100 = expect100
+        self.read_until_eof = read_until_eof
+        self.auto_decompress = auto_decompress
+        self.loop = loop
+        self.proxy = proxy
+        self.proxy_auth = proxy_auth
+        self.proxy_headers = proxy_headers
+        self.ssl = ssl
+        self.server_hostname = server_hostname
+        self.session = session
+        self.traces = traces
+        self.force_close = force_close
+        self.timeout = timeout if timeout is not None else _NO_TIMEOUT
+        if response_class is not None:
+            self.response_class = response_class
+        self.auth = auth
+        url_auth = BasicAuth.from_url(self.url) if self.url.raw_user is not None else None
+        if url_auth is not None:
+            # Credentials in the URL are used, and never sent in the request target.
+            self.url = self.url.with_user(None)
+            if auth is None:
+                self.auth = url_auth
+        self.headers = self._prepare_headers(headers, skip_auto_headers)
+        if cookies:
+            self._add_cookie_header(cookies)
+        if self.auth is not None:
+            if not isinstance(self.auth, BasicAuth):
+                raise TypeError(f"auth must be a BasicAuth instance, got {self.auth!r}")
+            self.headers["Authorization"] = self.auth.encode()
+        self._body_source: _FileBody | _IterableBody | _FormBody | None = None
+        self.body = b""
+        self._prepare_body(data)
+        self._connection_key: ConnectionKey | None = None
+
+    # -- preparing -----------------------------------------------------------------------
+
+    @staticmethod
+    def _prepare_url(url: URL, params: Any) -> URL:
+        scheme = url.scheme
+        if scheme not in _HTTP_SCHEMES:
+            if not scheme:
+                raise InvalidUrlClientError(url, "the URL has no scheme")
+            raise NonHttpUrlClientError(url, f"unsupported scheme {scheme!r}")
+        if not url.raw_host:
+            raise InvalidUrlClientError(url, "the URL has no host")
+        if params:
+            url = url.extend_query(params)
+        if url.raw_fragment:
+            url = url.with_fragment(None)
+        return url
+
+    def _prepare_headers(
+        self, headers: Any, skip_auto_headers: Iterable[str] | None
+    ) -> CIMultiDict[str]:
+        result: CIMultiDict[str] = CIMultiDict()
+        skip = {h.lower() for h in skip_auto_headers} if skip_auto_headers else ()
+        if "host" not in skip:
+            result["Host"] = _host_header(self.url)
+        if headers:
+            items = headers.items() if isinstance(headers, Mapping | MultiDictProxy) else headers
+            for name, value in items:
+                if name.lower() == "host":
+                    result["Host"] = value
+                else:
+                    result.add(name, value)
+        for name, value in self.DEFAULT_HEADERS.items():
+            if name not in result and name.lower() not in skip:
+                result[name] = value
+        if "User-Agent" not in result and "user-agent" not in skip:
+            result["User-Agent"] = _USER_AGENT
+        if self.force_close and "Connection" not in result:
+            result["Connection"] = "close"
+        elif self.version == HttpVersion10 and "Connection" not in result:
+            result["Connection"] = "keep-alive"
+        return result
+
+    def _add_cookie_header(self, cookies: Any) -> None:
+        pairs: list[str] = []
+        items = cookies.items() if hasattr(cookies, "items") else cookies
+        for name, value in items:
+            text = value.coded_value if hasattr(value, "coded_value") else str(value)
+            pairs.append(f"{name}={text}")
+        existing = self.headers.get("Cookie")
+        if existing:
+            pairs.insert(0, existing)
+        self.headers["Cookie"] = "; ".join(pairs)
+
+    def _prepare_body(self, data: Any) -> None:
+        headers = self.headers
+        if data is None or data == b"":
+            if self.method in _BODY_METHODS and "Content-Length" not in headers:
+                headers["Content-Length"] = "0"
+            return
+        content_type: str | None = None
+        if isinstance(data, _FileBody | _IterableBody | _FormBody):
+            self._body_source = data  # a body sent before, replayed (redirect, retry)
+        elif isinstance(data, bytes | bytearray | memoryview):
+            self.body = bytes(data)
+        elif isinstance(data, str):
+            self.body = data.encode(self.encoding)
+            content_type = f"text/plain; charset={self.encoding}"
+        elif isinstance(data, FormData):
+            self._set_form(data.body())
+            content_type = None
+        elif isinstance(data, Mapping | MultiDict | MultiDictProxy | list | tuple):
+            form = FormData(data, charset=self.encoding if self.encoding != "utf-8" else None)
+            self._set_form(form.body())
+        elif isinstance(data, io.IOBase) or (hasattr(data, "read") and callable(data.read)):
+            self._body_source = _FileBody(data, self.encoding)
+            content_type = "application/octet-stream"
+        elif isinstance(data, AsyncIterable):
+            self._body_source = _IterableBody(data)
+            content_type = "application/octet-stream"
+        else:
+            raise TypeError(
+                f"data must be bytes, str, a dict, FormData, a file or an async iterable, "
+                f"got {type(data).__name__}"
+            )
+        if content_type is not None and "Content-Type" not in headers:
+            headers["Content-Type"] = content_type
+        self._set_framing()
+
+    def _set_form(self, body: Body) -> None:
+        if "Content-Type" not in self.headers:
+            self.headers["Content-Type"] = body.content_type
+        self._body_source = _FormBody(body)
+
+    def _set_framing(self) -> None:
+        headers = self.headers
+        if self.compress:
+            name = "deflate" if self.compress is True else str(self.compress)
+            make_encoder(name)  # validates the name before anything is sent
+            headers["Content-Encoding"] = name
+            self.chunked = self.chunked or True
+        size = len(self.body) if self._body_source is None else self._body_source.size
+        if "Transfer-Encoding" in headers:
+            if "Content-Length" in headers:
+                raise LocalProtocolError(
+                    "Content-Length and Transfer-Encoding cannot both be set"
+                )
+            self.chunked = self.chunked or True
+        elif self.chunked or size is None:
+            if "Content-Length" in headers:
+                raise LocalProtocolError("Content-Length cannot be set with chunked=True")
+            if self.version == HttpVersion10:
+                raise LocalProtocolError("chunked transfer encoding needs HTTP/1.1")
+            self.chunked = self.chunked or True
+            headers["Transfer-Encoding"] = "chunked"
+        elif "Content-Length" not in headers:
+            headers["Content-Length"] = str(size)
+        if self.expect100:
+            headers["Expect"] = "100-continue"
+        elif headers.get("Expect", "").lower() == "100-continue":
+            self.expect100 = True
+
+    # -- attributes ----------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The host to connect to."""
+        return self.url.raw_host or ""
+
+    @property
+    def port(self) -> int | None:
+        """The port to connect to."""
+        return self.url.port
+
+    def is_ssl(self) -> bool:
+        """True for https:// and wss:// URLs."""
+        return self.url.scheme in _SECURE_SCHEMES
+
+    @property
+    def connection_key(self) -> ConnectionKey:
+        """What a pooled connection must match to carry this request."""
+        key = self._connection_key
+        if key is None:
+            is_ssl = self.is_ssl()
+            key = self._connection_key = ConnectionKey(
+                self.host,
+                self.port,
+                is_ssl,
+                self.ssl if is_ssl else True,
+                self.proxy,
+                self.proxy_auth,
+                hash(tuple(self.proxy_headers.items())) if self.proxy_headers else None,
+            )
+        return key
+
+    @property
+    def request_info(self) -> RequestInfo:
+        """What a response or an error reports about this request."""
+        return RequestInfo(self.url, self.method, CIMultiDictProxy(self.headers), self.original_url)
+
+    def is_replayable(self) -> bool:
+        """True when the body can be sent again (redirect, retry)."""
+        source = self._body_source
+        return source is None or source.replayable
+
+    def is_idempotent(self) -> bool:
+        """True for methods that may be retried safely (RFC 9110 §9.2.2)."""
+        return self.method in _IDEMPOTENT
+
+    def replay_data(self) -> Any:
+        """The body in a form that a new request can send again."""
+        return self._body_source if self._body_source is not None else self.body
+
+    def request_target(self) -> str:
+        """The request-target: origin form (RFC 9112 §3.2.1)."""
+        return self.url.raw_path_qs or "/"
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _head_bytes(self) -> bytes:
+        return serialize_request_head(
+            self.method, self.request_target(), self.version, self.headers.items()
+        )
+
+    async def send(self, conn: Connection) -> ClientResponse:
+        """Write the request on *conn* and return the response once its head arrived."""
+        head = self._head_bytes()
+        protocol = conn.protocol
+        if protocol is None:
+            raise ServerDisconnectedError("connection was released before the request was sent")
+        timeout = self.timeout.sock_read
+        waiter = protocol.expect_response(
+            self.method,
+            conn.release,
+            read_until_eof=self.read_until_eof,
+            read_timeout=timeout,
+            expect_continue=self.expect100,
+        )
+        try:
+            await self._write(protocol, head)
+            result = await waiter
+        except BaseException:
+            if not waiter.done():
+                waiter.cancel()
+            raise
+        return self._make_response(conn, *result)
+
+    async def _write(self, protocol: Any, head: bytes) -> None:
+        body = self.body
+        source = self._body_source
+        if source is None and not self.chunked and not self.expect100:
+            # The common case: one write for the head and a small body.
+            if len(body) <= _SMALL_BODY:
+                protocol.write(head + body if body else head)
+            else:
+                protocol.write(head)
+                protocol.write(body)
+            return
+        protocol.write(head)
+        if self.expect100:
+            cont = protocol.continue_waiter
+            try:
+                go_on = await asyncio.wait_for(asyncio.shield(cont), 1.0)
+            except TimeoutError:
+                # RFC 9110 §10.1.1: a client need not wait forever for 100.
+                go_on = True
+            if not go_on:
+                return
+        protocol.writing(True)
+        try:
+            await self._write_body(protocol)
+        finally:
+            protocol.writing(False)
+
+    async def _write_body(self, protocol: Any) -> None:
+        encoder = None
+        if self.compress:
+            encoder = make_encoder("deflate" if self.compress is True else str(self.compress))
+        chunk_size = self.chunked if type(self.chunked) is int and self.chunked > 0 else None
+        source = self._body_source
+        pieces: AsyncIterator[bytes] = source.chunks() if source is not None else _one(self.body)
+        async for data in pieces:
+            if encoder is not None:
+                data = encoder.compress(data)
+            if data:
+                await self._send_piece(protocol, data, chunk_size)
+            if protocol.response_complete():
+                # RFC 9112 §9.6: the server answered already; stop sending what it will
+                # not read (the connection is not reused, see ResponseHandler._on_end).
+                break
+        if encoder is not None:
+            tail = encoder.flush()
+            if tail:
+                await self._send_piece(protocol, tail, chunk_size)
+        if self.chunked:
+            protocol.write(LAST_CHUNK)
+
+    async def _send_piece(self, protocol: Any, data: bytes, chunk_size: int | None) -> None:
+        if not self.chunked:
+            protocol.write(data)
+        elif chunk_size is None:
+            protocol.write(encode_chunk(data))
+        else:
+            for i in range(0, len(data), chunk_size):
+                protocol.write(encode_chunk(data[i : i + chunk_size]))
+        if protocol.write_paused:
+            write_timeout = self.timeout.write
+            try:
+                if write_timeout is None:
+                    await protocol.drain()
+                else:
+                    async with asyncio.timeout(write_timeout):
+                        await protocol.drain()
+            except TimeoutError as exc:
+                protocol.close()
+                raise SocketTimeoutError(
+                    f"timeout on writing the request body after {write_timeout}s"
+                ) from exc
+            except ClientOSError as exc:
+                raise ClientConnectionResetError(f"connection lost while sending: {exc}") from exc
+
+    def _make_response(
+        self, conn: Connection, head: ResponseHead, payload: StreamReader | None
+    ) -> ClientResponse:
+        response = self.response_class(
+            self.method,
+            self.url,
+            request_headers=self.headers,
+            original_url=self.original_url,
+            loop=self.loop,
+            session=self.session,
+            auto_decompress=self.auto_decompress,
+            read_until_eof=self.read_until_eof,
+        )
+        response._traces = self.traces
+        response._start(conn, head, payload)
+        return response
+
+    def __repr__(self) -> str:
+        return f"<ClientRequest({self.method} {self.url})>"
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+

@@ -1,0 +1,478 @@
+"""``ClientResponse``: status, headers and body of one HTTP response.
+
+A response is built from the parsed head and the body stream the protocol fills. Its
+connection goes back to the pool by itself as soon as the whole body has been received
+(the bytes wait in ``content``); releasing or closing a response whose body is still
+arriving closes the connection instead, since its position in the stream is lost.
+Headers, cookies and ``request_info`` are built on first use: most code reads one or two
+of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import warnings
+from collections.abc import Callable, Generator
+from email.message import Message
+from http.cookies import CookieError, SimpleCookie
+from types import MappingProxyType, SimpleNamespace, TracebackType
+from typing import TYPE_CHECKING, Any
+
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
+from yarl import URL
+
+from .errors import ClientResponseError, ContentTypeError
+from .http1 import ResponseHead
+from .streams import EMPTY_PAYLOAD, StreamReader
+from .values import HttpVersion, RequestInfo
+
+if TYPE_CHECKING:
+    from .connector import Connection
+
+__all__ = ("ClientResponse", "ContentDisposition", "parse_mimetype")
+
+_EMPTY_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
+
+
+class MimeType(SimpleNamespace):
+    """A parsed media type: ``type``, ``subtype``, ``suffix``, ``parameters``."""
+
+    type: str
+    subtype: str
+    suffix: str
+    parameters: MultiDictProxy[str]
+
+
+def parse_mimetype(mimetype: str) -> MimeType:
+    """Split a media type such as ``application/hal+json; charset=utf-8`` into parts."""
+    from multidict import MultiDict
+
+    if not mimetype:
+        return MimeType(type="", subtype="", suffix="", parameters=MultiDictProxy(MultiDict()))
+    parts = mimetype.split(";")
+    params: MultiDict[str] = MultiDict()
+    for item in parts[1:]:
+        if not item.strip():
+            continue
+        key, _, value = item.partition("=")
+        params.add(key.strip().lower(), value.strip(' "'))
+    fulltype = parts[0].strip().lower()
+    if fulltype == "*":
+        fulltype = "*/*"
+    mtype, _, stype = fulltype.partition("/")
+    stype, _, suffix = stype.partition("+")
+    return MimeType(type=mtype, subtype=stype, suffix=suffix, parameters=MultiDictProxy(params))
+
+
+class ContentDisposition(SimpleNamespace):
+    """A parsed Content-Disposition: ``type``, ``parameters``, ``filename``."""
+
+    type: str | None
+    parameters: MappingProxyType[str, str]
+    filename: str | None
+
+
+def _parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
+    msg = Message()
+    msg["content-type"] = raw
+    params = {k.lower(): v for k, v in msg.get_params()[1:]}  # type: ignore[union-attr]
+    return msg.get_content_type(), params
+
+
+class ClientResponse:
+    """The response to a request.
+
+    Responses are created by the session; users never build them. Use ``async with`` or
+    call ``release()`` when not reading the body to the end.
+    """
+
+    # Set before the head arrives so that a failure can still be described.
+    status: int = 0
+    reason: str | None = None
+    version: HttpVersion | None = None
+    content: StreamReader = EMPTY_PAYLOAD
+
+    _connection: Connection | None = None
+    _released = False
+    _closed = True
+    _body: bytes | None = None
+    _head: ResponseHead | None = None
+
+    def __init__(
+        self,
+        method: str,
+        url: URL,
+        *,
+        request_headers: CIMultiDict[str] | None = None,
+        original_url: URL | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        session: Any = None,
+        auto_decompress: bool = True,
+        read_until_eof: bool = True,
+        **_: Any,
+    ) -> None:
+        self.method = method
+        self._url = url
+        self._original_url = original_url if original_url is not None else url
+        self._request_headers = request_headers
+        self._loop = loop
+        self._session = session
+        self._auto_decompress = auto_decompress
+        self._read_until_eof = read_until_eof
+        self._headers: CIMultiDictProxy[str] | None = None
+        self._raw_headers: tuple[tuple[bytes, bytes], ...] | None = None
+        self._history: tuple[ClientResponse, ...] = ()
+        self._cookies: SimpleCookie | None = None
+        self._content_type: tuple[str, dict[str, str]] | None = None
+        self._on_release: list[Callable[[], None]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._request_info: RequestInfo | None = None
+        self._traces: Any = None
+        self._in_context = False
+
+    # -- set-up by the request flow ------------------------------------------------------
+
+    def _start(self, connection: Connection, head: ResponseHead, payload: StreamReader | None) -> None:
+        """Attach the parsed head and body stream (called once by the request flow)."""
+        self._head = head
+        self.status = head.status
+        self.reason = head.reason
+        self.version = head.version
+        self._connection = connection
+        self._closed = False
+        if payload is None:  # upgraded: the connection now belongs to another protocol
+            self.content = EMPTY_PAYLOAD
+            return
+        self.content = payload
+        if self._auto_decompress:
+            encoding = self._header_value(b"content-encoding")
+            if encoding is not None:
+                from .compression import make_decoder
+
+                decoder = make_decoder(encoding)
+                if decoder is not None:
+                    payload.set_decoder(decoder)
+        payload.on_eof(self._response_eof)
+
+    def _header_value(self, lower_name: bytes) -> str | None:
+        head = self._head
+        if head is None:
+            return None
+        for name, value in head.raw_headers:
+            if len(name) == len(lower_name) and name.lower() == lower_name:
+                return value.decode("latin-1")
+        return None
+
+    def _response_eof(self) -> None:
+        # The whole body is here: the protocol has already given the connection back.
+        self._connection = None
+        self._cancel_timer()
+        self._run_release_callbacks()
+
+    def _cancel_timer(self) -> None:
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            timer.cancel()
+
+    def _run_release_callbacks(self) -> None:
+        callbacks, self._on_release = self._on_release, []
+        for callback in callbacks:
+            callback()
+
+    # -- attributes ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> URL:
+        """The URL of the response (the request URL, redirects followed, no fragment)."""
+        return self._url
+
+    @property
+    def real_url(self) -> URL:
+        """The URL as requested, fragment included."""
+        return self._original_url
+
+    @property
+    def url_obj(self) -> URL:
+        """Deprecated alias of :attr:`url`."""
+        return self._url
+
+    @property
+    def host(self) -> str:
+        """The host of the URL."""
+        return self._url.host or ""
+
+    @property
+    def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """The response headers as received, as ``(name, value)`` bytes pairs."""
+        raw = self._raw_headers
+        if raw is None:
+            raw = self._raw_headers = (
+                tuple(self._head.raw_headers) if self._head is not None else ()
+            )
+        return raw
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """The response headers, case-insensitive, in order."""
+        headers = self._headers
+        if headers is None:
+            if self._head is None:
+                return _EMPTY_HEADERS
+            md: CIMultiDict[str] = CIMultiDict()
+            add = md.add
+            for name, value in self._head.raw_headers:
+                add(name.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
+            headers = self._headers = CIMultiDictProxy(md)
+        return headers
+
+    @property
+    def history(self) -> tuple[ClientResponse, ...]:
+        """The redirect responses that led here, oldest first."""
+        return self._history
+
+    @property
+    def cookies(self) -> SimpleCookie:
+        """Cookies set by this response (``Set-Cookie``)."""
+        cookies = self._cookies
+        if cookies is None:
+            cookies = self._cookies = SimpleCookie()
+            if self._head is not None:
+                for name, value in self._head.raw_headers:
+                    if name.lower() == b"set-cookie":
+                        try:
+                            cookies.load(value.decode("latin-1"))
+                        except CookieError:
+                            pass  # a malformed cookie is skipped, like browsers do
+        return cookies
+
+    @property
+    def request_info(self) -> RequestInfo:
+        """Method, URL and headers of the request that produced this response."""
+        info = self._request_info
+        if info is None:
+            headers = self._request_headers if self._request_headers is not None else CIMultiDict()
+            info = self._request_info = RequestInfo(
+                self._url, self.method, CIMultiDictProxy(headers), self._original_url
+            )
+        return info
+
+    @property
+    def ok(self) -> bool:
+        """True when the status is below 400."""
+        return self.status < 400
+
+    @property
+    def connection(self) -> Connection | None:
+        """The connection, while the body is still arriving."""
+        return self._connection
+
+    @property
+    def closed(self) -> bool:
+        """True once the response was released or closed."""
+        return self._closed
+
+    def _content_type_parts(self) -> tuple[str, dict[str, str]]:
+        parsed = self._content_type
+        if parsed is None:
+            raw = self._header_value(b"content-type")
+            if raw is None:
+                parsed = ("application/octet-stream", {})
+            else:
+                parsed = _parse_content_type(raw)
+            self._content_type = parsed
+        return parsed
+
+    @property
+    def content_type(self) -> str:
+        """The media type from Content-Type (``application/octet-stream`` if absent)."""
+        return self._content_type_parts()[0]
+
+    @property
+    def charset(self) -> str | None:
+        """The ``charset`` parameter of Content-Type, if any."""
+        return self._content_type_parts()[1].get("charset")
+
+    @property
+    def content_length(self) -> int | None:
+        """The Content-Length, if the response had one."""
+        return self._head.content_length if self._head is not None else None
+
+    @property
+    def content_disposition(self) -> ContentDisposition | None:
+        """The parsed Content-Disposition header, if present."""
+        raw = self._header_value(b"content-disposition")
+        if raw is None:
+            return None
+        msg = Message()
+        msg["content-disposition"] = raw
+        params = msg.get_params(header="content-disposition") or []
+        disposition = params[0][0] if params else None
+        parameters = {k.lower(): v for k, v in params[1:]}
+        filename = msg.get_filename()
+        return ContentDisposition(
+            type=disposition, parameters=MappingProxyType(parameters), filename=filename
+        )
+
+    def get_encoding(self) -> str:
+        """The charset to decode the body with: Content-Type's, else a sensible default."""
+        charset = self.charset
+        if charset:
+            try:
+                codecs.lookup(charset)
+            except LookupError:
+                pass
+            else:
+                return charset
+        mtype = self.content_type
+        if mtype == "application/json" or mtype.endswith("+json") or mtype.startswith("text/"):
+            return "utf-8"
+        return "utf-8"
+
+    # -- body ------------------------------------------------------------------------------------
+
+    async def read(self) -> bytes:
+        """The whole body (cached: calling again returns the same bytes)."""
+        if self._body is None:
+            try:
+                self._body = await self.content.read()
+            except BaseException:
+                self.close()
+                raise
+            if self._traces:
+                for trace in self._traces:
+                    await trace.send_response_chunk_received(self.method, self._url, self._body)
+        return self._body
+
+    async def text(self, encoding: str | None = None, errors: str = "strict") -> str:
+        """The body decoded with *encoding*, the Content-Type charset, or UTF-8.
+
+        Without a declared charset, a body that is not valid UTF-8 is decoded as Latin-1,
+        which never fails.
+        """
+        body = await self.read()
+        if encoding is not None:
+            return body.decode(encoding, errors)
+        charset = self.charset
+        if charset:
+            try:
+                return body.decode(charset, errors)
+            except LookupError:
+                pass
+        try:
+            return body.decode("utf-8", errors)
+        except UnicodeDecodeError:
+            return body.decode("latin-1")
+
+    async def json(
+        self,
+        *,
+        encoding: str | None = None,
+        loads: Callable[[str], Any] = json.loads,
+        content_type: str | None = "application/json",
+    ) -> Any:
+        """The body parsed as JSON; None for an empty body.
+
+        Raises:
+            ContentTypeError: the media type is not *content_type* (or ``+json``); pass
+                ``content_type=None`` to skip the check.
+        """
+        body = await self.read()
+        if content_type:
+            mtype = self.content_type
+            if not (mtype == content_type or (
+                content_type == "application/json" and mtype.endswith("+json")
+            )):
+                raise ContentTypeError(
+                    self.request_info,
+                    self._history,
+                    status=self.status,
+                    message=f"attempt to decode JSON with unexpected mimetype: {mtype}",
+                    headers=self.headers,
+                )
+        stripped = body.strip()
+        if not stripped:
+            return None
+        return loads(stripped.decode(encoding or self.get_encoding()))
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def release(self) -> _Noop:
+        """Done with the response: free the connection (closed if the body is unfinished)."""
+        self._released = True
+        self._closed = True
+        self._cancel_timer()
+        conn = self._connection
+        if conn is not None:
+            self._connection = None
+            if not self.content.is_eof():
+                conn.close()
+            else:
+                conn.release()
+        self._run_release_callbacks()
+        return _Noop()
+
+    def close(self) -> None:
+        """Close the connection whatever its state."""
+        self._closed = True
+        self._cancel_timer()
+        conn = self._connection
+        if conn is not None:
+            self._connection = None
+            conn.close()
+        self._run_release_callbacks()
+
+    async def wait_for_close(self) -> None:
+        """Read the body to its end and release (aiohttp compatibility)."""
+        try:
+            await self.content.read()
+        finally:
+            self.release()
+
+    def raise_for_status(self) -> None:
+        """Raise ``ClientResponseError`` when the status is 400 or above."""
+        if self.status >= 400:
+            if not self._in_context:
+                self.release()
+            raise ClientResponseError(
+                self.request_info,
+                self._history,
+                status=self.status,
+                message=self.reason or "",
+                headers=self.headers,
+            )
+
+    async def __aenter__(self) -> ClientResponse:
+        self._in_context = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._in_context = False
+        self.release()
+
+    def __del__(self, _warnings: Any = warnings) -> None:
+        conn = self._connection
+        if conn is not None and not conn.closed:
+            conn.close()
+            _warnings.warn(f"unclosed response {self!r}", ResourceWarning, source=self)
+
+    def __repr__(self) -> str:
+        reason = f" {self.reason}" if self.reason else ""
+        return f"<ClientResponse({self._url}) [{self.status}{reason}]>"
+
+
+class _Noop:
+    """``release()`` returns this so that both ``resp.release()`` and ``await`` work."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield

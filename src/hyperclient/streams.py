@@ -1,0 +1,465 @@
+"""The response body stream: ``resp.content``.
+
+``StreamReader`` owns the bytes of one response body between the socket and the reader:
+it buffers what the protocol feeds it, wakes the reader, and applies flow control in both
+directions: past ``high_water`` buffered bytes it asks the protocol to stop reading from
+the socket, and once the reader drains it below ``low_water`` it lets the protocol read
+again. It never touches a transport itself.
+
+Content decoding (gzip, br, ...) happens here, lazily, on the reader's side: the protocol
+feeds the bytes as they came off the wire and the reader pulls decoded pieces of at most
+``limit`` bytes, so a body that decompresses a thousand-fold never sits in memory whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
+
+from .errors import ClientPayloadError, RemoteProtocolError
+
+__all__ = ("EMPTY_PAYLOAD", "EofStream", "FlowControl", "StreamReader")
+
+DEFAULT_LIMIT = 2**16
+
+
+class EofStream(Exception):
+    """Raised by ``readany`` style calls used as iterators when the stream is finished."""
+
+
+class FlowControl(Protocol):
+    """What a stream needs from the protocol feeding it."""
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
+class Decoder(Protocol):
+    """What a stream needs from a content decoder (see ``compression``)."""
+
+    def decompress(self, data: bytes, max_length: int) -> bytes: ...
+
+    def has_pending(self) -> bool: ...
+
+    def finish(self) -> bytes: ...
+
+
+class StreamReader:
+    """An async byte stream of one response body, with flow control.
+
+    Args:
+        protocol: told to pause/resume reading as the buffer fills and drains.
+        limit: the buffer size in bytes; reading pauses above twice this.
+        loop: the running loop.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_decoder",
+        "_eof",
+        "_eof_callbacks",
+        "_exception",
+        "_high_water",
+        "_loop",
+        "_low_water",
+        "_paused",
+        "_protocol",
+        "_raw",
+        "_raw_size",
+        "_size",
+        "_total_bytes",
+        "_waiter",
+    )
+
+    def __init__(
+        self,
+        protocol: FlowControl | None,
+        limit: int = DEFAULT_LIMIT,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._protocol = protocol
+        self._loop = loop if loop is not None else asyncio.get_running_loop()
+        self._buffer: collections.deque[bytes] = collections.deque()
+        self._size = 0
+        self._high_water = limit * 2
+        self._low_water = limit
+        self._eof = False
+        self._paused = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._exception: BaseException | None = None
+        self._total_bytes = 0
+        self._eof_callbacks: list[Callable[[], None]] = []
+        self._decoder: Decoder | None = None
+        self._raw: collections.deque[bytes] = collections.deque()
+        self._raw_size = 0
+
+    def __repr__(self) -> str:
+        state = "eof" if self._eof else f"{self._size} bytes"
+        return f"<StreamReader {state}>"
+
+    # -- the producer's side (the protocol) ----------------------------------------------
+
+    def set_decoder(self, decoder: Decoder) -> None:
+        """Decode the body with *decoder*, lazily as it is read.
+
+        Bytes fed before the call (the head and first body bytes often arrive together)
+        are decoded too.
+        """
+        self._decoder = decoder
+        if self._buffer:
+            self._raw.extend(self._buffer)
+            self._raw_size += self._size
+            self._buffer.clear()
+            self._size = 0
+
+    def feed_data(self, data: bytes) -> None:
+        """Append body bytes as they came off the wire."""
+        self._total_bytes += len(data)
+        if self._decoder is None:
+            self._buffer.append(data)
+            self._size += len(data)
+        else:
+            self._raw.append(data)
+            self._raw_size += len(data)
+        if self._size + self._raw_size > self._high_water and not self._paused:
+            self._paused = True
+            if self._protocol is not None:
+                self._protocol.pause_reading()
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def feed_eof(self) -> None:
+        """The body is complete: wake the reader and run the EOF callbacks."""
+        self._eof = True
+        # From here on the protocol may serve another response: never touch it again.
+        self._protocol = None
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        callbacks, self._eof_callbacks = self._eof_callbacks, []
+        for cb in callbacks:
+            cb()
+
+    def set_exception(self, exc: BaseException) -> None:
+        """Fail the stream: pending and later reads raise *exc* (the first error wins)."""
+        if self._exception is not None:
+            return
+        self._exception = exc
+        self._protocol = None
+        self._eof_callbacks.clear()
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_exception(exc)
+
+    def on_eof(self, callback: Callable[[], None]) -> None:
+        """Call *callback* once the body is complete (at once if it already is)."""
+        if self._eof:
+            callback()
+        else:
+            self._eof_callbacks.append(callback)
+
+    # -- state -----------------------------------------------------------------------------
+
+    def exception(self) -> BaseException | None:
+        """The error the stream failed with, if any."""
+        return self._exception
+
+    def is_eof(self) -> bool:
+        """True once the producer signalled the end of the body."""
+        return self._eof
+
+    def at_eof(self) -> bool:
+        """True when the body is complete and every byte has been read."""
+        return self._eof and not self._size and not self._raw_size and not self._has_pending()
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes received from the wire so far (before decoding)."""
+        return self._total_bytes
+
+    def _has_pending(self) -> bool:
+        return self._decoder is not None and self._decoder.has_pending()
+
+    # -- the consumer's side -----------------------------------------------------------------
+
+    async def _wait(self, func_name: str) -> None:
+        if self._waiter is not None:
+            raise RuntimeError(
+                f"{func_name}() called while another coroutine is already waiting for data"
+            )
+        waiter = self._waiter = self._loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    def _decode_more(self) -> None:
+        """Move at most one buffer's worth of decoded bytes from the raw queue."""
+        decoder = self._decoder
+        assert decoder is not None
+        limit = self._low_water
+        try:
+            while not self._size:
+                if decoder.has_pending():
+                    out = decoder.decompress(b"", limit)
+                elif self._raw:
+                    data = self._raw.popleft()
+                    self._raw_size -= len(data)
+                    out = decoder.decompress(data, limit)
+                elif self._eof:
+                    out = decoder.finish()
+                    self._decoder = None
+                    if out:
+                        self._buffer.append(out)
+                        self._size += len(out)
+                    return
+                else:
+                    return
+                if out:
+                    self._buffer.append(out)
+                    self._size += len(out)
+        except RemoteProtocolError as exc:
+            err = ClientPayloadError(f"{exc.message}")
+            err.__cause__ = exc
+            self._exception = err
+            raise err from exc
+
+    def _fill(self) -> None:
+        """Make decoded data available if there is raw input (no-op without a decoder)."""
+        if self._decoder is not None and not self._size:
+            self._decode_more()
+
+    async def _ensure_data(self, func_name: str) -> bool:
+        """Wait until some bytes are buffered; False at the end of the body."""
+        while True:
+            if self._exception is not None:
+                raise self._exception
+            self._fill()
+            if self._size:
+                return True
+            if self._eof and not self._raw_size and not self._has_pending():
+                if self._decoder is not None:
+                    self._fill()
+                    return bool(self._size)
+                return False
+            await self._wait(func_name)
+
+    def _consumed(self, n: int) -> None:
+        self._size -= n
+        if self._paused and self._size + self._raw_size < self._low_water:
+            self._paused = False
+            if self._protocol is not None:
+                self._protocol.resume_reading()
+
+    def _take(self, n: int) -> bytes:
+        """Remove up to *n* buffered bytes (-1 = everything buffered)."""
+        buf = self._buffer
+        if n < 0 or n >= self._size:
+            if len(buf) == 1:
+                data = buf.popleft()
+            else:
+                data = b"".join(buf)
+                buf.clear()
+        else:
+            first = buf[0]
+            if len(first) > n:
+                data = first[:n]
+                buf[0] = first[n:]
+            elif len(first) == n:
+                data = buf.popleft()
+            else:
+                parts = []
+                remaining = n
+                while remaining:
+                    chunk = buf[0]
+                    if len(chunk) <= remaining:
+                        parts.append(buf.popleft())
+                        remaining -= len(chunk)
+                    else:
+                        parts.append(chunk[:remaining])
+                        buf[0] = chunk[remaining:]
+                        remaining = 0
+                data = b"".join(parts)
+        self._consumed(len(data))
+        return data
+
+    async def read(self, n: int = -1) -> bytes:
+        """Read up to *n* bytes; with *n* < 0 read the whole remaining body."""
+        if n == 0:
+            return b""
+        if n < 0:
+            parts = []
+            while await self._ensure_data("read"):
+                parts.append(self._take(-1))
+            if len(parts) == 1:
+                return parts[0]
+            return b"".join(parts)
+        if not await self._ensure_data("read"):
+            return b""
+        return self._take(n)
+
+    async def readany(self) -> bytes:
+        """Read whatever is buffered (waiting for at least one byte); b"" at the end."""
+        if not await self._ensure_data("readany"):
+            return b""
+        return self._take(-1)
+
+    async def readchunk(self) -> tuple[bytes, bool]:
+        """Read a piece of the body as received; returns ``(data, end_of_chunk)``.
+
+        Chunk boundaries of the transfer coding are not preserved (they carry no meaning
+        by RFC 9112 §7.1), so ``end_of_chunk`` is True for every piece, as aiohttp does for
+        non-chunked bodies; ``(b"", False)`` marks the end of the body.
+        """
+        if not await self._ensure_data("readchunk"):
+            return b"", False
+        buf = self._buffer
+        data = buf.popleft()
+        self._consumed(len(data))
+        return data, True
+
+    async def readexactly(self, n: int) -> bytes:
+        """Read exactly *n* bytes or raise ``asyncio.IncompleteReadError``."""
+        if n < 0:
+            raise ValueError(f"readexactly size can not be less than zero: {n}")
+        parts = []
+        got = 0
+        while got < n:
+            if not await self._ensure_data("readexactly"):
+                partial = b"".join(parts)
+                raise asyncio.IncompleteReadError(partial, n)
+            data = self._take(n - got)
+            parts.append(data)
+            got += len(data)
+        return b"".join(parts)
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        """Read up to and including *separator* (or to the end of the body)."""
+        if not separator:
+            raise ValueError("separator should be at least one-byte string")
+        acc = bytearray()
+        searched = 0
+        while await self._ensure_data("readuntil"):
+            acc += self._take(-1)
+            # The separator may straddle two pieces: search from just before the seam.
+            idx = acc.find(separator, max(0, searched - len(separator) + 1))
+            if idx != -1:
+                end = idx + len(separator)
+                self.unread_data(bytes(acc[end:]))
+                return bytes(acc[:end])
+            searched = len(acc)
+            if searched > self._high_water * 16:
+                raise ValueError(f"separator {separator!r} not found in {searched} bytes")
+        return bytes(acc)
+
+    async def readline(self) -> bytes:
+        """Read one line, ``\\n`` included (the last one may lack it)."""
+        return await self.readuntil(b"\n")
+
+    def read_nowait(self, n: int = -1) -> bytes:
+        """Return buffered bytes without waiting (b"" if none)."""
+        if self._exception is not None:
+            raise self._exception
+        if self._waiter is not None:
+            raise RuntimeError("called while some coroutine is waiting for incoming data")
+        self._fill()
+        if not self._size:
+            return b""
+        return self._take(n)
+
+    def unread_data(self, data: bytes) -> None:
+        """Push *data* back to the front of the stream (aiohttp compatibility)."""
+        if not data:
+            return
+        self._buffer.appendleft(data)
+        self._size += len(data)
+
+    # -- iteration ---------------------------------------------------------------------------
+
+    def iter_chunked(self, n: int) -> AsyncIterator[bytes]:
+        """Iterate over pieces of at most *n* bytes."""
+        return _ChunkIterator(self.read, n)
+
+    def iter_any(self) -> AsyncIterator[bytes]:
+        """Iterate over pieces as they arrive."""
+        return _ChunkIterator(lambda _n: self.readany(), 0)
+
+    def iter_chunks(self) -> AsyncIterator[tuple[bytes, bool]]:
+        """Iterate over ``(data, end_of_http_chunk)`` pairs."""
+        return _PairIterator(self)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """Iterate line by line."""
+        return _ChunkIterator(lambda _n: self.readline(), 0)
+
+
+class _ChunkIterator:
+    __slots__ = ("_n", "_read")
+
+    def __init__(self, read: Callable[[int], Awaitable[bytes]], n: int) -> None:
+        self._read = read
+        self._n = n
+
+    def __aiter__(self) -> _ChunkIterator:
+        return self
+
+    async def __anext__(self) -> bytes:
+        data = await self._read(self._n)
+        if not data:
+            raise StopAsyncIteration
+        return data
+
+
+class _PairIterator:
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: StreamReader) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _PairIterator:
+        return self
+
+    async def __anext__(self) -> tuple[bytes, bool]:
+        data, end = await self._stream.readchunk()
+        if not data and not end:
+            raise StopAsyncIteration
+        return data, end
+
+
+class _EmptyStreamReader(StreamReader):
+    """The body of a response that has none (HEAD, 204, 304)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        self._protocol = None
+        self._buffer = collections.deque()
+        self._size = 0
+        self._high_water = self._low_water = DEFAULT_LIMIT
+        self._eof = True
+        self._paused = False
+        self._waiter = None
+        self._exception = None
+        self._total_bytes = 0
+        self._eof_callbacks = []
+        self._decoder = None
+        self._raw = collections.deque()
+        self._raw_size = 0
+
+    def __repr__(self) -> str:
+        return "<EmptyStreamReader>"
+
+
+#: The shared body of every response without one.
+EMPTY_PAYLOAD: StreamReader = _EmptyStreamReader()

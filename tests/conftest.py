@@ -1,0 +1,151 @@
+"""Shared fixtures: real servers on 127.0.0.1:0 and leak checks.
+
+Every functional test talks over real sockets: aiohttp.web (``aiohttp_server``), an ASGI
+app on uvicorn (``asgi_server``), and raw scripted asyncio servers for byte-exact and
+misbehaving peers (``raw_server``). Sleeps and timeouts are multiples of ``MS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+#: One "unit" of time for tests that sleep or time out (websockets' MS idea).
+MS = 0.001 * float(os.environ.get("HYPERCLIENT_TEST_TIMEOUT_FACTOR", "1"))
+
+
+def open_fds() -> int:
+    """How many file descriptors this process holds."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture(autouse=True)
+async def _no_task_leak() -> AsyncIterator[None]:
+    """Fail a test that leaves tasks running in its loop."""
+    yield
+    # Let callbacks scheduled by close() run (transport close, connection_lost).
+    for _ in range(3):
+        await asyncio.sleep(0)
+    current = asyncio.current_task()
+    leaked = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    # Tasks owned by the servers under test are theirs to clean; ours never create any.
+    ours = [t for t in leaked if "hyperclient" in repr(t.get_coro())]
+    assert not ours, f"leaked tasks: {ours}"
+
+
+@dataclass
+class RawServer:
+    """A scripted TCP server: each connection runs ``script(reader, writer)``."""
+
+    host: str
+    port: int
+    connections: int = 0
+    received: list[bytes] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@pytest.fixture
+async def raw_server() -> AsyncIterator[Callable[[Script], Awaitable[RawServer]]]:
+    """Start raw servers running a script per connection; all closed at the end."""
+    servers: list[asyncio.Server] = []
+    handlers: set[asyncio.Task[Any]] = set()
+
+    async def start(script: Script) -> RawServer:
+        info = RawServer("127.0.0.1", 0)
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            info.connections += 1
+            task = asyncio.current_task()
+            assert task is not None
+            handlers.add(task)
+            try:
+                await script(reader, writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                handlers.discard(task)
+                writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        servers.append(server)
+        info.port = server.sockets[0].getsockname()[1]
+        return info
+
+    yield start
+    for task in list(handlers):
+        task.cancel()
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """Read one request head and its Content-Length body; returns (head, body)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    body = await reader.readexactly(length) if length else b""
+    return head, body
+
+
+@pytest.fixture
+async def aiohttp_server() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """Start an aiohttp.web application on 127.0.0.1:0; returns its TestServer."""
+    from aiohttp import test_utils
+
+    servers: list[test_utils.TestServer] = []
+
+    async def start(app: Any, **kwargs: Any) -> test_utils.TestServer:
+        server = test_utils.TestServer(app, host="127.0.0.1", port=0, **kwargs)
+        await server.start_server()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def asgi_server() -> AsyncIterator[Callable[[Any], Awaitable[str]]]:
+    """Run an ASGI app on uvicorn (a non-aiohttp server); returns its base URL."""
+    import uvicorn
+
+    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(app: Any) -> str:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            app, lifespan="off", log_level="error", access_log=False, loop="none",
+            http="h11",
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.ensure_future(server.serve(sockets=[sock]))
+        while not server.started:
+            await asyncio.sleep(0.001)
+        servers.append((server, task))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, task in servers:
+        server.should_exit = True
+        await task
+    gc.collect()

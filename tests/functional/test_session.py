@@ -1,0 +1,496 @@
+"""ClientSession, the verbs, bodies and responses, against real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import zlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+import hyperclient
+from hyperclient import ClientSession
+
+from ..conftest import RawServer, read_request
+from .conftest import asgi_echo
+
+
+def header(echo: dict[str, Any], name: str) -> list[str]:
+    return [v for k, v in echo["headers"] if k.lower() == name.lower()]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+async def test_each_verb_reaches_the_server(method: str, url: Callable[[str], str]) -> None:
+    async with ClientSession() as session:
+        verb = getattr(session, method.lower())
+        async with verb(url("/echo")) as resp:
+            assert resp.status == 200
+            data = await resp.json()
+    assert data["method"] == method
+    if method in ("POST", "PUT", "PATCH"):
+        # RFC 9110 §8.6: a body-carrying method with no body still says so.
+        assert header(data, "Content-Length") == ["0"]
+
+
+async def test_head_has_no_body_and_keeps_the_connection(
+    raw_server: Callable[..., Any],
+) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(2):
+            await read_request(reader)
+            # RFC 9110 §9.3.2: Content-Length describes the GET body; none follows.
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        for _ in range(2):
+            async with session.head(srv.url) as resp:
+                assert resp.status == 200
+                assert resp.content_length == 1000
+                assert await resp.read() == b""
+    assert srv.connections == 1
+
+
+async def test_request_is_awaitable_and_context_manager(url: Callable[[str], str]) -> None:
+    async with ClientSession() as session:
+        resp = await session.request("GET", url("/json"))
+        assert await resp.json() == {"hello": "world", "n": [1, 2, 3]}
+        resp.release()
+        async with session.request("get", url("/json")) as resp2:
+            assert resp2.method == "GET"
+            assert resp2.ok
+
+
+async def test_response_attributes(url: Callable[[str], str]) -> None:
+    async with ClientSession() as session:
+        async with session.get(url("/text") + "#frag") as resp:
+            assert resp.status == 200
+            assert resp.reason == "OK"
+            assert resp.version == hyperclient.HttpVersion(1, 1)
+            assert isinstance(resp.headers, CIMultiDictProxy)
+            assert resp.headers["content-type"] == "text/plain"
+            assert (b"Content-Type", b"text/plain") in resp.raw_headers
+            assert resp.url == URL(url("/text"))
+            assert resp.real_url == URL(url("/text") + "#frag")
+            assert resp.method == "GET"
+            assert resp.history == ()
+            assert resp.content_type == "text/plain"
+            assert resp.charset is None
+            assert resp.request_info.method == "GET"
+            assert resp.request_info.headers["Host"] == f"127.0.0.1:{URL(url('/')).port}"
+            assert "200 OK" in repr(resp)
+            assert await resp.text() == "héllo wörld"
+
+
+@pytest.mark.parametrize(
+    ("charset", "text"), [("utf-8", "naïve"), ("latin-1", "café"), ("cp1251", "привет")]
+)
+async def test_text_uses_declared_charset(
+    charset: str, text: str, url: Callable[[str], str]
+) -> None:
+    async with ClientSession() as session:
+        async with session.get(url("/text"), params={"charset": charset, "text": text}) as resp:
+            assert resp.charset == charset
+            assert await resp.text() == text
+
+
+async def test_text_without_charset_falls_back_to_latin1_on_invalid_utf8(
+    raw_server: Callable[..., Any],
+) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nca\xe9")
+        await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        async with session.get(srv.url) as resp:
+            assert await resp.text() == "caé"  # not UTF-8: decoded as Latin-1
+            assert await resp.text(encoding="utf-8", errors="replace") == "ca\ufffd"
+
+
+async def test_json_refuses_other_content_types(url: Callable[[str], str]) -> None:
+    async with ClientSession() as session:
+        async with session.get(url("/text")) as resp:
+            with pytest.raises(hyperclient.ContentTypeError) as info:
+                await resp.json()
+            assert info.value.status == 200
+            assert "text/plain" in info.value.message
+            # Without the check, the body is parsed: here it is not JSON.
+            with pytest.raises(json.JSONDecodeError):
+                await resp.json(content_type=None)
+
+
+async def test_content_reading_patterns(url: Callable[[str], str]) -> None:
+    async with ClientSession() as session:
+        async with session.get(url("/big?size=200000")) as resp:
+            first = await resp.content.read(10)
+            assert first == bytes(range(10))
+            exact = await resp.content.readexactly(246)
+            assert exact == bytes(range(10, 256))
+            chunks = [c async for c in resp.content.iter_chunked(4096)]
+            assert max(map(len, chunks)) == 4096
+            assert len(first) + len(exact) + sum(map(len, chunks)) == 200_000
+        async with session.get(url("/lines")) as resp:
+            assert [line async for line in resp.content] == [b"one\n", b"two\n", b"three"]
+        async with session.get(url("/big?size=100000")) as resp:
+            pieces = [c async for c in resp.content.iter_any()]
+            assert sum(map(len, pieces)) == 100_000
+        async with session.get(url("/big?size=1000")) as resp:
+            pairs = [p async for p in resp.content.iter_chunks()]
+            assert b"".join(d for d, _ in pairs) == (bytes(range(256)) * 4)[:1000]
+
+
+async def test_read_is_cached(url: Callable[[str], str]) -> None:
+    async with ClientSession() as session:
+        async with session.get(url("/json")) as resp:
+            assert await resp.read() is await resp.read()
+
+
+async def test_bytes_str_and_json_bodies(url: Callable[[str], str]) -> None:
+    async with ClientSession() as session:
+        async with session.post(url("/echo"), data=b"\x00\x01binary") as resp:
+            data = await resp.json()
+            assert data["body"] == "\x00\x01binary"
+            assert header(data, "Content-Length") == ["8"]
+        async with session.post(url("/echo"), data="héllo", encoding="latin-1") as resp:
+            data = await resp.json()
+            assert data["body"] == "héllo"  # server decoded as latin-1 by our harness
+            assert header(data, "Content-Type") == ["text/plain; charset=latin-1"]
+        async with session.post(url("/echo"), json={"a": [1, 2]}) as resp:
+            data = await resp.json()
+            assert json.loads(data["body"]) == {"a": [1, 2]}
+            assert header(data, "Content-Type") == ["application/json"]
+        with pytest.raises(ValueError, match="data and json"):
+            await session.post(url("/echo"), data=b"x", json={})
+
+
+async def test_form_bodies(url: Callable[[str], str]) -> None:
+    async with ClientSession() as session:
+        async with session.post(url("/form"), data={"a": "1", "b": "two words"}) as resp:
+            assert await resp.json() == {"a": "1", "b": "two words"}
+        async with session.post(url("/form"), data=[("x", "1"), ("y", "é")]) as resp:
+            assert await resp.json() == {"x": "1", "y": "é"}
+        form = hyperclient.FormData()
+        form.add_field("field", "value")
+        form.add_field("file", io.BytesIO(b"file contents"), filename="a.txt")
+        async with session.post(url("/form"), data=form) as resp:
+            got = await resp.json()
+        assert got["field"] == "value"
+        assert got["file"]["filename"] == "a.txt"
+        assert got["file"]["data"] == "file contents"
+
+
+async def test_file_body_is_streamed_with_length(
+    url: Callable[[str], str], tmp_path: Any
+) -> None:
+    path = tmp_path / "upload.bin"
+    payload = bytes(range(256)) * 1000
+    path.write_bytes(payload)
+    async with ClientSession() as session:
+        with path.open("rb") as fobj:
+            async with session.put(url("/echo"), data=fobj) as resp:
+                data = await resp.json()
+    assert data["body"].encode("latin-1") == payload
+    assert header(data, "Content-Length") == [str(len(payload))]
+
+
+async def test_async_iterable_body_is_chunked(url: Callable[[str], str]) -> None:
+    async def gen() -> AsyncIterator[bytes]:
+        for i in range(5):
+            yield f"part{i};".encode()
+
+    async with ClientSession() as session:
+        async with session.post(url("/echo"), data=gen()) as resp:
+            data = await resp.json()
+    assert data["body"] == "part0;part1;part2;part3;part4;"
+    assert header(data, "Transfer-Encoding") == ["chunked"]
+
+
+async def test_chunked_int_sets_the_chunk_size(raw_server: Callable[..., Any]) -> None:
+    seen: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            data = await reader.readexactly(size + 2)
+            if size == 0:
+                break
+            seen.append(data[:-2])
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        async with session.post(srv.url, data=b"a" * 10, chunked=4) as resp:
+            assert resp.status == 200
+    assert seen == [b"aaaa", b"aaaa", b"aa"]
+
+
+@pytest.mark.parametrize("compress", ["deflate", "gzip", True])
+async def test_compressed_request_body(compress: Any, raw_server: Callable[..., Any]) -> None:
+    got: dict[str, bytes] = {}
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        body = b""
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            chunk = await reader.readexactly(size + 2)
+            if size == 0:
+                break
+            body += chunk[:-2]
+        got["head"], got["body"] = head, body
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    payload = b"compress me " * 500
+    async with ClientSession() as session:
+        async with session.post(srv.url, data=payload, compress=compress) as resp:
+            assert resp.status == 204
+    coding = "deflate" if compress is True else compress
+    assert f"Content-Encoding: {coding}".encode() in got["head"]
+    wbits = 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS
+    assert zlib.decompress(got["body"], wbits) == payload
+
+
+async def test_params_headers_and_auto_headers(url: Callable[[str], str]) -> None:
+    async with ClientSession(headers={"X-Session": "s", "X-Both": "session"}) as session:
+        async with session.get(
+            url("/echo?keep=1"),
+            params={"q": "a b", "n": "1"},
+            headers={"X-Both": "request", "User-Agent": "mine"},
+        ) as resp:
+            data = await resp.json()
+    assert data["query"] == [["keep", "1"], ["q", "a b"], ["n", "1"]]
+    assert header(data, "X-Session") == ["s"]
+    assert header(data, "X-Both") == ["request"]
+    assert header(data, "User-Agent") == ["mine"]
+    assert header(data, "Accept") == ["*/*"]
+    assert "gzip" in header(data, "Accept-Encoding")[0]
+
+
+async def test_skip_auto_headers(url: Callable[[str], str]) -> None:
+    async with ClientSession(skip_auto_headers=["User-Agent"]) as session:
+        async with session.get(url("/echo"), skip_auto_headers=["Accept-Encoding"]) as resp:
+            data = await resp.json()
+    names = {k.lower() for k, _ in data["headers"]}
+    assert "user-agent" not in names
+    assert "accept-encoding" not in names
+    assert "accept" in names
+
+
+async def test_base_url(server: Any) -> None:
+    async with ClientSession(base_url=f"http://127.0.0.1:{server.port}/echo/") as session:
+        async with session.get("sub?x=1") as resp:
+            data = await resp.json()
+    assert data["path"] == "/echo/sub?x=1"
+
+
+async def test_raise_for_status(url: Callable[[str], str]) -> None:
+    async with ClientSession() as session:
+        async with session.get(url("/status/404")) as resp:
+            assert not resp.ok
+            with pytest.raises(hyperclient.ClientResponseError) as info:
+                resp.raise_for_status()
+        err = info.value
+        assert err.status == 404
+        assert err.message == "Not Found"
+        assert err.headers is not None and err.headers["Content-Type"].startswith("text/plain")
+        assert err.request_info.url == URL(url("/status/404"))
+        assert err.history == ()
+        with pytest.raises(hyperclient.ClientResponseError, match="500"):
+            await session.get(url("/status/500"), raise_for_status=True)
+    async with ClientSession(raise_for_status=True) as session:
+        with pytest.raises(hyperclient.ClientResponseError):
+            await session.get(url("/status/400"))
+        async with session.get(url("/status/200")) as resp:
+            assert resp.status == 200
+
+
+async def test_redirects_followed_and_recorded(url: Callable[[str], str]) -> None:
+    async with ClientSession() as session:
+        async with session.get(url("/redirect/3")) as resp:
+            assert await resp.json() == {"done": True, "method": "GET"}
+            assert [r.status for r in resp.history] == [302, 302, 302]
+            assert resp.url == URL(url("/redirect/0"))
+        async with session.get(url("/redirect/2"), allow_redirects=False) as resp:
+            assert resp.status == 302
+        with pytest.raises(hyperclient.TooManyRedirects) as info:
+            await session.get(url("/redirect/5"), max_redirects=2)
+        assert len(info.value.history) == 3
+        async with session.head(url("/redirect/1")) as resp:
+            assert resp.status == 302  # HEAD does not follow by default
+
+
+async def test_cookies_round_trip(url: Callable[[str], str]) -> None:
+    async with ClientSession(cookies={"initial": "1"}) as session:
+        async with session.get(url("/set-cookie")) as resp:
+            assert resp.cookies["session"].value == "abc123"
+        async with session.get(url("/cookies"), cookies={"extra": "x"}) as resp:
+            assert await resp.json() == {"initial": "1", "session": "abc123", "extra": "x"}
+        assert session.cookies["session"].value == "abc123"
+
+
+async def test_basic_auth_and_url_credentials(url: Callable[[str], str]) -> None:
+    async with ClientSession(auth=hyperclient.BasicAuth("user", "pass")) as session:
+        async with session.get(url("/echo")) as resp:
+            data = await resp.json()
+        assert header(data, "Authorization") == ["Basic dXNlcjpwYXNz"]
+        creds = url("/echo").replace("http://", "http://u%40x:p%3Aw@")
+        async with session.get(creds, auth=None) as resp:
+            data = await resp.json()
+    assert header(data, "Authorization") == [hyperclient.BasicAuth("u@x", "p:w").encode()]
+    assert "@" not in data["path"]
+
+
+async def test_non_aiohttp_server_chunked_response(asgi_server: Callable[..., Any]) -> None:
+    base = await asgi_server(asgi_echo)
+    async with ClientSession() as session:
+        for _ in range(3):
+            async with session.post(base + "/path?x=1", data=b"payload") as resp:
+                assert resp.headers["Transfer-Encoding"] == "chunked"
+                data = await resp.json()
+            assert data["body"] == "payload"
+            assert data["path"] == "/path"
+            assert data["query"] == "x=1"
+        stats = next(iter(session.connector.stats().values()))  # type: ignore[union-attr]
+        assert (stats.created, stats.reused) == (1, 2)
+
+
+async def test_url_sent_byte_for_byte_when_valid(raw_server: Callable[..., Any]) -> None:
+    lines: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            lines.append(head.split(b"\r\n", 1)[0])
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        for path in ("/a%7eb/%2F?q=%2f&x=%C3%A9", "/sp ace/é?k=v v", "/x%zz"):
+            async with session.get(srv.url + path) as resp:
+                assert resp.status == 200
+    assert lines[0] == b"GET /a%7eb/%2F?q=%2f&x=%C3%A9 HTTP/1.1"
+    assert lines[1] == b"GET /sp%20ace/%C3%A9?k=v+v HTTP/1.1" or lines[1] == (
+        b"GET /sp%20ace/%C3%A9?k=v%20v HTTP/1.1"
+    )
+    assert lines[2] == b"GET /x%25zz HTTP/1.1"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"headers": {"X-Evil": "a\r\nInjected: yes"}}, "X-Evil"),
+        ({"headers": {"Bad Name": "v"}}, "Bad Name"),
+        ({"headers": {"X-Nul": "a\x00b"}}, "X-Nul"),
+        ({"method": "GE\r\nT"}, "GE"),
+    ],
+)
+async def test_injection_raises_before_sending(
+    kwargs: dict[str, Any], fragment: str, raw_server: Callable[..., Any]
+) -> None:
+    received: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.read(65536))
+
+    srv: RawServer = await raw_server(script)
+    method = kwargs.pop("method", "GET")
+    async with ClientSession() as session:
+        with pytest.raises(ValueError, match="(?i)" + fragment.split()[0]):
+            await session.request(method, srv.url + "/", **kwargs)
+    await asyncio.sleep(0.05)
+    assert received in ([], [b""])
+
+
+async def test_invalid_urls(url: Callable[[str], str]) -> None:
+    async with ClientSession() as session:
+        with pytest.raises(hyperclient.NonHttpUrlClientError, match="ftp"):
+            await session.get("ftp://example.com/")
+        with pytest.raises(hyperclient.InvalidUrlClientError, match="no host"):
+            await session.get("http:///path")
+        with pytest.raises(hyperclient.InvalidURL):
+            await session.get("/relative/without/base")
+
+
+async def test_connection_refused_names_host_and_port() -> None:
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    async with ClientSession() as session:
+        with pytest.raises(hyperclient.ClientConnectorError) as info:
+            await session.get(f"http://127.0.0.1:{port}/")
+    err = info.value
+    assert isinstance(err, OSError)
+    assert err.host == "127.0.0.1" and err.port == port
+    assert f"127.0.0.1:{port}" in str(err)
+    assert isinstance(err.__cause__, ConnectionRefusedError)
+
+
+async def test_session_close_plain_awaited_and_with(url: Callable[[str], str]) -> None:
+    session = ClientSession()
+    assert not session.closed
+    session.close()  # the reference's plain call
+    assert session.closed
+    await session.close()  # idempotent, and awaitable
+
+    with ClientSession() as session2:  # the reference's plain `with`
+        async with session2.get(url("/json")) as resp:
+            assert resp.status == 200
+    assert session2.closed
+
+    connector = hyperclient.TCPConnector()
+    session3 = ClientSession(connector=connector)
+    session3.detach()
+    assert session3.closed and not connector.closed
+    await connector.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await session3.get(url("/json"))
+
+
+async def test_module_level_api(url: Callable[[str], str]) -> None:
+    resp = await hyperclient.get(url("/json"))
+    assert await resp.json() == {"hello": "world", "n": [1, 2, 3]}
+    async with hyperclient.post(url("/echo"), data=b"x") as resp:
+        assert (await resp.json())["body"] == "x"
+    async with hyperclient.request("PUT", url("/echo"), data=b"y") as resp:
+        data = await resp.json()
+        assert data["method"] == "PUT"
+        assert header(data, "Connection") == ["close"]  # no keep-alive in the Basic API
+    connector = hyperclient.TCPConnector()
+    resp = await hyperclient.get(url("/json"), connector=connector)
+    await resp.read()
+    assert not connector.closed  # a connector passed in stays open
+    await connector.close()
+
+
+async def test_unclosed_session_warns() -> None:
+    import gc
+
+    session = ClientSession()
+    with pytest.warns(ResourceWarning, match="unclosed client session"):
+        del session
+        gc.collect()
+
+
+async def test_headers_given_as_multidict_keep_duplicates(url: Callable[[str], str]) -> None:
+    headers = CIMultiDict([("X-Dup", "1"), ("X-Dup", "2")])
+    async with ClientSession() as session:
+        async with session.get(url("/echo"), headers=headers) as resp:
+            data = await resp.json()
+    assert header(data, "X-Dup") == ["1", "2"]

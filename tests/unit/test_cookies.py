@@ -1,0 +1,990 @@
+from __future__ import annotations
+
+import ast
+import asyncio
+import calendar
+import json
+import pathlib
+import sys
+from email.utils import formatdate
+from http.cookies import Morsel, SimpleCookie
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from yarl import URL
+
+from hyperclient import cookies as cookies_module
+from hyperclient.cookies import (
+    MAX_COOKIE_BYTES,
+    MAX_COOKIES_PER_DOMAIN,
+    MAX_COOKIES_TOTAL,
+    AbstractCookieJar,
+    CookieJar,
+    DummyCookieJar,
+    cookie_header_value,
+    parse_cookie_date,
+    parse_set_cookie,
+)
+
+T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+
+
+class FakeClock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def jar(clock: FakeClock) -> CookieJar:
+    return CookieJar(clock=clock)
+
+
+def set_cookies(jar: CookieJar, url: str, *headers: str) -> None:
+    jar.update_cookies_from_headers(list(headers), URL(url))
+
+
+def sent(jar: AbstractCookieJar, url: str) -> str:
+    return cookie_header_value(jar.filter_cookies(URL(url)))
+
+
+# --- module shape --------------------------------------------------------------------
+
+
+def test_module_does_not_import_asyncio() -> None:
+    tree = ast.parse(pathlib.Path(cookies_module.__file__).read_text())
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "asyncio" not in imported
+
+
+def test_jar_is_sized_iterable_and_abstract() -> None:
+    jar = CookieJar()
+    assert isinstance(jar, AbstractCookieJar)
+    assert len(jar) == 0
+    assert list(jar) == []
+    with pytest.raises(TypeError):
+        AbstractCookieJar()  # type: ignore[abstract]
+
+
+def test_constructor_accepts_loop_and_reports_options() -> None:
+    jar = CookieJar(unsafe=True, quote_cookie=False, loop=object())
+    assert jar.unsafe is True
+    assert jar.quote_cookie is False
+    assert jar.treat_as_secure_origin == frozenset()
+
+
+# --- RFC 6265 §3.1 examples ----------------------------------------------------------
+
+
+def test_rfc6265_example_host_only(jar: CookieJar) -> None:
+    set_cookies(jar, "http://example.com/", "SID=31d4d96e407aad42")
+    assert sent(jar, "http://example.com/") == "SID=31d4d96e407aad42"
+    assert sent(jar, "http://www.example.com/") == ""
+
+
+def test_rfc6265_example_domain_and_path(jar: CookieJar) -> None:
+    set_cookies(
+        jar,
+        "http://example.com/",
+        "SID=31d4d96e407aad42; Path=/; Domain=example.com",
+        "lang=en-US; Path=/; Domain=example.com",
+    )
+    assert sent(jar, "http://example.com/") == "SID=31d4d96e407aad42; lang=en-US"
+    assert sent(jar, "http://www.example.com/a") == "SID=31d4d96e407aad42; lang=en-US"
+
+
+def test_rfc6265_example_secure_httponly(jar: CookieJar) -> None:
+    set_cookies(
+        jar,
+        "https://example.com/",
+        "SID=31d4d96e407aad42; Path=/; Secure; HttpOnly",
+        "lang=en-US; Path=/; Domain=example.com",
+    )
+    assert sent(jar, "https://example.com/") == "SID=31d4d96e407aad42; lang=en-US"
+    assert sent(jar, "http://example.com/") == "lang=en-US"
+
+
+def test_rfc6265_example_expires_then_delete(jar: CookieJar, clock: FakeClock) -> None:
+    clock.now = calendar.timegm((2021, 6, 1, 0, 0, 0))
+    set_cookies(jar, "http://example.com/", "lang=en-US; Expires=Wed, 09 Jun 2021 10:18:14 GMT")
+    assert sent(jar, "http://example.com/") == "lang=en-US"
+    set_cookies(jar, "http://example.com/", "lang=; Expires=Sun, 06 Nov 1994 08:49:37 GMT")
+    assert sent(jar, "http://example.com/") == ""
+    assert len(jar) == 0
+
+
+# --- domain matching (§5.1.3, §5.3 steps 5-6) -----------------------------------------
+
+
+def test_host_only_cookie_is_not_sent_to_subdomains_or_parents(jar: CookieJar) -> None:
+    set_cookies(jar, "http://www.example.com/", "a=1")
+    assert sent(jar, "http://www.example.com/") == "a=1"
+    assert sent(jar, "http://sub.www.example.com/") == ""
+    assert sent(jar, "http://example.com/") == ""
+    (morsel,) = jar
+    assert morsel["domain"] == "www.example.com"
+
+
+@pytest.mark.parametrize("domain", ["example.com", ".example.com", "EXAMPLE.com"])
+def test_domain_cookie_reaches_domain_and_subdomains(jar: CookieJar, domain: str) -> None:
+    set_cookies(jar, "http://www.example.com/", f"a=1; Domain={domain}")
+    assert sent(jar, "http://example.com/") == "a=1"
+    assert sent(jar, "http://www.example.com/") == "a=1"
+    assert sent(jar, "http://a.b.example.com/") == "a=1"
+    assert sent(jar, "http://notexample.com/") == ""
+    assert sent(jar, "http://example.org/") == ""
+    (morsel,) = jar
+    assert morsel["domain"] == "example.com"
+
+
+def test_domain_equal_to_host_matches_subdomains(jar: CookieJar) -> None:
+    set_cookies(jar, "http://example.com/", "a=1; Domain=example.com")
+    assert sent(jar, "http://www.example.com/") == "a=1"
+
+
+@pytest.mark.parametrize(
+    ("host", "domain"),
+    [
+        ("example.com", "other.com"),
+        ("example.com", "www.example.com"),  # the host must domain-match, not the reverse
+        ("example.com", "ample.com"),  # suffix without a dot boundary
+        ("www.example.com", "w.example.com"),
+    ],
+)
+def test_domain_not_matching_host_is_refused(jar: CookieJar, host: str, domain: str) -> None:
+    set_cookies(jar, f"http://{host}/", f"a=1; Domain={domain}")
+    assert len(jar) == 0
+
+
+def test_empty_domain_attribute_is_ignored(jar: CookieJar) -> None:
+    set_cookies(jar, "http://www.example.com/", "a=1; Domain=")
+    assert sent(jar, "http://www.example.com/") == "a=1"
+    assert sent(jar, "http://x.www.example.com/") == ""
+
+
+def test_trailing_dot_domain_is_host_only(jar: CookieJar) -> None:
+    set_cookies(jar, "http://www.example.com/", "a=1; Domain=example.com.")
+    assert sent(jar, "http://www.example.com/") == "a=1"
+    assert sent(jar, "http://example.com/") == ""
+
+
+@pytest.mark.parametrize(
+    ("host", "domain"),
+    [
+        ("www.example.com", "com"),
+        ("foo.co.uk", "co.uk"),
+        ("www.foo.co.uk", "co.uk"),
+        ("a.gov.uk", "gov.uk"),
+        ("x.github.io", "github.io"),
+        ("app.herokuapp.com", "herokuapp.com"),
+        ("shop.com.au", "com.au"),
+        ("a.localhost", "localhost"),
+    ],
+)
+def test_public_suffix_domain_is_refused(jar: CookieJar, host: str, domain: str) -> None:
+    set_cookies(jar, f"http://{host}/", f"a=1; Domain={domain}")
+    assert len(jar) == 0
+
+
+def test_registrable_domain_under_public_suffix_is_accepted(jar: CookieJar) -> None:
+    set_cookies(jar, "http://www.foo.co.uk/", "a=1; Domain=foo.co.uk")
+    assert sent(jar, "http://shop.foo.co.uk/") == "a=1"
+    assert sent(jar, "http://bar.co.uk/") == ""
+
+
+@pytest.mark.parametrize("host", ["github.io", "co.uk", "localhost"])
+def test_public_suffix_domain_equal_to_host_is_host_only(jar: CookieJar, host: str) -> None:
+    set_cookies(jar, f"http://{host}/", f"a=1; Domain={host}")
+    assert sent(jar, f"http://{host}/") == "a=1"
+    assert sent(jar, f"http://x.{host}/") == ""
+
+
+def test_publicsuffixlist_package_is_used_when_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class FakeList:
+        def is_public(self, domain: str) -> bool:
+            return domain in {"example.com", "com"}
+
+    fake = type(sys)("publicsuffixlist")
+    fake.PublicSuffixList = FakeList  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "publicsuffixlist", fake)
+    check = cookies_module._load_public_suffix_list()
+    assert check is not None
+    monkeypatch.setattr(cookies_module, "_public_suffix_check", check)
+    jar = CookieJar()
+    set_cookies(jar, "http://www.example.com/", "a=1; Domain=example.com")
+    set_cookies(jar, "http://x.foo.co.uk/", "b=1; Domain=foo.co.uk")
+    assert [morsel.key for morsel in jar] == ["b"]
+
+
+def test_publicsuffixlist_absent_means_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "publicsuffixlist", None)
+    assert cookies_module._load_public_suffix_list() is None
+
+
+def test_idna_domain_attribute(jar: CookieJar) -> None:
+    url = URL("http://www.bücher.example/")
+    jar.update_cookies_from_headers(["a=1; Domain=bücher.example"], url)
+    assert sent(jar, "http://xn--bcher-kva.example/") == "a=1"
+
+
+# --- IP-address hosts ----------------------------------------------------------------
+
+
+def test_ip_host_cookie_is_host_only_by_default(jar: CookieJar) -> None:
+    set_cookies(jar, "http://127.0.0.1:8080/", "a=1")
+    assert sent(jar, "http://127.0.0.1:9000/") == "a=1"
+    assert sent(jar, "http://127.0.0.2/") == ""
+    assert sent(jar, "http://0.1/") == ""
+
+
+def test_ip_domain_equal_to_host_is_accepted(jar: CookieJar) -> None:
+    set_cookies(jar, "http://10.0.0.1/", "a=1; Domain=10.0.0.1")
+    assert sent(jar, "http://10.0.0.1/") == "a=1"
+
+
+@pytest.mark.parametrize("domain", ["10.0.0.2", "0.0.1", "example.com"])
+def test_ip_host_with_foreign_domain_is_refused(jar: CookieJar, domain: str) -> None:
+    set_cookies(jar, "http://10.0.0.1/", f"a=1; Domain={domain}")
+    assert len(jar) == 0
+
+
+def test_unsafe_jar_ignores_foreign_domain_on_ip_host(clock: FakeClock) -> None:
+    jar = CookieJar(unsafe=True, clock=clock)
+    set_cookies(jar, "http://10.0.0.1/", "a=1; Domain=10.0.0.2")
+    assert sent(jar, "http://10.0.0.1/") == "a=1"
+    assert sent(jar, "http://10.0.0.2/") == ""
+
+
+def test_ipv6_host(jar: CookieJar) -> None:
+    set_cookies(jar, "http://[2001:db8::1]/", "a=1")
+    assert sent(jar, "http://[2001:db8::1]/") == "a=1"
+    assert sent(jar, "http://[2001:db8::2]/") == ""
+
+
+def test_ip_is_never_domain_matched_by_a_suffix(jar: CookieJar) -> None:
+    set_cookies(jar, "http://example.com/", "a=1; Domain=example.com")
+    assert sent(jar, "http://1.2.3.4/") == ""
+
+
+# --- paths (§5.1.4) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("response_path", "expected"),
+    [("", "/"), ("/", "/"), ("/a", "/"), ("/a/", "/a"), ("/a/b/c", "/a/b"), ("/a/b/", "/a/b")],
+)
+def test_default_path(jar: CookieJar, response_path: str, expected: str) -> None:
+    jar.update_cookies_from_headers(["a=1"], URL("http://example.com").with_path(response_path))
+    (morsel,) = jar
+    assert morsel["path"] == expected
+
+
+@pytest.mark.parametrize(
+    ("request_path", "matches"),
+    [
+        ("/a/b", True),
+        ("/a/b/", True),
+        ("/a/b/c/d", True),
+        ("/a/bc", False),
+        ("/a", False),
+        ("/", False),
+        ("/A/b", False),
+    ],
+)
+def test_path_match(jar: CookieJar, request_path: str, matches: bool) -> None:
+    set_cookies(jar, "http://example.com/a/b/page", "a=1")
+    assert (sent(jar, f"http://example.com{request_path}") == "a=1") is matches
+
+
+@pytest.mark.parametrize(
+    ("request_path", "matches"), [("/foo/", True), ("/foo/bar", True), ("/foo", False)]
+)
+def test_path_with_trailing_slash(jar: CookieJar, request_path: str, matches: bool) -> None:
+    set_cookies(jar, "http://example.com/", "a=1; Path=/foo/")
+    assert (sent(jar, f"http://example.com{request_path}") == "a=1") is matches
+
+
+@pytest.mark.parametrize("attribute", ["Path=", "Path=relative/x", "path=x"])
+def test_relative_or_empty_path_means_default_path(jar: CookieJar, attribute: str) -> None:
+    set_cookies(jar, "http://example.com/dir/page", f"a=1; {attribute}")
+    (morsel,) = jar
+    assert morsel["path"] == "/dir"
+
+
+def test_path_compared_in_raw_form(jar: CookieJar) -> None:
+    set_cookies(jar, "http://example.com/", "a=1; Path=/a%20b")
+    assert sent(jar, "http://example.com/a%20b/c") == "a=1"
+
+
+def test_same_name_different_paths_are_distinct(jar: CookieJar) -> None:
+    set_cookies(jar, "http://example.com/", "a=root; Path=/", "a=deep; Path=/x")
+    assert len(jar) == 2
+    # Only one morsel per name fits a SimpleCookie: the most specific one wins.
+    assert sent(jar, "http://example.com/x/y") == "a=deep"
+    assert sent(jar, "http://example.com/") == "a=root"
+
+
+# --- Secure (§5.4 step 1) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "delivered"),
+    [
+        ("http://example.com/", False),
+        ("ws://example.com/", False),
+        ("https://example.com/", True),
+        ("wss://example.com/", True),
+    ],
+)
+def test_secure_only_over_secure_schemes(jar: CookieJar, url: str, delivered: bool) -> None:
+    set_cookies(jar, "https://example.com/", "a=1; Secure")
+    assert (sent(jar, url) == "a=1") is delivered
+
+
+@pytest.mark.parametrize("host", ["localhost", "app.localhost", "127.0.0.1", "127.1.2.3", "[::1]"])
+def test_loopback_hosts_are_secure_origins(jar: CookieJar, host: str) -> None:
+    set_cookies(jar, f"http://{host}/", "a=1; Secure")
+    assert sent(jar, f"http://{host}:8080/") == "a=1"
+
+
+def test_treat_as_secure_origin(clock: FakeClock) -> None:
+    jar = CookieJar(
+        treat_as_secure_origin=["http://10.0.0.5:8080", URL("http://intra")], clock=clock
+    )
+    assert jar.treat_as_secure_origin == {URL("http://10.0.0.5:8080"), URL("http://intra")}
+    set_cookies(jar, "http://10.0.0.5:8080/", "a=1; Secure")
+    set_cookies(jar, "http://intra/", "b=1; Secure")
+    assert sent(jar, "http://10.0.0.5:8080/x") == "a=1"
+    assert sent(jar, "http://10.0.0.5:8081/x") == ""
+    assert sent(jar, "http://intra/") == "b=1"
+
+
+def test_treat_as_secure_origin_must_be_absolute() -> None:
+    with pytest.raises(ValueError, match=r"secure origin is not an absolute URL: '/path'"):
+        CookieJar(treat_as_secure_origin=["/path"])
+
+
+# --- expiry (§5.2.1, §5.2.2, §5.3 step 3) ---------------------------------------------
+
+
+def test_max_age_expires_with_the_clock(jar: CookieJar, clock: FakeClock) -> None:
+    set_cookies(jar, "http://example.com/", "a=1; Max-Age=10")
+    clock.advance(9.9)
+    assert sent(jar, "http://example.com/") == "a=1"
+    clock.advance(0.1)
+    assert sent(jar, "http://example.com/") == ""
+    assert len(jar) == 0
+
+
+def test_expires_attribute(jar: CookieJar, clock: FakeClock) -> None:
+    expires = formatdate(T0 + 60, usegmt=True)
+    set_cookies(jar, "http://example.com/", f"a=1; Expires={expires}")
+    clock.advance(59)
+    assert len(jar) == 1
+    clock.advance(1)
+    assert len(jar) == 0
+
+
+def test_max_age_overrides_expires_in_either_order(jar: CookieJar, clock: FakeClock) -> None:
+    past = formatdate(T0 - 3600, usegmt=True)
+    set_cookies(
+        jar,
+        "http://example.com/",
+        f"a=1; Expires={past}; Max-Age=100",
+        f"b=1; Max-Age=100; Expires={past}",
+    )
+    assert sent(jar, "http://example.com/") == "a=1; b=1"
+    clock.advance(100)
+    assert sent(jar, "http://example.com/") == ""
+
+
+@pytest.mark.parametrize("max_age", ["abc", "+5", "1.5", ""])
+def test_invalid_max_age_falls_back_to_expires(
+    jar: CookieJar, clock: FakeClock, max_age: str
+) -> None:
+    expires = formatdate(T0 + 50, usegmt=True)
+    set_cookies(jar, "http://example.com/", f"a=1; Max-Age={max_age}; Expires={expires}")
+    clock.advance(49)
+    assert len(jar) == 1
+    clock.advance(1)
+    assert len(jar) == 0
+
+
+def test_last_max_age_wins(jar: CookieJar, clock: FakeClock) -> None:
+    set_cookies(jar, "http://example.com/", "a=1; Max-Age=5; Max-Age=50; Max-Age=junk")
+    clock.advance(40)
+    assert len(jar) == 1
+
+
+def test_invalid_attributes_leave_a_session_cookie(jar: CookieJar, clock: FakeClock) -> None:
+    set_cookies(jar, "http://example.com/", "a=1; Expires=garbage; Max-Age=x; Weird=1; =2; ;")
+    clock.advance(10**9)
+    assert sent(jar, "http://example.com/") == "a=1"
+
+
+@pytest.mark.parametrize(
+    "attribute", ["Max-Age=0", "Max-Age=-1", "Expires=Thu, 01 Jan 1970 00:00:00 GMT"]
+)
+def test_deletion_removes_existing_cookie(jar: CookieJar, attribute: str) -> None:
+    set_cookies(jar, "http://example.com/", "a=1", "b=2")
+    set_cookies(jar, "http://example.com/", f"a=; {attribute}")
+    assert sent(jar, "http://example.com/") == "b=2"
+    assert [morsel.key for morsel in jar] == ["b"]
+
+
+def test_deletion_only_hits_matching_domain_and_path(jar: CookieJar) -> None:
+    set_cookies(jar, "http://example.com/", "a=1; Path=/x")
+    set_cookies(jar, "http://example.com/", "a=; Max-Age=0; Path=/y")
+    assert len(jar) == 1
+
+
+def test_huge_max_age_does_not_overflow(jar: CookieJar, clock: FakeClock) -> None:
+    set_cookies(jar, "http://example.com/", f"a=1; Max-Age={10**400}")
+    clock.advance(10**10)
+    assert sent(jar, "http://example.com/") == "a=1"
+
+
+def test_replacement_without_expiry_becomes_session_cookie(
+    jar: CookieJar, clock: FakeClock
+) -> None:
+    set_cookies(jar, "http://example.com/", "a=1; Max-Age=10")
+    set_cookies(jar, "http://example.com/", "a=2")
+    clock.advance(100)
+    assert sent(jar, "http://example.com/") == "a=2"
+
+
+def test_morsel_max_age_and_expires_via_update_cookies(jar: CookieJar, clock: FakeClock) -> None:
+    cookie: SimpleCookie = SimpleCookie()
+    cookie["a"] = "1"
+    cookie["a"]["max-age"] = 5
+    cookie["b"] = "2"
+    cookie["b"]["expires"] = 7  # Morsel's meaning: seconds from now
+    jar.update_cookies(cookie, URL("http://example.com/"))
+    clock.advance(5)
+    assert sent(jar, "http://example.com/") == "b=2"
+    clock.advance(2)
+    assert sent(jar, "http://example.com/") == ""
+
+
+# --- parse_cookie_date (§5.1.1) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Wed, 09 Jun 2021 10:18:14 GMT", (2021, 6, 9, 10, 18, 14)),
+        ("Wednesday, 09-Jun-21 10:18:14 GMT", (2021, 6, 9, 10, 18, 14)),
+        ("Sun Nov  6 08:49:37 1994", (1994, 11, 6, 8, 49, 37)),
+        ("Sun, 06 Nov 1994 08:49:37 GMT", (1994, 11, 6, 8, 49, 37)),
+        ("06-nov-94 8:9:7", (1994, 11, 6, 8, 9, 7)),
+        ("1 JANUARY 70 00:00:00", (1970, 1, 1, 0, 0, 0)),
+        ("1 jan 69 00:00:00", (2069, 1, 1, 0, 0, 0)),
+        ("29 Feb 2024 23:59:59", (2024, 2, 29, 23, 59, 59)),
+        ("31 Dec 9999 23:59:59 GMT", (9999, 12, 31, 23, 59, 59)),
+        ("10:00:00am 5th May 2030", (2030, 5, 5, 10, 0, 0)),
+    ],
+)
+def test_parse_cookie_date(text: str, expected: tuple[int, ...]) -> None:
+    assert parse_cookie_date(text) == calendar.timegm((*expected, 0, 0, 0))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "garbage",
+        "09 Jun 2021",  # no time
+        "Jun 2021 10:18:14",  # no day
+        "09 2021 10:18:14",  # no month
+        "09 Jun 10:18:14",  # no year
+        "30 Feb 2021 10:00:00",
+        "32 Jan 2021 10:00:00",
+        "00 Jan 2021 10:00:00",
+        "1 Jan 2021 24:00:00",
+        "1 Jan 2021 10:60:00",
+        "1 Jan 2021 10:00:60",
+        "1 Jan 1600 10:00:00",
+        "1 Jan 12345 10:00:00",
+    ],
+)
+def test_parse_cookie_date_rejects(text: str) -> None:
+    assert parse_cookie_date(text) is None
+
+
+@given(st.integers(min_value=-11644473600, max_value=253402300799))
+def test_parse_cookie_date_round_trips_http_dates(timestamp: int) -> None:
+    assert parse_cookie_date(formatdate(timestamp, usegmt=True)) == timestamp
+
+
+# --- parse_set_cookie (§5.2) ----------------------------------------------------------
+
+
+def test_parse_set_cookie_attributes_case_insensitive() -> None:
+    morsel = parse_set_cookie(
+        " SID = abc ; PATH=/x; DOMAIN=Example.COM; SECURE; HttpOnly; MAX-AGE=5; "
+        "EXPIRES=Wed, 09 Jun 2021 10:18:14 GMT; SameSite=Lax"
+    )
+    assert morsel is not None
+    assert (morsel.key, morsel.value, morsel.coded_value) == ("SID", "abc", "abc")
+    assert morsel["path"] == "/x"
+    assert morsel["domain"] == "Example.COM"
+    assert morsel["secure"] is True
+    assert morsel["httponly"] is True
+    assert morsel["max-age"] == "5"
+    assert morsel["expires"] == "Wed, 09 Jun 2021 10:18:14 GMT"
+    assert morsel["samesite"] == "Lax"
+
+
+@pytest.mark.parametrize("header", ["novalue", "", "=value", " =value", "a=b\x00c", "a\x7f=b"])
+def test_parse_set_cookie_ignores_non_cookies(header: str) -> None:
+    assert parse_set_cookie(header) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "name", "value", "coded"),
+    [
+        ("a[0]=1", "a[0]", "1", "1"),
+        ("a b=c d", "a b", "c d", "c d"),
+        ("path=1", "path", "1", "1"),  # a reserved attribute name is still a cookie name
+        ("a=", "a", "", ""),
+        ("a==b=", "a", "=b=", "=b="),
+        ('a="x y"', "a", "x y", '"x y"'),
+        ('a="\\"q\\""', "a", '"q"', '"\\"q\\""'),
+        ("a=b,c", "a", "b,c", "b,c"),
+        ("a=\u00e9", "a", "\u00e9", "\u00e9"),
+    ],
+)
+def test_parse_set_cookie_names_and_values(header: str, name: str, value: str, coded: str) -> None:
+    morsel = parse_set_cookie(header)
+    assert morsel is not None
+    assert (morsel.key, morsel.value, morsel.coded_value) == (name, value, coded)
+
+
+def test_tolerant_parser_keeps_what_simplecookie_drops(jar: CookieJar) -> None:
+    assert "a[0]" not in SimpleCookie("a[0]=1")
+    set_cookies(jar, "http://example.com/", "a[0]=1", "b=2; Weird")
+    assert sent(jar, "http://example.com/") == "a[0]=1; b=2"
+
+
+@given(st.text())
+def test_parse_set_cookie_never_raises(header: str) -> None:
+    morsel = parse_set_cookie(header)
+    if morsel is not None:
+        assert morsel.key
+
+
+# --- ordering (§5.4 step 2) -----------------------------------------------------------
+
+
+def test_longest_path_first_then_oldest(jar: CookieJar, clock: FakeClock) -> None:
+    set_cookies(jar, "http://example.com/", "late=1; Path=/")
+    clock.now -= 100  # creation order is by time, not by arrival
+    set_cookies(jar, "http://example.com/", "early=1; Path=/")
+    clock.now += 200
+    set_cookies(jar, "http://example.com/", "deep=1; Path=/a/b", "mid=1; Path=/a")
+    assert sent(jar, "http://example.com/a/b/c") == "deep=1; mid=1; early=1; late=1"
+
+
+def test_same_time_keeps_arrival_order(jar: CookieJar) -> None:
+    set_cookies(jar, "http://example.com/", "z=1", "a=1", "m=1")
+    assert sent(jar, "http://example.com/") == "z=1; a=1; m=1"
+
+
+def test_replacement_keeps_creation_time(jar: CookieJar, clock: FakeClock) -> None:
+    set_cookies(jar, "http://example.com/", "a=1", "b=1")
+    clock.advance(10)
+    set_cookies(jar, "http://example.com/", "a=2")
+    assert sent(jar, "http://example.com/") == "a=2; b=1"
+
+
+def test_host_only_and_domain_cookie_share_identity(jar: CookieJar) -> None:
+    set_cookies(jar, "http://example.com/", "a=1")
+    set_cookies(jar, "http://example.com/", "a=2; Domain=example.com")
+    assert len(jar) == 1
+    assert sent(jar, "http://www.example.com/") == "a=2"
+
+
+# --- limits (§6.1) -------------------------------------------------------------------
+
+
+def test_cookie_size_limit(jar: CookieJar) -> None:
+    name = "n"
+    fits = "v" * (MAX_COOKIE_BYTES - len(name))
+    set_cookies(jar, "http://example.com/", f"{name}={fits}", f"big={fits}")
+    assert [morsel.key for morsel in jar] == ["n"]
+    jar.update_cookies({"u": "\u00e9" * 2048}, URL("http://example.com/"))  # 4097 bytes
+    assert len(jar) == 1
+
+
+def test_per_domain_limit_evicts_least_recently_used(jar: CookieJar, clock: FakeClock) -> None:
+    for index in range(MAX_COOKIES_PER_DOMAIN):
+        clock.advance(1)
+        set_cookies(jar, "http://example.com/", f"c{index}=1; Path=/p{index}")
+    # Reading c0 makes c1 the least recently used cookie.
+    assert sent(jar, "http://example.com/p0") == "c0=1"
+    set_cookies(jar, "http://example.com/", "new=1")
+    names = {morsel.key for morsel in jar}
+    assert len(names) == MAX_COOKIES_PER_DOMAIN
+    assert "new" in names
+    assert "c0" in names
+    assert "c1" not in names
+    set_cookies(jar, "http://other.example/", "x=1")
+    assert len(jar) == MAX_COOKIES_PER_DOMAIN + 1
+
+
+def test_per_domain_limit_prefers_evicting_expired(jar: CookieJar, clock: FakeClock) -> None:
+    for index in range(MAX_COOKIES_PER_DOMAIN - 1):
+        set_cookies(jar, "http://example.com/", f"c{index}=1")
+    clock.advance(1)
+    set_cookies(jar, "http://example.com/", "short=1; Max-Age=5")  # the newest cookie
+    clock.advance(10)
+    set_cookies(jar, "http://example.com/", "new=1")
+    assert "c0" in {morsel.key for morsel in jar}
+    assert len(jar) == MAX_COOKIES_PER_DOMAIN
+
+
+def test_replacing_in_a_full_domain_evicts_nothing(jar: CookieJar) -> None:
+    for index in range(MAX_COOKIES_PER_DOMAIN):
+        set_cookies(jar, "http://example.com/", f"c{index}=1")
+    set_cookies(jar, "http://example.com/", "c0=2")
+    assert len(jar) == MAX_COOKIES_PER_DOMAIN
+    set_cookies(jar, "http://example.com/", "c1=; Max-Age=0")
+    assert len(jar) == MAX_COOKIES_PER_DOMAIN - 1
+
+
+def test_total_limit_evicts_oldest(jar: CookieJar, clock: FakeClock) -> None:
+    domains = MAX_COOKIES_TOTAL // MAX_COOKIES_PER_DOMAIN
+    for domain in range(domains):
+        clock.advance(1)
+        jar.update_cookies(
+            {f"c{index}": "1" for index in range(MAX_COOKIES_PER_DOMAIN)},
+            URL(f"http://d{domain}.example/"),
+        )
+    assert len(jar) == MAX_COOKIES_TOTAL
+    set_cookies(jar, "http://fresh.example/", "new=1")
+    assert len(jar) == MAX_COOKIES_TOTAL
+    assert sent(jar, "http://fresh.example/") == "new=1"
+    assert sent(jar, "http://d0.example/").count("=") == MAX_COOKIES_PER_DOMAIN - 1
+    assert "c0=1" not in sent(jar, "http://d0.example/").split("; ")
+
+
+# --- shared (user-supplied) cookies --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["http://example.com/", "https://other.org/deep/path", "http://127.0.0.1:1/", ""]
+)
+def test_shared_cookies_go_everywhere(jar: CookieJar, url: str) -> None:
+    jar.update_cookies({"token": "abc"})
+    assert sent(jar, url) == "token=abc"
+    (morsel,) = jar
+    assert morsel["domain"] == ""
+    assert morsel["path"] == "/"
+
+
+def test_shared_cookies_from_pairs_and_morsels(jar: CookieJar) -> None:
+    cookie: SimpleCookie = SimpleCookie()
+    cookie["m"] = "1"
+    cookie["m"]["domain"] = "example.com"
+    cookie["m"]["path"] = "/api"
+    jar.update_cookies([("p", "2"), ("m", cookie["m"])])
+    assert sent(jar, "http://www.example.com/api/x") == "m=1; p=2"
+    assert sent(jar, "http://other.com/api/x") == "p=2"
+    assert cookie["m"]["domain"] == "example.com"  # the caller's morsel is untouched
+
+
+def test_update_cookies_copies_morsels(jar: CookieJar) -> None:
+    cookie: SimpleCookie = SimpleCookie("a=1")
+    jar.update_cookies(cookie, URL("http://example.com/"))
+    cookie["a"].set("a", "changed", "changed")
+    assert sent(jar, "http://example.com/") == "a=1"
+
+
+@pytest.mark.parametrize(
+    "cookies",
+    [{"a": "x\r\ny"}, {"a;b": "1"}, {"a=b": "1"}, {"": "1"}, {" ": "1"}, {"a\n": "1"}],
+)
+def test_unsendable_cookies_are_refused(jar: CookieJar, cookies: dict[str, str]) -> None:
+    jar.update_cookies(cookies, URL("http://example.com/"))
+    assert len(jar) == 0
+
+
+def test_update_cookies_from_simplecookie_response(jar: CookieJar) -> None:
+    jar.update_cookies(
+        SimpleCookie("a=1; Domain=example.com; Path=/x"), URL("http://www.example.com/")
+    )
+    assert sent(jar, "http://example.com/x") == "a=1"
+
+
+# --- quoting -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("quote", "expected"),
+    [
+        # SimpleCookie escapes Latin-1 octets as octal: a server's raw value is re-quoted.
+        (True, 'a="b c"; q="xyz"; e="\\351"'),
+        (False, "a=b c; q=xyz; e=\u00e9"),
+    ],
+)
+def test_quote_cookie(clock: FakeClock, quote: bool, expected: str) -> None:
+    jar = CookieJar(quote_cookie=quote, clock=clock)
+    jar.update_cookies({"a": "b c"}, URL("http://example.com/"))
+    set_cookies(jar, "http://example.com/", 'q="xyz"', "e=\u00e9")
+    assert sent(jar, "http://example.com/") == expected
+
+
+def test_quoting_matches_simplecookie(jar: CookieJar) -> None:
+    value = 'has space;semi"quote\\slash'
+    jar.update_cookies({"a": value}, URL("http://example.com/"))
+    expected: SimpleCookie = SimpleCookie()
+    expected["a"] = value
+    assert (
+        jar.filter_cookies(URL("http://example.com/"))["a"].coded_value == expected["a"].coded_value
+    )
+
+
+def test_filtered_morsels_are_bare(jar: CookieJar) -> None:
+    set_cookies(jar, "https://example.com/", "a=1; Domain=example.com; Path=/; Secure")
+    filtered = jar.filter_cookies(URL("https://example.com/"))
+    assert isinstance(filtered, SimpleCookie)
+    assert filtered.output(header="", sep=";").strip() == "a=1"
+
+
+# --- iteration, clearing -------------------------------------------------------------
+
+
+def test_iteration_yields_stored_morsels(jar: CookieJar) -> None:
+    set_cookies(jar, "https://www.example.com/a/b", "a=1; Secure; HttpOnly; SameSite=Strict")
+    (morsel,) = jar
+    assert isinstance(morsel, Morsel)
+    assert morsel["domain"] == "www.example.com"
+    assert morsel["path"] == "/a"
+    assert morsel["secure"] is True
+    assert morsel["httponly"] is True
+    assert morsel["samesite"] == "Strict"
+
+
+def test_clear_all_and_by_predicate(jar: CookieJar) -> None:
+    set_cookies(jar, "http://example.com/", "a=1", "b=2", "c=3")
+    jar.clear(lambda morsel: morsel.key == "b")
+    assert sent(jar, "http://example.com/") == "a=1; c=3"
+    jar.clear()
+    assert len(jar) == 0
+    set_cookies(jar, "http://example.com/", "d=4")
+    assert sent(jar, "http://example.com/") == "d=4"
+
+
+def test_clear_domain(jar: CookieJar) -> None:
+    set_cookies(jar, "http://example.com/", "a=1")
+    set_cookies(jar, "http://sub.example.com/", "b=1")
+    set_cookies(jar, "http://www.example.com/", "c=1; Domain=example.com")
+    set_cookies(jar, "http://notexample.com/", "d=1")
+    set_cookies(jar, "http://example.org/", "e=1")
+    jar.clear_domain(".Example.com")
+    assert sorted(morsel.key for morsel in jar) == ["d", "e"]
+
+
+def test_clear_domain_never_suffix_matches_ip_addresses(jar: CookieJar) -> None:
+    set_cookies(jar, "http://10.0.0.1/", "a=1")
+    jar.clear_domain("0.0.1")
+    assert len(jar) == 1
+    jar.clear_domain("10.0.0.1")
+    assert len(jar) == 0
+
+
+# --- save and load -------------------------------------------------------------------
+
+
+def test_save_load_round_trip(tmp_path: pathlib.Path, clock: FakeClock) -> None:
+    jar = CookieJar(clock=clock)
+    set_cookies(
+        jar,
+        "https://www.example.com/dir/page",
+        "host=1; Secure; HttpOnly; SameSite=Lax",
+        "dom=2; Domain=example.com; Path=/; Max-Age=100",
+        'quoted="a b"',
+    )
+    jar.update_cookies({"shared": "3"})
+    clock.advance(1)
+    set_cookies(jar, "https://www.example.com/", "later=4; Path=/dir")
+    path = tmp_path / "jar.json"
+    jar.save(path)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["version"] == 1
+
+    loaded = CookieJar(clock=clock)
+    loaded.load(str(path))
+    for url in [
+        "https://www.example.com/dir/x",
+        "http://www.example.com/dir/x",
+        "https://sub.www.example.com/dir/x",
+        "https://example.com/dir/",
+        "http://elsewhere/",
+    ]:
+        assert sent(loaded, url) == sent(jar, url), url
+    by_name = {morsel.key: morsel for morsel in loaded}
+    assert by_name["host"]["httponly"] is True
+    assert by_name["host"]["samesite"] == "Lax"
+    assert by_name["dom"]["domain"] == "example.com"
+    assert by_name["dom"]["expires"] == formatdate(T0 + 100, usegmt=True)
+    assert by_name["quoted"].value == "a b"
+    clock.advance(100)
+    assert "dom" not in {morsel.key for morsel in loaded}
+
+
+def test_load_replaces_contents(tmp_path: pathlib.Path, jar: CookieJar) -> None:
+    path = tmp_path / "empty.json"
+    CookieJar().save(path)
+    set_cookies(jar, "http://example.com/", "a=1")
+    jar.load(path)
+    assert len(jar) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[]", "not a version 1 cookie jar"),
+        ('{"version": 2, "cookies": []}', "not a version 1 cookie jar"),
+        ('{"version": 1}', "cookie jar has no list of cookies"),
+        ('{"version": 1, "cookies": [1]}', "cookie 0 is not an object: 1"),
+        ('{"version": 1, "cookies": [{"name": 5}]}', "cookie 0 has an invalid 'name': 5"),
+    ],
+)
+def test_load_rejects_bad_files(
+    tmp_path: pathlib.Path, jar: CookieJar, content: str, message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        jar.load(path)
+
+
+def test_load_rejects_infinite_expiry(tmp_path: pathlib.Path, jar: CookieJar) -> None:
+    path = tmp_path / "jar.json"
+    source = CookieJar()
+    source.update_cookies({"a": "1"})
+    source.save(path)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["cookies"][0]["expires"] = float("inf")
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ValueError, match="cookie 0 has an invalid 'expires': inf"):
+        jar.load(path)
+
+
+def test_load_rejects_pickle(tmp_path: pathlib.Path, jar: CookieJar) -> None:
+    path = tmp_path / "jar.pickle"
+    path.write_bytes(b"\x80\x04\x95\x00")
+    with pytest.raises(ValueError):
+        jar.load(path)
+
+
+# --- DummyCookieJar and cookie_header_value ---------------------------------------------
+
+
+def test_dummy_jar_stores_nothing() -> None:
+    jar = DummyCookieJar()
+    jar.update_cookies({"a": "1"})
+    jar.update_cookies_from_headers(["b=2"], URL("http://example.com/"))
+    jar.clear()
+    jar.clear_domain("example.com")
+    assert len(jar) == 0
+    assert list(jar) == []
+    assert isinstance(jar.filter_cookies(URL("http://example.com/")), SimpleCookie)
+    assert not jar.filter_cookies(URL("http://example.com/"))
+    assert jar.unsafe is False
+    assert jar.quote_cookie is True
+
+
+def test_cookie_header_value() -> None:
+    assert cookie_header_value(SimpleCookie()) == ""
+    assert cookie_header_value(SimpleCookie('a=1; b="x y"')) == 'a=1; b="x y"'
+
+
+# --- aiohttp as an oracle ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("response_url", "headers", "request_urls"),
+    [
+        (
+            "http://www.example.com/dir/page",
+            ["a=1", "b=2; Domain=example.com", "c=3; Path=/", "d=4; Path=/other", "e=5; Secure"],
+            [
+                "http://www.example.com/dir/x",
+                "https://www.example.com/dir/x",
+                "http://example.com/",
+                "http://a.www.example.com/dir",
+                "http://www.example.com/",
+                "http://www.example.com/other/y",
+            ],
+        ),
+        (
+            "https://shop.example.org/",
+            ["x=1; Domain=shop.example.org", "y=2; Domain=evil.com", "z=3; Max-Age=0"],
+            ["https://shop.example.org/", "https://a.shop.example.org/", "https://evil.com/"],
+        ),
+    ],
+)
+def test_agrees_with_aiohttp(
+    response_url: str, headers: list[str], request_urls: list[str]
+) -> None:
+    aiohttp = pytest.importorskip("aiohttp")
+    loop = asyncio.new_event_loop()
+    try:
+        oracle = aiohttp.CookieJar(loop=loop)
+        for header in headers:
+            oracle.update_cookies(SimpleCookie(header), URL(response_url))
+        ours = CookieJar()
+        ours.update_cookies_from_headers(headers, URL(response_url))
+        for url in request_urls:
+            theirs = sorted(oracle.filter_cookies(URL(url)).keys())
+            assert sorted(ours.filter_cookies(URL(url)).keys()) == theirs, url
+    finally:
+        loop.close()
+
+
+def test_dummy_jar_has_no_secure_origins() -> None:
+    assert DummyCookieJar().treat_as_secure_origin == frozenset()
+
+
+def test_unencodable_idna_domain_is_refused(jar: CookieJar) -> None:
+    jar.update_cookies_from_headers(["a=1; Domain=" + "\u00fc" * 64 + ".example"], URL("http://x/"))
+    assert len(jar) == 0
+
+
+def test_headers_without_cookies_store_nothing(jar: CookieJar) -> None:
+    set_cookies(jar, "http://example.com/", "novalue", "=x")
+    assert len(jar) == 0
+
+
+def test_load_collapses_duplicate_records(tmp_path: pathlib.Path, jar: CookieJar) -> None:
+    path = tmp_path / "jar.json"
+    source = CookieJar()
+    source.update_cookies({"a": "1"})
+    source.save(path)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    second = {**document["cookies"][0], "value": "2", "coded_value": "2", "created": 1e9 + 1}
+    document["cookies"] = [{**document["cookies"][0], "created": 1e9}, second]
+    path.write_text(json.dumps(document), encoding="utf-8")
+    jar.load(path)
+    assert len(jar) == 1
+    assert sent(jar, "http://example.com/") == "a=2"

@@ -1,0 +1,180 @@
+"""The pool's rules, with fake connections and waiters: no loop, no sockets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from hyperclient.pool import Pool
+
+
+@dataclass(eq=False)
+class FakeConn:
+    name: str
+    reusable: bool = True
+
+    def is_reusable(self) -> bool:
+        return self.reusable
+
+
+@dataclass(eq=False)
+class FakeWaiter:
+    name: str
+    cancelled: bool = False
+
+    def done(self) -> bool:
+        return self.cancelled
+
+
+def make(limit: int | None = None, total: int | None = None) -> Pool[str, FakeConn, FakeWaiter]:
+    return Pool(limit_per_key=limit, total_limit=total)
+
+
+def test_take_idle_returns_most_recent_live_connection_and_dead_ones() -> None:
+    pool = make()
+    a, b, c = FakeConn("a"), FakeConn("b", reusable=False), FakeConn("c")
+    for conn in (a, b, c):
+        assert pool.try_reserve("k")
+    for conn in (a, b, c):
+        pool.release("k", conn, keep=True, expires_at=100.0)
+    # c is the most recently used: taken first (LIFO keeps fewer sockets warm).
+    got, dead = pool.take_idle("k", now=1.0)
+    assert got is c and dead == []
+    got, dead = pool.take_idle("k", now=1.0)
+    assert got is a and dead == [b]
+    assert pool.in_use("k") == 2
+
+
+def test_expired_idle_connections_are_returned_for_closing() -> None:
+    pool = make()
+    conn = FakeConn("a")
+    assert pool.try_reserve("k")
+    pool.release("k", conn, keep=True, expires_at=5.0)
+    got, dead = pool.take_idle("k", now=5.0)
+    assert got is None and dead == [conn]
+    assert pool.idle_count() == 0
+
+
+def test_per_key_limit_queues_and_hands_off_fifo() -> None:
+    pool = make(limit=1)
+    assert pool.try_reserve("k")
+    assert not pool.try_reserve("k")
+    w1, w2 = FakeWaiter("1"), FakeWaiter("2")
+    pool.enqueue("k", w1)
+    pool.enqueue("k", w2)
+    conn = FakeConn("a")
+    grants, to_close = pool.release("k", conn, keep=True, expires_at=10.0)
+    assert [(g.waiter, g.connection) for g in grants] == [(w1, conn)]
+    assert to_close == []
+    assert pool.in_use("k") == 1
+    # Closing instead of keeping frees a slot: the next waiter opens a new connection.
+    grants, to_close = pool.release("k", conn, keep=False, expires_at=10.0)
+    assert [(g.waiter, g.connection) for g in grants] == [(w2, None)]
+    assert to_close == [conn]
+
+
+def test_newcomer_does_not_jump_the_queue() -> None:
+    pool = make(limit=2)
+    assert pool.try_reserve("k")
+    assert pool.try_reserve("k")
+    waiter = FakeWaiter("w")
+    pool.enqueue("k", waiter)
+    grants = pool.give_back_slot("k")
+    assert [g.waiter for g in grants] == [waiter]
+    # The slot went to the waiter; a newcomer must queue.
+    assert not pool.try_reserve("k")
+
+
+def test_cancelled_waiters_are_skipped_and_never_hold_a_slot() -> None:
+    pool = make(limit=1)
+    assert pool.try_reserve("k")
+    gone, alive = FakeWaiter("gone", cancelled=True), FakeWaiter("alive")
+    pool.enqueue("k", gone)
+    pool.enqueue("k", alive)
+    grants = pool.give_back_slot("k")
+    assert [g.waiter for g in grants] == [alive]
+    assert pool.in_use("k") == 1
+
+
+def test_dequeue_forgets_a_waiter() -> None:
+    pool = make(limit=1)
+    assert pool.try_reserve("k")
+    waiter = FakeWaiter("w")
+    pool.enqueue("k", waiter)
+    pool.dequeue("k", waiter)
+    assert pool.give_back_slot("k") == []
+    assert pool.in_use("k") == 0
+    assert pool.try_reserve("k")
+
+
+def test_total_limit_spans_keys_and_wakes_other_keys() -> None:
+    pool = make(limit=5, total=2)
+    assert pool.try_reserve("a")
+    assert pool.try_reserve("b")
+    assert not pool.try_reserve("c")
+    waiter = FakeWaiter("c")
+    pool.enqueue("c", waiter)
+    conn = FakeConn("a1")
+    # Keeping a's connection idle frees a total slot: c may open its own.
+    grants, to_close = pool.release("a", conn, keep=True, expires_at=10.0)
+    assert [(g.key, g.waiter, g.connection) for g in grants] == [("c", waiter, None)]
+    assert to_close == []
+    assert pool.in_use_total == 2
+
+
+def test_no_limit_means_no_cap() -> None:
+    pool = make(limit=None)
+    for _ in range(1000):
+        assert pool.try_reserve("k")
+    assert pool.in_use("k") == 1000
+
+
+def test_double_release_is_refused() -> None:
+    pool = make()
+    assert pool.try_reserve("k")
+    pool.give_back_slot("k")
+    with pytest.raises(RuntimeError, match="released twice"):
+        pool.give_back_slot("k")
+
+
+def test_stats_count_created_reused_idle_waiting() -> None:
+    pool = make(limit=1)
+    assert pool.try_reserve("k")
+    pool.connection_created("k")
+    conn = FakeConn("a")
+    pool.release("k", conn, keep=True, expires_at=10.0)
+    got, _ = pool.take_idle("k", now=0.0)
+    assert got is conn
+    pool.enqueue("k", FakeWaiter("w"))
+    stats = pool.stats()["k"]
+    assert (stats.idle, stats.in_use, stats.waiting, stats.created, stats.reused) == (
+        0, 1, 1, 1, 1,
+    )
+
+
+def test_expire_returns_dead_and_next_expiry() -> None:
+    pool = make()
+    old, fresh, dead = FakeConn("old"), FakeConn("fresh"), FakeConn("dead")
+    for conn, expiry in ((old, 1.0), (fresh, 9.0), (dead, 9.0)):
+        assert pool.try_reserve("k")
+        pool.release("k", conn, keep=True, expires_at=expiry)
+    dead.reusable = False
+    closed, next_expiry = pool.expire(now=2.0)
+    assert set(map(id, closed)) == {id(old), id(dead)}
+    assert next_expiry == 9.0
+    assert pool.idle_count() == 1
+
+
+def test_drain_returns_everything() -> None:
+    pool = make(limit=1)
+    assert pool.try_reserve("k")
+    conn = FakeConn("a")
+    pool.release("k", conn, keep=True, expires_at=10.0)
+    assert pool.try_reserve("k")
+    waiter = FakeWaiter("w")
+    assert not pool.try_reserve("k")
+    pool.enqueue("k", waiter)
+    idle, waiters = pool.drain()
+    assert idle == [conn] and waiters == [waiter]
+    assert pool.idle_count() == 0

@@ -1,0 +1,185 @@
+"""StreamReader: reads, iteration, flow control and errors (fed directly, no socket)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+
+import pytest
+
+from hyperclient.compression import make_decoder
+from hyperclient.errors import ClientPayloadError
+from hyperclient.streams import StreamReader
+
+
+class FlowRecorder:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def pause_reading(self) -> None:
+        self.events.append("pause")
+
+    def resume_reading(self) -> None:
+        self.events.append("resume")
+
+
+def stream(limit: int = 16) -> tuple[StreamReader, FlowRecorder]:
+    flow = FlowRecorder()
+    return StreamReader(flow, limit), flow
+
+
+async def test_read_all_and_partial() -> None:
+    s, _ = stream()
+    s.feed_data(b"hello ")
+    s.feed_data(b"world")
+    assert await s.read(3) == b"hel"
+    assert await s.read(5) == b"lo wo"  # across the pieces buffered
+    s.feed_eof()
+    assert await s.read() == b"rld"
+    assert await s.read() == b""
+    assert s.at_eof()
+
+
+async def test_read_waits_for_data() -> None:
+    s, _ = stream()
+    task = asyncio.ensure_future(s.read())
+    await asyncio.sleep(0)
+    assert not task.done()
+    s.feed_data(b"abc")
+    await asyncio.sleep(0)
+    assert not task.done()  # read() with no size waits for the end
+    s.feed_eof()
+    assert await task == b"abc"
+
+
+async def test_readany_readexactly_readline() -> None:
+    s, _ = stream(limit=1024)
+    s.feed_data(b"line one\nline ")
+    s.feed_data(b"two\nrest")
+    s.feed_eof()
+    assert await s.readline() == b"line one\n"
+    assert await s.readline() == b"line two\n"
+    assert await s.readexactly(2) == b"re"
+    with pytest.raises(asyncio.IncompleteReadError) as info:
+        await s.readexactly(5)
+    assert info.value.partial == b"st"
+
+
+async def test_readuntil_separator_split_across_pieces() -> None:
+    s, _ = stream(limit=1024)
+    s.feed_data(b"abc\r")
+    s.feed_data(b"\ndef")
+    s.feed_eof()
+    assert await s.readuntil(b"\r\n") == b"abc\r\n"
+    assert await s.read() == b"def"
+
+
+async def test_iterators() -> None:
+    s, _ = stream(limit=1024)
+    s.feed_data(b"a\nbb\n")
+    s.feed_data(b"ccc")
+    s.feed_eof()
+    assert [line async for line in s] == [b"a\n", b"bb\n", b"ccc"]
+
+    s, _ = stream(limit=1024)
+    s.feed_data(b"0123456789")
+    s.feed_eof()
+    assert [c async for c in s.iter_chunked(4)] == [b"0123", b"4567", b"89"]
+
+    s, _ = stream(limit=1024)
+    s.feed_data(b"xy")
+    s.feed_data(b"z")
+    s.feed_eof()
+    assert b"".join([c async for c in s.iter_any()]) == b"xyz"
+
+    s, _ = stream(limit=1024)
+    s.feed_data(b"p1")
+    s.feed_data(b"p2")
+    s.feed_eof()
+    assert [c async for c in s.iter_chunks()] == [(b"p1", True), (b"p2", True)]
+
+
+async def test_flow_control_pauses_above_high_water_and_resumes_below_low() -> None:
+    s, flow = stream(limit=16)  # high water 32, low water 16
+    s.feed_data(b"x" * 32)
+    assert flow.events == []
+    s.feed_data(b"x")
+    assert flow.events == ["pause"]
+    s.feed_data(b"x" * 10)
+    assert flow.events == ["pause"]  # paused once only
+    await s.read(20)  # 23 left: still above low water
+    assert flow.events == ["pause"]
+    await s.read(10)  # 13 left
+    assert flow.events == ["pause", "resume"]
+
+
+async def test_eof_detaches_the_protocol() -> None:
+    s, flow = stream(limit=4)
+    s.feed_data(b"x" * 20)
+    s.feed_eof()
+    await s.read()
+    # The protocol may be serving another response now: it must not be resumed by us.
+    assert flow.events == ["pause"]
+
+
+async def test_exception_wakes_reader_and_first_error_wins() -> None:
+    s, _ = stream()
+    task = asyncio.ensure_future(s.read(1))
+    await asyncio.sleep(0)
+    first = ClientPayloadError("first")
+    s.set_exception(first)
+    s.set_exception(ClientPayloadError("second"))
+    with pytest.raises(ClientPayloadError, match="first"):
+        await task
+    with pytest.raises(ClientPayloadError, match="first"):
+        await s.read()
+
+
+async def test_concurrent_reads_are_refused() -> None:
+    s, _ = stream()
+    task = asyncio.ensure_future(s.read(1))
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="already waiting"):
+        await s.read(1)
+    s.feed_eof()
+    assert await task == b""
+
+
+async def test_on_eof_callbacks() -> None:
+    s, _ = stream()
+    calls: list[int] = []
+    s.on_eof(lambda: calls.append(1))
+    s.feed_eof()
+    s.on_eof(lambda: calls.append(2))  # already at EOF: called at once
+    assert calls == [1, 2]
+
+
+async def test_decoder_applied_lazily_in_bounded_pieces() -> None:
+    s, flow = stream(limit=1024)
+    payload = b"a" * 200_000
+    compressed = gzip.compress(payload)
+    s.feed_data(compressed[:10])  # bytes fed before the decoder is set are decoded too
+    decoder = make_decoder("gzip")
+    assert decoder is not None
+    s.set_decoder(decoder)
+    s.feed_data(compressed[10:])
+    s.feed_eof()
+    sizes = []
+    while True:
+        piece = await s.readany()
+        if not piece:
+            break
+        sizes.append(len(piece))
+    assert sum(sizes) == len(payload)
+    assert max(sizes) <= 1024  # never more than one buffer's worth decoded at a time
+
+
+async def test_truncated_compressed_body_is_a_payload_error() -> None:
+    s, _ = stream(limit=1024)
+    decoder = make_decoder("gzip")
+    assert decoder is not None
+    s.set_decoder(decoder)
+    s.feed_data(gzip.compress(b"hello world" * 100)[:-12])
+    s.feed_eof()
+    with pytest.raises(ClientPayloadError, match="truncated"):
+        await s.read()
