@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from common import CLIENT_CPU, SMALL_BODY, SMALL_PATH, raise_nofile
+from common import CLIENT_CPU, SMALL_BODY, SMALL_PATH, SRC_DIR, raise_nofile
 from run import Server, nginx_version, start_nginx, start_python_server
 
 
@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--server", choices=("auto", "nginx", "python"), default="auto")
     args = parser.parse_args()
 
+    if SRC_DIR.is_dir():
+        sys.path.insert(0, str(SRC_DIR))  # the working tree, as bench/run.py does
     try:
         mod = importlib.import_module(args.client)
         mod.ClientSession  # noqa: B018

@@ -134,12 +134,18 @@ async def asgi_server() -> AsyncIterator[Callable[[Any], Awaitable[str]]]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         config = uvicorn.Config(
-            app, lifespan="off", log_level="error", access_log=False, loop="none",
+            app,
+            lifespan="off",
+            log_level="error",
+            access_log=False,
+            loop="none",
             http="h11",
         )
         server = uvicorn.Server(config)
         task = asyncio.ensure_future(server.serve(sockets=[sock]))
-        while not server.started:
+        for _ in range(5000):  # uvicorn offers no event for "started"
+            if server.started:
+                break
             await asyncio.sleep(0.001)
         servers.append((server, task))
         return f"http://127.0.0.1:{port}"

@@ -10,7 +10,9 @@ connector, ``sock_read`` to the protocol.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json as _json
+import os
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from http.cookies import SimpleCookie
@@ -512,9 +514,15 @@ class ClientSession:
         )
         try:
             resp = await self._follow(
-                method, url, data, self._merge_headers(headers), cookies,
+                method,
+                url,
+                data,
+                self._merge_headers(headers),
+                cookies,
                 auth if auth is not None else self._default_auth,
-                options, allow_redirects, max_redirects,
+                options,
+                allow_redirects,
+                max_redirects,
             )
             policy = self._raise_for_status if raise_for_status is None else raise_for_status
             if policy is True:
@@ -766,24 +774,30 @@ class ClientSession:
         return method, data
 
 
+@dataclasses.dataclass(slots=True)
 class _RequestOptions:
     """The per-call settings that stay the same across redirect hops."""
 
-    __slots__ = (
-        "auto_decompress", "chunked", "compress", "encoding", "expect100", "loop", "params",
-        "proxy", "proxy_auth", "proxy_headers", "read_until_eof", "server_hostname",
-        "skip_auto_headers", "ssl", "timeout", "version",
-    )
-
-    def __init__(self, **kwargs: Any) -> None:
-        for name, value in kwargs.items():
-            setattr(self, name, value)
+    params: Any
+    skip_auto_headers: frozenset[str]
+    compress: str | bool | None
+    chunked: bool | int | None
+    expect100: bool
+    version: HttpVersion
+    encoding: str
+    read_until_eof: bool
+    auto_decompress: bool
+    ssl: Any
+    server_hostname: str | None
+    proxy: URL | None
+    proxy_auth: BasicAuth | None
+    proxy_headers: Any
+    loop: asyncio.AbstractEventLoop
+    timeout: ClientTimeout
 
     def for_redirect(self) -> _RequestOptions:
         """The options for the next hop: the query given as ``params`` is not repeated."""
-        clone = _RequestOptions(**{name: getattr(self, name) for name in self.__slots__})
-        clone.params = None
-        return clone
+        return dataclasses.replace(self, params=None)
 
 
 def _origin(url: URL) -> tuple[str, str, int | None]:
@@ -839,7 +853,10 @@ def _merge_files(data: Any, files: Any) -> Any:
         form.add_fields(*(data.items() if hasattr(data, "items") else data))
     items = files.items() if hasattr(files, "items") else files
     for name, value in items:
-        form.add_field(name, value, filename=getattr(value, "name", name))
+        filename = getattr(value, "name", None)
+        form.add_field(
+            name, value, filename=os.path.basename(filename) if isinstance(filename, str) else name
+        )
     return form
 
 
@@ -864,8 +881,12 @@ class _SessionRequestContextManager:
             raise
         # The body may still be arriving: close the session once it is released or done.
         session = self._session
-        resp._on_release.append(session.close)
-        resp.content.on_eof(session.close)
+
+        def close_session() -> None:
+            session.close()
+
+        resp._on_release.append(close_session)
+        resp.content.on_eof(close_session)
         return resp
 
     def __await__(self) -> Generator[Any, None, ClientResponse]:
@@ -946,4 +967,3 @@ def put(url: str | URL, *, data: Any = None, **kwargs: Any) -> _SessionRequestCo
 def patch(url: str | URL, *, data: Any = None, **kwargs: Any) -> _SessionRequestContextManager:
     """Perform a PATCH request without a session."""
     return request("PATCH", url, data=data, **kwargs)
-

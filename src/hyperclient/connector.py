@@ -18,6 +18,7 @@ import ssl
 import types
 import warnings
 from collections.abc import Awaitable, Generator, Mapping
+from ssl import SSLContext
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -39,8 +40,10 @@ if TYPE_CHECKING:  # only for annotations of the request argument; no runtime im
     from typing import Protocol
 
     class _RequestLike(Protocol):
-        connection_key: ConnectionKey
         server_hostname: str | None
+
+        @property
+        def connection_key(self) -> ConnectionKey: ...
 
         @property
         def host(self) -> str: ...
@@ -76,7 +79,7 @@ class Connection:
     End users never create these: ``BaseConnector.connect`` does.
     """
 
-    __slots__ = ("_connector", "_key", "_loop", "_protocol", "_reused", "__weakref__")
+    __slots__ = ("__weakref__", "_connector", "_key", "_loop", "_protocol", "_reused")
 
     def __init__(
         self,
@@ -173,7 +176,7 @@ class BaseConnector:
         self,
         *,
         conn_timeout: float | None = None,
-        keepalive_timeout: float | None | object = ...,
+        keepalive_timeout: float | object | None = ...,
         limit: int | None = None,
         limit_per_host: int | None = None,
         total_limit: int | None = None,
@@ -475,7 +478,7 @@ class TCPConnector(BaseConnector):
         use_dns_cache: bool = False,
         ttl_dns_cache: float | None = 10,
         family: int = socket.AF_INET,
-        ssl_context: ssl.SSLContext | None = None,
+        ssl_context: SSLContext | None = None,
         ssl: SSLSetting | None = None,
         resolver: AbstractResolver | None = None,
         local_addr: tuple[str, int] | None = None,
@@ -514,7 +517,7 @@ class TCPConnector(BaseConnector):
         return self._verify_ssl
 
     @property
-    def ssl_context(self) -> ssl.SSLContext | None:
+    def ssl_context(self) -> SSLContext | None:
         """The ``SSLContext`` given for HTTPS, if any."""
         return self._ssl_context
 
@@ -562,16 +565,18 @@ class TCPConnector(BaseConnector):
         if family is not None:
             return [
                 ResolveResult(
-                    hostname=host, host=host, port=port, family=family, proto=0,
+                    hostname=host,
+                    host=host,
+                    port=port,
+                    family=family,
+                    proto=0,
                     flags=socket.AI_NUMERICHOST,
                 )
             ]
         loop = self._loop or asyncio.get_running_loop()
         if self._use_dns_cache:
             cached = self._dns_cache.get((host, port))
-            if cached is not None and (
-                self._ttl_dns_cache is None or cached[1] > loop.time()
-            ):
+            if cached is not None and (self._ttl_dns_cache is None or cached[1] > loop.time()):
                 return cached[0]
         addrs = await self._resolver.resolve(host, port, socket.AddressFamily(self._family))
         if self._use_dns_cache:
@@ -592,7 +597,7 @@ class TCPConnector(BaseConnector):
             addrs = await self._resolve(host, port)
         except OSError as exc:
             raise ClientConnectorDNSError(key, exc) from exc
-        sslcontext: ssl.SSLContext | None = None
+        sslcontext: SSLContext | None = None
         server_hostname: str | None = None
         if key.is_ssl:
             setting = key.ssl if key.ssl is not True else self._ssl
@@ -614,7 +619,7 @@ class TCPConnector(BaseConnector):
     async def _open(
         self,
         addr: ResolveResult,
-        sslcontext: ssl.SSLContext | None,
+        sslcontext: SSLContext | None,
         server_hostname: str | None,
         timeout: ClientTimeout,
         key: ConnectionKey,
@@ -736,4 +741,3 @@ def _check_loop(loop: asyncio.AbstractEventLoop | None) -> asyncio.AbstractEvent
 async def _send_all(traces: Any, name: str, *args: Any) -> None:
     for trace in traces:
         await getattr(trace, name)(*args)
-

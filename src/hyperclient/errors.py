@@ -286,8 +286,10 @@ class ClientConnectorCertificateError(ClientSSLError, ssl.CertificateError):
     def __init__(self, connection_key: ConnectionKey, certificate_error: Exception) -> None:
         self._conn_key = connection_key
         self._certificate_error = certificate_error
-        err = certificate_error if isinstance(certificate_error, OSError) else OSError(
-            0, str(certificate_error)
+        err = (
+            certificate_error
+            if isinstance(certificate_error, OSError)
+            else OSError(0, str(certificate_error))
         )
         super().__init__(connection_key, err)
         self.args = (connection_key, certificate_error)
@@ -408,4 +410,3 @@ class NonHttpUrlRedirectClientError(NonHttpUrlClientError, RedirectClientError):
 
 class WSMessageTypeError(TypeError):
     """``receive_str``/``receive_bytes``/``receive_json`` got another kind of message."""
-

@@ -268,19 +268,19 @@ def _parse_content_length(values: list[bytes]) -> int:
 def _is_chunked(values: list[bytes]) -> bool:
     """Whether the final transfer coding is chunked (RFC 9112 §6.3 rule 4).
 
-    chunked must be last and may appear once (RFC 9112 §6.1); anything else is an error
-    because the sender and a lenient intermediary could disagree on the framing.
+    chunked must be last and may appear once (RFC 9112 §6.1). We also refuse empty list
+    elements, which RFC 9110 §5.6.1 says to ignore but llhttp does not ("chunked," is not
+    chunked to it): when two parsers can disagree on the framing, the message is refused.
     """
     if len(values) == 1 and values[0] == b"chunked":
         return True
-    codings = []
-    for value in values:
-        for item in value.split(b","):
-            item = item.strip(_OWS)
-            if item:  # RFC 9110 §5.6.1: empty list elements are ignored
-                codings.append(item.partition(b";")[0].rstrip(_OWS).lower())
+    codings = [
+        item.strip(_OWS).partition(b";")[0].rstrip(_OWS).lower()
+        for value in values
+        for item in value.split(b",")
+    ]
     count = codings.count(b"chunked")
-    if not codings or count > 1 or (count and codings[-1] != b"chunked"):
+    if b"" in codings or count > 1 or (count and codings[-1] != b"chunked"):
         raise RemoteProtocolError(f"invalid Transfer-Encoding: {short_repr(b', '.join(values))}")
     return count == 1
 

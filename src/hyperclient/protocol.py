@@ -78,6 +78,7 @@ class ResponseHandler(asyncio.Protocol):
         self._on_complete: Callable[[], None] | None = None
         self._keepalive_hint: float | None = None
         self._connection_lost = False
+        self._eof = False
         self._lost_exc: BaseException | None = None
         self._closed_waiter: asyncio.Future[None] = loop.create_future()
         # sock_read timeout: one timer, re-armed lazily (only when it fires) so that a
@@ -109,6 +110,7 @@ class ResponseHandler(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         self._reusable = False
+        self._eof = True
         if self._in_flight:
             self._parser.receive_eof()
             self._process()
@@ -120,9 +122,10 @@ class ResponseHandler(asyncio.Protocol):
         self._reusable = False
         self._cancel_read_timer()
         if self._in_flight:
-            if exc is None:
+            if exc is None and not self._eof:
                 # A FIN without eof_received (TLS transports): let the parser decide whether
                 # the body was close-delimited and so complete.
+                self._eof = True
                 self._parser.receive_eof()
                 self._process()
             if self._in_flight:
@@ -300,7 +303,13 @@ class ResponseHandler(asyncio.Protocol):
                 else:  # pragma: no cover - the parser yields only the types above
                     raise AssertionError(f"unexpected parser event {event!r}")
         except RemoteProtocolError as exc:
-            self._fail(exc)
+            if self._eof and not exc.in_body:
+                # The server hung up before a complete head: a disconnect, not a bad head.
+                err = ServerDisconnectedError(f"server disconnected: {exc.message}")
+                err.__cause__ = exc
+                self._fail(err)
+            else:
+                self._fail(exc)
 
     def _on_head(self, head: ResponseHead) -> None:
         self._keepalive_hint = head.keep_alive_timeout
@@ -387,6 +396,7 @@ class ResponseHandler(asyncio.Protocol):
     def _disconnect_error(self, exc: BaseException | None) -> Exception:
         if exc is None:
             return ServerDisconnectedError()
+        err: Exception
         if isinstance(exc, OSError):
             err = ClientOSError(exc.errno, f"connection lost: {exc.strerror or exc}")
         else:
@@ -430,4 +440,3 @@ def _payload_error(exc: BaseException) -> BaseException:
     err = ClientPayloadError(message)
     err.__cause__ = exc
     return err
-

@@ -385,9 +385,7 @@ class ClientRequest:
         size = len(self.body) if self._body_source is None else self._body_source.size
         if "Transfer-Encoding" in headers:
             if "Content-Length" in headers:
-                raise LocalProtocolError(
-                    "Content-Length and Transfer-Encoding cannot both be set"
-                )
+                raise LocalProtocolError("Content-Length and Transfer-Encoding cannot both be set")
             self.chunked = self.chunked or True
         elif self.chunked or size is None:
             if "Content-Length" in headers:
@@ -585,4 +583,3 @@ class ClientRequest:
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
-

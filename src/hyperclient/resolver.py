@@ -35,7 +35,7 @@ class AbstractResolver(abc.ABC):
     ) -> list[ResolveResult]:
         """Addresses for *host*, best first; raise ``OSError`` (``socket.gaierror``)."""
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
+    async def close(self) -> None:
         """Release resources."""
 
 
@@ -62,12 +62,12 @@ class ThreadedResolver(AbstractResolver):
                 # A link-local address needs its scope id to be usable.
                 host_addr = f"{address[0]}%{address[3]}"
             else:
-                host_addr = address[0]
+                host_addr = str(address[0])
             results.append(
                 ResolveResult(
                     hostname=host,
                     host=host_addr,
-                    port=address[1],
+                    port=int(address[1]),
                     family=fam,
                     proto=proto,
                     flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,

@@ -77,7 +77,7 @@ class ContentDisposition(SimpleNamespace):
 def _parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
     msg = Message()
     msg["content-type"] = raw
-    params = {k.lower(): v for k, v in msg.get_params()[1:]}  # type: ignore[union-attr]
+    params = {k.lower(): v for k, v in (msg.get_params() or [])[1:]}
     return msg.get_content_type(), params
 
 
@@ -134,7 +134,9 @@ class ClientResponse:
 
     # -- set-up by the request flow ------------------------------------------------------
 
-    def _start(self, connection: Connection, head: ResponseHead, payload: StreamReader | None) -> None:
+    def _start(
+        self, connection: Connection, head: ResponseHead, payload: StreamReader | None
+    ) -> None:
         """Attach the parsed head and body stream (called once by the request flow)."""
         self._head = head
         self.status = head.status
@@ -382,9 +384,10 @@ class ClientResponse:
         body = await self.read()
         if content_type:
             mtype = self.content_type
-            if not (mtype == content_type or (
-                content_type == "application/json" and mtype.endswith("+json")
-            )):
+            if not (
+                mtype == content_type
+                or (content_type == "application/json" and mtype.endswith("+json"))
+            ):
                 raise ContentTypeError(
                     self.request_info,
                     self._history,

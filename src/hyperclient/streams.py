@@ -333,7 +333,7 @@ class StreamReader:
         """Read exactly *n* bytes or raise ``asyncio.IncompleteReadError``."""
         if n < 0:
             raise ValueError(f"readexactly size can not be less than zero: {n}")
-        parts = []
+        parts: list[bytes] = []
         got = 0
         while got < n:
             if not await self._ensure_data("readexactly"):

@@ -461,7 +461,7 @@ class FrameReader:
 
     def _data_frame(self, b0: int, opcode: int, payload: bytes) -> WSMessage | None:
         """Add one frame to the fragmented or compressed message; return it when done."""
-        fin = b0 & _FIN
+        fin = b0 >= _FIN
         if opcode != _OP_CONT:
             self._msg_opcode = opcode
             self._msg_compressed = bool(b0 & _RSV1)
@@ -498,7 +498,7 @@ class FrameReader:
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return _new_tuple(WSMessage, (WSMsgType.BINARY, data, ""))
 
-    def _inflate(self, payload: bytes, fin: int) -> bytes:
+    def _inflate(self, payload: bytes, fin: bool) -> bytes:
         """Decompress one frame of a compressed message, within ``max_msg_size``."""
         inflater = self._inflater
         if inflater is None:

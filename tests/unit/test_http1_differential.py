@@ -16,6 +16,11 @@ Justified differences, normalised before comparing:
   ``on_headers_complete``; it is read there.
 * Close-delimited bodies: httptools exposes no ``finish()``, so llhttp never reports the end
   of such a message; only the body bytes are compared.
+* Interim 1xx responses (only reachable by mutation) are not compared: llhttp reports
+  them as messages of their own.
+* ``Transfer-Encoding: chunked,``: llhttp does not take this as chunked; RFC 9110 §5.6.1
+  says to ignore the empty element. We refuse the message, as any list with an empty
+  element (two readings, one smuggled body).
 * Mutated inputs: llhttp accepts things we refuse on purpose (we are stricter: e.g. llhttp
   does not bound chunk extensions the same way, and accepts some Transfer-Encoding lists),
   so for mutations only "both accept -> same result" is checked, never "llhttp accepts ->
@@ -32,7 +37,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hyperclient.errors import RemoteProtocolError
-from hyperclient.http1 import NEED_DATA, PAUSED, EndOfMessage, ResponseHead, ResponseParser
+from hyperclient.http1 import (
+    NEED_DATA,
+    PAUSED,
+    EndOfMessage,
+    InformationalResponse,
+    ResponseHead,
+    ResponseParser,
+)
 
 httptools = pytest.importorskip("httptools")
 
@@ -163,6 +175,8 @@ def compare(raw: bytes, *, must_accept: bool) -> None:
     events, complete = mine
     assert events, raw
     first = events[0]
+    if isinstance(first, InformationalResponse):
+        return  # llhttp reports a 1xx as a whole message of its own; not compared
     assert isinstance(first, ResponseHead)
     assert first.status == parser.get_status_code()
     assert "%d.%d" % first.version == parser.get_http_version()
@@ -180,7 +194,7 @@ def compare(raw: bytes, *, must_accept: bool) -> None:
 
 
 @given(responses())
-@settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_same_as_llhttp_on_valid_responses(raw: bytes) -> None:
     compare(raw, must_accept=True)
 
@@ -204,6 +218,6 @@ def mutated(draw: st.DrawFn) -> bytes:
 
 
 @given(mutated())
-@settings(max_examples=20000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_same_as_llhttp_when_both_accept_a_mutation(raw: bytes) -> None:
     compare(raw, must_accept=False)

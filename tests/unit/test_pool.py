@@ -34,15 +34,17 @@ def make(limit: int | None = None, total: int | None = None) -> Pool[str, FakeCo
 def test_take_idle_returns_most_recent_live_connection_and_dead_ones() -> None:
     pool = make()
     a, b, c = FakeConn("a"), FakeConn("b", reusable=False), FakeConn("c")
-    for conn in (a, b, c):
+    for _ in range(3):
         assert pool.try_reserve("k")
     for conn in (a, b, c):
         pool.release("k", conn, keep=True, expires_at=100.0)
     # c is the most recently used: taken first (LIFO keeps fewer sockets warm).
     got, dead = pool.take_idle("k", now=1.0)
-    assert got is c and dead == []
+    assert got is c
+    assert dead == []
     got, dead = pool.take_idle("k", now=1.0)
-    assert got is a and dead == [b]
+    assert got is a
+    assert dead == [b]
     assert pool.in_use("k") == 2
 
 
@@ -52,7 +54,8 @@ def test_expired_idle_connections_are_returned_for_closing() -> None:
     assert pool.try_reserve("k")
     pool.release("k", conn, keep=True, expires_at=5.0)
     got, dead = pool.take_idle("k", now=5.0)
-    assert got is None and dead == [conn]
+    assert got is None
+    assert dead == [conn]
     assert pool.idle_count() == 0
 
 
@@ -149,7 +152,11 @@ def test_stats_count_created_reused_idle_waiting() -> None:
     pool.enqueue("k", FakeWaiter("w"))
     stats = pool.stats()["k"]
     assert (stats.idle, stats.in_use, stats.waiting, stats.created, stats.reused) == (
-        0, 1, 1, 1, 1,
+        0,
+        1,
+        1,
+        1,
+        1,
     )
 
 
@@ -176,5 +183,6 @@ def test_drain_returns_everything() -> None:
     assert not pool.try_reserve("k")
     pool.enqueue("k", waiter)
     idle, waiters = pool.drain()
-    assert idle == [conn] and waiters == [waiter]
+    assert idle == [conn]
+    assert waiters == [waiter]
     assert pool.idle_count() == 0

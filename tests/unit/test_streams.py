@@ -155,7 +155,7 @@ async def test_on_eof_callbacks() -> None:
 
 
 async def test_decoder_applied_lazily_in_bounded_pieces() -> None:
-    s, flow = stream(limit=1024)
+    s, _flow = stream(limit=1024)
     payload = b"a" * 200_000
     compressed = gzip.compress(payload)
     s.feed_data(compressed[:10])  # bytes fed before the decoder is set are decoded too

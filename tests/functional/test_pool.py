@@ -1,0 +1,373 @@
+"""Connection reuse, limits and keep-alive, observed from the server side."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+import hyperclient
+from hyperclient import ClientSession, TCPConnector
+from hyperclient.request import make_url
+
+from ..conftest import MS, RawServer, open_fds, read_request
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
+
+
+def serve_forever(response: bytes = OK, delay: float = 0.0) -> Script:
+    """A keep-alive server script answering every request with *response*."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            if delay:
+                await asyncio.sleep(delay)
+            writer.write(response)
+            await writer.drain()
+
+    return script
+
+
+class Concurrency:
+    """Counts simultaneous connections that are serving a request."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.peak = 0
+
+    def script(self, delay: float) -> Script:
+        async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                await read_request(reader)
+                self.now += 1
+                self.peak = max(self.peak, self.now)
+                await asyncio.sleep(delay)
+                self.now -= 1
+                writer.write(OK)
+                await writer.drain()
+
+        return script
+
+
+async def get_ok(session: ClientSession, url: str) -> None:
+    async with session.get(url) as resp:
+        assert await resp.read() == b"ok"
+
+
+async def test_sequential_requests_reuse_one_connection(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(serve_forever())
+    async with ClientSession() as session:
+        for _ in range(5):
+            await get_ok(session, srv.url)
+        stats = list(session.connector.stats().values())  # type: ignore[union-attr]
+    assert srv.connections == 1
+    assert (stats[0].created, stats[0].reused, stats[0].idle) == (1, 4, 1)
+
+
+async def test_limit_caps_connections_per_endpoint(raw_server: Any) -> None:
+    load = Concurrency()
+    srv: RawServer = await raw_server(load.script(20 * MS))
+    async with ClientSession(connector=TCPConnector(limit=2)) as session:
+        await asyncio.gather(*(get_ok(session, srv.url) for _ in range(10)))
+    assert load.peak == 2
+    assert srv.connections == 2
+
+
+async def test_no_limit_by_default(raw_server: Any) -> None:
+    load = Concurrency()
+    srv: RawServer = await raw_server(load.script(50 * MS))
+    async with ClientSession() as session:
+        await asyncio.gather(*(get_ok(session, srv.url) for _ in range(30)))
+    assert load.peak == 30
+
+
+async def test_limit_per_host_makes_limit_a_total_cap(raw_server: Any) -> None:
+    load_a, load_b = Concurrency(), Concurrency()
+    a: RawServer = await raw_server(load_a.script(30 * MS))
+    b: RawServer = await raw_server(load_b.script(30 * MS))
+    connector = TCPConnector(limit=3, limit_per_host=2)
+    assert connector.limit == 3
+    assert connector.limit_per_host == 2
+    async with ClientSession(connector=connector) as session:
+        await asyncio.gather(
+            *(get_ok(session, a.url) for _ in range(6)),
+            *(get_ok(session, b.url) for _ in range(6)),
+        )
+    assert load_a.peak <= 2
+    assert load_b.peak <= 2
+    assert load_a.peak + load_b.peak >= 3
+    assert a.connections + b.connections <= 4
+
+
+async def test_waiters_are_served_in_order(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(serve_forever(delay=5 * MS))
+    order: list[int] = []
+
+    async def one(i: int, session: ClientSession) -> None:
+        async with session.get(srv.url) as resp:
+            await resp.read()
+            order.append(i)
+
+    async with ClientSession(connector=TCPConnector(limit=1)) as session:
+        tasks = []
+        for i in range(6):
+            tasks.append(asyncio.ensure_future(one(i, session)))
+            await asyncio.sleep(0)  # queue them in this order
+        await asyncio.gather(*tasks)
+    assert order == list(range(6))
+
+
+async def test_cancelled_waiter_does_not_leak_a_slot(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(serve_forever(delay=30 * MS))
+    async with ClientSession(connector=TCPConnector(limit=1)) as session:
+        first = asyncio.ensure_future(get_ok(session, srv.url))
+        await asyncio.sleep(5 * MS)
+        waiting = asyncio.ensure_future(get_ok(session, srv.url))
+        await asyncio.sleep(5 * MS)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await first
+        # The only slot is free again: this completes instead of hanging.
+        await asyncio.wait_for(get_ok(session, srv.url), 1)
+        stats = next(iter(session.connector.stats().values()))  # type: ignore[union-attr]
+        assert (stats.in_use, stats.waiting) == (0, 0)
+
+
+async def test_pool_timeout(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(serve_forever(delay=200 * MS))
+    timeout = hyperclient.ClientTimeout(pool=20 * MS)
+    async with ClientSession(connector=TCPConnector(limit=1), timeout=timeout) as session:
+        first = asyncio.ensure_future(get_ok(session, srv.url))
+        await asyncio.sleep(5 * MS)
+        with pytest.raises(hyperclient.ConnectionTimeoutError, match="connection timeout"):
+            await get_ok(session, srv.url)
+        await first
+
+
+async def test_keepalive_timeout_expires_idle_connections(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(serve_forever())
+    connector = TCPConnector(keepalive_timeout=30 * MS)
+    async with ClientSession(connector=connector) as session:
+        await get_ok(session, srv.url)
+        await asyncio.sleep(60 * MS)
+        stats = next(iter(connector.stats().values()))
+        assert stats.idle == 0  # closed by the cleanup timer, not on next use
+        await get_ok(session, srv.url)
+    assert srv.connections == 2
+
+
+async def test_server_keep_alive_hint_shortens_expiry(raw_server: Any) -> None:
+    response = b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=0.03\r\nContent-Length: 2\r\n\r\nok"
+    srv: RawServer = await raw_server(serve_forever(response))
+    async with ClientSession() as session:  # the connector alone would keep it 30 s
+        await get_ok(session, srv.url)
+        await get_ok(session, srv.url)
+        assert srv.connections == 1
+        await asyncio.sleep(60 * MS)
+        await get_ok(session, srv.url)
+    assert srv.connections == 2
+
+
+async def test_force_close_opens_a_connection_per_request(raw_server: Any) -> None:
+    heads: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head, _ = await read_request(reader)
+        heads.append(head)
+        writer.write(OK)
+        await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    connector = TCPConnector(force_close=True)
+    assert connector.force_close
+    async with ClientSession(connector=connector) as session:
+        for _ in range(3):
+            await get_ok(session, srv.url)
+    assert srv.connections == 3
+    assert all(b"\r\nConnection: close\r\n" in h for h in heads)
+
+
+async def test_connection_close_from_server_is_honoured(raw_server: Any) -> None:
+    response = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+    srv: RawServer = await raw_server(serve_forever(response))
+    async with ClientSession() as session:
+        await get_ok(session, srv.url)
+        await get_ok(session, srv.url)
+    assert srv.connections == 2
+
+
+async def test_http10_response_is_not_kept_alive(raw_server: Any) -> None:
+    response = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    srv: RawServer = await raw_server(serve_forever(response))
+    async with ClientSession() as session:
+        await get_ok(session, srv.url)
+        await get_ok(session, srv.url)
+    assert srv.connections == 2
+
+
+async def test_stale_pooled_connection_is_retried_once(raw_server: Any) -> None:
+    """The server takes the second request on a kept-alive connection, then closes."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        await read_request(reader)  # ...and hang up without a byte of response
+        writer.close()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        await get_ok(session, srv.url)
+        async with session.post(srv.url, data=b"replayable") as resp:
+            assert await resp.read() == b"ok"
+    assert srv.connections == 2
+
+
+async def test_stale_connection_with_unreplayable_body_raises(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        await reader.read(10)
+        writer.close()
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield b"once"
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        await get_ok(session, srv.url)
+        with pytest.raises(hyperclient.ServerDisconnectedError):
+            await session.post(srv.url, data=stream())
+    assert srv.connections == 1
+
+
+async def test_server_closing_idle_connection_is_not_an_error(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        writer.close()  # closes the idle keep-alive connection right away
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        await get_ok(session, srv.url)
+        await asyncio.sleep(20 * MS)  # the EOF arrives while the connection is idle
+        await get_ok(session, srv.url)
+        stats = next(iter(session.connector.stats().values()))  # type: ignore[union-attr]
+        assert stats.created == 2
+        assert stats.reused == 0
+
+
+async def test_bytes_after_a_response_are_never_read_as_the_next(raw_server: Any) -> None:
+    stray = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!"
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(OK + stray)  # an unsolicited second response
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        for _ in range(3):
+            async with session.get(srv.url) as resp:
+                assert await resp.read() == b"ok"
+    assert srv.connections == 3
+
+
+async def test_bytes_on_an_idle_connection_close_it(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        await asyncio.sleep(10 * MS)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!")
+        await writer.drain()
+        while True:
+            await read_request(reader)
+            writer.write(OK)
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        await get_ok(session, srv.url)
+        await asyncio.sleep(40 * MS)
+        await get_ok(session, srv.url)
+    assert srv.connections == 2
+
+
+async def test_releasing_a_partly_read_response_closes_its_connection(
+    raw_server: Any,
+) -> None:
+    big = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 1_000_000
+    srv: RawServer = await raw_server(serve_forever(big))
+    async with ClientSession() as session:
+        async with session.get(srv.url) as resp:
+            assert len(await resp.content.read(10)) == 10
+        async with session.get(srv.url) as resp:
+            assert len(await resp.read()) == 1_000_000
+        async with session.get(srv.url) as resp:
+            assert len(await resp.read()) == 1_000_000
+    assert srv.connections == 2  # the dirty one was closed; the clean one was reused
+
+
+async def test_connector_close_closes_idle_sockets(raw_server: Any) -> None:
+    eofs: list[bool] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        eofs.append(await reader.read(1) == b"")
+
+    srv: RawServer = await raw_server(script)
+    connector = TCPConnector()
+    session = ClientSession(connector=connector)
+    await get_ok(session, srv.url)
+    await session.close()
+    assert connector.closed
+    await asyncio.sleep(20 * MS)
+    assert eofs == [True]
+
+
+async def test_connector_connect_and_connection_api(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(serve_forever())
+    async with TCPConnector() as connector:
+        req = hyperclient.ClientRequest("GET", make_url(srv.url))
+        conn = await connector.connect(req)
+        assert not conn.closed
+        assert conn.loop is asyncio.get_running_loop()
+        conn.release()
+        assert conn.closed
+        conn2 = await connector.connect(req)
+        assert conn2.reused
+        conn2.detach()
+        assert conn2.closed
+        stats = next(iter(connector.stats().values()))
+        assert stats.in_use == 0
+        assert stats.idle == 0
+        conn3 = await connector.connect(req)
+        conn3.close()
+        assert conn3.closed
+
+
+async def test_no_fd_leak_after_many_failed_requests() -> None:
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    async with ClientSession() as session:
+        before = open_fds()
+        for _ in range(200):
+            with pytest.raises(hyperclient.ClientConnectorError):
+                await session.get(f"http://127.0.0.1:{port}/")
+        assert open_fds() <= before + 1
