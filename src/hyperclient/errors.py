@@ -17,7 +17,7 @@ for aiohttp keep working::
     │   └── ServerConnectionError
     │       ├── ServerDisconnectedError
     │       ├── ServerFingerprintMismatch        expected, got, host, port
-    │       └── ServerTimeoutError (asyncio.TimeoutError)
+    │       └── ServerTimeoutError (TimeoutError = asyncio.TimeoutError)
     │           ├── ConnectionTimeoutError       connect / sock_connect / pool
     │           └── SocketTimeoutError           sock_read / write
     ├── ClientResponseError                      request_info, history, status, message, headers
@@ -40,14 +40,12 @@ translates them once, chaining the cause.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from multidict import MultiMapping
 
-if TYPE_CHECKING:
-    from .values import ConnectionKey, RequestInfo
+from .values import ConnectionKey, RequestInfo
 
 __all__ = (
     "ClientConnectionError",
@@ -337,7 +335,8 @@ class ServerFingerprintMismatch(ServerConnectionError):
         )
 
 
-class ServerTimeoutError(ServerConnectionError, asyncio.TimeoutError):
+class ServerTimeoutError(ServerConnectionError, TimeoutError):
+    # asyncio.TimeoutError is the builtin TimeoutError since Python 3.11.
     """A timeout expired while talking to the server."""
 
 

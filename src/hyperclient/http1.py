@@ -695,6 +695,7 @@ class ResponseParser:
         if (
             version is None
             or status_line[8:9] != b" "
+            or len(code) != 3
             or not code.isdigit()
             or not b"100" <= code <= b"599"
             or status_line[12:13] not in (b" ", b"")

@@ -500,6 +500,8 @@ INVALID: list[tuple[str, bytes, dict[str, Any], Failed]] = [
     ("empty status line", b"\r\nHTTP/1.1 200 OK\r\n\r\n", {}, Failed(RPE, "invalid status line: b''", False)),
     ("tab after version", b"HTTP/1.1\t200 OK\r\n\r\n", {}, Failed(RPE, "invalid HTTP version: b'HTTP/1.1\\t200'", False)),
     ("two-digit status", b"HTTP/1.1 20 OK\r\n\r\n", {}, Failed(RPE, "invalid status code: b'20'", False)),
+    ("two-digit status, line end", b"HTTP/1.1 20\r\n\r\n", {}, Failed(RPE, "invalid status code: b'20'", False)),
+    ("one-digit status, line end", b"HTTP/1.1 2\r\n\r\n", {}, Failed(RPE, "invalid status code: b'2'", False)),
     ("four-digit status", b"HTTP/1.1 2000 OK\r\n\r\n", {}, Failed(RPE, "invalid status code: b'2000'", False)),
     ("status 600", b"HTTP/1.1 600 X\r\n\r\n", {}, Failed(RPE, "invalid status code: b'600'", False)),
     ("status 099", b"HTTP/1.1 099 X\r\n\r\n", {}, Failed(RPE, "invalid status code: b'099'", False)),
@@ -989,7 +991,7 @@ def mutated(draw: st.DrawFn) -> bytes:
 
 
 @given(mutated(), st.sampled_from(["GET", "HEAD", "CONNECT"]))
-@settings(max_examples=20000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_mutated_responses_parse_or_raise_protocol_errors(raw: bytes, method: str) -> None:
     """Only RemoteProtocolError escapes, and the same one whatever the input split."""
     one_shot = run([raw], method=method, eof=True, max_head_size=200, max_field_size=60)

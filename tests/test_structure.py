@@ -1,0 +1,126 @@
+"""The package's shape: our own engine, explicit exports, imports flowing one way."""
+
+from __future__ import annotations
+
+import ast
+import json
+import pathlib
+import subprocess
+import sys
+
+import hyperclient
+
+SRC = pathlib.Path(hyperclient.__file__).parent
+
+#: STYLE.md §3, left to right: a module may import only modules of its own or an earlier rank.
+RANKS: dict[str, int] = {
+    "values": 0,
+    "typedefs": 0,
+    "errors": 1,
+    "http1": 2,
+    "ws_frames": 2,
+    "ws_handshake": 2,
+    "cookies": 2,
+    "auth": 2,
+    "proxy": 2,
+    "socks": 2,
+    "compression": 2,
+    "formdata": 2,
+    "streams": 3,
+    "protocol": 4,
+    "resolver": 3,
+    "tls": 3,
+    "pool": 5,
+    "tracing": 5,
+    "connector": 6,
+    "response": 7,
+    "request": 8,
+    "websocket": 9,
+    "client": 10,
+    "__init__": 11,
+    "cli": 12,
+    "demo": 12,
+    "_demo_server": 12,
+    "__main__": 13,
+    # aiohttp-compatible facades (issue 10): re-exports only, after everything else.
+    "client_exceptions": 11,
+    "hdrs": 1,
+    "helpers": 11,
+    "client_reqrep": 11,
+    "client_ws": 11,
+    "http": 11,
+    "http_websocket": 11,
+    "web_exceptions": 11,
+}
+
+PURE = {"http1", "ws_frames", "ws_handshake", "cookies", "auth", "proxy", "socks",
+        "compression", "formdata", "errors", "values"}  # fmt: skip
+
+FORBIDDEN = ["aiohttp", "httpx", "h11", "httptools", "requests", "urllib3", "httpcore"]
+
+
+def test_no_other_http_client_is_imported_at_runtime() -> None:
+    code = (
+        "import sys, json, hyperclient, hyperclient.client, hyperclient.connector;"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    modules = json.loads(out)
+    leaked = [m for m in modules if m.split(".")[0] in FORBIDDEN]
+    assert leaked == []
+
+
+def test_all_is_explicit_and_complete() -> None:
+    assert len(hyperclient.__all__) == len(set(hyperclient.__all__))
+    for name in hyperclient.__all__:
+        assert hasattr(hyperclient, name), name
+    public = {n for n in vars(hyperclient) if not n.startswith("_")} - {"annotations"}
+    modules = {n for n, v in vars(hyperclient).items() if type(v) is type(sys)}
+    assert public - modules - set(hyperclient.__all__) == set()
+
+
+def _imports(path: pathlib.Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("hyperclient."):
+                found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("hyperclient."):
+                    found.add(alias.name.split(".")[1])
+    return found
+
+
+def test_imports_flow_one_way() -> None:
+    problems = []
+    for path in sorted(SRC.glob("*.py")):
+        name = path.stem
+        assert name in RANKS, f"module {name} has no rank in STYLE order; add it here"
+        for dep in _imports(path):
+            if RANKS.get(dep, 99) > RANKS[name]:
+                problems.append(f"{name} imports {dep}")
+    assert problems == []
+
+
+def test_pure_modules_never_import_asyncio() -> None:
+    for name in PURE:
+        path = SRC / f"{name}.py"
+        if not path.exists():
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            assert not any(n.split(".")[0] == "asyncio" for n in names), f"{name} imports asyncio"
