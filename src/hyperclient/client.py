@@ -22,8 +22,8 @@ from typing import Any, Generic, TypeVar
 from multidict import CIMultiDict
 from yarl import URL
 
-from .auth import BasicAuth
-from .connector import BaseConnector, TCPConnector, _Closing
+from .auth import BasicAuth, DigestAuth, should_retry_with_digest
+from .connector import BaseConnector, Connection, TCPConnector, _Closing
 from .cookies import AbstractCookieJar, CookieJar
 from .errors import (
     ClientOSError,
@@ -38,6 +38,7 @@ from .errors import (
 )
 from .request import ClientRequest, make_url
 from .response import ClientResponse
+from .tracing import Trace, TraceConfig
 from .values import DEFAULT_TIMEOUT, ClientTimeout, HttpVersion, HttpVersion11
 
 __all__ = (
@@ -99,6 +100,14 @@ class _Deadline:
         if handle is not None:
             self._handle = None
             handle.cancel()
+
+
+class _Unanswered(Exception):
+    """Internal: the connection failed before any byte of the response arrived."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 class _RequestContextManager(Generic[_R]):
@@ -190,7 +199,7 @@ class ClientSession:
         auto_decompress: bool = True,
         trust_env: bool = False,
         requote_redirect_url: bool = True,
-        trace_configs: list[Any] | None = None,
+        trace_configs: list[TraceConfig] | None = None,
         read_bufsize: int = 2**16,
         max_line_size: int = 8190,
         max_field_size: int = 8190,
@@ -342,7 +351,7 @@ class ClientSession:
         return self._trust_env
 
     @property
-    def trace_configs(self) -> list[Any]:
+    def trace_configs(self) -> list[TraceConfig]:
         """The tracing configurations."""
         return self._trace_configs
 
@@ -449,7 +458,7 @@ class ClientSession:
         cookies: Any = None,
         headers: Any = None,
         skip_auto_headers: Iterable[str] | None = None,
-        auth: BasicAuth | None = None,
+        auth: BasicAuth | DigestAuth | None = None,
         allow_redirects: bool = True,
         max_redirects: int = 10,
         compress: str | bool | None = None,
@@ -483,17 +492,9 @@ class ClientSession:
             headers.setdefault("Content-Type", "application/json")
         if files is not None:
             data = _merge_files(data, files)
-        ssl = _ssl_setting(ssl, verify_ssl, ssl_context, fingerprint)
-        tm = self._request_timeout(timeout)
         loop = asyncio.get_running_loop()
-        deadline = _Deadline(loop, tm.total) if tm.total else None
-        url = self._build_url(str_or_url)
-        if url.raw_user is not None:
-            # Credentials in the URL win over the session's, never over an explicit auth=.
-            if auth is not None:
-                raise ValueError("cannot combine auth= with credentials encoded in the URL")
-            auth = BasicAuth.from_url(url)
-            url = url.with_user(None)
+        tm = self._request_timeout(timeout)
+        url, auth = self._url_and_auth(str_or_url, auth)
         options = _RequestOptions(
             params=params,
             skip_auto_headers=self._merge_skip(skip_auto_headers),
@@ -504,41 +505,37 @@ class ClientSession:
             encoding=encoding,
             read_until_eof=read_until_eof,
             auto_decompress=self._auto_decompress if auto_decompress is None else auto_decompress,
-            ssl=ssl,
+            ssl=_ssl_setting(ssl, verify_ssl, ssl_context, fingerprint),
             server_hostname=server_hostname,
             proxy=URL(proxy) if isinstance(proxy, str) else proxy,
             proxy_auth=proxy_auth,
             proxy_headers=proxy_headers,
             loop=loop,
             timeout=tm,
+            traces=self._make_traces(trace_request_ctx),
+            started=loop.time(),
         )
+        merged = self._merge_headers(headers)
+        policy = self._raise_for_status if raise_for_status is None else raise_for_status
+        deadline = _Deadline(loop, tm.total) if tm.total else None
         try:
-            resp = await self._follow(
-                method,
-                url,
-                data,
-                self._merge_headers(headers),
-                cookies,
-                auth if auth is not None else self._default_auth,
-                options,
-                allow_redirects,
-                max_redirects,
+            resp = await self._traced(
+                method, url, data, merged, cookies, auth, options, allow_redirects, max_redirects
             )
-            policy = self._raise_for_status if raise_for_status is None else raise_for_status
             if policy is True:
                 resp.raise_for_status()
             elif policy:
                 await policy(resp)
         except asyncio.CancelledError as exc:
-            if deadline is not None and deadline.fired:
-                task = asyncio.current_task()
-                if task is not None:
-                    task.uncancel()
-                raise ServerTimeoutError(
-                    f"total timeout of {tm.total}s expired before the response head"
-                ) from exc
             if deadline is not None:
                 deadline.cancel()
+                if deadline.fired:
+                    task = asyncio.current_task()
+                    if task is not None:
+                        task.uncancel()
+                    raise ServerTimeoutError(
+                        f"total timeout of {tm.total}s expired before the response head"
+                    ) from exc
             raise
         except BaseException:
             if deadline is not None:
@@ -546,6 +543,62 @@ class ClientSession:
             raise
         if deadline is not None:
             deadline.hand_to(resp)
+        return resp
+
+    def _url_and_auth(
+        self, str_or_url: str | URL, auth: BasicAuth | DigestAuth | None
+    ) -> tuple[URL, BasicAuth | DigestAuth | None]:
+        """The absolute URL without credentials, and the credentials to use."""
+        url = self._build_url(str_or_url)
+        if url.raw_user is not None:
+            # Credentials in the URL win over the session's, never over an explicit auth=.
+            if auth is not None:
+                raise ValueError("cannot combine auth= with credentials encoded in the URL")
+            return url.with_user(None), BasicAuth.from_url(url)
+        if auth is None:
+            auth = self._default_auth
+        if auth is None and self._trust_env:
+            auth = _netrc_auth(url.raw_host or "")
+        return url, auth
+
+    def _make_traces(self, trace_request_ctx: Any) -> list[Trace] | None:
+        if not self._trace_configs:
+            return None
+        return [
+            Trace(self, config, config.trace_config_ctx(trace_request_ctx=trace_request_ctx))
+            for config in self._trace_configs
+        ]
+
+    async def _traced(
+        self,
+        method: str,
+        url: URL,
+        data: Any,
+        headers: CIMultiDict[str] | None,
+        cookies: Any,
+        auth: BasicAuth | DigestAuth | None,
+        options: _RequestOptions,
+        allow_redirects: bool,
+        max_redirects: int,
+    ) -> ClientResponse:
+        traces = options.traces
+        if not traces:
+            return await self._follow(
+                method, url, data, headers, cookies, auth, options, allow_redirects, max_redirects
+            )
+        shown = headers if headers is not None else CIMultiDict()
+        for trace in traces:
+            await trace.send_request_start(method, url, shown)
+        try:
+            resp = await self._follow(
+                method, url, data, headers, cookies, auth, options, allow_redirects, max_redirects
+            )
+        except BaseException as exc:
+            for trace in traces:
+                await trace.send_request_exception(method, url, shown, exc)
+            raise
+        for trace in traces:
+            await trace.send_request_end(method, url, shown, resp)
         return resp
 
     def _request_timeout(self, timeout: Any) -> ClientTimeout:
@@ -597,26 +650,37 @@ class ClientSession:
         data: Any,
         headers: CIMultiDict[str] | None,
         cookies: Any,
-        auth: BasicAuth | None,
+        auth: BasicAuth | DigestAuth | None,
         options: _RequestOptions,
         allow_redirects: bool,
         max_redirects: int,
     ) -> ClientResponse:
         history: list[ClientResponse] = []
         req: ClientRequest | None = None
+        digest_tried = False
         while True:
             req = self._build_request(method, url, data, headers, cookies, auth, options, req)
-            resp = await self._send(req, options.timeout)
+            resp = await self._send(req, options)
             if resp._head is not None and self._has_set_cookie(resp):
                 self._store_cookies(resp)
+            if isinstance(auth, DigestAuth) and resp.status == 401 and not digest_tried:
+                challenge = should_retry_with_digest(resp.status, resp.headers)
+                if challenge is not None and req.is_replayable():
+                    # RFC 7616 §3.3: answer the challenge once, on the same URL.
+                    digest_tried = True
+                    resp.release()
+                    headers = CIMultiDict(headers or ())
+                    headers["Authorization"] = auth.authorization(method, url, challenge)
+                    data = req.replay_data() if data is not None else None
+                    continue
             if not allow_redirects or resp.status not in _REDIRECTS:
                 break
             location = resp._header_value(b"location")
             if location is None:
                 break
             history.append(resp)
+            resp.release()
             if len(history) > max_redirects:
-                resp.release()
                 raise TooManyRedirects(
                     resp.request_info,
                     tuple(history),
@@ -624,25 +688,18 @@ class ClientSession:
                     message=f"exceeded {max_redirects} redirects",
                     headers=resp.headers,
                 )
-            resp.release()
+            if options.traces:
+                for trace in options.traces:
+                    await trace.send_request_redirect(method, url, req.headers, resp)
             new_url = self._redirect_target(url, location)
-            new_method, data = self._redirect_method(resp.status, method, data, req)
-            if new_method != method:
-                headers = _strip_body_headers(headers)
-            method = new_method
-            if data is not None:
-                # 307/308: the same body again, as the same kind of content.
-                data = req.replay_data()
-                content_type = req.headers.get("Content-Type")
-                if content_type is not None and (headers is None or "Content-Type" not in headers):
-                    headers = CIMultiDict(headers or ())
-                    headers["Content-Type"] = content_type
+            method, data, headers = self._redirect_request(resp.status, method, data, headers, req)
             if _origin(new_url) != _origin(url):
                 # RFC 9110 §15.4: credentials are for the origin they were given for.
                 auth = None
                 cookies = None
                 headers = _strip_credentials(headers)
             url = new_url
+            digest_tried = False
             options = options.for_redirect()
         resp._history = tuple(history)
         return resp
@@ -654,7 +711,7 @@ class ClientSession:
         data: Any,
         headers: CIMultiDict[str] | None,
         cookies: Any,
-        auth: BasicAuth | None,
+        auth: BasicAuth | DigestAuth | None,
         options: _RequestOptions,
         previous: ClientRequest | None,
     ) -> ClientRequest:
@@ -671,7 +728,7 @@ class ClientSession:
             skip_auto_headers=options.skip_auto_headers,
             data=data,
             cookies=self._cookies_for(url, cookies),
-            auth=auth,
+            auth=auth if isinstance(auth, BasicAuth) else None,
             version=options.version,
             compress=options.compress,
             chunked=options.chunked,
@@ -688,24 +745,43 @@ class ClientSession:
             auto_decompress=options.auto_decompress,
             session=self,
             timeout=options.timeout,
+            traces=options.traces,
             force_close=self._connector is not None and self._connector.force_close,
         )
 
-    async def _send(self, req: ClientRequest, timeout: ClientTimeout) -> ClientResponse:
+    async def _send(self, req: ClientRequest, options: _RequestOptions) -> ClientResponse:
         """Acquire a connection and send; retry once if a reused connection was stale."""
         connector = self._connector
         if connector is None:
             raise RuntimeError("session is closed")
-        conn = await connector.connect(req, None, timeout)
+        conn = await connector.connect(req, options.traces, options.timeout)
+        try:
+            return await self._send_on(req, conn, options)
+        except _Unanswered as unanswered:
+            if not (conn.reused and req.is_replayable()):
+                raise unanswered.error from unanswered.error.__cause__
+            first_error = unanswered.error
+        # The server closed an idle keep-alive connection as we reused it (RFC 9112 §9.3.1
+        # allows retrying then): once more on a fresh connection.
+        conn = await connector.connect(req, options.traces, options.timeout, reuse=False)
+        try:
+            return await self._send_on(req, conn, options)
+        except _Unanswered as unanswered:
+            unanswered.error.__context__ = first_error
+            raise unanswered.error from unanswered.error.__cause__
+
+    async def _send_on(
+        self, req: ClientRequest, conn: Connection, options: _RequestOptions
+    ) -> ClientResponse:
+        """Send *req* on *conn*; errors before any response byte become ``_Unanswered``."""
         protocol = conn.protocol
         try:
-            return await req.send(conn)
+            resp = await req.send(conn)
         except (ServerDisconnectedError, ClientOSError) as exc:
             conn.close()
-            stale = conn.reused and protocol is not None and not protocol.got_response_bytes
-            if not (stale and req.is_replayable()):
-                raise
-            exc_from = exc
+            if protocol is not None and not protocol.got_response_bytes:
+                raise _Unanswered(exc) from None
+            raise
         except RemoteProtocolError as exc:
             conn.close()
             raise ClientResponseError(
@@ -714,21 +790,8 @@ class ClientSession:
         except BaseException:
             conn.close()
             raise
-        # The server closed an idle keep-alive connection as we reused it (RFC 9112 §9.3.1
-        # allows retrying then): once more on a fresh connection.
-        conn = await connector.connect(req, None, timeout, reuse=False)
-        try:
-            return await req.send(conn)
-        except RemoteProtocolError as exc:
-            conn.close()
-            raise ClientResponseError(
-                req.request_info, (), status=400, message=exc.message
-            ) from exc
-        except BaseException as exc:
-            conn.close()
-            if exc.__context__ is None:
-                exc.__context__ = exc_from
-            raise
+        resp._started = options.started
+        return resp
 
     @staticmethod
     def _has_set_cookie(resp: ClientResponse) -> bool:
@@ -764,14 +827,24 @@ class ClientSession:
         return target
 
     @staticmethod
-    def _redirect_method(
-        status: int, method: str, data: Any, req: ClientRequest
-    ) -> tuple[str, Any]:
-        # RFC 9110 §15.4.4: 303 means GET (HEAD stays HEAD); §15.4.2-3: 301/302 after POST
-        # become GET in every browser and client. 307/308 keep method and body.
+    def _redirect_request(
+        status: int, method: str, data: Any, headers: CIMultiDict[str] | None, req: ClientRequest
+    ) -> tuple[str, Any, CIMultiDict[str] | None]:
+        """Method, body and headers of the next hop (RFC 9110 §15.4).
+
+        303 means GET (HEAD stays HEAD); 301/302 after POST become GET, as in every
+        browser and client; then the body goes, and the headers that described it.
+        307/308 keep the method and send the same body again, as the same content type.
+        """
         if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
-            return "GET", None
-        return method, data
+            return "GET", None, _strip_body_headers(headers)
+        if data is None:
+            return method, None, headers
+        content_type = req.headers.get("Content-Type")
+        if content_type is not None and (headers is None or "Content-Type" not in headers):
+            headers = CIMultiDict(headers or ())
+            headers["Content-Type"] = content_type
+        return method, req.replay_data(), headers
 
 
 @dataclasses.dataclass(slots=True)
@@ -794,6 +867,8 @@ class _RequestOptions:
     proxy_headers: Any
     loop: asyncio.AbstractEventLoop
     timeout: ClientTimeout
+    traces: list[Trace] | None
+    started: float
 
     def for_redirect(self) -> _RequestOptions:
         """The options for the next hop: the query given as ``params`` is not repeated."""
@@ -843,6 +918,21 @@ def _ssl_setting(ssl: Any, verify_ssl: bool | None, ssl_context: Any, fingerprin
     if ssl is None:
         return True
     return ssl
+
+
+def _netrc_auth(host: str) -> BasicAuth | None:
+    """Credentials for *host* from ``$NETRC`` or ``~/.netrc`` (``trust_env=True`` only)."""
+    import netrc
+
+    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    if entry is None:
+        return None
+    login, _, password = entry
+    return BasicAuth(login or "", password or "")
 
 
 def _merge_files(data: Any, files: Any) -> Any:

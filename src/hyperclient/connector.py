@@ -79,7 +79,7 @@ class Connection:
     End users never create these: ``BaseConnector.connect`` does.
     """
 
-    __slots__ = ("__weakref__", "_connector", "_key", "_loop", "_protocol", "_reused")
+    __slots__ = ("__weakref__", "_connector", "_key", "_loop", "_protocol", "_reused", "pool_wait")
 
     def __init__(
         self,
@@ -95,6 +95,8 @@ class Connection:
         self._protocol: ResponseHandler | None = protocol
         self._loop = loop
         self._reused = reused
+        #: Seconds spent waiting for a free slot, or None when there was no wait.
+        self.pool_wait: float | None = None
 
     def __repr__(self) -> str:
         return f"<Connection {self._key.host}:{self._key.port}{' closed' if self.closed else ''}>"
@@ -352,6 +354,7 @@ class BaseConnector:
         pool = self._pool
         if not pool.try_reserve(key):
             waiter: _Waiter = loop.create_future()
+            queued_at = loop.time()
             pool.enqueue(key, waiter)
             if traces:
                 await _send_all(traces, "send_connection_queued_start")
@@ -366,8 +369,11 @@ class BaseConnector:
                 raise
             if traces:
                 await _send_all(traces, "send_connection_queued_end")
+            waited = loop.time() - queued_at
             if granted is not None:
-                return Connection(self, key, granted, loop, reused=True)
+                conn = Connection(self, key, granted, loop, reused=True)
+                conn.pool_wait = waited
+                return conn
         if traces:
             await _send_all(traces, "send_connection_create_start")
         try:

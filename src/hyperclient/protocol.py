@@ -77,6 +77,10 @@ class ResponseHandler(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._on_complete: Callable[[], None] | None = None
         self._keepalive_hint: float | None = None
+        #: Loop time the first byte of the current response arrived.
+        self.first_byte_at: float | None = None
+        #: (dns, connect, tls) durations in seconds, set by the connector that opened it.
+        self.connect_durations: tuple[float | None, float | None, float | None] | None = None
         self._connection_lost = False
         self._eof = False
         self._lost_exc: BaseException | None = None
@@ -102,7 +106,9 @@ class ResponseHandler(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
             return
-        self._got_bytes = True
+        if not self._got_bytes:
+            self._got_bytes = True
+            self.first_byte_at = self._loop.time()
         if self._read_timeout is not None:
             self._last_read = self._loop.time()
         self._parser.receive_data(data)

@@ -36,7 +36,7 @@ from .errors import (
 )
 from .formdata import Body, FormData
 from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
-from .response import ClientResponse
+from .response import ClientResponse, _Stamps
 from .streams import StreamReader
 from .values import (
     ClientTimeout,
@@ -469,6 +469,8 @@ class ClientRequest:
         protocol = conn.protocol
         if protocol is None:
             raise ServerDisconnectedError("connection was released before the request was sent")
+        loop = self.loop or asyncio.get_running_loop()
+        t_conn = loop.time()
         timeout = self.timeout.sock_read
         waiter = protocol.expect_response(
             self.method,
@@ -479,12 +481,26 @@ class ClientRequest:
         )
         try:
             await self._write(protocol, head)
+            t_sent = loop.time()
+            if self.traces:
+                for trace in self.traces:
+                    await trace.send_request_headers(self.method, self.url, self.headers)
             result = await waiter
         except BaseException:
             if not waiter.done():
                 waiter.cancel()
             raise
-        return self._make_response(conn, *result)
+        response = self._make_response(conn, *result)
+        response._stamps = _Stamps(
+            conn=t_conn,
+            sent=t_sent,
+            first_byte=protocol.first_byte_at,
+            head=loop.time(),
+            reused=conn.reused,
+            durations=protocol.connect_durations if not conn.reused else None,
+            pool_wait=conn.pool_wait,
+        )
+        return response
 
     async def _write(self, protocol: Any, head: bytes) -> None:
         body = self.body
@@ -525,6 +541,9 @@ class ClientRequest:
                 data = encoder.compress(data)
             if data:
                 await self._send_piece(protocol, data, chunk_size)
+                if self.traces:
+                    for trace in self.traces:
+                        await trace.send_request_chunk_sent(self.method, self.url, data)
             if protocol.response_complete():
                 # RFC 9112 §9.6: the server answered already; stop sending what it will
                 # not read (the connection is not reused, see ResponseHandler._on_end).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import dataclasses
 import json
 import warnings
 from collections.abc import Callable, Generator
@@ -26,6 +27,7 @@ from yarl import URL
 from .errors import ClientResponseError, ContentTypeError
 from .http1 import ResponseHead
 from .streams import EMPTY_PAYLOAD, StreamReader
+from .tracing import ResponseTimings
 from .values import HttpVersion, RequestInfo
 
 if TYPE_CHECKING:
@@ -34,6 +36,20 @@ if TYPE_CHECKING:
 __all__ = ("ClientResponse", "ContentDisposition", "parse_mimetype")
 
 _EMPTY_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
+
+
+@dataclasses.dataclass(slots=True)
+class _Stamps:
+    """Loop-clock stamps taken by the request flow, turned into ``ResponseTimings`` lazily."""
+
+    conn: float
+    sent: float
+    first_byte: float | None
+    head: float
+    reused: bool
+    durations: tuple[float | None, float | None, float | None] | None
+    pool_wait: float | None
+    done: float | None = None
 
 
 class MimeType(SimpleNamespace):
@@ -99,6 +115,8 @@ class ClientResponse:
     _closed = True
     _body: bytes | None = None
     _head: ResponseHead | None = None
+    _started: float | None = None
+    _stamps: _Stamps | None = None
 
     def __init__(
         self,
@@ -170,6 +188,9 @@ class ClientResponse:
     def _response_eof(self) -> None:
         # The whole body is here: the protocol has already given the connection back.
         self._connection = None
+        if self._stamps is not None:
+            loop = self._loop or asyncio.get_running_loop()
+            self._stamps.done = loop.time()
         self._cancel_timer()
         self._run_release_callbacks()
 
@@ -260,6 +281,31 @@ class ClientResponse:
                 self._url, self.method, CIMultiDictProxy(headers), self._original_url
             )
         return info
+
+    @property
+    def timings(self) -> ResponseTimings | None:
+        """Where this request's time went (None for a response built by hand)."""
+        stamps, start = self._stamps, self._started
+        if stamps is None or start is None:
+            return None
+        dns, connect, tls = stamps.durations or (None, None, None)
+
+        def since(t: float | None) -> float | None:
+            return None if t is None else max(0.0, t - start)
+
+        return ResponseTimings(
+            start=start,
+            connection=since(stamps.conn),
+            pool_wait=stamps.pool_wait,
+            dns=dns,
+            connect=connect,
+            tls=tls,
+            request_sent=since(stamps.sent),
+            first_byte=since(stamps.first_byte),
+            headers=since(stamps.head),
+            body_done=since(stamps.done),
+            reused=stamps.reused,
+        )
 
     @property
     def ok(self) -> bool:
