@@ -93,14 +93,25 @@ async def raw_server() -> AsyncIterator[Callable[[Script], Awaitable[RawServer]]
 
 
 async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
-    """Read one request head and its Content-Length body; returns (head, body)."""
+    """Read one request head and its body (Content-Length or chunked); returns both."""
     head = await reader.readuntil(b"\r\n\r\n")
     length = 0
+    chunked = False
     for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    body = await reader.readexactly(length) if length else b""
-    return head, body
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+        elif name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    if not chunked:
+        return head, (await reader.readexactly(length) if length else b"")
+    body = b""
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        data = await reader.readexactly(size + 2)
+        if size == 0:
+            return head, body
+        body += data[:-2]
 
 
 @pytest.fixture

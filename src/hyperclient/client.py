@@ -633,6 +633,11 @@ class ClientSession:
 
     def _cookies_for(self, url: URL, extra: Any) -> Any:
         jar = self._cookie_jar
+        connector = self._connector
+        if connector is not None and connector.share_cookies and connector.cookies:
+            # The reference's deprecated share_cookies: the connector's cookies go too.
+            shared = dict(connector.cookies.items())
+            extra = {**shared, **dict(extra.items() if hasattr(extra, "items") else extra or ())}
         if not len(jar):
             return extra
         cookies = jar.filter_cookies(url)
@@ -809,6 +814,12 @@ class ClientSession:
             if len(n) == 10 and n.lower() == b"set-cookie"
         ]
         self._cookie_jar.update_cookies_from_headers(values, resp.url)
+        connector = self._connector
+        if connector is not None and connector.share_cookies:
+            if connector.cookies is None:
+                connector.cookies = SimpleCookie()
+            for name, morsel in resp.cookies.items():
+                connector.cookies[name] = morsel
 
     def _redirect_target(self, url: URL, location: str) -> URL:
         try:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
 from yarl import URL
 
-from .errors import ClientResponseError, ContentTypeError
+from .errors import ClientPayloadError, ClientResponseError, ContentTypeError
 from .http1 import ResponseHead
 from .streams import EMPTY_PAYLOAD, StreamReader
 from .tracing import ResponseTimings
@@ -381,11 +381,21 @@ class ClientResponse:
 
     # -- body ------------------------------------------------------------------------------------
 
-    async def read(self) -> bytes:
-        """The whole body (cached: calling again returns the same bytes)."""
+    async def read(self, *, max_size: int | None = None) -> bytes:
+        """The whole body (cached: calling again returns the same bytes).
+
+        Args:
+            max_size: refuse bodies (after decoding) longer than this many bytes.
+
+        Raises:
+            ClientPayloadError: the body is broken, or longer than *max_size*.
+        """
         if self._body is None:
             try:
-                self._body = await self.content.read()
+                if max_size is None:
+                    self._body = await self.content.read()
+                else:
+                    self._body = await self._read_capped(max_size)
             except BaseException:
                 self.close()
                 raise
@@ -393,6 +403,20 @@ class ClientResponse:
                 for trace in self._traces:
                     await trace.send_response_chunk_received(self.method, self._url, self._body)
         return self._body
+
+    async def _read_capped(self, max_size: int) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            chunk = await self.content.readany()
+            if not chunk:
+                return b"".join(parts)
+            size += len(chunk)
+            if size > max_size:
+                raise ClientPayloadError(
+                    f"response body exceeds max_size: more than {max_size} bytes"
+                )
+            parts.append(chunk)
 
     async def text(self, encoding: str | None = None, errors: str = "strict") -> str:
         """The body decoded with *encoding*, the Content-Type charset, or UTF-8.

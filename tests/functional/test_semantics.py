@@ -1,0 +1,471 @@
+"""Timeouts, 100-continue, cancellation, tracing, timings, Digest and .netrc."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+import hyperclient
+from hyperclient import ClientSession, ClientTimeout, TCPConnector
+from hyperclient.auth import parse_challenge
+
+from ..conftest import MS, RawServer, read_request
+
+Start = Callable[..., Awaitable[Any]]
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def keepalive(response: bytes = OK) -> Callable[..., Awaitable[None]]:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(response)
+            await writer.drain()
+
+    return script
+
+
+async def assert_pool_healthy(session: ClientSession, url: str) -> None:
+    async with session.get(url) as resp:
+        assert await resp.read() == b"ok"
+    for stats in session.connector.stats().values():  # type: ignore[union-attr]
+        assert stats.in_use == 0
+
+
+# -- timeouts ----------------------------------------------------------------------------------
+
+
+async def test_sock_read_timeout_before_head(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head, _ = await read_request(reader)
+        if b"/stall" in head:
+            await asyncio.sleep(1)
+        writer.write(OK)
+        await writer.drain()
+        await keepalive()(reader, writer)
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(timeout=ClientTimeout(sock_read=30 * MS)) as session:
+        with pytest.raises(hyperclient.SocketTimeoutError, match="reading") as info:
+            await session.get(srv.url + "/stall")
+        assert isinstance(info.value, hyperclient.ServerTimeoutError)
+        assert isinstance(info.value, asyncio.TimeoutError)
+        await assert_pool_healthy(session, srv.url)
+
+
+async def test_sock_read_timeout_is_the_gap_between_reads(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+        for _ in range(5):  # 5 x 20 ms: longer than the 50 ms gap in total, never per gap
+            await asyncio.sleep(20 * MS)
+            writer.write(b"x")
+            await writer.drain()
+        await asyncio.sleep(1)
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(timeout=ClientTimeout(sock_read=60 * MS)) as session:
+        async with session.get(srv.url) as resp:
+            assert await resp.content.readexactly(5) == b"xxxxx"
+            with pytest.raises(hyperclient.SocketTimeoutError):
+                await resp.read()
+
+
+async def test_total_timeout_before_head(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(1)
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(timeout=ClientTimeout(total=40 * MS)) as session:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(hyperclient.ServerTimeoutError, match="total timeout"):
+            await session.get(srv.url)
+        assert loop.time() - start < 0.5
+        # The task was not left cancelled: more awaits work.
+        await asyncio.sleep(0)
+
+
+async def test_total_timeout_covers_the_body(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        for _ in range(1000):  # a one-byte trickle: never a long gap, but far too slow
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.sleep(10 * MS)
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(timeout=ClientTimeout(total=80 * MS, sock_read=1)) as session:
+        async with session.get(srv.url) as resp:
+            with pytest.raises(hyperclient.ServerTimeoutError, match="body"):
+                await resp.read()
+        stats = list(session.connector.stats().values())[0]  # type: ignore[union-attr]
+        assert stats.in_use == 0 and stats.idle == 0
+
+
+async def test_total_timeout_spans_redirects(aiohttp_server: Start) -> None:
+    app = web.Application()
+
+    async def hop(request: web.Request) -> web.Response:
+        n = int(request.match_info["n"])
+        await asyncio.sleep(20 * MS)
+        if n == 0:
+            return web.Response(text="done")
+        return web.Response(status=302, headers={"Location": f"/hop/{n - 1}"})
+
+    app.router.add_get("/hop/{n}", hop)
+    server = await aiohttp_server(app)
+    async with ClientSession() as session:
+        with pytest.raises(hyperclient.ServerTimeoutError):
+            await session.get(
+                f"http://127.0.0.1:{server.port}/hop/5", timeout=ClientTimeout(total=70 * MS)
+            )
+        async with session.get(
+            f"http://127.0.0.1:{server.port}/hop/1", timeout=ClientTimeout(total=5)
+        ) as resp:
+            assert await resp.text() == "done"
+
+
+class SlowResolver(hyperclient.AbstractResolver):
+    """Resolves after a delay: lets a connect budget expire without any network."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[Any]:
+        await asyncio.sleep(self.delay)
+        return [
+            {
+                "hostname": host,
+                "host": "127.0.0.1",
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }  # fmt: skip
+        ]
+
+
+async def test_connect_timeout(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(keepalive())
+    connector = TCPConnector(resolver=SlowResolver(1))
+    timeout = ClientTimeout(connect=30 * MS)
+    async with ClientSession(connector=connector, timeout=timeout) as session:
+        with pytest.raises(hyperclient.ConnectionTimeoutError, match=f"localhost:{srv.port}"):
+            await session.get(f"http://localhost:{srv.port}/")
+        stats = session.connector.stats()  # type: ignore[union-attr]
+        assert all(s.in_use == 0 for s in stats.values())
+
+
+async def test_spec_conn_timeout_maps_to_connect(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(keepalive())
+    connector = TCPConnector(resolver=SlowResolver(1), conn_timeout=30 * MS)
+    assert connector.conn_timeout == 30 * MS
+    async with ClientSession(connector=connector) as session:
+        with pytest.raises(hyperclient.ConnectionTimeoutError):
+            await session.get(f"http://localhost:{srv.port}/")
+
+
+async def test_write_timeout_when_the_server_does_not_read(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(2)  # never reads the body
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(1000):
+            yield b"x" * 65536
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(timeout=ClientTimeout(write=50 * MS)) as session:
+        with pytest.raises(hyperclient.SocketTimeoutError, match="writing"):
+            await session.post(srv.url, data=body())
+
+
+async def test_cancellation_mid_body_keeps_the_pool_consistent(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            if b"/slow" in head:
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+                await writer.drain()
+                await asyncio.sleep(2)
+            writer.write(OK)
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(connector=TCPConnector(limit=1)) as session:
+
+        async def reader() -> None:
+            async with session.get(srv.url + "/slow") as resp:
+                await resp.read()
+
+        task = asyncio.ensure_future(reader())
+        await asyncio.sleep(30 * MS)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(3):  # limit=1: a leaked slot would hang here
+            await asyncio.wait_for(assert_pool_healthy(session, srv.url), 1)
+
+
+# -- Expect: 100-continue ----------------------------------------------------------------------
+
+
+async def test_expect_100_continue_sends_body_after_100(raw_server: Any) -> None:
+    seen: dict[str, bytes] = {}
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen["head"] = head
+        # Nothing of the body may arrive before we say 100.
+        try:
+            early = await asyncio.wait_for(reader.read(1), 50 * MS)
+        except TimeoutError:
+            early = b""
+        seen["early"] = early
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await writer.drain()
+        seen["body"] = early + await reader.readexactly(5 - len(early))
+        writer.write(OK)
+        await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        async with session.post(srv.url, data=b"hello", expect100=True) as resp:
+            assert await resp.read() == b"ok"
+    assert b"\r\nExpect: 100-continue\r\n" in seen["head"]
+    assert seen["early"] == b""
+    assert seen["body"] == b"hello"
+
+
+async def test_expect_100_final_status_instead_means_no_body(raw_server: Any) -> None:
+    got: list[bytes] = []
+    done = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        try:
+            got.append(await asyncio.wait_for(reader.read(100), 100 * MS))
+        except TimeoutError:
+            got.append(b"<nothing>")
+        done.set()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        async with session.put(srv.url, data=b"x" * 100, expect100=True) as resp:
+            assert resp.status == 413
+        await asyncio.wait_for(done.wait(), 1)
+    # Not a byte of the body was sent: nothing, or the EOF of our closing the connection.
+    assert got in ([b"<nothing>"], [b""])
+
+
+# -- tracing and timings ---------------------------------------------------------------------
+
+
+async def test_trace_events_in_order(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(keepalive())
+    events: list[str] = []
+    config = hyperclient.TraceConfig()
+
+    def record(name: str) -> Callable[..., Awaitable[None]]:
+        async def callback(session: Any, ctx: Any, params: Any) -> None:
+            assert ctx.trace_request_ctx == {"id": 7}
+            events.append(name)
+
+        return callback
+
+    for name in (
+        "on_request_start", "on_connection_create_start", "on_connection_create_end",
+        "on_connection_reuseconn", "on_request_headers_sent", "on_request_chunk_sent",
+        "on_response_chunk_received", "on_request_end", "on_request_exception",
+    ):  # fmt: skip
+        getattr(config, name).append(record(name))
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"chunk"
+
+    async with ClientSession(trace_configs=[config]) as session:
+        async with session.post(srv.url, data=body(), trace_request_ctx={"id": 7}) as resp:
+            await resp.read()
+        async with session.get(srv.url, trace_request_ctx={"id": 7}) as resp:
+            await resp.read()
+    assert events == [
+        "on_request_start", "on_connection_create_start", "on_connection_create_end",
+        "on_request_chunk_sent", "on_request_headers_sent", "on_request_end",
+        "on_response_chunk_received",
+        "on_request_start", "on_connection_reuseconn", "on_request_headers_sent",
+        "on_request_end", "on_response_chunk_received",
+    ]  # fmt: skip
+    with pytest.raises(RuntimeError, match="frozen"):
+        config.on_request_start.append(record("late"))
+
+
+async def test_trace_exception_event() -> None:
+    config = hyperclient.TraceConfig()
+    errors: list[BaseException] = []
+
+    async def on_exception(session: Any, ctx: Any, params: Any) -> None:
+        errors.append(params.exception)
+
+    config.on_request_exception.append(on_exception)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    async with ClientSession(trace_configs=[config]) as session:
+        with pytest.raises(hyperclient.ClientConnectorError):
+            await session.get(f"http://127.0.0.1:{port}/")
+    assert len(errors) == 1 and isinstance(errors[0], hyperclient.ClientConnectorError)
+
+
+async def test_timings(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            await asyncio.sleep(20 * MS)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab")
+            await writer.drain()
+            await asyncio.sleep(20 * MS)
+            writer.write(b"cd")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        async with session.get(srv.url) as resp:
+            before = resp.timings
+            assert before is not None and before.body_done is None
+            await resp.read()
+            first = resp.timings
+        async with session.get(srv.url) as resp:
+            await resp.read()
+            second = resp.timings
+    assert first is not None and second is not None
+    assert not first.reused and second.reused
+    assert first.connection is not None and first.request_sent is not None
+    assert first.first_byte is not None and first.headers is not None
+    assert first.body_done is not None
+    assert first.connection <= first.request_sent <= first.first_byte <= first.headers
+    assert first.first_byte >= 15 * MS  # the server waited 20 ms before answering
+    assert first.body_done - first.headers >= 15 * MS
+
+
+# -- Digest and .netrc -------------------------------------------------------------------------
+
+
+def digest_app(user: str, password: str) -> web.Application:
+    """A server that really checks RFC 7616 digests (MD5 and SHA-256, qop=auth)."""
+    realm, nonce = "test@hyperclient", os.urandom(8).hex()
+    app = web.Application()
+
+    def challenge() -> web.Response:
+        return web.Response(
+            status=401,
+            headers={
+                "WWW-Authenticate": f'Digest realm="{realm}", qop="auth", '
+                f'nonce="{nonce}", algorithm=SHA-256, opaque="xyz"'
+            },
+        )
+
+    async def protected(request: web.Request) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Digest "):
+            return challenge()
+        fields = parse_challenge(header)
+        h = hashlib.sha256
+        ha1 = h(f"{user}:{realm}:{password}".encode()).hexdigest()
+        ha2 = h(f"{request.method}:{fields['uri']}".encode()).hexdigest()
+        expected = h(
+            f"{ha1}:{fields['nonce']}:{fields['nc']}:{fields['cnonce']}:auth:{ha2}".encode()
+        ).hexdigest()
+        if fields.get("response") != expected or fields.get("username") != user:
+            return challenge()
+        return web.Response(text=f"welcome {user}")
+
+    app.router.add_route("*", "/secret", protected)
+    return app
+
+
+async def test_digest_auth_against_a_checking_server(aiohttp_server: Start) -> None:
+    server = await aiohttp_server(digest_app("Mufasa", "Circle of Life"))
+    url = f"http://127.0.0.1:{server.port}/secret?x=1"
+    async with ClientSession() as session:
+        good = hyperclient.DigestAuth("Mufasa", "Circle of Life")
+        async with session.get(url, auth=good) as resp:
+            assert resp.status == 200
+            assert await resp.text() == "welcome Mufasa"
+        async with session.post(url, data=b"body", auth=good) as resp:
+            assert resp.status == 200
+        bad = hyperclient.DigestAuth("Mufasa", "wrong")
+        async with session.get(url, auth=bad) as resp:
+            assert resp.status == 401  # one answer to the challenge, no loop
+
+
+async def test_netrc_used_only_with_trust_env(
+    aiohttp_server: Start, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = web.Application()
+
+    async def show(request: web.Request) -> web.Response:
+        return web.Response(text=request.headers.get("Authorization", "none"))
+
+    app.router.add_get("/", show)
+    server = await aiohttp_server(app)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login alice password s3cret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    url = f"http://127.0.0.1:{server.port}/"
+    async with ClientSession(trust_env=True) as session:
+        async with session.get(url) as resp:
+            assert await resp.text() == hyperclient.BasicAuth("alice", "s3cret").encode()
+    async with ClientSession() as session:
+        async with session.get(url) as resp:
+            assert await resp.text() == "none"
+
+
+async def test_share_cookies_keeps_its_deprecated_meaning(aiohttp_server: Start) -> None:
+    app = web.Application()
+
+    async def setter(request: web.Request) -> web.Response:
+        resp = web.Response(text=request.headers.get("Cookie", "none"))
+        resp.set_cookie("shared", "yes")
+        return resp
+
+    app.router.add_get("/", setter)
+    server = await aiohttp_server(app)
+    with pytest.warns(DeprecationWarning, match="share_cookies"):
+        connector = TCPConnector(share_cookies=True)
+    url = f"http://127.0.0.1:{server.port}/"
+    async with ClientSession(connector=connector, connector_owner=False) as first:
+        async with first.get(url) as resp:
+            await resp.read()
+    assert connector.cookies["shared"].value == "yes"
+    # A second session on the same connector sends the connector's cookies.
+    async with ClientSession(connector=connector) as second:
+        async with second.get(url) as resp:
+            assert await resp.text() == "shared=yes"
+
+
+async def test_read_max_size(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(
+        keepalive(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 100)
+    )
+    async with ClientSession() as session:
+        async with session.get(srv.url) as resp:
+            assert len(await resp.read(max_size=100)) == 100
+        async with session.get(srv.url) as resp:
+            with pytest.raises(hyperclient.ClientPayloadError, match="max_size"):
+                await resp.read(max_size=99)
