@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
 from yarl import URL
 
-from .errors import ClientPayloadError, ClientResponseError, ContentTypeError
+from .compression import make_decoder
+from .errors import ClientPayloadError, ClientResponseError, ContentTypeError, RemoteProtocolError
 from .http1 import ResponseHead
-from .streams import EMPTY_PAYLOAD, StreamReader
+from .streams import EMPTY_PAYLOAD, Decoder, StreamReader
 from .tracing import ResponseTimings
 from .values import HttpVersion, RequestInfo
 
@@ -169,9 +170,12 @@ class ClientResponse:
         if self._auto_decompress:
             encoding = self._header_value(b"content-encoding")
             if encoding is not None:
-                from .compression import make_decoder
-
-                decoder = make_decoder(encoding)
+                decoder: Decoder | None
+                try:
+                    decoder = make_decoder(encoding)
+                except RemoteProtocolError as exc:
+                    # The head is fine; reading the body is what cannot work.
+                    decoder = _RefusingDecoder(exc)
                 if decoder is not None:
                     payload.set_decoder(decoder)
         payload.on_eof(self._response_eof)
@@ -539,6 +543,27 @@ class ClientResponse:
     def __repr__(self) -> str:
         reason = f" {self.reason}" if self.reason else ""
         return f"<ClientResponse({self._url}) [{self.status}{reason}]>"
+
+
+class _RefusingDecoder:
+    """Stands in for a decoder we do not have: reading the body raises the reason."""
+
+    __slots__ = ("_error",)
+
+    def __init__(self, error: RemoteProtocolError) -> None:
+        self._error = error
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        raise RemoteProtocolError(
+            f"{self._error.message} (pass auto_decompress=False to read the raw body)",
+            in_body=True,
+        )
+
+    def has_pending(self) -> bool:
+        return False
+
+    def finish(self) -> bytes:
+        return self.decompress(b"", 1)
 
 
 class _Noop:
