@@ -1,0 +1,96 @@
+"""Cookies through a real session: scoping by host and path, jars, persistence."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+import hyperclient
+from hyperclient import ClientSession
+
+Start = Callable[..., Awaitable[Any]]
+
+
+def cookie_app() -> web.Application:
+    app = web.Application()
+
+    async def set_(request: web.Request) -> web.Response:
+        resp = web.Response(text="set")
+        for spec in request.query.getall("c"):
+            resp.headers.add("Set-Cookie", spec)
+        return resp
+
+    async def show(request: web.Request) -> web.Response:
+        return web.Response(text=request.headers.get("Cookie", ""))
+
+    app.router.add_get("/set", set_)
+    app.router.add_get("/{tail:.*}", show)
+    return app
+
+
+async def test_host_and_path_scoping(aiohttp_server: Start) -> None:
+    server = await aiohttp_server(cookie_app())
+    ip = f"http://127.0.0.1:{server.port}"
+    name = f"http://localhost:{server.port}"
+    async with ClientSession() as session:
+        async with session.get(
+            f"{ip}/set", params=[("c", "hostonly=1"), ("c", "scoped=2; Path=/a")]
+        ) as resp:
+            assert await resp.text() == "set"
+        async with session.get(f"{ip}/a/page") as resp:
+            assert sorted((await resp.text()).split("; ")) == ["hostonly=1", "scoped=2"]
+        async with session.get(f"{ip}/b") as resp:
+            assert await resp.text() == "hostonly=1"  # Path=/a does not match /b
+        async with session.get(f"{name}/a/page") as resp:
+            assert await resp.text() == ""  # another host entirely
+
+
+async def test_cookie_for_another_domain_is_refused(aiohttp_server: Start) -> None:
+    server = await aiohttp_server(cookie_app())
+    base = f"http://localhost:{server.port}"
+    async with ClientSession() as session:
+        async with session.get(
+            f"{base}/set", params=[("c", "evil=1; Domain=example.com"), ("c", "good=1")]
+        ) as resp:
+            await resp.read()
+        assert [m.key for m in session.cookie_jar] == ["good"]
+
+
+async def test_expired_cookie_deletes(aiohttp_server: Start) -> None:
+    server = await aiohttp_server(cookie_app())
+    base = f"http://127.0.0.1:{server.port}"
+    async with ClientSession() as session:
+        async with session.get(f"{base}/set", params={"c": "temp=1"}) as resp:
+            await resp.read()
+        async with session.get(f"{base}/set", params={"c": "temp=; Max-Age=0"}) as resp:
+            await resp.read()
+        async with session.get(f"{base}/show") as resp:
+            assert await resp.text() == ""
+
+
+async def test_dummy_jar_stores_nothing(aiohttp_server: Start) -> None:
+    server = await aiohttp_server(cookie_app())
+    base = f"http://127.0.0.1:{server.port}"
+    async with ClientSession(cookie_jar=hyperclient.DummyCookieJar()) as session:
+        async with session.get(f"{base}/set", params={"c": "a=1"}) as resp:
+            assert resp.cookies["a"].value == "1"  # still visible on the response
+        async with session.get(f"{base}/show") as resp:
+            assert await resp.text() == ""
+
+
+async def test_jar_save_and_load(aiohttp_server: Start, tmp_path: Any) -> None:
+    server = await aiohttp_server(cookie_app())
+    base = f"http://127.0.0.1:{server.port}"
+    path = tmp_path / "jar.json"
+    async with ClientSession() as session:
+        async with session.get(f"{base}/set", params={"c": "kept=yes; Max-Age=3600"}) as resp:
+            await resp.read()
+        session.cookie_jar.save(path)  # type: ignore[attr-defined]
+    assert path.read_text().lstrip().startswith("{")  # JSON, never pickle
+    jar = hyperclient.CookieJar()
+    jar.load(path)
+    async with ClientSession(cookie_jar=jar) as session:
+        async with session.get(f"{base}/show") as resp:
+            assert await resp.text() == "kept=yes"
