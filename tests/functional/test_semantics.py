@@ -108,8 +108,9 @@ async def test_total_timeout_covers_the_body(raw_server: Any) -> None:
         async with session.get(srv.url) as resp:
             with pytest.raises(hyperclient.ServerTimeoutError, match="body"):
                 await resp.read()
-        stats = list(session.connector.stats().values())[0]  # type: ignore[union-attr]
-        assert stats.in_use == 0 and stats.idle == 0
+        stats = next(iter(session.connector.stats().values()))  # type: ignore[union-attr]
+        assert stats.in_use == 0
+        assert stats.idle == 0
 
 
 async def test_total_timeout_spans_redirects(aiohttp_server: Start) -> None:
@@ -153,7 +154,7 @@ class SlowResolver(hyperclient.AbstractResolver):
                 "family": socket.AF_INET,
                 "proto": 0,
                 "flags": socket.AI_NUMERICHOST,
-            }  # fmt: skip
+            }
         ]
 
 
@@ -328,7 +329,8 @@ async def test_trace_exception_event() -> None:
     async with ClientSession(trace_configs=[config]) as session:
         with pytest.raises(hyperclient.ClientConnectorError):
             await session.get(f"http://127.0.0.1:{port}/")
-    assert len(errors) == 1 and isinstance(errors[0], hyperclient.ClientConnectorError)
+    assert len(errors) == 1
+    assert isinstance(errors[0], hyperclient.ClientConnectorError)
 
 
 async def test_timings(raw_server: Any) -> None:
@@ -346,16 +348,21 @@ async def test_timings(raw_server: Any) -> None:
     async with ClientSession() as session:
         async with session.get(srv.url) as resp:
             before = resp.timings
-            assert before is not None and before.body_done is None
+            assert before is not None
+            assert before.body_done is None
             await resp.read()
             first = resp.timings
         async with session.get(srv.url) as resp:
             await resp.read()
             second = resp.timings
-    assert first is not None and second is not None
-    assert not first.reused and second.reused
-    assert first.connection is not None and first.request_sent is not None
-    assert first.first_byte is not None and first.headers is not None
+    assert first is not None
+    assert second is not None
+    assert not first.reused
+    assert second.reused
+    assert first.connection is not None
+    assert first.request_sent is not None
+    assert first.first_byte is not None
+    assert first.headers is not None
     assert first.body_done is not None
     assert first.connection <= first.request_sent <= first.first_byte <= first.headers
     assert first.first_byte >= 15 * MS  # the server waited 20 ms before answering
