@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json as _json
+import math
 import os
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
@@ -38,6 +39,7 @@ from .errors import (
 )
 from .request import ClientRequest, make_url
 from .response import ClientResponse
+from .tls import legacy_fingerprint
 from .tracing import Trace, TraceConfig
 from .values import DEFAULT_TIMEOUT, ClientTimeout, HttpVersion, HttpVersion11
 
@@ -58,24 +60,93 @@ _SENTINEL: Any = object()
 _R = TypeVar("_R", bound=ClientResponse)
 
 
+#: Budgets at least this long share one-second timer buckets (aiohttp's ceil_threshold).
+_COARSE_TIMEOUT = 5.0
+
+
+class _DeadlineWheel:
+    """Coarse timers for long budgets: one loop timer per second of expiry, not per request.
+
+    Most requests run under a long ``total`` (aiohttp's default is 300 s) and finish in
+    milliseconds: arming and cancelling a loop timer for each costs more than the rest of
+    the request's bookkeeping. Deadlines of 5 s or more instead go into the bucket of the
+    whole second they expire in, and may fire up to a second late.
+    """
+
+    __slots__ = ("_armed", "_buckets", "_handle", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._buckets: dict[int, set[_Deadline]] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed: int | None = None
+
+    def add(self, deadline: _Deadline, when: float) -> int:
+        bucket = math.ceil(when)
+        members = self._buckets.get(bucket)
+        if members is None:
+            members = self._buckets[bucket] = set()
+            if self._armed is None or bucket < self._armed:
+                self._arm(bucket)
+        members.add(deadline)
+        return bucket
+
+    def discard(self, deadline: _Deadline, bucket: int) -> None:
+        members = self._buckets.get(bucket)
+        if members is not None:
+            members.discard(deadline)
+
+    def _arm(self, bucket: int) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._armed = bucket
+        self._handle = self._loop.call_at(bucket, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = self._armed = None
+        now = self._loop.time()
+        for bucket in sorted(b for b in self._buckets if b <= now):
+            for deadline in self._buckets.pop(bucket):
+                deadline.expire()
+        if self._buckets:
+            self._arm(min(self._buckets))
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._buckets.clear()
+
+
 class _Deadline:
-    """The ``total`` budget of one request: a single timer for the request and its body.
+    """The ``total`` budget of one request: one timer for the request and its body.
 
     While the request is in flight it cancels the task (turned into a timeout by
     ``_request``); once the response is returned it fails the body stream instead.
     """
 
-    __slots__ = ("_handle", "_response", "_task", "fired", "timeout")
+    __slots__ = ("_bucket", "_handle", "_response", "_task", "_wheel", "fired", "timeout")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, timeout: float, wheel: _DeadlineWheel | None
+    ) -> None:
         self.timeout = timeout
         self.fired = False
         self._task = asyncio.current_task(loop)
         self._response: ClientResponse | None = None
-        self._handle: asyncio.TimerHandle | None = loop.call_at(loop.time() + timeout, self._fire)
+        when = loop.time() + timeout
+        self._handle: asyncio.TimerHandle | None = None
+        self._wheel: _DeadlineWheel | None = None
+        self._bucket = 0
+        if wheel is not None and timeout >= _COARSE_TIMEOUT:
+            self._wheel = wheel
+            self._bucket = wheel.add(self, when)
+        else:
+            self._handle = loop.call_at(when, self.expire)
 
-    def _fire(self) -> None:
-        self._handle = None
+    def expire(self) -> None:
+        """The budget ran out."""
+        self._handle = self._wheel = None
         self.fired = True
         response = self._response
         if response is None:
@@ -89,17 +160,20 @@ class _Deadline:
 
     def hand_to(self, response: ClientResponse) -> None:
         """From now on the budget covers reading *response*'s body."""
-        if response.content.is_eof() or self._handle is None:
+        if response.content.is_eof() or (self._handle is None and self._wheel is None):
             self.cancel()
             return
         self._response = response
-        response._timer = self._handle
+        response._timer = self
 
     def cancel(self) -> None:
-        handle = self._handle
-        if handle is not None:
+        """The request finished in time."""
+        if self._wheel is not None:
+            self._wheel.discard(self, self._bucket)
+            self._wheel = None
+        elif self._handle is not None:
+            self._handle.cancel()
             self._handle = None
-            handle.cancel()
 
 
 class _Unanswered(Exception):
@@ -244,6 +318,7 @@ class ClientSession:
         self._read_bufsize = read_bufsize
         self._max_line_size = max_line_size
         self._max_field_size = max_field_size
+        self._wheel: _DeadlineWheel | None = None
         self._closed = False
 
     @staticmethod
@@ -362,6 +437,8 @@ class ClientSession:
         closing = _Closing([])
         if not self._closed:
             self._closed = True
+            if self._wheel is not None:
+                self._wheel.close()
             if self._connector is not None and self._connector_owner:
                 closing = self._connector.close()
             self._connector = None
@@ -517,7 +594,7 @@ class ClientSession:
         )
         merged = self._merge_headers(headers)
         policy = self._raise_for_status if raise_for_status is None else raise_for_status
-        deadline = _Deadline(loop, tm.total) if tm.total else None
+        deadline = _Deadline(loop, tm.total, self._wheel_for(loop)) if tm.total else None
         try:
             resp = await self._traced(
                 method, url, data, merged, cookies, auth, options, allow_redirects, max_redirects
@@ -544,6 +621,12 @@ class ClientSession:
         if deadline is not None:
             deadline.hand_to(resp)
         return resp
+
+    def _wheel_for(self, loop: asyncio.AbstractEventLoop) -> _DeadlineWheel:
+        wheel = self._wheel
+        if wheel is None or wheel._loop is not loop:
+            wheel = self._wheel = _DeadlineWheel(loop)
+        return wheel
 
     def _url_and_auth(
         self, str_or_url: str | URL, auth: BasicAuth | DigestAuth | None
@@ -915,8 +998,8 @@ def _strip_body_headers(headers: CIMultiDict[str] | None) -> CIMultiDict[str] | 
 
 
 def _ssl_setting(ssl: Any, verify_ssl: bool | None, ssl_context: Any, fingerprint: Any) -> Any:
-    from .tls import legacy_fingerprint
-
+    if verify_ssl is None and ssl_context is None and fingerprint is None:
+        return True if ssl is None else ssl
     given = [x for x in (verify_ssl, ssl_context, fingerprint) if x is not None]
     if given and ssl is not True:
         raise ValueError("ssl= cannot be combined with verify_ssl, ssl_context or fingerprint")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Generator
 from email.message import Message
 from http.cookies import CookieError, SimpleCookie
 from types import MappingProxyType, SimpleNamespace, TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
 from yarl import URL
@@ -146,7 +146,7 @@ class ClientResponse:
         self._cookies: SimpleCookie | None = None
         self._content_type: tuple[str, dict[str, str]] | None = None
         self._on_release: list[Callable[[], None]] = []
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: _Cancellable | None = None
         self._request_info: RequestInfo | None = None
         self._traces: Any = None
         self._in_context = False
@@ -543,6 +543,12 @@ class ClientResponse:
     def __repr__(self) -> str:
         reason = f" {self.reason}" if self.reason else ""
         return f"<ClientResponse({self._url}) [{self.status}{reason}]>"
+
+
+class _Cancellable(Protocol):
+    """A timer the response cancels once its body is complete."""
+
+    def cancel(self) -> None: ...
 
 
 class _RefusingDecoder:
