@@ -1,0 +1,85 @@
+"""The coarse deadline wheel, with a fake clock (the one thing tests may fake)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hyperclient.client import _COARSE_TIMEOUT, _Deadline, _DeadlineWheel
+
+
+class FakeTimer:
+    def __init__(self, when: float, callback: Any) -> None:
+        self.when, self.callback, self.cancelled = when, callback, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeLoop:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.timers: list[FakeTimer] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Any) -> FakeTimer:
+        timer = FakeTimer(when, callback)
+        self.timers.append(timer)
+        return timer
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        for timer in sorted(self.timers, key=lambda t: t.when):
+            if timer.when <= self.now and not timer.cancelled:
+                timer.cancelled = True
+                timer.callback()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.expired = 0
+
+    def expire(self) -> None:
+        self.expired += 1
+
+
+def test_many_deadlines_share_one_timer_per_second() -> None:
+    loop = FakeLoop()
+    wheel = _DeadlineWheel(loop)  # type: ignore[arg-type]
+    recorders = [Recorder() for _ in range(100)]
+    for i, rec in enumerate(recorders):
+        wheel.add(rec, loop.now + 300.001 + i / 1000)  # type: ignore[arg-type]
+    assert len([t for t in loop.timers if not t.cancelled]) == 1
+    loop.advance(300.9)
+    assert sum(r.expired for r in recorders) == 0
+    loop.advance(0.1)  # fires at the whole second after the deadline, never before
+    assert all(r.expired == 1 for r in recorders)
+
+
+def test_discarded_deadlines_never_fire_and_earlier_buckets_rearm() -> None:
+    loop = FakeLoop()
+    wheel = _DeadlineWheel(loop)  # type: ignore[arg-type]
+    late, early, gone = Recorder(), Recorder(), Recorder()
+    wheel.add(late, loop.now + 60)  # type: ignore[arg-type]
+    bucket = wheel.add(gone, loop.now + 10)  # type: ignore[arg-type]
+    wheel.add(early, loop.now + 10)  # type: ignore[arg-type]
+    wheel.discard(gone, bucket)  # type: ignore[arg-type]
+    loop.advance(10)
+    assert (early.expired, gone.expired, late.expired) == (1, 0, 0)
+    loop.advance(50)
+    assert late.expired == 1
+
+
+def test_short_budgets_get_a_precise_timer() -> None:
+    loop = FakeLoop()
+    wheel = _DeadlineWheel(loop)  # type: ignore[arg-type]
+    short = _Deadline(loop, _COARSE_TIMEOUT / 10, wheel)  # type: ignore[arg-type]
+    assert [t.when for t in loop.timers] == [loop.now + _COARSE_TIMEOUT / 10]
+    short.cancel()
+    assert loop.timers[0].cancelled
+    long = _Deadline(loop, 300, wheel)  # type: ignore[arg-type]
+    assert loop.timers[-1].when == 1300  # the bucket's whole second
+    long.cancel()
+    loop.advance(400)
+    assert not long.fired
