@@ -24,7 +24,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from .auth import BasicAuth, DigestAuth, should_retry_with_digest
-from .connector import BaseConnector, Connection, TCPConnector, _Closing
+from .connector import BaseConnector, TCPConnector, _Closing
 from .cookies import AbstractCookieJar, CookieJar
 from .errors import (
     ClientOSError,
@@ -174,14 +174,6 @@ class _Deadline:
         elif self._handle is not None:
             self._handle.cancel()
             self._handle = None
-
-
-class _Unanswered(Exception):
-    """Internal: the connection failed before any byte of the response arrived."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(error)
-        self.error = error
 
 
 class _RequestContextManager(Generic[_R]):
@@ -595,8 +587,10 @@ class ClientSession:
         merged = self._merge_headers(headers)
         policy = self._raise_for_status if raise_for_status is None else raise_for_status
         deadline = _Deadline(loop, tm.total, self._wheel_for(loop)) if tm.total else None
+        # Without tracing, go straight to the flow: one coroutine frame less per request.
+        flow = self._traced if options.traces else self._follow
         try:
-            resp = await self._traced(
+            resp = await flow(
                 method, url, data, merged, cookies, auth, options, allow_redirects, max_redirects
             )
             if policy is True:
@@ -665,10 +659,7 @@ class ClientSession:
         max_redirects: int,
     ) -> ClientResponse:
         traces = options.traces
-        if not traces:
-            return await self._follow(
-                method, url, data, headers, cookies, auth, options, allow_redirects, max_redirects
-            )
+        assert traces is not None
         shown = headers if headers is not None else CIMultiDict()
         for trace in traces:
             await trace.send_request_start(method, url, shown)
@@ -838,48 +829,43 @@ class ClientSession:
         )
 
     async def _send(self, req: ClientRequest, options: _RequestOptions) -> ClientResponse:
-        """Acquire a connection and send; retry once if a reused connection was stale."""
+        """Acquire a connection and send; retry once if a reused connection was stale.
+
+        The server may close an idle keep-alive connection just as we reuse it (RFC 9112
+        §9.3.1 allows retrying then): when nothing of the response arrived and the body can
+        be sent again, the request goes once more on a fresh connection.
+        """
         connector = self._connector
         if connector is None:
             raise RuntimeError("session is closed")
-        conn = await connector.connect(req, options.traces, options.timeout)
-        try:
-            return await self._send_on(req, conn, options)
-        except _Unanswered as unanswered:
-            if not (conn.reused and req.is_replayable()):
-                raise unanswered.error from unanswered.error.__cause__
-            first_error = unanswered.error
-        # The server closed an idle keep-alive connection as we reused it (RFC 9112 §9.3.1
-        # allows retrying then): once more on a fresh connection.
-        conn = await connector.connect(req, options.traces, options.timeout, reuse=False)
-        try:
-            return await self._send_on(req, conn, options)
-        except _Unanswered as unanswered:
-            unanswered.error.__context__ = first_error
-            raise unanswered.error from unanswered.error.__cause__
-
-    async def _send_on(
-        self, req: ClientRequest, conn: Connection, options: _RequestOptions
-    ) -> ClientResponse:
-        """Send *req* on *conn*; errors before any response byte become ``_Unanswered``."""
-        protocol = conn.protocol
-        try:
-            resp = await req.send(conn)
-        except (ServerDisconnectedError, ClientOSError) as exc:
-            conn.close()
-            if protocol is not None and not protocol.got_response_bytes:
-                raise _Unanswered(exc) from None
-            raise
-        except RemoteProtocolError as exc:
-            conn.close()
-            raise ClientResponseError(
-                req.request_info, (), status=400, message=exc.message
-            ) from exc
-        except BaseException:
-            conn.close()
-            raise
-        resp._started = options.started
-        return resp
+        reuse = True
+        while True:
+            conn = await connector.connect(req, options.traces, options.timeout, reuse=reuse)
+            protocol = conn.protocol
+            try:
+                resp = await req.send(conn)
+            except (ServerDisconnectedError, ClientOSError):
+                conn.close()
+                if (
+                    reuse
+                    and conn.reused
+                    and protocol is not None
+                    and not protocol.got_response_bytes
+                    and req.is_replayable()
+                ):
+                    reuse = False
+                    continue
+                raise
+            except RemoteProtocolError as exc:
+                conn.close()
+                raise ClientResponseError(
+                    req.request_info, (), status=400, message=exc.message
+                ) from exc
+            except BaseException:
+                conn.close()
+                raise
+            resp._started = options.started
+            return resp
 
     @staticmethod
     def _has_set_cookie(resp: ClientResponse) -> bool:
