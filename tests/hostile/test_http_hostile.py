@@ -132,7 +132,7 @@ async def test_close_right_after_accept(raw_server: Any) -> None:
     async with ClientSession() as session:
         # A FIN before our request lands gives a clean disconnect; our bytes arriving after
         # the close give a reset. Both are connection errors saying so.
-        with pytest.raises(hyperclient.ClientConnectionError, match="disconnected|reset"):
+        with pytest.raises(hyperclient.ClientConnectionError, match=r"disconnected|reset"):
             await session.get(srv.url)
 
 
