@@ -89,10 +89,15 @@ def _imports(path: pathlib.Path) -> set[str]:
             if node.module:
                 found.add(node.module.split(".")[0])
             else:
-                found.update(alias.name for alias in node.names)
+                # `from . import x`: a submodule if one is named so, else the package itself.
+                for alias in node.names:
+                    is_module = (SRC / f"{alias.name}.py").exists()
+                    found.add(alias.name if is_module else "__init__")
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module.startswith("hyperclient."):
                 found.add(node.module.split(".")[1])
+            elif node.module == "hyperclient":
+                found.add("__init__")
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("hyperclient."):

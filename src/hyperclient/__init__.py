@@ -5,6 +5,12 @@ Only public names live here; each is defined in the module that owns it.
 
 from __future__ import annotations
 
+# aiohttp's submodule names that client code imports (thin re-export modules).
+from . import client_exceptions as client_exceptions
+from . import client_reqrep as client_reqrep
+from . import hdrs as hdrs
+from . import helpers as helpers
+from . import streams as streams
 from .auth import BasicAuth, DigestAuth
 from .client import (
     ClientSession,
@@ -17,7 +23,7 @@ from .client import (
     put,
     request,
 )
-from .connector import BaseConnector, Connection, TCPConnector, UnixConnector
+from .connector import BaseConnector, Connection, ProxyConnector, TCPConnector, UnixConnector
 from .cookies import AbstractCookieJar, CookieJar, DummyCookieJar
 from .errors import (
     ClientConnectionError,
@@ -54,7 +60,13 @@ from .errors import (
 from .formdata import FormData
 from .pool import EndpointStats
 from .request import ClientRequest
-from .resolver import AbstractResolver, ThreadedResolver
+from .resolver import (
+    AbstractResolver,
+    AsyncResolver,
+    DefaultResolver,
+    StaticResolver,
+    ThreadedResolver,
+)
 from .response import ClientResponse, ContentDisposition, parse_mimetype
 from .streams import EMPTY_PAYLOAD, StreamReader
 from .tracing import (
@@ -93,6 +105,7 @@ __all__ = (
     "EMPTY_PAYLOAD",
     "AbstractCookieJar",
     "AbstractResolver",
+    "AsyncResolver",
     "BaseConnector",
     "BasicAuth",
     "ClientConnectionError",
@@ -118,6 +131,7 @@ __all__ = (
     "ContentDisposition",
     "ContentTypeError",
     "CookieJar",
+    "DefaultResolver",
     "DigestAuth",
     "DummyCookieJar",
     "EndpointStats",
@@ -131,6 +145,7 @@ __all__ = (
     "InvalidUrlRedirectClientError",
     "NonHttpUrlClientError",
     "NonHttpUrlRedirectClientError",
+    "ProxyConnector",
     "RedirectClientError",
     "RequestInfo",
     "ResponseTimings",
@@ -139,6 +154,7 @@ __all__ = (
     "ServerFingerprintMismatch",
     "ServerTimeoutError",
     "SocketTimeoutError",
+    "StaticResolver",
     "StreamReader",
     "TCPConnector",
     "ThreadedResolver",

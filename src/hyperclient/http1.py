@@ -268,30 +268,40 @@ def _parse_content_length(values: list[bytes]) -> int:
 def _is_chunked(values: list[bytes]) -> bool:
     """Whether the final transfer coding is chunked (RFC 9112 §6.3 rule 4).
 
-    chunked must be last and may appear once (RFC 9112 §6.1). We also refuse empty list
-    elements, which RFC 9110 §5.6.1 says to ignore but llhttp does not ("chunked," is not
-    chunked to it): when two parsers can disagree on the framing, the message is refused.
+    chunked must be last and may appear once (RFC 9112 §6.1). We also refuse what llhttp
+    reads differently from the RFC: empty list elements ("chunked," is chunked by RFC 9110
+    §5.6.1, not to llhttp) and parameters on chunked, which defines none. When two parsers
+    can disagree on the framing, the message is refused.
     """
     if len(values) == 1 and values[0] == b"chunked":
         return True
-    codings = [
-        item.strip(_OWS).partition(b";")[0].rstrip(_OWS).lower()
-        for value in values
-        for item in value.split(b",")
-    ]
+    codings = [item.strip(_OWS).lower() for value in values for item in value.split(b",")]
     count = codings.count(b"chunked")
-    if b"" in codings or count > 1 or (count and codings[-1] != b"chunked"):
+    if (
+        b"" in codings
+        or count > 1
+        or (count and codings[-1] != b"chunked")
+        or count != sum(c.partition(b";")[0].rstrip(_OWS) == b"chunked" for c in codings)
+    ):
         raise RemoteProtocolError(f"invalid Transfer-Encoding: {short_repr(b', '.join(values))}")
     return count == 1
 
 
-def _has_token(values: list[bytes], token: bytes) -> bool:
-    """Whether a comma-separated list (Connection, RFC 9110 §7.6.1) holds *token*."""
-    for value in values:
-        for item in value.lower().split(b","):
-            if item.strip(_OWS) == token:
-                return True
-    return False
+_CLOSE: Final = 1
+_PERSIST: Final = 2
+#: Connection values seen -> _CLOSE | _PERSIST bits; bounded like _name_kinds.
+_connection_flags: dict[bytes, int] = {}
+
+
+def _connection_options(value: bytes) -> int:
+    """Whether a Connection list (RFC 9110 §7.6.1) holds "close" and/or "keep-alive"."""
+    flags = _connection_flags.get(value)
+    if flags is None:
+        options = {item.strip(_OWS) for item in value.lower().split(b",")}
+        flags = (b"close" in options and _CLOSE) | (b"keep-alive" in options and _PERSIST)
+        if len(_connection_flags) < _NAME_CACHE_SIZE:
+            _connection_flags[value] = flags
+    return flags
 
 
 #: Keep-Alive values seen -> their timeout; bounded like _name_kinds.
@@ -421,8 +431,11 @@ class ResponseParser:
         self._read_until_eof = read_until_eof
         self._scanned = self._checked = self._nlines = 0
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Append bytes received from the server; any split is fine.
+
+        A ``bytes`` object is kept as is (body data in it may be handed out without a
+        copy); other buffers are copied.
 
         Raises:
             RuntimeError: after :meth:`receive_eof`.
@@ -747,7 +760,8 @@ class ResponseParser:
         specials: list[tuple[int, bytes]] | None,
     ) -> ResponseHead:
         """Decide how the body is delimited (RFC 9112 §6.3) and enter the matching state."""
-        lengths = codings = connection = None
+        lengths = codings = None
+        connection = 0
         keep_alive_timeout = None
         if specials is not None:
             for kind, value in specials:
@@ -756,7 +770,7 @@ class ResponseParser:
                 elif kind == _TRANSFER_ENCODING:
                     codings = [value] if codings is None else [*codings, value]
                 elif kind == _CONNECTION:
-                    connection = [value] if connection is None else [*connection, value]
+                    connection |= _connection_options(value)
                 elif keep_alive_timeout is None:
                     keep_alive_timeout = _keep_alive_timeout(value)
         content_length = None
@@ -768,9 +782,9 @@ class ResponseParser:
                 content_length = _parse_content_length(lengths)
         # RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
         if version is HttpVersion11:
-            keep_alive = connection is None or not _has_token(connection, b"close")
+            keep_alive = not connection & _CLOSE
         else:
-            keep_alive = connection is not None and _has_token(connection, b"keep-alive")
+            keep_alive = bool(connection & _PERSIST)
         chunked = upgrade = False
         if status == 101 or (self._is_connect and 200 <= status < 300):
             # RFC 9112 §6.3 rule 2 and RFC 9110 §15.2.2: the bytes after this head belong to
@@ -864,7 +878,8 @@ class ResponseParser:
             line = bytes(buf[i : lf - 1])
             i = lf + 1
             if not line and (nlines or trailer):
-                return i, nlines  # the empty line that ends the head
+                # Defensive: the fast path only scans a complete head that has an error.
+                return i, nlines  # pragma: no cover
             try:
                 if nlines == 0 and not trailer:
                     _parse_status_line(line, self._max_line)
