@@ -24,7 +24,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from .auth import BasicAuth, DigestAuth, should_retry_with_digest
-from .connector import BaseConnector, TCPConnector, _Closing
+from .connector import BaseConnector, ProxyConnector, TCPConnector, _Closing
 from .cookies import AbstractCookieJar, CookieJar
 from .errors import (
     ClientOSError,
@@ -37,11 +37,20 @@ from .errors import (
     ServerTimeoutError,
     TooManyRedirects,
 )
+from .proxy import proxy_for as proxy_from_env
+from .proxy import split_credentials
 from .request import ClientRequest, make_url
 from .response import ClientResponse
 from .tls import legacy_fingerprint
 from .tracing import Trace, TraceConfig
 from .values import DEFAULT_TIMEOUT, ClientTimeout, HttpVersion, HttpVersion11
+from .websocket import (
+    DEFAULT_WS_CLIENT_TIMEOUT,
+    ClientWebSocketResponse,
+    ClientWSTimeout,
+    _WSRequestContextManager,
+)
+from .websocket import ws_connect as _ws_connect
 
 __all__ = (
     "ClientSession",
@@ -236,6 +245,12 @@ class ClientSession:
         auto_decompress: decode gzip/deflate/br/zstd bodies (default True).
         version: the HTTP version of requests.
         read_bufsize: body buffer size, in bytes.
+        trust_env: read proxies (``http_proxy``, ``https_proxy``, ``ws_proxy``,
+            ``wss_proxy``, ``all_proxy``, ``no_proxy``), ``~/.netrc`` and ``SSLKEYLOGFILE``
+            from the environment.
+        proxy: the proxy for every request (``http://``, ``https://``, ``socks5://``,
+            ``socks5h://``, ``socks4://``, ``socks4a://``) unless a request names its own.
+        proxy_auth: ``BasicAuth`` for that proxy (credentials in its URL also work).
     """
 
     _closed = True
@@ -254,7 +269,7 @@ class ClientSession:
         json_serialize: Callable[[Any], str] = _json.dumps,
         request_class: type[ClientRequest] = ClientRequest,
         response_class: type[ClientResponse] = ClientResponse,
-        ws_response_class: type[Any] | None = None,
+        ws_response_class: type[ClientWebSocketResponse] = ClientWebSocketResponse,
         version: HttpVersion = HttpVersion11,
         cookie_jar: AbstractCookieJar | None = None,
         connector_owner: bool = True,
@@ -269,6 +284,8 @@ class ClientSession:
         read_bufsize: int = 2**16,
         max_line_size: int = 8190,
         max_field_size: int = 8190,
+        proxy: str | URL | None = None,
+        proxy_auth: BasicAuth | None = None,
     ) -> None:
         if loop is not None:
             from .connector import _check_loop
@@ -303,6 +320,8 @@ class ClientSession:
         self._timeout = self._resolve_timeout(timeout, read_timeout, conn_timeout)
         self._auto_decompress = auto_decompress
         self._trust_env = trust_env
+        self._default_proxy = URL(proxy) if isinstance(proxy, str) else proxy
+        self._default_proxy_auth = proxy_auth
         self._requote_redirect_url = requote_redirect_url
         self._trace_configs = list(trace_configs or ())
         for trace_config in self._trace_configs:
@@ -505,6 +524,79 @@ class ClientSession:
     def delete(self, url: str | URL, **kwargs: Any) -> Any:
         """Perform a DELETE request."""
         return _RequestContextManager(self._request("DELETE", url, **kwargs))
+
+    def ws_connect(
+        self,
+        url: str | URL,
+        *,
+        method: str = "GET",
+        protocols: Iterable[str] = (),
+        timeout: ClientWSTimeout | float | None = DEFAULT_WS_CLIENT_TIMEOUT,
+        receive_timeout: float | None = None,
+        autoclose: bool = True,
+        autoping: bool = True,
+        heartbeat: float | None = None,
+        auth: BasicAuth | None = None,
+        origin: str | None = None,
+        params: Any = None,
+        headers: Any = None,
+        proxy: Any = None,
+        proxy_auth: BasicAuth | None = None,
+        ssl: Any = True,
+        verify_ssl: bool | None = None,
+        fingerprint: bytes | None = None,
+        ssl_context: Any = None,
+        server_hostname: str | None = None,
+        proxy_headers: Any = None,
+        compress: int = 0,
+        max_msg_size: int = 4 * 1024 * 1024,
+    ) -> _WSRequestContextManager:
+        """Open a WebSocket (RFC 6455); await it or use ``async with``.
+
+        Args:
+            url: a ``ws://`` or ``wss://`` URL (``http``/``https`` work too).
+            protocols: subprotocols to offer, in order of preference.
+            timeout: seconds to wait for the server's close frame (the reference's
+                ``timeout=10.0``, also bounding the handshake), or a ``ClientWSTimeout``.
+            receive_timeout: seconds ``receive()`` waits for a message (None: forever).
+            autoclose: answer the server's close frame automatically.
+            autoping: answer pings automatically and hide PING/PONG messages.
+            heartbeat: ping after this many seconds of silence; fail the connection if
+                nothing arrives within half of it.
+            origin: the ``Origin`` header.
+            compress: offer permessage-deflate with this window (9-15), 0 for off.
+            max_msg_size: largest message accepted, in bytes (0: no limit).
+
+        The remaining arguments are those of :meth:`request`.
+
+        Raises:
+            WSServerHandshakeError: the server did not accept the upgrade.
+        """
+        return _ws_connect(
+            self,
+            url,
+            method=method,
+            protocols=protocols,
+            timeout=timeout,
+            receive_timeout=receive_timeout,
+            autoclose=autoclose,
+            autoping=autoping,
+            heartbeat=heartbeat,
+            auth=auth,
+            origin=origin,
+            params=params,
+            headers=headers,
+            proxy=proxy,
+            proxy_auth=proxy_auth,
+            ssl=ssl,
+            verify_ssl=verify_ssl,
+            fingerprint=fingerprint,
+            ssl_context=ssl_context,
+            server_hostname=server_hostname,
+            proxy_headers=proxy_headers,
+            compress=compress,
+            max_msg_size=max_msg_size,
+        )
 
     # -- the request flow ---------------------------------------------------------------------
 
@@ -740,7 +832,8 @@ class ClientSession:
         while True:
             req = self._build_request(method, url, data, headers, cookies, auth, options, req)
             resp = await self._send(req, options)
-            if resp._head is not None and self._has_set_cookie(resp):
+            head = resp._head
+            if head is not None and head.set_cookie:
                 self._store_cookies(resp)
             if isinstance(auth, DigestAuth) and resp.status == 401 and not digest_tried:
                 challenge = should_retry_with_digest(resp.status, resp.headers)
@@ -754,9 +847,9 @@ class ClientSession:
                     continue
             if not allow_redirects or resp.status not in _REDIRECTS:
                 break
-            location = resp._header_value(b"location")
-            if location is None:
+            if head is None or head.location is None:
                 break
+            location = head.location.decode("utf-8", "surrogateescape")
             history.append(resp)
             resp.release()
             if len(history) > max_redirects:
@@ -783,6 +876,23 @@ class ClientSession:
         resp._history = tuple(history)
         return resp
 
+    def _proxy_for(
+        self, url: URL, proxy: URL | None, proxy_auth: BasicAuth | None
+    ) -> tuple[URL | None, BasicAuth | None]:
+        """The proxy for *url* and its credentials: the request's, else the session's, else
+        a ``ProxyConnector``'s, else (``trust_env``) the environment's unless ``NO_PROXY``."""
+        if proxy is None:
+            proxy = self._default_proxy
+            proxy_auth = proxy_auth or self._default_proxy_auth
+        connector = self._connector
+        if proxy is None and isinstance(connector, ProxyConnector):
+            proxy, proxy_auth = connector.proxy_url, proxy_auth or connector.proxy_auth
+        if proxy is None and self._trust_env:
+            proxy = proxy_from_env(url, os.environ)
+        if proxy is None:
+            return None, None
+        return split_credentials(proxy, proxy_auth)
+
     def _build_request(
         self,
         method: str,
@@ -799,6 +909,7 @@ class ClientSession:
                 f"cannot follow the redirect to {url}: the request body is a stream that "
                 "cannot be sent again (pass bytes or a seekable file)"
             )
+        proxy, proxy_auth = self._proxy_for(url, options.proxy, options.proxy_auth)
         return self._request_class(
             method,
             url,
@@ -814,8 +925,8 @@ class ClientSession:
             expect100=options.expect100,
             loop=options.loop,
             response_class=self._response_class,
-            proxy=options.proxy,
-            proxy_auth=options.proxy_auth,
+            proxy=proxy,
+            proxy_auth=proxy_auth,
             proxy_headers=options.proxy_headers,
             ssl=options.ssl,
             server_hostname=options.server_hostname,
@@ -866,14 +977,6 @@ class ClientSession:
                 raise
             resp._started = options.started
             return resp
-
-    @staticmethod
-    def _has_set_cookie(resp: ClientResponse) -> bool:
-        assert resp._head is not None
-        for name, _ in resp._head.raw_headers:
-            if len(name) == 10 and name.lower() == b"set-cookie":
-                return True
-        return False
 
     def _store_cookies(self, resp: ClientResponse) -> None:
         assert resp._head is not None

@@ -107,6 +107,9 @@ class ResponseHead:
         upgrade: True for 101 and for a 2xx answer to CONNECT: the following bytes belong
             to another protocol (read them from :attr:`ResponseParser.trailing_data`).
         keep_alive_timeout: ``Keep-Alive: timeout=N`` in seconds, when present and valid.
+        content_encoding: the ``Content-Encoding`` field values joined by ", ", or None.
+        set_cookie: whether the response carries ``Set-Cookie`` fields.
+        location: the first ``Location`` field value, or None.
     """
 
     status: int
@@ -118,6 +121,9 @@ class ResponseHead:
     chunked: bool
     upgrade: bool
     keep_alive_timeout: float | None
+    content_encoding: bytes | None = None
+    set_cookie: bool = False
+    location: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -176,11 +182,18 @@ _CONTENT_LENGTH: Final = 1
 _TRANSFER_ENCODING: Final = 2
 _CONNECTION: Final = 3
 _KEEP_ALIVE: Final = 4
+# Not framing, but fields the client acts on: noted here so nobody rescans the head.
+_CONTENT_ENCODING: Final = 5
+_SET_COOKIE: Final = 6
+_LOCATION: Final = 7
 _SPECIAL_NAMES: Final = {
     b"content-length": _CONTENT_LENGTH,
     b"transfer-encoding": _TRANSFER_ENCODING,
     b"connection": _CONNECTION,
     b"keep-alive": _KEEP_ALIVE,
+    b"content-encoding": _CONTENT_ENCODING,
+    b"set-cookie": _SET_COOKIE,
+    b"location": _LOCATION,
 }
 #: Valid field names seen so far (as received) -> kind. Filled by _classify_name().
 _name_kinds: dict[bytes, int] = {}
@@ -763,6 +776,8 @@ class ResponseParser:
         lengths = codings = None
         connection = 0
         keep_alive_timeout = None
+        content_encoding = location = None
+        set_cookie = False
         if specials is not None:
             for kind, value in specials:
                 if kind == _CONTENT_LENGTH:
@@ -771,8 +786,18 @@ class ResponseParser:
                     codings = [value] if codings is None else [*codings, value]
                 elif kind == _CONNECTION:
                     connection |= _connection_options(value)
-                elif keep_alive_timeout is None:
-                    keep_alive_timeout = _keep_alive_timeout(value)
+                elif kind == _KEEP_ALIVE:
+                    if keep_alive_timeout is None:
+                        keep_alive_timeout = _keep_alive_timeout(value)
+                elif kind == _SET_COOKIE:
+                    set_cookie = True
+                elif kind == _CONTENT_ENCODING:
+                    # RFC 9110 §5.3: several fields are one comma-separated list.
+                    content_encoding = (
+                        value if content_encoding is None else content_encoding + b", " + value
+                    )
+                elif location is None:
+                    location = value
         content_length = None
         if lengths is not None:
             value = lengths[0]
@@ -832,6 +857,9 @@ class ResponseParser:
             chunked,
             upgrade,
             keep_alive_timeout,
+            content_encoding,
+            set_cookie,
+            location,
         )
 
     # -- slow path: head errors in stream order --------------------------------------------

@@ -167,17 +167,15 @@ class ClientResponse:
             self.content = EMPTY_PAYLOAD
             return
         self.content = payload
-        if self._auto_decompress:
-            encoding = self._header_value(b"content-encoding")
-            if encoding is not None:
-                decoder: Decoder | None
-                try:
-                    decoder = make_decoder(encoding)
-                except RemoteProtocolError as exc:
-                    # The head is fine; reading the body is what cannot work.
-                    decoder = _RefusingDecoder(exc)
-                if decoder is not None:
-                    payload.set_decoder(decoder)
+        if self._auto_decompress and head.content_encoding is not None:
+            decoder: Decoder | None
+            try:
+                decoder = make_decoder(head.content_encoding.decode("latin-1"))
+            except RemoteProtocolError as exc:
+                # The head is fine; reading the body is what cannot work.
+                decoder = _RefusingDecoder(exc)
+            if decoder is not None:
+                payload.set_decoder(decoder)
         payload.on_eof(self._response_eof)
 
     def _header_value(self, lower_name: bytes) -> str | None:
