@@ -1,0 +1,195 @@
+"""Every body-framing case of RFC 9112 §6.3, byte-exact, through the whole client."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import hyperclient
+from hyperclient import ClientSession
+
+from ..conftest import RawServer, read_request
+
+
+def serve(*responses: bytes, close_after: bool = False) -> Any:
+    """Answer successive requests on one connection with *responses* in turn."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for response in responses:
+            await read_request(reader)
+            writer.write(response)
+            await writer.drain()
+        if close_after:
+            writer.close()
+            return
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+            await writer.drain()
+
+    return script
+
+
+async def get_body(session: ClientSession, srv: RawServer, **kwargs: Any) -> tuple[int, bytes]:
+    async with session.request(kwargs.pop("method", "GET"), srv.url, **kwargs) as resp:
+        return resp.status, await resp.read()
+
+
+async def test_content_length(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(serve(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"))
+    async with ClientSession() as session:
+        assert await get_body(session, srv) == (200, b"hello")
+        assert await get_body(session, srv) == (200, b"next")
+    assert srv.connections == 1
+
+
+async def test_chunked_with_extensions_and_trailers(raw_server: Any) -> None:
+    body = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;name=value\r\nhello\r\n"
+        b"1\r\n \r\n"
+        b"5\r\nworld\r\n"
+        b"0\r\nX-Trailer: yes\r\n\r\n"
+    )
+    srv: RawServer = await raw_server(serve(body))
+    async with ClientSession() as session:
+        assert await get_body(session, srv) == (200, b"hello world")
+        assert await get_body(session, srv) == (200, b"next")
+    assert srv.connections == 1
+
+
+async def test_close_delimited_body(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(
+        serve(b"HTTP/1.1 200 OK\r\n\r\nuntil the end", close_after=True)
+    )
+    async with ClientSession() as session:
+        assert await get_body(session, srv) == (200, b"until the end")
+        assert await get_body(session, srv) == (200, b"until the end")
+    assert srv.connections == 2  # a close-delimited body never leaves a reusable connection
+
+
+async def test_read_until_eof_false_means_empty_body(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n\r\nignored")
+        await writer.drain()
+        await asyncio.sleep(0.5)
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        async with asyncio.timeout(0.3):  # would wait for EOF if it read until the end
+            assert await get_body(session, srv, read_until_eof=False) == (200, b"")
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_no_body_statuses_ignore_framing_fields(status: int, raw_server: Any) -> None:
+    head = b"HTTP/1.1 %d X\r\nContent-Length: 5\r\n\r\n" % status
+    srv: RawServer = await raw_server(serve(head))
+    async with ClientSession() as session:
+        assert await get_body(session, srv) == (status, b"")
+        assert await get_body(session, srv) == (200, b"next")
+    assert srv.connections == 1
+
+
+async def test_head_response_carries_no_body(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(
+        serve(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    )
+    async with ClientSession() as session:
+        assert await get_body(session, srv, method="HEAD") == (200, b"")
+        assert await get_body(session, srv) == (200, b"next")
+    assert srv.connections == 1
+
+
+async def test_informational_responses_are_skipped(raw_server: Any) -> None:
+    body = (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal"
+    )
+    srv: RawServer = await raw_server(serve(body))
+    async with ClientSession() as session:
+        async with session.get(srv.url) as resp:
+            assert resp.status == 200
+            assert "Link" not in resp.headers
+            assert await resp.read() == b"final"
+
+
+async def test_pipelined_leftovers_close_the_connection(raw_server: Any) -> None:
+    two = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none" + (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo"
+    )
+    srv: RawServer = await raw_server(serve(two))
+    async with ClientSession() as session:
+        assert await get_body(session, srv) == (200, b"one")
+        # The leftover "two" is never taken as the next response: a new connection is
+        # opened, and its script starts from the top again.
+        assert await get_body(session, srv) == (200, b"one")
+    assert srv.connections == 2
+
+
+async def test_body_split_into_single_bytes(raw_server: Any) -> None:
+    response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        for i in range(len(response)):
+            writer.write(response[i : i + 1])
+            await writer.drain()
+            await asyncio.sleep(0)
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        assert await get_body(session, srv) == (200, b"abc")
+
+
+async def test_large_body_flow_control_and_zero_copy_path(raw_server: Any) -> None:
+    size = 8 * 2**20
+    srv: RawServer = await raw_server(
+        serve(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + b"z" * size)
+    )
+    async with ClientSession() as session:
+        async with session.get(srv.url) as resp:
+            await asyncio.sleep(0.05)  # let the buffer fill: reading must pause, not balloon
+            transport = resp.connection.transport  # type: ignore[union-attr]
+            assert transport is not None
+            assert not transport.is_reading()
+            total = 0
+            async for chunk in resp.content.iter_chunked(2**16):
+                total += len(chunk)
+            assert total == size
+        assert await get_body(session, srv) == (200, b"next")
+    assert srv.connections == 1
+
+
+async def test_http10_response(raw_server: Any) -> None:
+    srv: RawServer = await raw_server(
+        serve(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", close_after=True)
+    )
+    async with ClientSession() as session:
+        async with session.get(srv.url) as resp:
+            assert resp.version == hyperclient.HttpVersion10
+            assert await resp.read() == b"ok"
+
+
+async def test_http10_request_asks_for_keep_alive(raw_server: Any) -> None:
+    heads: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(2):
+            head, _ = await read_request(reader)
+            heads.append(head)
+            writer.write(
+                b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"
+            )
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(version=hyperclient.HttpVersion10) as session:
+        for _ in range(2):
+            assert await get_body(session, srv) == (200, b"ok")
+    assert heads[0].startswith(b"GET / HTTP/1.0\r\n")
+    assert b"\r\nConnection: keep-alive\r\n" in heads[0]
+    assert srv.connections == 1
