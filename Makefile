@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_WORKERS ?= 2
 
-.PHONY: all demo test lint unit functional bench soak fuzz compat clean venv
+.PHONY: all demo test lint coverage bench bench-quick soak fuzz compat clean venv
 
 all: test
 
@@ -33,11 +33,11 @@ test: lint
 coverage: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q -p no:cacheprovider --cov --cov-branch --cov-report=term-missing:skip-covered
 
-bench: $(STAMP)
-	@if [ "$$(id -u)" = 0 ] && ! command -v nginx >/dev/null 2>&1; then \
-		(apt-get update -qq && apt-get install -y -qq nginx >/dev/null) || echo "nginx not installed; using the asyncio fallback server"; \
-	fi
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+bench: $(STAMP)  ## side-by-side benchmark; installs nginx when root and missing
+	$(BIN)/python bench/run.py --install-nginx $(BENCH_ARGS)
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --install-nginx --quick $(BENCH_ARGS)
 
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)

@@ -64,6 +64,22 @@ def proc_cpu_seconds(pid: int) -> float | None:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def system_busy_seconds() -> float | None:
+    """CPU seconds all CPUs spent in user+nice+system+steal (from /proc/stat).
+
+    irq/softirq are left out: loopback networking runs there and is not
+    charged to any process, so it would blur the "other processes" figure.
+    """
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()[1:]
+    except OSError:
+        return None
+    user, nice, system = int(fields[0]), int(fields[1]), int(fields[2])
+    steal = int(fields[7]) if len(fields) > 7 else 0
+    return (user + nice + system + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def emit(obj: dict[str, Any]) -> None:
     """Write one JSON line to stdout and flush (child -> orchestrator protocol)."""
     sys.stdout.write(json.dumps(obj) + "\n")

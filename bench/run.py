@@ -53,6 +53,7 @@ from common import (
     applicable,
     pin_prefix,
     proc_cpu_seconds,
+    system_busy_seconds,
     worker_env,
 )
 
@@ -358,7 +359,7 @@ def run_worker(
     lines: queue.Queue[bytes | None] = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
     deadline = time.monotonic() + timeout
-    marks: dict[str, tuple[float, float | None]] = {}
+    marks: dict[str, tuple[float, float | None, float | None]] = {}
     result: dict[str, Any] | None = None
     while True:
         try:
@@ -379,7 +380,8 @@ def run_worker(
         except ValueError:
             continue
         if "event" in obj:
-            marks[obj["event"]] = (now, proc_cpu_seconds(server.pid) if server else None)
+            srv_cpu = proc_cpu_seconds(server.pid) if server else None
+            marks[obj["event"]] = (now, srv_cpu, system_busy_seconds())
         else:
             result = obj
     proc.wait()
@@ -388,9 +390,15 @@ def run_worker(
         result = {"status": "error", "reason": f"worker exited {proc.returncode}: {tail}"}
     result = {**base, **result}
     if "start" in marks and "end" in marks:
-        (t0, c0), (t1, c1) = marks["start"], marks["end"]
-        if c0 is not None and c1 is not None and t1 > t0:
-            result["server_cpu_pct"] = 100.0 * (c1 - c0) / (t1 - t0)
+        (t0, c0, s0), (t1, c1, s1) = marks["start"], marks["end"]
+        if t1 > t0:
+            srv = (c1 - c0) if c0 is not None and c1 is not None else 0.0
+            if c0 is not None and c1 is not None:
+                result["server_cpu_pct"] = 100.0 * srv / (t1 - t0)
+            if s0 is not None and s1 is not None and "cpu" in result:
+                # Everything else on the machine: other processes (and this one).
+                other = (s1 - s0) - srv - float(result["cpu"])
+                result["background_cpu_pct"] = max(0.0, 100.0 * other / (t1 - t0))
     if result["status"] == "ok":
         add_metrics(wl, result)
     return result
@@ -682,6 +690,18 @@ def main() -> None:
                 notes: list[str] = []
                 table = render_table(loop, wls, clients, cells, notes)
                 report.append(f"### loop: {loop}\n\n{table}\n")
+                bg = [
+                    r["background_cpu_pct"]
+                    for r in all_runs
+                    if r["loop"] == loop and "background_cpu_pct" in r
+                ]
+                if bg:
+                    report.append(
+                        f"CPU used by other processes during measured windows: median "
+                        f"{statistics.median(bg):.0f}%, max {max(bg):.0f}% of one core"
+                        + (" (noisy machine: rerun when idle)" if max(bg) > 20 else "")
+                        + "\n"
+                    )
                 if notes:
                     report.append("\n".join(f"[{i}] {n}" for i, n in enumerate(notes, 1)) + "\n")
                 summary[loop] = {f"{w}/{c}": cell.__dict__ for (w, c), cell in cells.items()}
