@@ -24,7 +24,7 @@ def run_on_uvloop(url: str) -> list[object]:
                 out.append(len((await resp.json())["body"]))
             async with session.get(url + "/big?size=3000000") as resp:
                 out.append(sum([len(c) async for c in resp.content.iter_chunked(65536)]))
-            stats = list(session.connector.stats().values())[0]  # type: ignore[union-attr]
+            stats = next(iter(session.connector.stats().values()))  # type: ignore[union-attr]
             out.append((stats.created, stats.reused))
         return out
 
