@@ -43,6 +43,7 @@ __all__ = (
     "WSMessage",
     "WSMsgType",
     "WebSocketError",
+    "is_valid_close_code",
     "mask",
 )
 
@@ -141,7 +142,6 @@ _RSV1: Final = 0x40
 _RSV_ALL: Final = 0x70
 _OPCODE: Final = 0x0F
 _MASKED: Final = 0x80
-_LEN7: Final = 0x7F
 
 _OP_CONT: Final = 0x0
 _OP_TEXT: Final = 0x1
@@ -157,8 +157,8 @@ MAX_CONTROL_PAYLOAD: Final = 125
 # four bytes are removed by the sender and put back by the receiver (§7.2.2).
 _DEFLATE_TAIL: Final = b"\x00\x00\xff\xff"
 
-# RFC 7692 §7.2.1: 00 00 ff ff stored blocks add five bytes per 64 KiB; a compressed
-# message may exceed its inflated size by that much, plus a little for block headers.
+# Deflate's worst case (incompressible data in stored blocks) adds 5 bytes per 64 KiB
+# block: compressed bytes beyond limit + limit/8192 + this slack can't fit the limit.
 _DEFLATE_SLACK: Final = 1024
 
 _MSG_TYPES: Final = {
@@ -435,8 +435,8 @@ class FrameReader:
                 if wire_size > limit:
                     raise MessageTooBig(f"message size {wire_size} exceeds limit {limit}")
             elif wire_size > limit + (limit >> 13) + _DEFLATE_SLACK:
-                # Compressed bytes this far past the limit cannot inflate below it
-                # (deflate's worst expansion is about 5 bytes per 64 KiB).
+                # Refuse compressed bytes that cannot inflate to within the limit
+                # before buffering them; the inflated size is checked in _inflate.
                 raise MessageTooBig(f"compressed message size {wire_size} exceeds limit {limit}")
 
     def _control(self, opcode: int, payload: bytes) -> WSMessage:
@@ -706,11 +706,10 @@ class FrameWriter:
         deflater = self._deflater
         if deflater is None or compress is False:
             return self._frame(_FIN | opcode, payload)
-        # RFC 7692 §7.2.1: compress, sync-flush, drop the trailing 00 00 ff ff.
+        # RFC 7692 §7.2.1: compress, sync-flush, drop the trailing 00 00 ff ff. A sync
+        # or full flush always ends with that empty stored block.
         data = deflater.compress(payload) + deflater.flush(self._flush_mode)
-        if data.endswith(_DEFLATE_TAIL):
-            data = data[:-4]
-        return self._frame(_FIN | _RSV1 | opcode, data)
+        return self._frame(_FIN | _RSV1 | opcode, data[:-4])
 
     @staticmethod
     def _frame(first: int, payload: bytes) -> bytes:
