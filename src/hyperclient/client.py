@@ -330,6 +330,7 @@ class ClientSession:
         self._max_line_size = max_line_size
         self._max_field_size = max_field_size
         self._wheel: _DeadlineWheel | None = None
+        self._default_options: _RequestOptions | None = None
         self._closed = False
 
     @staticmethod
@@ -493,18 +494,30 @@ class ClientSession:
 
     def get(self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any) -> Any:
         """Perform a GET request."""
+        if not kwargs and not self._trace_configs:
+            return _RequestContextManager(
+                self._run("GET", url, None, None, None, None, None, allow_redirects, 10, None)
+            )
         return _RequestContextManager(
             self._request("GET", url, allow_redirects=allow_redirects, **kwargs)
         )
 
     def options(self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any) -> Any:
         """Perform an OPTIONS request."""
+        if not kwargs and not self._trace_configs:
+            return _RequestContextManager(
+                self._run("OPTIONS", url, None, None, None, None, None, allow_redirects, 10, None)
+            )
         return _RequestContextManager(
             self._request("OPTIONS", url, allow_redirects=allow_redirects, **kwargs)
         )
 
     def head(self, url: str | URL, *, allow_redirects: bool = False, **kwargs: Any) -> Any:
         """Perform a HEAD request (redirects not followed by default)."""
+        if not kwargs and not self._trace_configs:
+            return _RequestContextManager(
+                self._run("HEAD", url, None, None, None, None, None, allow_redirects, 10, None)
+            )
         return _RequestContextManager(
             self._request("HEAD", url, allow_redirects=allow_redirects, **kwargs)
         )
@@ -656,6 +669,8 @@ class ClientSession:
         loop = asyncio.get_running_loop()
         tm = self._request_timeout(timeout)
         url, auth = self._url_and_auth(str_or_url, auth)
+        if raise_for_status is None:
+            raise_for_status = self._raise_for_status
         options = _RequestOptions(
             params=params,
             skip_auto_headers=self._merge_skip(skip_auto_headers),
@@ -674,17 +689,57 @@ class ClientSession:
             loop=loop,
             timeout=tm,
             traces=self._make_traces(trace_request_ctx),
-            started=loop.time(),
         )
-        merged = self._merge_headers(headers)
-        policy = self._raise_for_status if raise_for_status is None else raise_for_status
-        deadline = _Deadline(loop, tm.total, self._wheel_for(loop)) if tm.total else None
+        return await self._run(
+            method,
+            url,
+            data,
+            self._merge_headers(headers),
+            cookies,
+            auth,
+            options,
+            allow_redirects,
+            max_redirects,
+            raise_for_status,
+        )
+
+    async def _run(
+        self,
+        method: str,
+        url: Any,
+        data: Any,
+        headers: CIMultiDict[str] | None,
+        cookies: Any,
+        auth: BasicAuth | DigestAuth | None,
+        options: _RequestOptions | None,
+        allow_redirects: bool,
+        max_redirects: int,
+        policy: Any,
+    ) -> ClientResponse:
+        """Run one request under its ``total`` budget, then apply ``raise_for_status``.
+
+        ``options=None`` is the plain path (``session.get(url)`` with no keyword
+        arguments): the session's defaults, prepared once, and no argument handling.
+        """
+        loop = asyncio.get_running_loop()
+        if options is None:
+            if self.closed:
+                raise RuntimeError("session is closed")
+            options = self._plain_options(loop)
+            url, auth = self._url_and_auth(url, None)
+            headers = self._merge_headers(None)
+        if policy is None:
+            policy = self._raise_for_status
+        started = loop.time()
+        total = options.timeout.total
+        deadline = _Deadline(loop, total, self._wheel_for(loop)) if total else None
         # Without tracing, go straight to the flow: one coroutine frame less per request.
         flow = self._traced if options.traces else self._follow
         try:
             resp = await flow(
-                method, url, data, merged, cookies, auth, options, allow_redirects, max_redirects
-            )
+                method, url, data, headers, cookies, auth, options, allow_redirects,
+                max_redirects, started,
+            )  # fmt: skip
             if policy is True:
                 resp.raise_for_status()
             elif policy:
@@ -697,7 +752,7 @@ class ClientSession:
                     if task is not None:
                         task.uncancel()
                     raise ServerTimeoutError(
-                        f"total timeout of {tm.total}s expired before the response head"
+                        f"total timeout of {total}s expired before the response head"
                     ) from exc
             raise
         except BaseException:
@@ -707,6 +762,31 @@ class ClientSession:
         if deadline is not None:
             deadline.hand_to(resp)
         return resp
+
+    def _plain_options(self, loop: asyncio.AbstractEventLoop) -> _RequestOptions:
+        """The session's default options, built once per loop (no per-request fields)."""
+        options = self._default_options
+        if options is None or options.loop is not loop:
+            options = self._default_options = _RequestOptions(
+                params=None,
+                skip_auto_headers=self._skip_auto_headers,
+                compress=None,
+                chunked=None,
+                expect100=False,
+                version=self._version,
+                encoding="utf-8",
+                read_until_eof=True,
+                auto_decompress=self._auto_decompress,
+                ssl=True,
+                server_hostname=None,
+                proxy=None,
+                proxy_auth=None,
+                proxy_headers=None,
+                loop=loop,
+                timeout=self._timeout,
+                traces=None,
+            )
+        return options
 
     def _wheel_for(self, loop: asyncio.AbstractEventLoop) -> _DeadlineWheel:
         wheel = self._wheel
@@ -749,6 +829,7 @@ class ClientSession:
         options: _RequestOptions,
         allow_redirects: bool,
         max_redirects: int,
+        started: float,
     ) -> ClientResponse:
         traces = options.traces
         assert traces is not None
@@ -757,8 +838,9 @@ class ClientSession:
             await trace.send_request_start(method, url, shown)
         try:
             resp = await self._follow(
-                method, url, data, headers, cookies, auth, options, allow_redirects, max_redirects
-            )
+                method, url, data, headers, cookies, auth, options, allow_redirects,
+                max_redirects, started,
+            )  # fmt: skip
         except BaseException as exc:
             for trace in traces:
                 await trace.send_request_exception(method, url, shown, exc)
@@ -825,13 +907,14 @@ class ClientSession:
         options: _RequestOptions,
         allow_redirects: bool,
         max_redirects: int,
+        started: float,
     ) -> ClientResponse:
         history: list[ClientResponse] = []
         req: ClientRequest | None = None
         digest_tried = False
         while True:
             req = self._build_request(method, url, data, headers, cookies, auth, options, req)
-            resp = await self._send(req, options)
+            resp = await self._send(req, options, started)
             head = resp._head
             if head is not None and head.set_cookie:
                 self._store_cookies(resp)
@@ -939,7 +1022,9 @@ class ClientSession:
             force_close=self._connector is not None and self._connector.force_close,
         )
 
-    async def _send(self, req: ClientRequest, options: _RequestOptions) -> ClientResponse:
+    async def _send(
+        self, req: ClientRequest, options: _RequestOptions, started: float
+    ) -> ClientResponse:
         """Acquire a connection and send; retry once if a reused connection was stale.
 
         The server may close an idle keep-alive connection just as we reuse it (RFC 9112
@@ -975,7 +1060,7 @@ class ClientSession:
             except BaseException:
                 conn.close()
                 raise
-            resp._started = options.started
+            resp._started = started
             return resp
 
     def _store_cookies(self, resp: ClientResponse) -> None:
@@ -1051,7 +1136,6 @@ class _RequestOptions:
     loop: asyncio.AbstractEventLoop
     timeout: ClientTimeout
     traces: list[Trace] | None
-    started: float
 
     def for_redirect(self) -> _RequestOptions:
         """The options for the next hop: the query given as ``params`` is not repeated."""

@@ -36,6 +36,7 @@ from .errors import (
 )
 from .formdata import Body, FormData
 from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
+from .proxy import absolute_target, proxy_headers, uses_absolute_form
 from .response import ClientResponse, _Stamps
 from .streams import StreamReader
 from .values import (
@@ -68,6 +69,9 @@ _NO_TIMEOUT = ClientTimeout()
 _URL_BAD = frozenset(' "<>\\^`{|}' + "".join(map(chr, range(0x21))) + "\x7f")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _URL_CACHE: dict[str, URL] = {}
+#: Sent unless skipped or given: a subclass may replace DEFAULT_HEADERS (aiohttp's name).
+_DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": accept_encoding()}
+_AUTO_HEADERS = (*_DEFAULT_HEADERS.items(), ("User-Agent", _USER_AGENT))
 _URL_CACHE_SIZE = 512
 
 
@@ -205,7 +209,7 @@ class ClientRequest:
     ``ClientSession(request_class=...)`` to customise it.
     """
 
-    DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": accept_encoding()}
+    DEFAULT_HEADERS = _DEFAULT_HEADERS
 
     body: bytes
     response_class: type[ClientResponse] = ClientResponse
@@ -302,6 +306,17 @@ class ClientRequest:
     def _prepare_headers(
         self, headers: Any, skip_auto_headers: Iterable[str] | None
     ) -> CIMultiDict[str]:
+        if (
+            not headers
+            and not skip_auto_headers
+            and not self.force_close
+            and self.DEFAULT_HEADERS is _DEFAULT_HEADERS
+        ):
+            # The common case: only the automatic headers, in one multidict construction.
+            auto = (("Host", _host_header(self.url)), *_AUTO_HEADERS)
+            if self.version == HttpVersion10:
+                auto = (*auto, ("Connection", "keep-alive"))
+            return CIMultiDict(auto)
         result: CIMultiDict[str] = CIMultiDict()
         skip = {h.lower() for h in skip_auto_headers} if skip_auto_headers else ()
         if "host" not in skip:
@@ -431,6 +446,7 @@ class ClientRequest:
                 self.proxy,
                 self.proxy_auth,
                 hash(tuple(self.proxy_headers.items())) if self.proxy_headers else None,
+                self.server_hostname if is_ssl else None,
             )
         return key
 
@@ -453,15 +469,21 @@ class ClientRequest:
         return self._body_source if self._body_source is not None else self.body
 
     def request_target(self) -> str:
-        """The request-target: origin form (RFC 9112 §3.2.1)."""
+        """The request-target: origin form (RFC 9112 §3.2.1), or absolute form when the
+        request goes to an HTTP proxy as is (§3.2.2)."""
+        if uses_absolute_form(self.url.scheme, self.proxy):
+            return absolute_target(self.url)
         return self.url.raw_path_qs or "/"
 
     # -- sending ----------------------------------------------------------------------------
 
     def _head_bytes(self) -> bytes:
-        return serialize_request_head(
-            self.method, self.request_target(), self.version, self.headers.items()
-        )
+        fields: Iterable[tuple[str, str]] = self.headers.items()
+        if uses_absolute_form(self.url.scheme, self.proxy):
+            # For the proxy's eyes only: kept out of self.headers, so neither request_info
+            # nor a redirect carries Proxy-Authorization on (tunnelled requests never have it).
+            fields = [*fields, *proxy_headers(self.proxy_auth, self.proxy_headers)]
+        return serialize_request_head(self.method, self.request_target(), self.version, fields)
 
     async def send(self, conn: Connection) -> ClientResponse:
         """Write the request on *conn* and return the response once its head arrived."""
