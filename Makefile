@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_WORKERS ?= 2
 
-.PHONY: all demo test lint coverage bench bench-quick soak fuzz compat clean venv
+.PHONY: all demo test test-deps lint coverage bench bench-quick soak fuzz compat clean venv
 
 all: test
 
@@ -27,7 +27,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+# A second, HTTP/1.0-speaking forward proxy for the proxy tests (skipped when absent).
+test-deps:
+	@if ! command -v tinyproxy >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get update -qq && apt-get install -y -qq tinyproxy >/dev/null) \
+				|| echo "tinyproxy could not be installed: its proxy tests will be skipped"; \
+		else echo "tinyproxy not installed: its proxy tests will be skipped"; fi; \
+	fi
+
+test: lint test-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q -p no:cacheprovider $(PYTEST_ARGS)
 
 coverage: $(STAMP)
@@ -42,7 +51,8 @@ bench-quick: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
-fuzz: $(STAMP)
+fuzz: $(STAMP)  ## coverage-guided fuzzing of the parser and frame codec (atheris)
+	$(BIN)/python -m pip install -q 'atheris>=2.3'
 	$(BIN)/python tests/fuzz/run.py $(FUZZ_ARGS)
 
 clean:

@@ -13,6 +13,7 @@ that. Everything else is closed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import ssl
 import types
@@ -21,18 +22,34 @@ from collections.abc import Awaitable, Generator, Mapping
 from ssl import SSLContext
 from typing import TYPE_CHECKING, Any
 
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from .auth import BasicAuth
 from .errors import (
     ClientConnectorCertificateError,
     ClientConnectorDNSError,
     ClientConnectorError,
     ClientConnectorSSLError,
+    ClientHttpProxyError,
+    ClientProxyConnectionError,
     ConnectionTimeoutError,
+    RemoteProtocolError,
+    ServerDisconnectedError,
     ServerFingerprintMismatch,
     UnixClientConnectorError,
 )
 from .pool import EndpointStats, Grant, Pool
 from .protocol import ResponseHandler
+from .proxy import (
+    SOCKS_SCHEMES,
+    authority,
+    connect_request,
+    split_credentials,
+    uses_absolute_form,
+)
 from .resolver import AbstractResolver, ResolveResult, ThreadedResolver, ip_family
+from .socks import REPLY_ERRNO, SocksHandshake
 from .tls import SSLSetting, context_for, legacy_fingerprint
 from .values import ClientTimeout, ConnectionKey, Fingerprint
 
@@ -41,6 +58,7 @@ if TYPE_CHECKING:  # only for annotations of the request argument; no runtime im
 
     class _RequestLike(Protocol):
         server_hostname: str | None
+        url: URL
 
         @property
         def connection_key(self) -> ConnectionKey: ...
@@ -54,7 +72,7 @@ if TYPE_CHECKING:  # only for annotations of the request argument; no runtime im
         def is_ssl(self) -> bool: ...
 
 
-__all__ = ("BaseConnector", "Connection", "TCPConnector", "UnixConnector")
+__all__ = ("BaseConnector", "Connection", "ProxyConnector", "TCPConnector", "UnixConnector")
 
 _Waiter = asyncio.Future[ResponseHandler | None]
 _NO_TIMEOUT = ClientTimeout()
@@ -463,16 +481,30 @@ class BaseConnector:
 class TCPConnector(BaseConnector):
     """Connector for HTTP and HTTPS over TCP.
 
+    Name resolution goes through *resolver*; with ``use_dns_cache`` answers are kept for
+    ``ttl_dns_cache`` seconds, and concurrent lookups of one ``(host, port)`` share a
+    single query either way. With several addresses, attempts race as RFC 8305 (Happy
+    Eyeballs) describes: families interleaved, a new attempt every
+    ``happy_eyeballs_delay`` seconds, the first to connect wins and the others are closed.
+
     Args:
         verify_ssl: verify server certificates (default True).
         fingerprint: pin the server certificate by the MD5, SHA-1 or SHA-256 digest of its
             DER form (MD5 and SHA-1 warn).
         use_dns_cache: cache name resolution results.
-        family: address family for name resolution: AF_INET (default), AF_INET6, or 0.
+        ttl_dns_cache: seconds a cached answer stays valid (None: forever).
+        family: address family for name resolution: AF_INET (default), AF_INET6, or 0 for
+            both. An IP-literal host is reached with its own family whatever this says.
         ssl_context: the ``SSLContext`` for HTTPS.
         ssl: aiohttp 3 form: True, False, an ``SSLContext`` or a ``Fingerprint``.
-        resolver: an ``AbstractResolver``; ``ThreadedResolver`` by default.
+        resolver: an ``AbstractResolver``; ``ThreadedResolver`` by default, ``StaticResolver``
+            for fixed answers (curl's ``--resolve``).
         local_addr: ``(host, port)`` to bind the local end to.
+        happy_eyeballs_delay: seconds before the next address is tried while one attempt
+            is still pending (RFC 8305 §5 recommends 0.25); None tries them one by one.
+        interleave: how many addresses of the first family go before the other family
+            gets a turn (RFC 8305 §4 "First Address Family Count"); 1 by default.
+        resolve: deprecated alias of *use_dns_cache*.
         **kwargs: ``BaseConnector`` parameters.
     """
 
@@ -488,6 +520,8 @@ class TCPConnector(BaseConnector):
         ssl: SSLSetting | None = None,
         resolver: AbstractResolver | None = None,
         local_addr: tuple[str, int] | None = None,
+        happy_eyeballs_delay: float | None = 0.25,
+        interleave: int | None = None,
         resolve: bool | None = None,
         **kwargs: Any,
     ) -> None:
@@ -497,6 +531,8 @@ class TCPConnector(BaseConnector):
                 "resolve is deprecated, use use_dns_cache", DeprecationWarning, stacklevel=2
             )
             use_dns_cache = resolve
+        if ssl is not None and (not verify_ssl or ssl_context or fingerprint):
+            raise ValueError("ssl= cannot be combined with verify_ssl, ssl_context or fingerprint")
         self._verify_ssl = verify_ssl
         self._fingerprint = fingerprint
         self._ssl_context = ssl_context
@@ -510,12 +546,19 @@ class TCPConnector(BaseConnector):
         elif not verify_ssl:
             setting = False
         self._ssl: SSLSetting = setting
+        if family not in (socket.AF_INET, socket.AF_INET6, socket.AF_UNSPEC):
+            raise ValueError(f"family must be AF_INET, AF_INET6 or 0, got {family!r}")
         self._family = family
         self._use_dns_cache = use_dns_cache
         self._ttl_dns_cache = ttl_dns_cache
         self._resolver = resolver if resolver is not None else ThreadedResolver()
         self._local_addr = local_addr
+        self._happy_eyeballs_delay = happy_eyeballs_delay
+        self._interleave = interleave if interleave is not None else 1
         self._dns_cache: dict[tuple[str, int], tuple[list[ResolveResult], float]] = {}
+        self._dns_inflight: dict[tuple[str, int], asyncio.Task[list[ResolveResult]]] = {}
+
+    # -- attributes of the reference ------------------------------------------------------
 
     @property
     def verify_ssl(self) -> bool:
@@ -533,6 +576,11 @@ class TCPConnector(BaseConnector):
         return self._fingerprint
 
     @property
+    def ssl(self) -> SSLSetting:
+        """The connector-wide TLS setting (aiohttp 3)."""
+        return self._ssl
+
+    @property
     def family(self) -> int:
         """The address family used for name resolution."""
         return self._family
@@ -548,12 +596,35 @@ class TCPConnector(BaseConnector):
         return self._use_dns_cache
 
     @property
+    def resolve(self) -> bool:
+        """Deprecated alias of :attr:`dns_cache`."""
+        warnings.warn("resolve is deprecated, use dns_cache", DeprecationWarning, stacklevel=2)
+        return self._use_dns_cache
+
+    @property
+    def resolver(self) -> AbstractResolver:
+        """The resolver in use."""
+        return self._resolver
+
+    @property
     def cached_hosts(self) -> Mapping[tuple[str, int], list[ResolveResult]]:
-        """The DNS cache: ``(host, port)`` to addresses."""
+        """The DNS cache, read-only: ``(host, port)`` to addresses."""
         return types.MappingProxyType({k: v[0] for k, v in self._dns_cache.items()})
 
+    @property
+    def resolved_hosts(self) -> Mapping[tuple[str, int], list[ResolveResult]]:
+        """Deprecated alias of :attr:`cached_hosts`."""
+        warnings.warn(
+            "resolved_hosts is deprecated, use cached_hosts", DeprecationWarning, stacklevel=2
+        )
+        return self.cached_hosts
+
     def clear_dns_cache(self, host: str | None = None, port: int | None = None) -> None:
-        """Forget one cached ``(host, port)`` when both are given, otherwise everything."""
+        """Forget one cached ``(host, port)`` when both are given, otherwise everything.
+
+        Raises:
+            ValueError: when only one of *host* and *port* is given.
+        """
         if host is not None and port is not None:
             self._dns_cache.pop((host, port), None)
         elif host is not None or port is not None:
@@ -561,101 +632,346 @@ class TCPConnector(BaseConnector):
         else:
             self._dns_cache.clear()
 
-    @property
-    def ssl(self) -> SSLSetting:
-        """The connector-wide TLS setting (aiohttp 3)."""
-        return self._ssl
+    def clear_resolved_hosts(self, host: str | None = None, port: int | None = None) -> None:
+        """Deprecated alias of :meth:`clear_dns_cache`."""
+        warnings.warn(
+            "clear_resolved_hosts is deprecated, use clear_dns_cache",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        self.clear_dns_cache(host, port)
 
-    async def _resolve(self, host: str, port: int) -> list[ResolveResult]:
+    def close(self) -> _Closing:
+        """Close every pooled connection and stop pending name lookups."""
+        for task in self._dns_inflight.values():
+            task.cancel()
+        self._dns_inflight.clear()
+        return super().close()
+
+    # -- name resolution ------------------------------------------------------------------
+
+    async def _resolve_host(self, host: str, port: int, traces: Any) -> list[ResolveResult]:
+        """Addresses for *host*: the literal itself, from the cache, or from the resolver."""
         family = ip_family(host)
         if family is not None:
-            return [
-                ResolveResult(
-                    hostname=host,
-                    host=host,
-                    port=port,
-                    family=family,
-                    proto=0,
-                    flags=socket.AI_NUMERICHOST,
-                )
-            ]
-        loop = self._loop or asyncio.get_running_loop()
+            return [_literal(host, port, family)]
         if self._use_dns_cache:
             cached = self._dns_cache.get((host, port))
-            if cached is not None and (self._ttl_dns_cache is None or cached[1] > loop.time()):
+            loop = self._loop or asyncio.get_running_loop()
+            if cached is not None and cached[1] > loop.time():
+                if traces:
+                    await _send_all(traces, "send_dns_cache_hit", host)
                 return cached[0]
+            if traces:
+                await _send_all(traces, "send_dns_cache_miss", host)
+        if traces:
+            await _send_all(traces, "send_dns_resolvehost_start", host)
+        addrs = await self._lookup_shared(host, port)
+        if traces:
+            await _send_all(traces, "send_dns_resolvehost_end", host)
+        return addrs
+
+    async def _lookup_shared(self, host: str, port: int) -> list[ResolveResult]:
+        """One lookup per ``(host, port)`` at a time, whoever asks while it runs."""
+        key = (host, port)
+        task = self._dns_inflight.get(key)
+        if task is None:
+            loop = self._loop or asyncio.get_running_loop()
+            task = loop.create_task(self._lookup(host, port))
+            self._dns_inflight[key] = task
+            task.add_done_callback(functools.partial(self._lookup_done, key))
+        # Shielded: one caller giving up (timeout, cancel) must not fail the others.
+        return await asyncio.shield(task)
+
+    async def _lookup(self, host: str, port: int) -> list[ResolveResult]:
         addrs = await self._resolver.resolve(host, port, socket.AddressFamily(self._family))
         if self._use_dns_cache:
             ttl = self._ttl_dns_cache
-            self._dns_cache[(host, port)] = (
-                addrs,
-                loop.time() + ttl if ttl is not None else float("inf"),
-            )
+            loop = self._loop or asyncio.get_running_loop()
+            expires = loop.time() + ttl if ttl is not None else float("inf")
+            self._dns_cache[(host, port)] = (addrs, expires)
         return addrs
+
+    def _lookup_done(self, key: tuple[str, int], task: asyncio.Task[list[ResolveResult]]) -> None:
+        if self._dns_inflight.get(key) is task:
+            del self._dns_inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here, so an unawaited failure is not logged
+
+    # -- connecting -----------------------------------------------------------------------
 
     async def _create_connection(
         self, req: _RequestLike, traces: Any, timeout: ClientTimeout
     ) -> ResponseHandler:
         key = req.connection_key
-        host = key.host
+        if key.proxy is not None:
+            if key.proxy.scheme in SOCKS_SCHEMES:
+                return await self._via_socks(req, key, key.proxy, traces, timeout)
+            return await self._via_http_proxy(req, key, key.proxy, traces, timeout)
         port = key.port if key.port is not None else (443 if key.is_ssl else 80)
+        loop = self._loop or asyncio.get_running_loop()
+        started = loop.time()
         try:
-            addrs = await self._resolve(host, port)
+            addrs = await self._resolve_host(key.host, port, traces)
         except OSError as exc:
             raise ClientConnectorDNSError(key, exc) from exc
-        sslcontext: SSLContext | None = None
-        server_hostname: str | None = None
-        if key.is_ssl:
-            setting = key.ssl if key.ssl is not True else self._ssl
-            sslcontext = context_for(setting)
-            server_hostname = (req.server_hostname or host).rstrip(".")
-        last_exc: BaseException | None = None
-        for addr in addrs:
-            try:
-                proto = await self._open(addr, sslcontext, server_hostname, timeout, key)
-            except (OSError, TimeoutError) as exc:
-                last_exc = exc
-                continue
-            if sslcontext is not None:
-                self._check_fingerprint(proto, key)
-            return proto
-        assert last_exc is not None
-        raise self._translate(key, last_exc) from last_exc
+        resolved = loop.time()
+        sock = await self._connect_sock(addrs, key, timeout)
+        connected = loop.time()
+        sslcontext, server_hostname = self._tls_for(req, key)
+        proto = await self._start(sock, sslcontext, server_hostname, key, timeout)
+        proto.connect_durations = (
+            resolved - started,
+            connected - resolved,
+            loop.time() - connected if sslcontext is not None else None,
+        )
+        return proto
 
-    async def _open(
+    # -- through a proxy --------------------------------------------------------------------
+
+    async def _connect_proxy(
+        self, proxy_key: ConnectionKey, traces: Any, timeout: ClientTimeout
+    ) -> socket.socket:
+        """A TCP socket to the proxy; every failure is a ``ClientProxyConnectionError``."""
+        assert proxy_key.port is not None
+        try:
+            addrs = await self._resolve_host(proxy_key.host, proxy_key.port, traces)
+        except OSError as exc:
+            raise ClientProxyConnectionError(proxy_key, exc) from exc
+        return await self._connect_sock(addrs, proxy_key, timeout, proxy=True)
+
+    async def _via_http_proxy(
         self,
-        addr: ResolveResult,
+        req: _RequestLike,
+        key: ConnectionKey,
+        proxy: URL,
+        traces: Any,
+        timeout: ClientTimeout,
+    ) -> ResponseHandler:
+        """Plain http:// goes to the proxy as is; anything else through a CONNECT tunnel."""
+        proxy_key = _proxy_key(proxy)
+        sock = await self._connect_proxy(proxy_key, traces, timeout)
+        proxy_tls = None
+        if proxy_key.is_ssl:
+            # The connector's setting covers the proxy too; a pin is for origins only.
+            setting = True if isinstance(self._ssl, Fingerprint) else self._ssl
+            proxy_tls = context_for(setting, trust_env=_trusts_env(req))
+        proto = await self._start(sock, proxy_tls, proxy_key.host, proxy_key, timeout, proxy=True)
+        if uses_absolute_form(req.url.scheme, proxy):
+            return proto
+        self._in_progress.add(proto)
+        try:
+            async with asyncio.timeout(timeout.sock_connect):
+                await self._open_tunnel(req, key, proxy, proto)
+                return await self._through_tunnel(req, key, proto)
+        except TimeoutError as exc:
+            proto.close()
+            raise ConnectionTimeoutError(
+                f"connection timeout to host {key.host}:{key.port} "
+                f"through proxy {proxy_key.host}:{proxy_key.port} (sock_connect)"
+            ) from exc
+        except BaseException:
+            proto.close()
+            raise
+        finally:
+            self._in_progress.discard(proto)
+
+    async def _open_tunnel(
+        self, req: _RequestLike, key: ConnectionKey, proxy: URL, proto: ResponseHandler
+    ) -> None:
+        """Send CONNECT on *proto* and check that the proxy opened the tunnel."""
+        port = key.port if key.port is not None else (443 if key.is_ssl else 80)
+        proxy_key = _proxy_key(proxy)
+        head_bytes = connect_request(
+            key.host, port, key.proxy_auth, getattr(req, "proxy_headers", None)
+        )
+        try:
+            waiter = proto.expect_response("CONNECT", None)
+            proto.write(head_bytes)
+            head, _ = await waiter
+        except (RemoteProtocolError, ServerDisconnectedError, OSError) as exc:
+            err = exc if isinstance(exc, OSError) else OSError(None, str(exc))
+            raise ClientProxyConnectionError(proxy_key, err) from exc
+        if not 200 <= head.status < 300:
+            what = (
+                "proxy authentication required"
+                if head.status == 407
+                else f"proxy refused to open a tunnel to {authority(key.host, port)}"
+            )
+            raise ClientHttpProxyError(
+                getattr(req, "request_info", None),
+                (),
+                status=head.status,
+                message=f"{what} by {proxy}: {head.status} {head.reason}".strip(),
+                headers=CIMultiDictProxy(
+                    CIMultiDict(
+                        (k.decode("latin-1"), v.decode("latin-1")) for k, v in head.raw_headers
+                    )
+                ),
+            )
+        extra, eof = proto.parser.trailing_data
+        if extra or eof:
+            reason = "closed the tunnel" if eof else "sent data before the origin spoke"
+            raise ClientProxyConnectionError(proxy_key, OSError(None, f"proxy {reason}"))
+
+    async def _through_tunnel(
+        self, req: _RequestLike, key: ConnectionKey, tunnel: ResponseHandler
+    ) -> ResponseHandler:
+        """A fresh protocol on the tunnel's transport, after TLS with the origin if https."""
+        loop = self._loop or asyncio.get_running_loop()
+        transport = tunnel.transport
+        if transport is None:
+            raise ClientProxyConnectionError(key, OSError(None, "proxy closed the tunnel"))
+        proto = self._make_protocol()
+        sslcontext, server_hostname = self._tls_for(req, key)
+        if sslcontext is None:
+            transport.set_protocol(proto)
+            proto.connection_made(transport)
+            return proto
+        try:
+            # TLS with the origin, end to end inside the tunnel (itself TLS for an https proxy).
+            tls_transport = await loop.start_tls(
+                transport, proto, sslcontext, server_hostname=server_hostname
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise self._translate(key, exc) from exc
+        assert tls_transport is not None
+        proto.connection_made(tls_transport)
+        self._check_fingerprint(proto, key)
+        return proto
+
+    async def _via_socks(
+        self,
+        req: _RequestLike,
+        key: ConnectionKey,
+        proxy: URL,
+        traces: Any,
+        timeout: ClientTimeout,
+    ) -> ResponseHandler:
+        """Open a SOCKS tunnel to the origin, then speak HTTP (or TLS) through it."""
+        loop = self._loop or asyncio.get_running_loop()
+        proxy_key = _proxy_key(proxy)
+        port = key.port if key.port is not None else (443 if key.is_ssl else 80)
+        target = key.host
+        if proxy.scheme in ("socks4", "socks5") and ip_family(target) is None:
+            # socks5:// and socks4:// resolve here; socks5h:// and socks4a:// at the proxy.
+            target = await self._resolve_for_socks(key, port, proxy.scheme, traces)
+        auth = key.proxy_auth
+        handshake = SocksHandshake(
+            5 if proxy.scheme.startswith("socks5") else 4,
+            target,
+            port,
+            username=auth.login if auth is not None else None,
+            password=auth.password if auth is not None else None,
+        )
+        sock = await self._connect_proxy(proxy_key, traces, timeout)
+        try:
+            async with asyncio.timeout(timeout.sock_connect):
+                await _drive_socks(loop, sock, handshake)
+        except RemoteProtocolError as exc:
+            sock.close()
+            code = REPLY_ERRNO.get(handshake.reply_code or 0)
+            raise ClientProxyConnectionError(proxy_key, OSError(code, exc.message)) from exc
+        except TimeoutError as exc:
+            sock.close()
+            raise ConnectionTimeoutError(
+                f"connection timeout to socks proxy {proxy_key.host}:{proxy_key.port}"
+            ) from exc
+        except OSError as exc:
+            sock.close()
+            raise ClientProxyConnectionError(proxy_key, exc) from exc
+        except BaseException:
+            sock.close()
+            raise
+        sslcontext, server_hostname = self._tls_for(req, key)
+        return await self._start(sock, sslcontext, server_hostname, key, timeout)
+
+    async def _resolve_for_socks(
+        self, key: ConnectionKey, port: int, scheme: str, traces: Any
+    ) -> str:
+        try:
+            addrs = await self._resolve_host(key.host, port, traces)
+            if scheme == "socks4":
+                addrs = [a for a in addrs if a["family"] == socket.AF_INET]
+                if not addrs:
+                    raise socket.gaierror(
+                        socket.EAI_NONAME, f"no IPv4 address for {key.host!r} (socks4)"
+                    )
+        except OSError as exc:
+            raise ClientConnectorDNSError(key, exc) from exc
+        return addrs[0]["host"]
+
+    def _tls_for(
+        self, req: _RequestLike, key: ConnectionKey
+    ) -> tuple[SSLContext | None, str | None]:
+        """The context and the name to check (and send as SNI) for *key*, if TLS."""
+        if not key.is_ssl:
+            return None, None
+        setting = key.ssl if key.ssl is not True else self._ssl
+        context = context_for(setting, trust_env=_trusts_env(req))
+        return context, (req.server_hostname or key.host).rstrip(".")
+
+    async def _connect_sock(
+        self,
+        addrs: list[ResolveResult],
+        key: ConnectionKey,
+        timeout: ClientTimeout,
+        *,
+        proxy: bool = False,
+    ) -> socket.socket:
+        """A connected TCP socket to one of *addrs* (raced), or a ``ClientConnectorError``."""
+        loop = self._loop or asyncio.get_running_loop()
+        try:
+            sock = await _connect_first(
+                loop,
+                addrs,
+                delay=self._happy_eyeballs_delay,
+                interleave=self._interleave,
+                local_addr=self._local_addr,
+                attempt_timeout=timeout.sock_connect,
+            )
+        except OSError as exc:
+            raise self._translate(key, exc, proxy=proxy) from exc
+        # Small request heads must not wait for Nagle's algorithm.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        return sock
+
+    async def _start(
+        self,
+        sock: socket.socket,
         sslcontext: SSLContext | None,
         server_hostname: str | None,
-        timeout: ClientTimeout,
         key: ConnectionKey,
+        timeout: ClientTimeout,
+        *,
+        proxy: bool = False,
     ) -> ResponseHandler:
+        """Put a protocol on connected *sock*, after a TLS handshake when *sslcontext*."""
         loop = self._loop or asyncio.get_running_loop()
         proto = self._make_protocol()
         self._in_progress.add(proto)
         try:
-            coro = loop.create_connection(
-                lambda: proto,
-                addr["host"],
-                addr["port"],
-                ssl=sslcontext,
-                server_hostname=server_hostname if sslcontext is not None else None,
-                family=addr["family"],
-                proto=addr["proto"],
-                flags=addr["flags"],
-                local_addr=self._local_addr,
-            )
-            if timeout.sock_connect is not None:
-                async with asyncio.timeout(timeout.sock_connect):
-                    await coro
-            else:
-                await coro
+            async with asyncio.timeout(timeout.sock_connect if sslcontext is not None else None):
+                await loop.create_connection(
+                    lambda: proto,
+                    sock=sock,
+                    ssl=sslcontext,
+                    server_hostname=server_hostname if sslcontext is not None else None,
+                )
+        except (OSError, TimeoutError) as exc:
+            sock.close()
+            raise self._translate(key, exc, proxy=proxy) from exc
+        except BaseException:
+            sock.close()
+            raise
         finally:
             self._in_progress.discard(proto)
-        _set_nodelay(proto)
+        if sslcontext is not None:
+            self._check_fingerprint(proto, key)
         return proto
 
     def _check_fingerprint(self, proto: ResponseHandler, key: ConnectionKey) -> None:
+        """Compare the peer certificate with the pin, if any; close the connection if not."""
         setting = key.ssl if key.ssl is not True else self._ssl
         if not isinstance(setting, Fingerprint):
             return
@@ -668,17 +984,248 @@ class TCPConnector(BaseConnector):
             raise ServerFingerprintMismatch(setting.fingerprint, got, key.host, key.port)
 
     @staticmethod
-    def _translate(key: ConnectionKey, exc: BaseException) -> Exception:
+    def _translate(key: ConnectionKey, exc: BaseException, *, proxy: bool = False) -> Exception:
+        """The client error for *exc* raised while connecting to *key* (a proxy if *proxy*)."""
         if isinstance(exc, TimeoutError):
+            what = "proxy" if proxy else "host"
             return ConnectionTimeoutError(
-                f"connection timeout to host {key.host}:{key.port} (sock_connect)"
+                f"connection timeout to {what} {key.host}:{key.port} (sock_connect)"
             )
         if isinstance(exc, ssl.SSLCertVerificationError | ssl.CertificateError):
             return ClientConnectorCertificateError(key, exc)
         if isinstance(exc, ssl.SSLError):
             return ClientConnectorSSLError(key, exc)
         assert isinstance(exc, OSError)
+        if proxy:
+            return ClientProxyConnectionError(key, exc)
         return ClientConnectorError(key, exc)
+
+
+def _proxy_key(proxy: URL) -> ConnectionKey:
+    """The key naming the proxy itself, for errors about reaching it."""
+    return ConnectionKey(
+        proxy.raw_host or "", proxy.port, proxy.scheme == "https", True, None, None, None
+    )
+
+
+async def _drive_socks(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, handshake: SocksHandshake
+) -> None:
+    """Run the SOCKS handshake over connected *sock* until the tunnel is open."""
+    while True:
+        data = handshake.data_to_send()
+        if data:
+            await loop.sock_sendall(sock, data)
+        if handshake.is_done():
+            break
+        received = await loop.sock_recv(sock, 512)
+        if received:
+            handshake.receive_data(received)
+        else:
+            handshake.receive_eof()
+    if handshake.unused_data:
+        raise RemoteProtocolError("socks proxy sent data before the origin could speak")
+
+
+def _literal(host: str, port: int, family: int) -> ResolveResult:
+    return ResolveResult(
+        hostname=host,
+        host=host,
+        port=port,
+        family=family,
+        proto=0,
+        flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+    )
+
+
+def _trusts_env(req: _RequestLike) -> bool:
+    """Whether the request's session was created with ``trust_env=True``."""
+    return bool(getattr(getattr(req, "session", None), "trust_env", False))
+
+
+# -- Happy Eyeballs (RFC 8305) --------------------------------------------------------------
+
+
+def _interleave(addrs: list[ResolveResult], first_count: int) -> list[ResolveResult]:
+    """Alternate address families, *first_count* of the first family first (RFC 8305 §4)."""
+    by_family: dict[int, list[ResolveResult]] = {}
+    for addr in addrs:
+        by_family.setdefault(addr["family"], []).append(addr)
+    if len(by_family) < 2:
+        return addrs
+    queues = list(by_family.values())
+    # The first family's extra turns, then strict alternation starting with it again.
+    head = max(first_count - 1, 0)
+    result = queues[0][:head]
+    del queues[0][:head]
+    while any(queues):
+        for queue in queues:
+            if queue:
+                result.append(queue.pop(0))
+    return result
+
+
+def _sockaddr(addr: ResolveResult) -> tuple[Any, ...]:
+    host, port = addr["host"], addr["port"]
+    if addr["family"] == socket.AF_INET6:
+        if "%" in host:
+            # A scoped literal: the numeric lookup turns the zone into a scope id, no I/O.
+            info = socket.getaddrinfo(
+                host, port, socket.AF_INET6, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST
+            )
+            return tuple(info[0][4])
+        return (host, port, 0, 0)
+    return (host, port)
+
+
+async def _attempt(
+    loop: asyncio.AbstractEventLoop,
+    addr: ResolveResult,
+    local_addr: tuple[str, int] | None,
+    timeout: float | None,
+) -> socket.socket:
+    """One TCP connect to *addr*; the socket is closed unless it is returned."""
+    sock = socket.socket(addr["family"], socket.SOCK_STREAM, addr["proto"])
+    try:
+        sock.setblocking(False)
+        if local_addr is not None:
+            sock.bind(local_addr)
+        async with asyncio.timeout(timeout):
+            await loop.sock_connect(sock, _sockaddr(addr))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def _connect_first(
+    loop: asyncio.AbstractEventLoop,
+    addrs: list[ResolveResult],
+    *,
+    delay: float | None,
+    interleave: int,
+    local_addr: tuple[str, int] | None,
+    attempt_timeout: float | None,
+) -> socket.socket:
+    """The first of *addrs* to accept a TCP connection, racing them as RFC 8305 §5 says.
+
+    A new attempt starts when the previous one fails or after *delay* seconds, whichever
+    comes first; the winner's rivals are cancelled and their sockets closed.
+
+    Raises:
+        OSError: every attempt failed (``TimeoutError`` when all of them timed out).
+    """
+    if len(addrs) == 1:
+        return await _attempt(loop, addrs[0], local_addr, attempt_timeout)
+    ordered = _interleave(addrs, interleave) if delay is not None else addrs
+    running: set[asyncio.Task[socket.socket]] = set()
+    errors: list[OSError] = []
+    winner: socket.socket | None = None
+    try:
+        for addr in ordered:
+            running.add(loop.create_task(_attempt(loop, addr, local_addr, attempt_timeout)))
+            winner = await _wait_one(running, errors, delay)
+            if winner is not None:
+                return winner
+        while running:
+            winner = await _wait_one(running, errors, None)
+            if winner is not None:
+                return winner
+    finally:
+        for task in running:
+            task.cancel()
+        if running:
+            done = await asyncio.gather(*running, return_exceptions=True)
+            for extra in done:
+                if isinstance(extra, socket.socket):
+                    extra.close()  # a rival that connected too late
+    raise _combine(errors)
+
+
+async def _wait_one(
+    running: set[asyncio.Task[socket.socket]], errors: list[OSError], delay: float | None
+) -> socket.socket | None:
+    """Wait until an attempt ends or *delay* passes; the winning socket, if one connected."""
+    done, _ = await asyncio.wait(running, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+    winner: socket.socket | None = None
+    for task in done:
+        running.discard(task)
+        exc = task.exception()
+        if exc is None:
+            if winner is None:
+                winner = task.result()
+            else:
+                task.result().close()
+        elif isinstance(exc, OSError):
+            errors.append(exc)
+        else:
+            raise exc
+    return winner
+
+
+def _combine(errors: list[OSError]) -> OSError:
+    """One error for several failed attempts, keeping the OS error when they agree."""
+    if len(errors) == 1 or all(str(e) == str(errors[0]) for e in errors):
+        return errors[0]
+    if all(isinstance(e, TimeoutError) for e in errors):
+        return TimeoutError(f"all {len(errors)} connection attempts timed out")
+    errnos = {e.errno for e in errors}
+    text = "; ".join(str(e) for e in errors)
+    return OSError(
+        errnos.pop() if len(errnos) == 1 else None,
+        f"all {len(errors)} connection attempts failed: {text}",
+    )
+
+
+class ProxyConnector(TCPConnector):
+    """Connector sending every request through one proxy (the reference's form).
+
+    ``http://`` and ``https://`` proxies take plain ``http://`` requests in absolute form
+    (RFC 9112 §3.2.2) and open a ``CONNECT`` tunnel for ``https://``, ``ws://`` and
+    ``wss://`` (RFC 9110 §9.3.6); ``socks5://``, ``socks5h://``, ``socks4://`` and
+    ``socks4a://`` proxies tunnel everything. Credentials in the proxy URL are used when
+    *proxy_auth* is not given, and are sent to the proxy only.
+
+    Passing ``proxy=`` to ``ClientSession`` or to a request does the same with any
+    ``TCPConnector``; ``trust_env=True`` takes the proxy from the environment.
+
+    Args:
+        proxy: the proxy URL, such as ``"http://proxy.example:3128"``.
+        proxy_auth: ``BasicAuth`` for the proxy.
+        force_close: close connections after each response (default True, as the
+            reference says: proxies then see one request per connection).
+        **kwargs: ``TCPConnector`` parameters.
+
+    Raises:
+        InvalidURL: for a proxy URL with an unsupported scheme or no host.
+    """
+
+    def __init__(
+        self,
+        proxy: str | URL,
+        *,
+        proxy_auth: BasicAuth | None = None,
+        force_close: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(force_close=force_close, **kwargs)
+        self._proxy = str(proxy)
+        self._proxy_url, self._proxy_auth = split_credentials(URL(proxy), proxy_auth)
+
+    @property
+    def proxy(self) -> str:
+        """The proxy URL, as given."""
+        return self._proxy
+
+    @property
+    def proxy_auth(self) -> BasicAuth | None:
+        """The proxy credentials, from *proxy_auth* or the proxy URL, or None."""
+        return self._proxy_auth
+
+    @property
+    def proxy_url(self) -> URL:
+        """The proxy URL without credentials, with its port explicit."""
+        return self._proxy_url
 
 
 class UnixConnector(BaseConnector):
@@ -718,17 +1265,6 @@ class UnixConnector(BaseConnector):
         except OSError as exc:
             raise UnixClientConnectorError(self._path, key, exc) from exc
         return proto
-
-
-def _set_nodelay(proto: ResponseHandler) -> None:
-    transport = proto.transport
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            # Small request heads must not wait for Nagle's algorithm.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-        except OSError:  # pragma: no cover - Defensive: some platforms refuse
-            pass
 
 
 def _check_loop(loop: asyncio.AbstractEventLoop | None) -> asyncio.AbstractEventLoop | None:

@@ -3,6 +3,14 @@
 Building a verifying context parses the system CA bundle, which costs milliseconds; it is
 done once per process, lazily, and shared by every connector that does not bring its own
 context, so creating a session stays cheap.
+
+The environment is read only when asked to: ``ssl.create_default_context()`` honours
+``SSLKEYLOGFILE`` by itself, which would write every session key of every program using
+this library to a file named by whoever controls the environment. The shared contexts
+are built without it; a session created with ``trust_env=True`` gets a separate context that
+logs keys to ``SSLKEYLOGFILE`` (the NSS key log format Wireshark reads).
+
+A context given by the caller is used as it is: never modified, never copied.
 """
 
 from __future__ import annotations
@@ -14,48 +22,64 @@ import warnings
 
 from .values import Fingerprint
 
-__all__ = ("SSLSetting", "context_for", "default_context", "insecure_context", "legacy_fingerprint")
+__all__ = (
+    "SSLSetting",
+    "context_for",
+    "default_context",
+    "insecure_context",
+    "legacy_fingerprint",
+)
 
 #: What ``ssl=`` may be: True (verify), False (do not verify), a context, or a pin.
 SSLSetting = bool | ssl.SSLContext | Fingerprint
 
 
-def _alpn(ctx: ssl.SSLContext) -> ssl.SSLContext:
-    # We only speak HTTP/1.1: say so, so an ALPN-aware server does not pick h2.
+def _build(verified: bool, keylog: str | None) -> ssl.SSLContext:
+    # What create_default_context() does, minus reading SSLKEYLOGFILE (which would create
+    # the file even if we reset the setting afterwards).
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # TLS 1.2+, no compression, hostname check
+    if verified:
+        ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if keylog is not None:
+        ctx.keylog_filename = keylog
+    # We only speak HTTP/1.1: say so, so an ALPN-aware server does not pick h2 (RFC 7301).
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
 
 
 @functools.cache
+def _context(verified: bool, keylog: str | None) -> ssl.SSLContext:
+    return _build(verified, keylog)
+
+
 def default_context() -> ssl.SSLContext:
     """The process-wide verifying context (system trust store), built on first use."""
-    ctx = ssl.create_default_context()
-    keylog = os.environ.get("SSLKEYLOGFILE")
-    if keylog:  # pragma: no cover - depends on the environment
-        ctx.keylog_filename = keylog
-    return _alpn(ctx)
+    return _context(True, None)
 
 
-@functools.cache
 def insecure_context() -> ssl.SSLContext:
     """The process-wide context that checks neither the chain nor the host name."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.options |= ssl.OP_NO_COMPRESSION
-    return _alpn(ctx)
+    return _context(False, None)
 
 
-def context_for(setting: SSLSetting | None) -> ssl.SSLContext:
-    """The context to use for a connection with *setting*."""
+def context_for(setting: SSLSetting | None, *, trust_env: bool = False) -> ssl.SSLContext:
+    """The context to use for a connection with *setting*.
+
+    Args:
+        setting: True or None (verify with the system trust store), False (no
+            verification), a ``Fingerprint`` (no chain check: the pin is the check), or a
+            caller's ``SSLContext`` (returned unchanged).
+        trust_env: when True and ``SSLKEYLOGFILE`` is set, a context that logs session keys
+            to that file.
+    """
     if isinstance(setting, ssl.SSLContext):
         return setting
-    if setting is False:
-        return insecure_context()
-    # True, None, and a Fingerprint (the chain may be self-signed; the pin is the check).
-    if isinstance(setting, Fingerprint):
-        return insecure_context()
-    return default_context()
+    verified = setting is True or setting is None
+    keylog = os.environ.get("SSLKEYLOGFILE") or None if trust_env else None
+    return _context(verified, keylog)
 
 
 def legacy_fingerprint(fingerprint: bytes) -> Fingerprint:

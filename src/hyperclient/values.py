@@ -83,6 +83,8 @@ class ConnectionKey(NamedTuple):
     proxy: URL | None
     proxy_auth: Any
     proxy_headers_hash: int | None
+    #: The TLS name checked and sent as SNI when it is not the URL's host (None: the host).
+    server_hostname: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
