@@ -15,6 +15,7 @@ import json as _json
 import math
 import os
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from http.cookies import SimpleCookie
 from types import TracebackType
@@ -142,7 +143,7 @@ class _Deadline:
         self.timeout = timeout
         self.fired = False
         self._task = asyncio.current_task(loop)
-        self._response: ClientResponse | None = None
+        self._response: weakref.ref[ClientResponse] | None = None
         when = loop.time() + timeout
         self._handle: asyncio.TimerHandle | None = None
         self._wheel: _DeadlineWheel | None = None
@@ -157,10 +158,12 @@ class _Deadline:
         """The budget ran out."""
         self._handle = self._wheel = None
         self.fired = True
-        response = self._response
-        if response is None:
+        if self._response is None:
             if self._task is not None:
                 self._task.cancel()
+            return
+        response = self._response()
+        if response is None:  # dropped by its owner, and closed by its finaliser
             return
         response.content.set_exception(
             ServerTimeoutError(f"total timeout of {self.timeout}s expired while reading the body")
@@ -172,7 +175,8 @@ class _Deadline:
         if response.content.is_eof() or (self._handle is None and self._wheel is None):
             self.cancel()
             return
-        self._response = response
+        # Weakly, so that a response its owner drops can still be collected.
+        self._response = weakref.ref(response)
         response._timer = self
 
     def cancel(self) -> None:

@@ -15,6 +15,7 @@ import codecs
 import dataclasses
 import json
 import warnings
+import weakref
 from collections.abc import Callable, Generator
 from email.message import Message
 from http.cookies import CookieError, SimpleCookie
@@ -176,7 +177,9 @@ class ClientResponse:
                 decoder = _RefusingDecoder(exc)
             if decoder is not None:
                 payload.set_decoder(decoder)
-        payload.on_eof(self._response_eof)
+        # Weakly: the protocol holds the stream, and a response the caller dropped must
+        # still be collected (and its connection closed) rather than kept alive by it.
+        payload.on_eof(_weak_callback(self, ClientResponse._response_eof))
 
     def _header_value(self, lower_name: bytes) -> str | None:
         head = self._head
@@ -541,6 +544,19 @@ class ClientResponse:
     def __repr__(self) -> str:
         reason = f" {self.reason}" if self.reason else ""
         return f"<ClientResponse({self._url}) [{self.status}{reason}]>"
+
+
+def _weak_callback(
+    response: ClientResponse, method: Callable[[ClientResponse], None]
+) -> Callable[[], None]:
+    ref = weakref.ref(response)
+
+    def callback() -> None:
+        target = ref()
+        if target is not None:
+            method(target)
+
+    return callback
 
 
 class _Cancellable(Protocol):

@@ -371,3 +371,26 @@ async def test_no_fd_leak_after_many_failed_requests() -> None:
             with pytest.raises(hyperclient.ClientConnectorError):
                 await session.get(f"http://127.0.0.1:{port}/")
         assert open_fds() <= before + 1
+
+
+async def test_abandoned_response_warns_and_frees_its_connection(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            if b"/partial" in head:
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
+            else:
+                writer.write(OK)
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(connector=TCPConnector(limit=1)) as session:
+
+        async def abandon() -> None:
+            await session.get(srv.url + "/partial")  # never read, never released
+
+        with pytest.warns(ResourceWarning, match="unclosed response"):
+            await abandon()
+        # The slot came back (limit=1: a leak would hang here) on a new connection.
+        await asyncio.wait_for(get_ok(session, srv.url), 1)
+    assert srv.connections == 2
