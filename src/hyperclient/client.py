@@ -496,35 +496,29 @@ class ClientSession:
         """
         return _RequestContextManager(self._request(method, url, **kwargs))
 
-    def get(self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any) -> Any:
-        """Perform a GET request."""
+    def _verb(
+        self, method: str, url: str | URL, allow_redirects: bool, kwargs: dict[str, Any]
+    ) -> _RequestContextManager[Any]:
         if not kwargs and not self._trace_configs:
+            # The plain path: nothing to normalise, the session's defaults prepared once.
             return _RequestContextManager(
-                self._run("GET", url, None, None, None, None, None, allow_redirects, 10, None)
+                self._run(method, url, None, None, None, None, None, allow_redirects, 10, None)
             )
         return _RequestContextManager(
-            self._request("GET", url, allow_redirects=allow_redirects, **kwargs)
+            self._request(method, url, allow_redirects=allow_redirects, **kwargs)
         )
+
+    def get(self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any) -> Any:
+        """Perform a GET request."""
+        return self._verb("GET", url, allow_redirects, kwargs)
 
     def options(self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any) -> Any:
         """Perform an OPTIONS request."""
-        if not kwargs and not self._trace_configs:
-            return _RequestContextManager(
-                self._run("OPTIONS", url, None, None, None, None, None, allow_redirects, 10, None)
-            )
-        return _RequestContextManager(
-            self._request("OPTIONS", url, allow_redirects=allow_redirects, **kwargs)
-        )
+        return self._verb("OPTIONS", url, allow_redirects, kwargs)
 
     def head(self, url: str | URL, *, allow_redirects: bool = False, **kwargs: Any) -> Any:
         """Perform a HEAD request (redirects not followed by default)."""
-        if not kwargs and not self._trace_configs:
-            return _RequestContextManager(
-                self._run("HEAD", url, None, None, None, None, None, allow_redirects, 10, None)
-            )
-        return _RequestContextManager(
-            self._request("HEAD", url, allow_redirects=allow_redirects, **kwargs)
-        )
+        return self._verb("HEAD", url, allow_redirects, kwargs)
 
     def post(self, url: str | URL, *, data: Any = None, **kwargs: Any) -> Any:
         """Perform a POST request."""
