@@ -189,6 +189,20 @@ class _Deadline:
             self._handle = None
 
 
+class _SessionCookies(SimpleCookie):
+    """``session.cookies``: a snapshot of the jar whose assignments go into the jar."""
+
+    def __init__(self, jar: AbstractCookieJar) -> None:
+        super().__init__()
+        for morsel in jar:
+            dict.__setitem__(self, morsel.key, morsel)
+        self._jar = jar
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._jar.update_cookies({key: self[key]})
+
+
 class _RequestContextManager(Generic[_R]):
     """What ``session.get()`` returns: awaitable, and an async context manager."""
 
@@ -385,11 +399,12 @@ class ClientSession:
 
     @property
     def cookies(self) -> SimpleCookie:
-        """The session's cookies, as the reference's ``SimpleCookie``."""
-        out = SimpleCookie()
-        for morsel in self._cookie_jar:
-            out[morsel.key] = morsel
-        return out
+        """The session's cookies, as the reference's ``SimpleCookie``.
+
+        Setting an item (``session.cookies["name"] = "value"``) adds it to the jar as a
+        cookie sent to every host, as the reference allows ("modify it in place").
+        """
+        return _SessionCookies(self._cookie_jar)
 
     @property
     def headers(self) -> CIMultiDict[str]:

@@ -338,6 +338,9 @@ async def test_cookies_round_trip(url: Callable[[str], str]) -> None:
         async with session.get(url("/cookies"), cookies={"extra": "x"}) as resp:
             assert await resp.json() == {"initial": "1", "session": "abc123", "extra": "x"}
         assert session.cookies["session"].value == "abc123"
+        session.cookies["added"] = "in-place"  # the reference: modify it in place
+        async with session.get(url("/cookies")) as resp:
+            assert (await resp.json())["added"] == "in-place"
 
 
 async def test_basic_auth_and_url_credentials(url: Callable[[str], str]) -> None:
