@@ -52,7 +52,8 @@ class StreamReader:
 
     Args:
         protocol: told to pause/resume reading as the buffer fills and drains.
-        limit: the buffer size in bytes; reading pauses above twice this.
+        limit: the buffer size in bytes; reading pauses above four times this and
+            resumes below it.
         loop: the running loop.
     """
 
@@ -66,6 +67,7 @@ class StreamReader:
         "_loop",
         "_low_water",
         "_paused",
+        "_pos",
         "_protocol",
         "_raw",
         "_raw_size",
@@ -84,8 +86,12 @@ class StreamReader:
         self._protocol = protocol
         self._loop = loop if loop is not None else asyncio.get_running_loop()
         self._buffer: collections.deque[bytes] = collections.deque()
+        self._pos = 0
         self._size = 0
-        self._high_water = limit * 2
+        # Hysteresis: the transport reads up to 256 KiB at a time, so a high-water mark of
+        # twice a 64 KiB buffer paused and resumed reading (two epoll_ctl calls) on nearly
+        # every read of a large body. Four buffers' worth bounds memory just as well.
+        self._high_water = limit * 4
         self._low_water = limit
         self._eof = False
         self._paused = False
@@ -111,6 +117,7 @@ class StreamReader:
         """
         self._decoder = decoder
         if self._buffer:
+            self._normalise_head()
             self._raw.extend(self._buffer)
             self._raw_size += self._size
             self._buffer.clear()
@@ -263,36 +270,63 @@ class StreamReader:
                 self._protocol.resume_reading()
 
     def _take(self, n: int) -> bytes:
-        """Remove up to *n* buffered bytes (-1 = everything buffered)."""
+        """Remove up to *n* buffered bytes (-1 = everything buffered).
+
+        The first buffered chunk is consumed through an offset (``_pos``), so taking small
+        pieces of a large chunk copies each byte once, not the remainder every time.
+        """
         buf = self._buffer
+        pos = self._pos
         if n < 0 or n >= self._size:
-            if len(buf) == 1:
-                data = buf.popleft()
+            first = buf.popleft()
+            if not buf:
+                data = first[pos:] if pos else first
             else:
-                data = b"".join(buf)
+                parts: list[bytes | memoryview] = [memoryview(first)[pos:] if pos else first]
+                parts.extend(buf)
                 buf.clear()
+                data = b"".join(parts)
+            self._pos = 0
         else:
             first = buf[0]
-            if len(first) > n:
-                data = first[:n]
-                buf[0] = first[n:]
-            elif len(first) == n:
-                data = buf.popleft()
+            avail = len(first) - pos
+            if avail > n:
+                data = first[pos : pos + n]
+                self._pos = pos + n
+            elif avail == n:
+                data = first[pos:] if pos else first
+                buf.popleft()
+                self._pos = 0
             else:
-                parts = []
-                remaining = n
-                while remaining:
-                    chunk = buf[0]
-                    if len(chunk) <= remaining:
-                        parts.append(buf.popleft())
-                        remaining -= len(chunk)
-                    else:
-                        parts.append(chunk[:remaining])
-                        buf[0] = chunk[remaining:]
-                        remaining = 0
-                data = b"".join(parts)
+                data = self._take_across(n)
         self._consumed(len(data))
         return data
+
+    def _take_across(self, n: int) -> bytes:
+        """Take *n* bytes spanning several buffered chunks."""
+        buf = self._buffer
+        parts: list[bytes] = []
+        remaining = n
+        while remaining:
+            chunk = buf[0]
+            pos = self._pos
+            avail = len(chunk) - pos
+            if avail <= remaining:
+                parts.append(chunk[pos:] if pos else chunk)
+                buf.popleft()
+                self._pos = 0
+                remaining -= avail
+            else:
+                parts.append(chunk[pos : pos + remaining])
+                self._pos = pos + remaining
+                remaining = 0
+        return b"".join(parts)
+
+    def _normalise_head(self) -> None:
+        """Drop the consumed prefix of the first chunk (before reshaping the buffer)."""
+        if self._pos:
+            self._buffer[0] = self._buffer[0][self._pos :]
+            self._pos = 0
 
     async def read(self, n: int = -1) -> bytes:
         """Read up to *n* bytes; with *n* < 0 read the whole remaining body."""
@@ -324,8 +358,8 @@ class StreamReader:
         """
         if not await self._ensure_data("readchunk"):
             return b"", False
-        buf = self._buffer
-        data = buf.popleft()
+        self._normalise_head()
+        data = self._buffer.popleft()
         self._consumed(len(data))
         return data, True
 
@@ -344,28 +378,40 @@ class StreamReader:
             got += len(data)
         return b"".join(parts)
 
-    async def readuntil(self, separator: bytes = b"\n") -> bytes:
-        """Read up to and including *separator* (or to the end of the body)."""
+    async def readuntil(self, separator: bytes = b"\n", *, max_size: int | None = None) -> bytes:
+        """Read up to and including *separator* (or to the end of the body).
+
+        Raises:
+            ValueError: *max_size* bytes (default 16 times the buffer limit) went by
+                without the separator; aiohttp 3's ``max_size`` argument.
+        """
         if not separator:
             raise ValueError("separator should be at least one-byte string")
+        limit = max_size or self._high_water * 16
         acc = bytearray()
         searched = 0
         while await self._ensure_data("readuntil"):
             acc += self._take(-1)
             # The separator may straddle two pieces: search from just before the seam.
             idx = acc.find(separator, max(0, searched - len(separator) + 1))
-            if idx != -1:
+            if idx != -1 and idx + len(separator) <= limit:
                 end = idx + len(separator)
                 self.unread_data(bytes(acc[end:]))
                 return bytes(acc[:end])
             searched = len(acc)
-            if searched > self._high_water * 16:
-                raise ValueError(f"separator {separator!r} not found in {searched} bytes")
+            if searched > limit:
+                raise ValueError(
+                    f"read {searched} bytes without {separator!r}, "
+                    f"expected no more than {limit} bytes"
+                )
         return bytes(acc)
 
-    async def readline(self) -> bytes:
-        """Read one line, ``\\n`` included (the last one may lack it)."""
-        return await self.readuntil(b"\n")
+    async def readline(self, *, max_line_length: int | None = None) -> bytes:
+        """Read one line, ``\\n`` included (the last one may lack it).
+
+        *max_line_length* (aiohttp 3) bounds the line, in bytes; see :meth:`readuntil`.
+        """
+        return await self.readuntil(b"\n", max_size=max_line_length)
 
     def read_nowait(self, n: int = -1) -> bytes:
         """Return buffered bytes without waiting (b"" if none)."""
@@ -382,6 +428,7 @@ class StreamReader:
         """Push *data* back to the front of the stream (aiohttp compatibility)."""
         if not data:
             return
+        self._normalise_head()
         self._buffer.appendleft(data)
         self._size += len(data)
 
@@ -445,6 +492,7 @@ class _EmptyStreamReader(StreamReader):
     def __init__(self) -> None:
         self._protocol = None
         self._buffer = collections.deque()
+        self._pos = 0
         self._size = 0
         self._high_water = self._low_water = DEFAULT_LIMIT
         self._eof = True

@@ -6,6 +6,8 @@ import asyncio
 import gzip
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hyperclient.compression import make_decoder
 from hyperclient.errors import ClientPayloadError
@@ -100,16 +102,16 @@ async def test_iterators() -> None:
 
 
 async def test_flow_control_pauses_above_high_water_and_resumes_below_low() -> None:
-    s, flow = stream(limit=16)  # high water 32, low water 16
-    s.feed_data(b"x" * 32)
+    s, flow = stream(limit=16)  # high water 64, low water 16
+    s.feed_data(b"x" * 64)
     assert flow.events == []
     s.feed_data(b"x")
     assert flow.events == ["pause"]
     s.feed_data(b"x" * 10)
     assert flow.events == ["pause"]  # paused once only
-    await s.read(20)  # 23 left: still above low water
+    await s.read(50)  # 25 left: still above low water
     assert flow.events == ["pause"]
-    await s.read(10)  # 13 left
+    await s.read(10)  # 15 left
     assert flow.events == ["pause", "resume"]
 
 
@@ -183,3 +185,49 @@ async def test_truncated_compressed_body_is_a_payload_error() -> None:
     s.feed_eof()
     with pytest.raises(ClientPayloadError, match="truncated"):
         await s.read()
+
+
+@given(
+    chunks=st.lists(st.binary(min_size=1, max_size=300), min_size=1, max_size=12),
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["read", "readexactly", "readline", "readchunk", "unread"]),
+            st.integers(min_value=1, max_value=400),
+        ),
+        max_size=30,
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_any_mix_of_reads_matches_a_plain_bytes_model(
+    chunks: list[bytes], ops: list[tuple[str, int]]
+) -> None:
+    async def run() -> None:
+        s, _ = stream(limit=64)
+        for chunk in chunks:
+            s.feed_data(chunk)
+        s.feed_eof()
+        model = b"".join(chunks)
+        got = b""
+        last = b""
+        for op, n in ops:
+            if op == "read":
+                last = await s.read(n)
+            elif op == "readexactly":
+                if n > len(model) - len(got):
+                    continue
+                last = await s.readexactly(n)
+            elif op == "readline":
+                last = await s.readline()
+            elif op == "readchunk":
+                last, _ = await s.readchunk()
+            else:  # push the last piece back, as parsers built on top of us do
+                s.unread_data(last)
+                got = got[: len(got) - len(last)]
+                last = b""
+                continue
+            got += last
+            assert model.startswith(got)
+        got += await s.read()
+        assert got == model
+
+    asyncio.run(run())
