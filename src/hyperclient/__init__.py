@@ -98,6 +98,8 @@ from .values import (
     HttpVersion11,
     RequestInfo,
 )
+from .websocket import ClientWebSocketResponse, ClientWSTimeout
+from .ws_frames import WSCloseCode, WSMessage, WSMsgType
 
 __version__ = "0.1.0"
 
@@ -125,6 +127,8 @@ __all__ = (
     "ClientSSLError",
     "ClientSession",
     "ClientTimeout",
+    "ClientWSTimeout",
+    "ClientWebSocketResponse",
     "Connection",
     "ConnectionKey",
     "ConnectionTimeoutError",
@@ -178,7 +182,10 @@ __all__ = (
     "TraceResponseChunkReceivedParams",
     "UnixClientConnectorError",
     "UnixConnector",
+    "WSCloseCode",
+    "WSMessage",
     "WSMessageTypeError",
+    "WSMsgType",
     "WSServerHandshakeError",
     "__version__",
     "delete",

@@ -292,6 +292,15 @@ class BaseConnector:
         """Deprecated flag from the reference."""
         return self._share_cookies
 
+    @property
+    def _conns(self) -> Mapping[ConnectionKey, list[tuple[ResponseHandler, float]]]:
+        """aiohttp's idle-connection table (key -> [(protocol, time)]), a read-only snapshot.
+
+        Private in aiohttp too, but widely copied code reads it: gql and others wait this way
+        for pooled TLS transports to finish closing (aiohttp issue 1925).
+        """
+        return types.MappingProxyType(self._pool.idle_by_key())
+
     def stats(self) -> Mapping[ConnectionKey, EndpointStats]:
         """Per endpoint: idle, in-use and waiting counts, and connections created/reused."""
         return types.MappingProxyType(self._pool.stats())
@@ -951,13 +960,17 @@ class TCPConnector(BaseConnector):
         proto = self._make_protocol()
         self._in_progress.add(proto)
         try:
-            async with asyncio.timeout(timeout.sock_connect if sslcontext is not None else None):
-                await loop.create_connection(
-                    lambda: proto,
-                    sock=sock,
-                    ssl=sslcontext,
-                    server_hostname=server_hostname if sslcontext is not None else None,
-                )
+            started = loop.create_connection(
+                lambda: proto,
+                sock=sock,
+                ssl=sslcontext,
+                server_hostname=server_hostname if sslcontext is not None else None,
+            )
+            if sslcontext is None or timeout.sock_connect is None:
+                await started
+            else:  # the TLS handshake counts against sock_connect
+                async with asyncio.timeout(timeout.sock_connect):
+                    await started
         except (OSError, TimeoutError) as exc:
             sock.close()
             raise self._translate(key, exc, proxy=proxy) from exc
@@ -1090,8 +1103,11 @@ async def _attempt(
         sock.setblocking(False)
         if local_addr is not None:
             sock.bind(local_addr)
-        async with asyncio.timeout(timeout):
+        if timeout is None:  # no timeout scope to enter and leave per connection
             await loop.sock_connect(sock, _sockaddr(addr))
+        else:
+            async with asyncio.timeout(timeout):
+                await loop.sock_connect(sock, _sockaddr(addr))
     except BaseException:
         sock.close()
         raise
