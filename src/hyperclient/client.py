@@ -349,6 +349,7 @@ class ClientSession:
         self._max_field_size = max_field_size
         self._wheel: _DeadlineWheel | None = None
         self._default_options: _RequestOptions | None = None
+        self._websockets: weakref.WeakSet[ClientWebSocketResponse] = weakref.WeakSet()
         self._closed = False
 
     @staticmethod
@@ -470,6 +471,9 @@ class ClientSession:
             self._closed = True
             if self._wheel is not None:
                 self._wheel.close()
+            # WebSockets left their connector's pool at the upgrade: close them here.
+            for ws in list(self._websockets):
+                ws._shutdown(1001)  # RFC 6455 §7.4.1: going away
             if self._connector is not None and self._connector_owner:
                 closing = self._connector.close()
             self._connector = None

@@ -84,6 +84,7 @@ class ResponseHandler(asyncio.Protocol):
         self.connect_durations: tuple[float | None, float | None, float | None] | None = None
         self._connection_lost = False
         self._eof = False
+        self._upgraded = False
         self._lost_exc: BaseException | None = None
         self._closed_waiter: asyncio.Future[None] = loop.create_future()
         # sock_read timeout: one timer, re-armed lazily (only when it fires) so that a
@@ -99,6 +100,11 @@ class ResponseHandler(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if self._upgraded:
+            # After a 101 the bytes belong to the next protocol: keep them for it (see
+            # parser.trailing_data) until the owner swaps protocols.
+            self._parser.receive_data(data)
+            return
         if not self._in_flight:
             # Unsolicited bytes on an idle connection (RFC 9112 §9.8 lets a server close
             # idle connections; anything else is garbage or a desync): never read them as
@@ -117,6 +123,10 @@ class ResponseHandler(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         self._reusable = False
+        if self._upgraded and not self._eof:
+            self._eof = True
+            self._parser.receive_eof()
+            return None
         self._eof = True
         if self._in_flight:
             self._parser.receive_eof()
@@ -331,6 +341,7 @@ class ResponseHandler(asyncio.Protocol):
         payload: StreamReader | None
         if head.upgrade:
             # The bytes after this head belong to another protocol; the owner takes them.
+            self._upgraded = True
             self._reusable = False
             self._in_flight = False
             self._cancel_read_timer()

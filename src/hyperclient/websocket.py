@@ -647,6 +647,12 @@ class ClientWebSocketResponse:
         if conn._write_paused:
             await conn.drain()
 
+    def _shutdown(self, code: int) -> None:
+        """Close at once, without waiting for the server (the session is closing)."""
+        conn = self._conn
+        if not conn.is_closed:
+            conn.close_now(self._writer.close(code, ""), code)
+
     async def close(self, *, code: int = WSCloseCode.OK, message: bytes | str = b"") -> bool:
         """Close the WebSocket (RFC 6455 §7.1.2): send a close frame, await the server's.
 
@@ -989,4 +995,7 @@ async def _connect(
         autoping=autoping,
         heartbeat=heartbeat,
     )
+    websockets = getattr(session, "_websockets", None)
+    if websockets is not None:  # the session closes what its connector no longer tracks
+        websockets.add(ws)
     return ws

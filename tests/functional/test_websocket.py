@@ -696,3 +696,62 @@ def test_uvloop_transports() -> None:
         assert loop.run_until_complete(main()) == ["on uvloop", 100_000, 1000]
     finally:
         loop.close()
+
+
+async def test_session_close_closes_open_websockets(aiohttp_server: Any) -> None:
+    from aiohttp import web
+
+    closes: list[int | None] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for _ in ws:
+            pass
+        closes.append(ws.close_code)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    server = await aiohttp_server(app)
+    session = hyperclient.ClientSession()
+    ws = await session.ws_connect(f"http://127.0.0.1:{server.port}/ws")
+    await session.close()
+    assert ws.closed
+    for _ in range(50):
+        if closes:
+            break
+        await asyncio.sleep(0.01)
+    assert closes == [1001]  # going away, sent by the session on close
+
+
+async def test_frames_right_after_the_101_are_kept(raw_server: Any) -> None:
+    import base64
+    import hashlib
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(
+            hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+        )
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        await writer.drain()
+        # Separate segments, arriving before the client has swapped protocols or not.
+        for text in (b"one", b"two"):
+            writer.write(b"\x81" + bytes([len(text)]) + text)
+            await writer.drain()
+        await asyncio.sleep(0.5)
+
+    srv = await raw_server(script)
+    async with hyperclient.ClientSession() as session:
+        async with session.ws_connect(srv.url) as ws:
+            assert (await ws.receive_str(timeout=1)) == "one"
+            assert (await ws.receive_str(timeout=1)) == "two"
