@@ -24,7 +24,7 @@ import mimetypes
 import os
 import stat
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -41,7 +41,16 @@ _URLENCODED = "application/x-www-form-urlencoded"
 _OCTET_STREAM = "application/octet-stream"
 
 FieldValue = (
-    str | bytes | bytearray | memoryview | io.IOBase | int | float | list[Any] | tuple[Any, ...]
+    str
+    | bytes
+    | bytearray
+    | memoryview
+    | io.IOBase
+    | AsyncIterable[bytes]
+    | int
+    | float
+    | list[Any]
+    | tuple[Any, ...]
 )
 
 
@@ -96,6 +105,31 @@ class _FileSource:
             raise RuntimeError("form data with a non-seekable file cannot be replayed")
 
 
+class _StreamSource:
+    """An async source in a form: an async iterable of bytes, or a stream with
+    ``readany()`` such as another response's ``content``. Its length is unknown (the
+    body goes chunked) and it can be sent once, as aiohttp's ``AsyncIterablePayload``."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.consumed = False
+
+    def rewind(self) -> None:
+        """Fail if this stream was already read once."""
+        if self.consumed:
+            raise RuntimeError("form data with an async stream cannot be replayed")
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The stream's bytes; read in pieces, never iterated by lines."""
+        self.consumed = True
+        if hasattr(self.stream, "readany"):
+            while data := await self.stream.readany():
+                yield bytes(data)
+        else:
+            async for data in self.stream:
+                yield bytes(data)
+
+
 def _is_seekable_file(file: io.IOBase) -> bool:
     """Whether *file* can be rewound and measured: seekable, and a regular file if on disk.
 
@@ -113,7 +147,7 @@ def _is_seekable_file(file: io.IOBase) -> bool:
 @dataclass
 class _Field:
     name: str
-    value: str | bytes | _FileSource
+    value: str | bytes | _FileSource | _StreamSource
     filename: str | None
     content_type: str
 
@@ -201,8 +235,10 @@ class FormData:
 
         Args:
             name: the field name.
-            value: text, bytes, a number (sent as text) or a file object (text or
-                binary); a list or tuple adds one field per item, as aiohttp's ``doseq``.
+            value: text, bytes, a number (sent as text), a file object (text or
+                binary) or an async source of bytes (an async iterable, or a stream
+                such as another response's ``content``; sent once, chunked); a list or
+                tuple adds one field per item, as aiohttp's ``doseq``.
             content_type: the part's ``Content-Type`` (forces multipart).
             filename: the part's filename (forces multipart); file objects default to
                 the base name of their ``name``, bytes to the field name.
@@ -240,7 +276,7 @@ class FormData:
             self._is_multipart = True
 
         charset = self._charset or "utf-8"
-        stored: str | bytes | _FileSource
+        stored: str | bytes | _FileSource | _StreamSource
         if isinstance(value, io.IOBase):
             stored = _FileSource(value)
             if filename is None:
@@ -256,6 +292,10 @@ class FormData:
         elif isinstance(value, (str, int, float)):
             stored = value if isinstance(value, str) else str(value)
             default_type = f"text/plain; charset={charset}"
+        elif hasattr(value, "readany") or hasattr(value, "__aiter__"):
+            stored = _StreamSource(value)
+            default_type = _OCTET_STREAM
+            self._is_multipart = True  # only a multipart part can carry a stream
         else:
             raise TypeError(f"unsupported form field value: {short_repr(value)}")
 
@@ -306,7 +346,9 @@ class FormData:
             return _MultipartWriter(self._fields, self._quote_fields, self._charset).body()
         pairs = []
         for field in self._fields:
-            if isinstance(field.value, _FileSource):  # pragma: no cover  # Defensive
+            if isinstance(
+                field.value, (_FileSource, _StreamSource)
+            ):  # pragma: no cover  # Defensive
                 raise TypeError("a file object needs a multipart form")
             pairs.append((field.name, field.value))
         charset = self._charset or "utf-8"
@@ -382,6 +424,8 @@ class _MultipartWriter:
     def _value_size(self, field: _Field) -> int | None:
         if isinstance(field.value, _FileSource):
             return field.value.size()
+        if isinstance(field.value, _StreamSource):
+            return None
         if isinstance(field.value, str):
             return len(field.value.encode(self._charset))
         return len(field.value)
@@ -389,7 +433,7 @@ class _MultipartWriter:
     def _chunks(self) -> AsyncIterator[bytes]:
         # Checked here, when the request layer asks, rather than on first iteration.
         for field in self._fields:
-            if isinstance(field.value, _FileSource):
+            if isinstance(field.value, (_FileSource, _StreamSource)):
                 field.value.rewind()
         return self._iterate()
 
@@ -403,6 +447,12 @@ class _MultipartWriter:
                     yield bytes(pending)
                     pending.clear()
                 async for piece in self._read_file(value, size):
+                    yield piece
+            elif isinstance(value, _StreamSource):
+                if pending:
+                    yield bytes(pending)
+                    pending.clear()
+                async for piece in value.chunks():
                     yield piece
             else:
                 data = value.encode(self._charset) if isinstance(value, str) else value

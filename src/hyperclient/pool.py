@@ -223,6 +223,10 @@ class Pool(Generic[K, C, W]):
             for conn, _ in stack:
                 yield conn
 
+    def idle_by_key(self) -> dict[K, list[tuple[C, float]]]:
+        """A snapshot of the idle stacks: key -> [(connection, expires_at)]."""
+        return {key: list(stack) for key, stack in self._idle.items()}
+
     # -- internals ------------------------------------------------------------------------------
 
     def _has_room(self, key: K) -> bool:

@@ -105,6 +105,17 @@ def make_url(url: str | URL) -> URL:
     return result
 
 
+def _parse_version(version: HttpVersion | str) -> HttpVersion:
+    """Accept aiohttp's ``version="1.1"`` spelling as well as an ``HttpVersion``."""
+    if not isinstance(version, str):
+        return version
+    major, _, minor = version.partition(".")
+    try:
+        return HttpVersion(int(major), int(minor))
+    except ValueError:
+        raise ValueError(f"invalid HTTP version: {version!r}") from None
+
+
 def _host_header(url: URL) -> str:
     host = url.raw_host or ""
     if ":" in host:  # an IPv6 literal goes back in brackets (RFC 3986 §3.2.2)
@@ -225,7 +236,7 @@ class ClientRequest:
         data: Any = None,
         cookies: Any = None,
         auth: BasicAuth | None = None,
-        version: HttpVersion = HttpVersion11,
+        version: HttpVersion | str = HttpVersion11,
         compress: str | bool | None = None,
         chunked: bool | int | None = None,
         expect100: bool = False,
@@ -248,7 +259,7 @@ class ClientRequest:
         self.method = method.upper() if method.islower() else method
         self.original_url = url
         self.url = self._prepare_url(url, params)
-        self.version = version
+        self.version = _parse_version(version)
         self.encoding = encoding
         self.chunked = chunked
         self.compress = compress

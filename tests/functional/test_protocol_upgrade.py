@@ -17,7 +17,8 @@ async def test_bytes_after_an_upgrade_head_are_kept_for_the_next_protocol() -> N
         waiter = proto.expect_response("GET", None)
         await loop.sock_sendall(theirs, b"HTTP/1.1 101 Switching Protocols\r\n\r\nfirst")
         head, payload = await waiter
-        assert head.upgrade and payload is None
+        assert head.upgrade
+        assert payload is None
         # More bytes before anyone swapped protocols: neither dropped nor "unsolicited".
         await loop.sock_sendall(theirs, b"second")
         for _ in range(100):
