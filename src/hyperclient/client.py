@@ -219,8 +219,11 @@ class _RequestContextManager(Generic[_R]):
         return self.__await__()
 
     async def __aenter__(self) -> _R:
-        self._resp = await self._coro
-        return await self._resp.__aenter__()  # type: ignore[return-value]
+        resp = self._resp = await self._coro
+        if type(resp).__aenter__ is ClientResponse.__aenter__:
+            resp._in_context = True  # what it does, without a coroutine per request
+            return resp
+        return await resp.__aenter__()  # type: ignore[return-value]
 
     async def __aexit__(
         self,
@@ -228,8 +231,13 @@ class _RequestContextManager(Generic[_R]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._resp is not None
-        await self._resp.__aexit__(exc_type, exc, tb)
+        resp = self._resp
+        assert resp is not None
+        if type(resp).__aexit__ is ClientResponse.__aexit__:
+            resp._in_context = False
+            resp.release()
+        else:
+            await resp.__aexit__(exc_type, exc, tb)
 
     def send(self, arg: Any) -> Any:
         return self._coro.send(arg)
