@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev,cli,speedups,brotli,zstd]'
+	$(BIN)/python -m pip install -q -e '.[dev,cli,speedups,brotli,zstd,dns]'
 	touch $(STAMP)
 
 venv: $(STAMP)
