@@ -23,8 +23,8 @@ demo: $(STAMP)
 	$(BIN)/python -m hyperclient.demo $(DEMO_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench compat
+	$(BIN)/ruff format --check src tests bench compat
 	$(BIN)/mypy
 
 # A second, HTTP/1.0-speaking forward proxy for the proxy tests (skipped when absent).
@@ -55,5 +55,8 @@ fuzz: $(STAMP)  ## coverage-guided fuzzing of the parser and frame codec (atheri
 	$(BIN)/python -m pip install -q 'atheris>=2.3'
 	$(BIN)/python tests/fuzz/run.py $(FUZZ_ARGS)
 
+compat: $(STAMP)  ## real aiohttp-client libraries' own suites, on aiohttp then on hyperclient
+	$(BIN)/python compat/run.py $(COMPAT_ARGS)
+
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .compat

@@ -1,0 +1,95 @@
+"""Behaviours real aiohttp client libraries rely on, found by ``make compat`` (issue 10).
+
+Each test names the library whose suite showed the difference.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+import hyperclient
+
+Url = Callable[[str], str]
+
+
+async def test_connector_conns_lists_idle_connections(url: Url) -> None:
+    # gql (and code copied from aiohttp issue 1925) walks connector._conns on close to
+    # wait for pooled TLS transports: {key: [(protocol, time), ...]}.
+    async with hyperclient.ClientSession() as session:
+        assert session.connector is not None
+        assert dict(session.connector._conns) == {}
+        async with session.get(url("/json")) as resp:
+            await resp.read()
+        conns = session.connector._conns
+        assert isinstance(conns, types.MappingProxyType)
+        [(key, stack)] = conns.items()
+        assert key.port == int(url("").rsplit(":", 1)[1])
+        [(proto, when)] = stack
+        assert proto.transport is not None
+        assert isinstance(when, float)
+
+
+async def test_readline_max_line_length(url: Url) -> None:
+    # aiohttp 3's StreamReader.readline(max_line_length=) and readuntil(max_size=); aiohttp's
+    # own MultipartReader calls them on resp.content (gql's multipart subscriptions).
+    async with hyperclient.ClientSession() as session:
+        async with session.get(url("/lines")) as resp:
+            assert await resp.content.readline(max_line_length=4) == b"one\n"
+            assert await resp.content.readuntil(b"\n", max_size=100) == b"two\n"
+            assert await resp.content.readline() == b"three"
+        async with session.get(url("/lines")) as resp:
+            with pytest.raises(ValueError, match=r"expected no more than 3 bytes"):
+                await resp.content.readline(max_line_length=3)
+
+
+@pytest.mark.parametrize(("version", "seen"), [("1.0", [1, 0]), ("1.1", [1, 1])])
+async def test_version_as_string(url: Url, version: str, seen: list[int]) -> None:
+    # gql passes client_session_args={"version": "1.1"}; aiohttp parses the string.
+    async with hyperclient.ClientSession(version=version) as session:  # type: ignore[arg-type]
+        async with session.get(url("/echo")) as resp:
+            assert (await resp.json())["version"] == seen
+
+
+async def test_version_string_invalid(url: Url) -> None:
+    async with hyperclient.ClientSession(version="one") as session:  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"invalid HTTP version: 'one'"):
+            await session.get(url("/echo"))
+
+
+async def test_formdata_async_sources(url: Url) -> None:
+    # gql uploads files given as async generators or as another response's content.
+    async def generate() -> AsyncIterator[bytes]:
+        for piece in (b"abc", b"", b"def"):
+            yield piece
+
+    async with hyperclient.ClientSession() as session:
+        async with session.get(url("/lines")) as source:
+            form = hyperclient.FormData()
+            form.add_field("gen", generate(), filename="g.bin")
+            form.add_field("relay", source.content, filename="r.txt", content_type="text/plain")
+            form.add_field("note", "hi")
+            assert form.is_multipart
+            async with session.post(url("/form"), data=form) as resp:
+                got: dict[str, Any] = await resp.json()
+    assert got == {
+        "gen": {"filename": "g.bin", "content_type": "application/octet-stream", "data": "abcdef"},
+        "relay": {"filename": "r.txt", "content_type": "text/plain", "data": "one\ntwo\nthree"},
+        "note": "hi",
+    }
+
+
+async def test_formdata_async_source_is_sent_once() -> None:
+    async def generate() -> AsyncIterator[bytes]:
+        yield b"x"
+
+    form = hyperclient.FormData()
+    form.add_field("gen", generate())
+    body = form.body()
+    assert body.size is None  # unknown length: sent chunked
+    assert b"".join([piece async for piece in body.chunks()]).count(b"\r\nx\r\n") == 1
+    with pytest.raises(RuntimeError, match="cannot be replayed"):
+        body.chunks()
