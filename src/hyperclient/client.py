@@ -588,6 +588,7 @@ class ClientSession:
         proxy_headers: Any = None,
         compress: int = 0,
         max_msg_size: int = 4 * 1024 * 1024,
+        decode_text: bool = True,
     ) -> _WSRequestContextManager:
         """Open a WebSocket (RFC 6455); await it or use ``async with``.
 
@@ -604,6 +605,7 @@ class ClientSession:
             origin: the ``Origin`` header.
             compress: offer permessage-deflate with this window (9-15), 0 for off.
             max_msg_size: largest message accepted, in bytes (0: no limit).
+            decode_text: False hands TEXT messages over as UTF-8 bytes (aiohttp 3.14).
 
         The remaining arguments are those of :meth:`request`.
 
@@ -634,6 +636,7 @@ class ClientSession:
             proxy_headers=proxy_headers,
             compress=compress,
             max_msg_size=max_msg_size,
+            decode_text=decode_text,
         )
 
     # -- the request flow ---------------------------------------------------------------------

@@ -507,8 +507,10 @@ class ClientWebSocketResponse:
         autoclose: bool = True,
         autoping: bool = True,
         heartbeat: float | None = None,
+        decode_text: bool = True,
     ) -> None:
         self._conn = connection
+        self._decode_text = decode_text
         self._writer = writer
         self._response = response
         self._protocol = protocol
@@ -731,6 +733,9 @@ class ClientWebSocketResponse:
             conn._buffered -= len(msg[1])
             if conn._reading_paused:
                 conn.consumed(0)
+            if kind is _TEXT and not self._decode_text:
+                # aiohttp 3.14's decode_text=False: TEXT data as UTF-8 bytes (validated).
+                return WSMessage(_TEXT, msg[1].encode("utf-8"), msg[2])
         return msg
 
     async def receive_str(self, *, timeout: float | None = None) -> str:
@@ -845,6 +850,7 @@ def ws_connect(
     session: Any,
     url: str | URL,
     *,
+    decode_text: bool = True,
     method: str = "GET",
     protocols: Iterable[str] = (),
     timeout: ClientWSTimeout | float | None = DEFAULT_WS_CLIENT_TIMEOUT,
@@ -885,6 +891,7 @@ def ws_connect(
             heartbeat=heartbeat,
             compress=compress,
             max_msg_size=max_msg_size,
+            decode_text=decode_text,
             origin=origin,
             headers=headers,
             request_kwargs={
@@ -915,6 +922,7 @@ async def _connect(
     heartbeat: float | None,
     compress: int,
     max_msg_size: int,
+    decode_text: bool,
     origin: str | None,
     headers: Any,
     request_kwargs: dict[str, Any],
@@ -994,6 +1002,7 @@ async def _connect(
         autoclose=autoclose,
         autoping=autoping,
         heartbeat=heartbeat,
+        decode_text=decode_text,
     )
     websockets = getattr(session, "_websockets", None)
     if websockets is not None:  # the session closes what its connector no longer tracks

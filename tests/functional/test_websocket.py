@@ -755,3 +755,25 @@ async def test_frames_right_after_the_101_are_kept(raw_server: Any) -> None:
         async with session.ws_connect(srv.url) as ws:
             assert (await ws.receive_str(timeout=1)) == "one"
             assert (await ws.receive_str(timeout=1)) == "two"
+
+
+async def test_decode_text_false_gives_bytes(aiohttp_server: Any) -> None:
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str("héllo")
+        await ws.send_str('{"a": 1}')
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    server = await aiohttp_server(app)
+    async with hyperclient.ClientSession() as session:
+        async with session.ws_connect(
+            f"http://127.0.0.1:{server.port}/ws", decode_text=False
+        ) as ws:
+            msg = await ws.receive()
+            assert msg.type is WSMsgType.TEXT
+            assert msg.data == "héllo".encode()
+            assert await ws.receive_json() == {"a": 1}
