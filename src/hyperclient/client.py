@@ -308,8 +308,8 @@ class ClientSession:
         requote_redirect_url: bool = True,
         trace_configs: list[TraceConfig] | None = None,
         read_bufsize: int = 2**16,
-        max_line_size: int = 8190,
-        max_field_size: int = 8190,
+        max_line_size: int | None = None,
+        max_field_size: int | None = None,
         proxy: str | URL | None = None,
         proxy_auth: BasicAuth | None = None,
     ) -> None:
@@ -353,8 +353,12 @@ class ClientSession:
         for trace_config in self._trace_configs:
             trace_config.freeze()
         self._read_bufsize = read_bufsize
-        self._max_line_size = max_line_size
-        self._max_field_size = max_field_size
+        # None: the connector's limits (8190 bytes by default) apply.
+        self._limits = (
+            None
+            if max_line_size is None and max_field_size is None
+            else (max_line_size, max_field_size)
+        )
         self._wheel: _DeadlineWheel | None = None
         self._default_options: _RequestOptions | None = None
         self._websockets: weakref.WeakSet[ClientWebSocketResponse] = weakref.WeakSet()
@@ -1047,6 +1051,7 @@ class ClientSession:
             session=self,
             timeout=options.timeout,
             traces=options.traces,
+            limits=self._limits,
             force_close=self._connector is not None and self._connector.force_close,
         )
 

@@ -361,6 +361,7 @@ class ResponseParser:
     """
 
     __slots__ = (
+        "_base_limits",
         "_buf",
         "_checked",
         "_eof",
@@ -398,6 +399,7 @@ class ResponseParser:
         self._max_chunk_line = max_chunk_ext_size
         # A head no longer than this cannot hold a line over either limit.
         self._short_lines = min(max_line_size, max_field_size)
+        self._base_limits = (max_line_size, max_field_size)
         # Input not consumed yet is self._buf[self._pos:]. It is the caller's own bytes
         # object while that is all there is (so body data can be handed out without a
         # copy), and a bytearray once pieces have to be joined.
@@ -443,6 +445,13 @@ class ResponseParser:
         self._is_connect = method == "CONNECT"
         self._read_until_eof = read_until_eof
         self._scanned = self._checked = self._nlines = 0
+
+    def set_limits(self, max_line_size: int | None, max_field_size: int | None) -> None:
+        """Line limits for the next response (None: the ones given at construction)."""
+        base_line, base_field = self._base_limits
+        self._max_line = base_line if max_line_size is None else max_line_size
+        self._max_field = base_field if max_field_size is None else max_field_size
+        self._short_lines = min(self._max_line, self._max_field)
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Append bytes received from the server; any split is fine.

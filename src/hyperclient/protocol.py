@@ -85,6 +85,7 @@ class ResponseHandler(asyncio.Protocol):
         self._connection_lost = False
         self._eof = False
         self._upgraded = False
+        self._custom_limits = False
         self._lost_exc: BaseException | None = None
         self._closed_waiter: asyncio.Future[None] = loop.create_future()
         # sock_read timeout: one timer, re-armed lazily (only when it fires) so that a
@@ -236,6 +237,7 @@ class ResponseHandler(asyncio.Protocol):
         read_until_eof: bool = True,
         read_timeout: float | None = None,
         expect_continue: bool = False,
+        limits: tuple[int | None, int | None] | None = None,
     ) -> asyncio.Future[tuple[ResponseHead, StreamReader | None]]:
         """Get ready for the response to a request about to be written.
 
@@ -244,6 +246,10 @@ class ResponseHandler(asyncio.Protocol):
         """
         if self._connection_lost:
             raise self._disconnect_error(self._lost_exc)
+        if limits is not None or self._custom_limits:
+            # A session's max_line_size/max_field_size, for this response only.
+            self._parser.set_limits(*(limits or (None, None)))
+            self._custom_limits = limits is not None
         self._parser.start(method, read_until_eof=read_until_eof)
         self._in_flight = True
         self._got_bytes = False

@@ -253,6 +253,7 @@ class ClientRequest:
         session: Any = None,
         traces: Any = None,
         timeout: ClientTimeout | None = None,
+        limits: tuple[int | None, int | None] | None = None,
         force_close: bool = False,
         **_: Any,
     ) -> None:
@@ -276,6 +277,7 @@ class ClientRequest:
         self.traces = traces
         self.force_close = force_close
         self.timeout = timeout if timeout is not None else _NO_TIMEOUT
+        self.limits = limits
         if response_class is not None:
             self.response_class = response_class
         self.auth = auth
@@ -511,6 +513,7 @@ class ClientRequest:
             read_until_eof=self.read_until_eof,
             read_timeout=timeout,
             expect_continue=self.expect100,
+            limits=self.limits,
         )
         try:
             await self._write(protocol, head)

@@ -324,3 +324,31 @@ async def test_cancellation_at_every_phase_leaves_the_pool_consistent(
                     assert await resp.read() == b"ok"
         stats = connector.stats()
         assert all(s.in_use == 0 and s.waiting == 0 for s in stats.values())
+
+
+async def test_session_line_limits_apply_per_request(raw_server: Any) -> None:
+    big_header = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 9000 + b"\r\nContent-Length: 2\r\n\r\nok"
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            writer.write(big_header if b"/big" in head else OK)
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    connector = hyperclient.TCPConnector()
+    roomy = ClientSession(connector=connector, connector_owner=False, max_field_size=10_000)
+    strict = ClientSession(connector=connector, connector_owner=False, max_field_size=10)
+    plain = ClientSession(connector=connector, connector_owner=False)
+    async with roomy, strict, plain:
+        async with roomy.get(srv.url + "/big") as resp:
+            assert resp.headers["X-Big"] == "a" * 9000
+        # The same pooled connection, a stricter session: "Content-Length: 2" is too long.
+        with pytest.raises(hyperclient.ClientResponseError, match="10"):
+            await strict.get(srv.url + "/")
+        # And the connector's own limits are back for a session that sets none.
+        async with plain.get(srv.url + "/") as resp:
+            assert await resp.read() == b"ok"
+        with pytest.raises(hyperclient.ClientResponseError, match="8190"):
+            await plain.get(srv.url + "/big")
+    await connector.close()
