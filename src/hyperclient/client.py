@@ -918,7 +918,7 @@ class ClientSession:
             # The reference's deprecated share_cookies: the connector's cookies go too.
             shared = dict(connector.cookies.items())
             extra = {**shared, **dict(extra.items() if hasattr(extra, "items") else extra or ())}
-        if not len(jar):
+        if not jar:
             return extra
         cookies = jar.filter_cookies(url)
         if extra:

@@ -415,6 +415,10 @@ class CookieJar(AbstractCookieJar):
         self._remove_expired(self._clock())
         return self._count
 
+    def __bool__(self) -> bool:
+        # Checked on every request: no expiry sweep here (filter_cookies skips expired).
+        return self._count > 0
+
     def __iter__(self) -> Iterator[Morsel[str]]:
         self._remove_expired(self._clock())
         return iter([cookie.morsel for cookie in self._stored()])
@@ -688,6 +692,9 @@ class DummyCookieJar(AbstractCookieJar):
 
     def __len__(self) -> int:
         return 0
+
+    def __bool__(self) -> bool:
+        return False
 
     def __iter__(self) -> Iterator[Morsel[str]]:
         return iter(())
