@@ -35,12 +35,30 @@ from .http1 import (
 )
 from .streams import StreamReader
 
-__all__ = ("ResponseHandler",)
+__all__ = ("ResponseHandler", "WriteFlowControl")
 
 _bytes = bytes
 
 
-class ResponseHandler(asyncio.Protocol):
+class WriteFlowControl(asyncio.Protocol):
+    """The transport's write-buffer signals, kept for whoever drains: HTTP and WebSocket."""
+
+    _write_paused = False
+    _drain_waiter: asyncio.Future[None] | None = None
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+class ResponseHandler(WriteFlowControl):
     """Protocol for one HTTP/1.1 client connection.
 
     Args:
@@ -155,17 +173,6 @@ class ResponseHandler(asyncio.Protocol):
         if not self._closed_waiter.done():
             self._closed_waiter.set_result(None)
         self.transport = None
-
-    def pause_writing(self) -> None:
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        waiter = self._drain_waiter
-        if waiter is not None:
-            self._drain_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
 
     # -- flow control of the body stream (called by StreamReader) ----------------------------
 

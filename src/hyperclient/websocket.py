@@ -49,6 +49,7 @@ from .errors import (
     WSServerHandshakeError,
     short_repr,
 )
+from .protocol import WriteFlowControl
 from .response import ClientResponse
 from .values import ClientTimeout
 from .ws_frames import (
@@ -128,7 +129,7 @@ def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
         waiter.set_exception(ServerTimeoutError(f"no message received within {timeout}s"))
 
 
-class WebSocketProtocol(asyncio.Protocol):
+class WebSocketProtocol(WriteFlowControl):
     """The ``asyncio.Protocol`` of an upgraded connection: frames in, messages out.
 
     Args:
@@ -241,17 +242,6 @@ class WebSocketProtocol(asyncio.Protocol):
             self._drain_waiter = None
             if not waiter.done():
                 waiter.set_exception(ClientConnectionResetError("connection lost while writing"))
-
-    def pause_writing(self) -> None:
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        waiter = self._drain_waiter
-        if waiter is not None:
-            self._drain_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
 
     # -- what the response object uses -----------------------------------------------------------
 
