@@ -18,6 +18,7 @@ import asyncio
 import io
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from http.cookies import BaseCookie, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
@@ -25,6 +26,7 @@ from yarl import URL
 
 from .auth import BasicAuth
 from .compression import accept_encoding, make_encoder
+from .cookies import cookie_header_value
 from .errors import (
     ClientConnectionResetError,
     ClientOSError,
@@ -353,15 +355,15 @@ class ClientRequest:
         return result
 
     def _add_cookie_header(self, cookies: Any) -> None:
-        pairs: list[str] = []
-        items = cookies.items() if hasattr(cookies, "items") else cookies
-        for name, value in items:
-            text = value.coded_value if hasattr(value, "coded_value") else str(value)
-            pairs.append(f"{name}={text}")
+        if not isinstance(cookies, BaseCookie):
+            # A plain mapping or pairs: quoted as the jar quotes (RFC 6265 §4.1.1).
+            morsels: SimpleCookie = SimpleCookie()
+            for name, value in cookies.items() if hasattr(cookies, "items") else cookies:
+                morsels[name] = value
+            cookies = morsels
+        value = cookie_header_value(cookies)
         existing = self.headers.get("Cookie")
-        if existing:
-            pairs.insert(0, existing)
-        self.headers["Cookie"] = "; ".join(pairs)
+        self.headers["Cookie"] = f"{existing}; {value}" if existing else value
 
     def _prepare_body(self, data: Any) -> None:
         headers = self.headers

@@ -94,3 +94,12 @@ async def test_jar_save_and_load(aiohttp_server: Start, tmp_path: Any) -> None:
     async with ClientSession(cookie_jar=jar) as session:
         async with session.get(f"{base}/show") as resp:
             assert await resp.text() == "kept=yes"
+
+
+async def test_request_cookies_are_quoted_like_jar_cookies(aiohttp_server: Start) -> None:
+    server = await aiohttp_server(cookie_app())
+    base = f"http://127.0.0.1:{server.port}"
+    async with ClientSession() as session:
+        async with session.get(f"{base}/show", cookies={"plain": "v", "spaced": "a b"}) as resp:
+            # A space is not a cookie-octet (RFC 6265 §4.1.1): the value goes quoted.
+            assert await resp.text() == 'plain=v; spaced="a b"'
