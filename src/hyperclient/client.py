@@ -984,7 +984,7 @@ class ClientSession:
                 # RFC 9110 §15.4: credentials are for the origin they were given for.
                 auth = None
                 cookies = None
-                headers = _strip_credentials(headers)
+                headers = _without(headers, _CREDENTIAL_HEADERS)
             url = new_url
             digest_tried = False
             options = options.for_redirect()
@@ -1138,7 +1138,7 @@ class ClientSession:
         307/308 keep the method and send the same body again, as the same content type.
         """
         if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
-            return "GET", None, _strip_body_headers(headers)
+            return "GET", None, _without(headers, _BODY_HEADERS)
         if data is None:
             return method, None, headers
         content_type = req.headers.get("Content-Type")
@@ -1179,26 +1179,18 @@ def _origin(url: URL) -> tuple[str, str, int | None]:
     return url.scheme, (url.raw_host or "").lower(), url.port
 
 
+#: RFC 9110 §15.4: what must not follow a redirect to another origin.
 _CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
-
-
-def _strip_credentials(headers: CIMultiDict[str] | None) -> CIMultiDict[str] | None:
-    if headers is None or not any(h in headers for h in _CREDENTIAL_HEADERS):
-        return headers
-    stripped = CIMultiDict(headers)
-    for name in _CREDENTIAL_HEADERS:
-        stripped.popall(name, None)
-    return stripped
-
-
+#: What described a body that a redirect to GET no longer has.
 _BODY_HEADERS = ("Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding")
 
 
-def _strip_body_headers(headers: CIMultiDict[str] | None) -> CIMultiDict[str] | None:
-    if headers is None or not any(h in headers for h in _BODY_HEADERS):
+def _without(headers: CIMultiDict[str] | None, names: tuple[str, ...]) -> CIMultiDict[str] | None:
+    """*headers* without *names*: a copy when any is present, else the same object."""
+    if headers is None or not any(name in headers for name in names):
         return headers
     stripped = CIMultiDict(headers)
-    for name in _BODY_HEADERS:
+    for name in names:
         stripped.popall(name, None)
     return stripped
 

@@ -200,11 +200,6 @@ class ResponseHandler(WriteFlowControl):
         return self._reusable and not self._in_flight and self.is_connected()
 
     @property
-    def should_close(self) -> bool:
-        """aiohttp's name: True when the connection must not go back to the pool."""
-        return not self.is_reusable()
-
-    @property
     def keepalive_hint(self) -> float | None:
         """The server's ``Keep-Alive: timeout=`` of the last response, in seconds."""
         return self._keepalive_hint

@@ -59,7 +59,6 @@ __all__ = ("ClientRequest", "make_url")
 _HTTP_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 _SECURE_SCHEMES = frozenset({"https", "wss"})
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _USER_AGENT = "hyperclient/0.1"
 #: Bodies up to this size travel in the same ``write`` as the head.
@@ -474,10 +473,6 @@ class ClientRequest:
         """True when the body can be sent again (redirect, retry)."""
         source = self._body_source
         return source is None or source.replayable
-
-    def is_idempotent(self) -> bool:
-        """True for methods that may be retried safely (RFC 9110 §9.2.2)."""
-        return self.method in _IDEMPOTENT
 
     def replay_data(self) -> Any:
         """The body in a form that a new request can send again."""

@@ -113,7 +113,6 @@ class ClientResponse:
     content: StreamReader = EMPTY_PAYLOAD
 
     _connection: Connection | None = None
-    _released = False
     _closed = True
     _body: bytes | None = None
     _head: ResponseHead | None = None
@@ -479,7 +478,6 @@ class ClientResponse:
 
     def release(self) -> _Noop:
         """Done with the response: free the connection (closed if the body is unfinished)."""
-        self._released = True
         self._closed = True
         self._cancel_timer()
         conn = self._connection

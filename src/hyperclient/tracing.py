@@ -48,9 +48,8 @@ P = TypeVar("P")
 class Signal(list[Callable[..., Awaitable[None]]], Generic[P]):
     """A list of async callbacks ``(session, trace_config_ctx, params)``; frozen once used."""
 
-    def __init__(self, owner: object) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._owner = owner
         self._frozen = False
 
     @property
@@ -220,7 +219,7 @@ class TraceConfig:
 
     def __init__(self, trace_config_ctx_factory: Callable[..., Any] = SimpleNamespace) -> None:
         for name in _SIGNALS:
-            setattr(self, name, Signal(self))
+            setattr(self, name, Signal())
         self._trace_config_ctx_factory = trace_config_ctx_factory
 
     def trace_config_ctx(self, trace_request_ctx: Any = None) -> Any:
