@@ -13,10 +13,11 @@ import asyncio
 import dataclasses
 import json as _json
 import math
+import netrc
 import os
 import warnings
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
 from http.cookies import SimpleCookie
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -346,6 +347,7 @@ class ClientSession:
         self._timeout = self._resolve_timeout(timeout, read_timeout, conn_timeout)
         self._auto_decompress = auto_decompress
         self._trust_env = trust_env
+        self._environment = _Environment(os.environ) if trust_env else None
         self._default_proxy = URL(proxy) if isinstance(proxy, str) else proxy
         self._default_proxy_auth = proxy_auth
         self._requote_redirect_url = requote_redirect_url
@@ -838,8 +840,8 @@ class ClientSession:
             return url.with_user(None), BasicAuth.from_url(url)
         if auth is None:
             auth = self._default_auth
-        if auth is None and self._trust_env:
-            auth = _netrc_auth(url.raw_host or "")
+        if auth is None and self._environment is not None:
+            auth = self._environment.auth_for(url.raw_host or "")
         return url, auth
 
     def _make_traces(self, trace_request_ctx: Any) -> list[Trace] | None:
@@ -1002,8 +1004,8 @@ class ClientSession:
         connector = self._connector
         if proxy is None and isinstance(connector, ProxyConnector):
             proxy, proxy_auth = connector.proxy_url, proxy_auth or connector.proxy_auth
-        if proxy is None and self._trust_env:
-            proxy = proxy_from_env(url, os.environ)
+        if proxy is None and self._environment is not None:
+            proxy = self._environment.proxy_for(url, os.environ)
         if proxy is None:
             return None, None
         return split_credentials(proxy, proxy_auth)
@@ -1212,19 +1214,60 @@ def _ssl_setting(ssl: Any, verify_ssl: bool | None, ssl_context: Any, fingerprin
     return ssl
 
 
-def _netrc_auth(host: str) -> BasicAuth | None:
-    """Credentials for *host* from ``$NETRC`` or ``~/.netrc`` (``trust_env=True`` only)."""
-    import netrc
+#: Every variable the proxy choice depends on (see proxy.proxy_for).
+_PROXY_VARIABLES = (
+    *(
+        name
+        for base in ("http", "https", "ws", "wss", "all", "no")
+        for name in (f"{base}_proxy", f"{base.upper()}_PROXY")
+    ),
+    "REQUEST_METHOD",
+)
 
-    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+
+class _Environment:
+    """What ``trust_env=True`` reads, kept off the path of every request.
+
+    ``~/.netrc`` is read once per session: it is blocking file I/O. The proxy variables
+    are looked up on each request, as aiohttp does, but the parsing of what they say is
+    memoised on their values.
+    """
+
+    __slots__ = ("_netrc", "_proxies")
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._proxies: dict[tuple[object, ...], URL | None] = {}
+        self._netrc = _load_netrc(environ)
+
+    def auth_for(self, host: str) -> BasicAuth | None:
+        """Credentials for *host* from ``$NETRC`` or ``~/.netrc``."""
+        entry = self._netrc.authenticators(host) if self._netrc is not None else None
+        if entry is None:
+            return None
+        login, _, password = entry
+        return BasicAuth(login or "", password or "")
+
+    def proxy_for(self, url: URL, environ: Mapping[str, str]) -> URL | None:
+        """The environment's proxy for *url* (``*_PROXY`` unless ``NO_PROXY``)."""
+        values = tuple(environ.get(name) for name in _PROXY_VARIABLES)
+        key = (url.scheme, url.raw_host, url.port, values)
+        try:
+            return self._proxies[key]
+        except KeyError:
+            pass
+        proxy = proxy_from_env(url, environ)
+        if len(self._proxies) >= 256:
+            self._proxies.clear()
+        self._proxies[key] = proxy
+        return proxy
+
+
+def _load_netrc(environ: Mapping[str, str]) -> netrc.netrc | None:
+    path = environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
     try:
-        entry = netrc.netrc(path).authenticators(host)
+        return netrc.netrc(path)
     except (OSError, netrc.NetrcParseError):
         return None
-    if entry is None:
-        return None
-    login, _, password = entry
-    return BasicAuth(login or "", password or "")
 
 
 def _merge_files(data: Any, files: Any) -> Any:

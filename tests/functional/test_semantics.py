@@ -438,6 +438,9 @@ async def test_netrc_used_only_with_trust_env(
     async with ClientSession(trust_env=True) as session:
         async with session.get(url) as resp:
             assert await resp.text() == hyperclient.BasicAuth("alice", "s3cret").encode()
+        netrc.unlink()  # read once per session, not per request (blocking file I/O)
+        async with session.get(url) as resp:
+            assert await resp.text() == hyperclient.BasicAuth("alice", "s3cret").encode()
     async with ClientSession() as session:
         async with session.get(url) as resp:
             assert await resp.text() == "none"
