@@ -16,6 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# CI runs the same examples every time (no flaky red from a lucky random draw); local runs
+# keep exploring and remember what they find in .hypothesis/, and `make fuzz` digs deeper.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 #: One "unit" of time for tests that sleep or time out (websockets' MS idea).
 MS = 0.001 * float(os.environ.get("HYPERCLIENT_TEST_TIMEOUT_FACTOR", "1"))
