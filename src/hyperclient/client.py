@@ -22,7 +22,7 @@ from http.cookies import SimpleCookie
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from multidict import CIMultiDict
+from multidict import CIMultiDict, getversion
 from yarl import URL
 
 from .auth import BasicAuth, DigestAuth, should_retry_with_digest
@@ -70,6 +70,9 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SENTINEL: Any = object()
 _R = TypeVar("_R", bound=ClientResponse)
 
+
+#: Prepared plain requests kept per session (see ``ClientSession._from_template``).
+_TEMPLATES_PER_SESSION = 256
 
 #: Budgets at least this long share one-second timer buckets (aiohttp's ceil_threshold).
 _COARSE_TIMEOUT = 5.0
@@ -819,6 +822,7 @@ class ClientSession:
                 loop=loop,
                 timeout=self._timeout,
                 traces=None,
+                templates={},
             )
         return options
 
@@ -1026,6 +1030,68 @@ class ClientSession:
                 f"cannot follow the redirect to {url}: the request body is a stream that "
                 "cannot be sent again (pass bytes or a seekable file)"
             )
+        if (
+            options.templates is not None
+            and previous is None
+            and data is None
+            and cookies is None
+            and auth is self._default_auth
+        ):
+            req = self._from_template(method, url, headers, options)
+            if req is not None:
+                return req
+        return self._new_request(method, url, data, headers, cookies, auth, options)
+
+    def _from_template(
+        self,
+        method: str,
+        url: URL,
+        headers: CIMultiDict[str] | None,
+        options: _RequestOptions,
+    ) -> ClientRequest | None:
+        """A request with the session's defaults only, copied from one prepared earlier.
+
+        Building a request (URL checks, header merging, the connection key, serialising
+        the head) gives the same result every time when nothing but the method and URL
+        varies; this does it once per (method, URL) and copies the result. Anything that
+        can change between two such requests opts out: cookies in the jar, proxies from
+        the environment, a ``ProxyConnector``, a custom request class. A change to
+        ``session.headers`` is seen through the multidict's version.
+        """
+        connector = self._connector
+        if (
+            self._cookie_jar
+            or self._environment is not None
+            or self._default_proxy is not None
+            or self._request_class is not ClientRequest
+            or connector is None
+            or type(connector) is ProxyConnector
+            or (connector.share_cookies and connector.cookies)
+        ):
+            return None
+        templates = options.templates
+        assert templates is not None
+        version = -1 if headers is None else getversion(headers)
+        entry = templates.get((method, url))
+        if entry is None or entry[0] != version:
+            if len(templates) >= _TEMPLATES_PER_SESSION:
+                templates.clear()
+            auth = self._default_auth
+            proto = self._new_request(method, url, None, headers, None, auth, options)
+            proto.freeze_head()
+            entry = templates[(method, url)] = (version, proto)
+        return entry[1].copy()
+
+    def _new_request(
+        self,
+        method: str,
+        url: URL,
+        data: Any,
+        headers: CIMultiDict[str] | None,
+        cookies: Any,
+        auth: BasicAuth | DigestAuth | None,
+        options: _RequestOptions,
+    ) -> ClientRequest:
         proxy, proxy_auth = self._proxy_for(url, options.proxy, options.proxy_auth)
         return self._request_class(
             method,
@@ -1171,10 +1237,13 @@ class _RequestOptions:
     loop: asyncio.AbstractEventLoop
     timeout: ClientTimeout
     traces: list[Trace] | None
+    #: The session's defaults only (see ``ClientSession._from_template``): prepared
+    #: requests by (method, URL), with the default headers' version they were built with.
+    templates: dict[tuple[str, URL], tuple[int, ClientRequest]] | None = None
 
     def for_redirect(self) -> _RequestOptions:
         """The options for the next hop: the query given as ``params`` is not repeated."""
-        return dataclasses.replace(self, params=None)
+        return dataclasses.replace(self, params=None, templates=None)
 
 
 def _origin(url: URL) -> tuple[str, str, int | None]:

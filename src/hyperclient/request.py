@@ -299,6 +299,7 @@ class ClientRequest:
         self.body = b""
         self._prepare_body(data)
         self._connection_key: ConnectionKey | None = None
+        self._head: bytes | None = None
 
     # -- preparing -----------------------------------------------------------------------
 
@@ -487,7 +488,25 @@ class ClientRequest:
 
     # -- sending ----------------------------------------------------------------------------
 
+    def freeze_head(self) -> None:
+        """Serialise the head now, once, for every :meth:`copy` of this request."""
+        self._head = None
+        self._head = self._head_bytes()
+        _ = self.connection_key
+
+    def copy(self) -> ClientRequest:
+        """A request identical to this one (the session's prepared plain requests).
+
+        The copy shares the headers and the serialised head: neither is changed once the
+        request is built.
+        """
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
     def _head_bytes(self) -> bytes:
+        if self._head is not None:
+            return self._head
         fields: Iterable[tuple[str, str]] = self.headers.items()
         if uses_absolute_form(self.url.scheme, self.proxy):
             # For the proxy's eyes only: kept out of self.headers, so neither request_info

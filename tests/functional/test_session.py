@@ -497,3 +497,64 @@ async def test_headers_given_as_multidict_keep_duplicates(url: Callable[[str], s
         async with session.get(url("/echo"), headers=headers) as resp:
             data = await resp.json()
     assert header(data, "X-Dup") == ["1", "2"]
+
+
+async def test_prepared_plain_requests_follow_session_changes(
+    raw_server: Callable[..., Any],
+) -> None:
+    """Plain ``session.get(url)`` reuses a prepared request; nothing that changes between
+    two such calls may be frozen into it: default headers, cookies from the jar, the URL."""
+    heads: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            heads.append(head)
+            cookie = b"Set-Cookie: k=v\r\n" if b"/cookie" in head.split(b"\r\n")[0] else b""
+            writer.write(b"HTTP/1.1 200 OK\r\n" + cookie + b"Content-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(headers={"X-A": "1"}) as session:
+        for _ in range(2):
+            async with session.get(srv.url) as resp:
+                assert await resp.read() == b"ok"
+        session.headers["X-A"] = "2"
+        session.headers["X-B"] = "3"
+        async with session.get(srv.url) as resp:
+            assert resp.request_info.headers["X-A"] == "2"
+            await resp.read()
+        async with session.head(srv.url) as resp:
+            await resp.read()
+        async with session.get(srv.url + "/cookie") as resp:
+            await resp.read()
+        async with session.get(srv.url) as resp:
+            await resp.read()
+    lines = [h.split(b"\r\n") for h in heads]
+    assert heads[0] == heads[1]  # the prepared copy sends the very same bytes
+    assert b"X-A: 1" in lines[0]
+    assert b"X-B: 3" not in lines[0]
+    assert b"X-A: 2" in lines[2]
+    assert b"X-B: 3" in lines[2]
+    assert lines[3][0].startswith(b"HEAD / ")
+    assert lines[4][0].startswith(b"GET /cookie ")
+    assert not any(line.startswith(b"Cookie:") for line in lines[4])
+    assert b"Cookie: k=v" in lines[5]  # the jar is no longer empty: not a prepared copy
+
+
+async def test_prepared_requests_are_distinct_objects(raw_server: Callable[..., Any]) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        first = await session.get(srv.url)
+        second = await session.get(srv.url)
+        first.release()
+        second.release()
+    assert first.request_info == second.request_info
+    assert first is not second
+    assert first.request_info.url == URL(srv.url)
