@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
 from http.cookies import SimpleCookie
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from multidict import CIMultiDict, getversion
 from yarl import URL
@@ -1071,7 +1071,7 @@ class ClientSession:
             return None
         templates = options.templates
         assert templates is not None
-        version = -1 if headers is None else getversion(headers)
+        version = -1 if headers is None else getversion(cast(Any, headers))
         entry = templates.get((method, url))
         if entry is None or entry[0] != version:
             if len(templates) >= _TEMPLATES_PER_SESSION:
