@@ -71,6 +71,8 @@ _SENTINEL: Any = object()
 _R = TypeVar("_R", bound=ClientResponse)
 
 
+_BASE_CONNECT = BaseConnector.connect
+
 #: Prepared plain requests kept per session (see ``ClientSession._from_template``).
 _TEMPLATES_PER_SESSION = 256
 
@@ -1137,7 +1139,11 @@ class ClientSession:
             raise RuntimeError("session is closed")
         reuse = True
         while True:
-            conn = await connector.connect(req, options.traces, options.timeout, reuse=reuse)
+            conn = None
+            if reuse and not options.traces and type(connector).connect is _BASE_CONNECT:
+                conn = connector.take_idle(req.connection_key, options.loop)
+            if conn is None:
+                conn = await connector.connect(req, options.traces, options.timeout, reuse=reuse)
             protocol = conn.protocol
             try:
                 resp = await req.send(conn)

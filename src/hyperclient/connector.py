@@ -346,17 +346,16 @@ class BaseConnector:
         ``connect`` (or ``pool``) budget runs out, ``ClientConnectorError`` when the
         endpoint cannot be reached.
         """
-        if self._closed:
-            raise RuntimeError("connector is closed")
         key = req.connection_key
         loop = self._loop or asyncio.get_running_loop()
-        proto, dead = self._pool.take_idle(key, loop.time()) if reuse else (None, [])
-        for stale in dead:
-            stale.close()
-        if proto is not None:
-            if traces:
-                await _send_all(traces, "send_connection_reuseconn")
-            return Connection(self, key, proto, loop, reused=True)
+        if reuse:
+            conn = self.take_idle(key, loop)
+            if conn is not None:
+                if traces:
+                    await _send_all(traces, "send_connection_reuseconn")
+                return conn
+        elif self._closed:
+            raise RuntimeError("connector is closed")
         timeout = timeout or _NO_TIMEOUT
         connect_budget = timeout.connect or self._conn_timeout
         if connect_budget is None and timeout.pool is None:
@@ -369,6 +368,21 @@ class BaseConnector:
             raise ConnectionTimeoutError(
                 f"connection timeout to host {key.host}:{key.port} after {budget}s"
             ) from exc
+
+    def take_idle(self, key: ConnectionKey, loop: asyncio.AbstractEventLoop) -> Connection | None:
+        """An idle pooled connection for *key* now, or None; never waits or connects.
+
+        The session's fast path: most requests reuse a connection, and this way they do
+        not pay for a coroutine that never suspends.
+        """
+        if self._closed:
+            raise RuntimeError("connector is closed")
+        proto, dead = self._pool.take_idle(key, loop.time())
+        for stale in dead:
+            stale.close()
+        if proto is None:
+            return None
+        return Connection(self, key, proto, loop, reused=True)
 
     async def _acquire_slow(
         self,

@@ -211,6 +211,57 @@ def _classify_name(name: bytes) -> int | None:
 
 _VERSIONS: Final = {b"HTTP/1.1": HttpVersion11, b"HTTP/1.0": HttpVersion10}
 
+#: Servers repeat the same status and field lines response after response: each line seen
+#: valid is remembered with its parsed form, so the next head costs one lookup per line.
+#: Only short lines, and bounded (cleared when full) so a hostile server cannot grow them.
+#: The per-head checks (control characters, sizes) still run on every head.
+_LINE_CACHE_SIZE: Final = 4096
+_CACHED_LINE_LENGTH: Final = 200
+_status_lines: dict[bytes, tuple[HttpVersion, int, str]] = {}
+_field_lines: dict[bytes, tuple[tuple[bytes, bytes], int]] = {}
+
+
+def _check_status_line(line: bytes) -> tuple[HttpVersion, int, str] | None:
+    """Version, status and reason of a plain "HTTP/1.x NNN[ reason]" line, else None.
+
+    Control characters are not looked for here: the whole head is checked for them.
+    """
+    version = _VERSIONS.get(line[:8])
+    code = line[9:12]
+    if (
+        version is None
+        or line[8:9] != b" "
+        or len(code) != 3
+        or not code.isdigit()
+        or not b"100" <= code <= b"599"
+        or line[12:13] not in (b" ", b"")
+    ):
+        return None
+    parsed = (version, int(code), line[13:].decode("utf-8", "surrogateescape"))
+    if len(line) <= _CACHED_LINE_LENGTH:
+        if len(_status_lines) >= _LINE_CACHE_SIZE:
+            _status_lines.clear()
+        _status_lines[line] = parsed
+    return parsed
+
+
+def _check_field_line(line: bytes) -> tuple[tuple[bytes, bytes], int] | None:
+    """The ``(name, value)`` pair and name kind of a field line, else None (no colon, or
+    the name is not a token). The value is stripped of OWS (RFC 9112 §5.1)."""
+    name, colon, value = line.partition(b":")
+    kind = _name_kinds.get(name)
+    if kind is None:
+        kind = _classify_name(name)
+    if kind is None or not colon:
+        return None
+    # Control characters are excluded by the whole-head check, so strip() only removes OWS.
+    field = ((name, value.strip()), kind)
+    if len(line) <= _CACHED_LINE_LENGTH:
+        if len(_field_lines) >= _LINE_CACHE_SIZE:
+            _field_lines.clear()
+        _field_lines[line] = field
+    return field
+
 
 def _parse_status_line(line: bytes, max_line: int) -> tuple[HttpVersion, int, bytes]:
     """``HTTP-version SP status-code SP [reason-phrase]`` (RFC 9112 §4), validated."""
@@ -722,18 +773,14 @@ class ResponseParser:
         lines = head.split(b"\r\n")
         nlines = len(lines)
         status_line = lines[0]
-        version = _VERSIONS.get(status_line[:8])
-        code = status_line[9:12]
+        start = _status_lines.get(status_line)
+        if start is None:
+            start = _check_status_line(status_line)
         # One pass of C-level checks for the whole head (no control character but the
         # CRLFs, sizes, a plain "HTTP/1.x NNN[ reason]"); anything odd goes to the slow
         # line-by-line scan, which raises the precise error in stream order.
         if (
-            version is None
-            or status_line[8:9] != b" "
-            or len(code) != 3
-            or not code.isdigit()
-            or not b"100" <= code <= b"599"
-            or status_line[12:13] not in (b" ", b"")
+            start is None
             or len(head) > self._max_head
             or nlines > self._max_headers + 1
             or len(head.translate(None, _CTL_NO_HTAB)) != len(head) - 2 * nlines + 2
@@ -748,26 +795,23 @@ class ResponseParser:
             self._scan_complete(end, trailer=False)
         headers = []
         specials = None
-        kinds = _name_kinds
+        known = _field_lines
         for line in lines[1:]:
-            name, colon, value = line.partition(b":")
-            kind = kinds.get(name)
-            if kind is None or not colon:
-                kind = _classify_name(name)
-                if kind is None or not colon:
+            field = known.get(line)
+            if field is None:
+                field = _check_field_line(line)
+                if field is None:
                     self._scan_complete(end, trailer=False)
-            # Control characters were excluded above, so strip() only removes OWS.
-            value = value.strip()
-            headers.append((name, value))
+            pair, kind = field
+            headers.append(pair)
             if kind:
                 if specials is None:
-                    specials = [(kind, value)]
+                    specials = [(kind, pair[1])]
                 else:
-                    specials.append((kind, value))
+                    specials.append((kind, pair[1]))
         self._pos = end + 4
         self._scanned = self._checked = self._nlines = 0
-        status = int(code)
-        reason = status_line[13:].decode("utf-8", "surrogateescape")
+        version, status, reason = start
         if status < 200 and status != 101:
             # RFC 9110 §15.2: interim responses; the final response follows.
             return InformationalResponse(status, reason, version, headers)

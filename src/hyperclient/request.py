@@ -532,7 +532,16 @@ class ClientRequest:
             limits=self.limits,
         )
         try:
-            await self._write(protocol, head)
+            if self._body_source is None and not self.chunked and not self.expect100:
+                # The common case: one write for the head and a small body, no coroutine.
+                body = self.body
+                if len(body) <= _SMALL_BODY:
+                    protocol.write(head + body if body else head)
+                else:
+                    protocol.write(head)
+                    protocol.write(body)
+            else:
+                await self._write(protocol, head)
             t_sent = loop.time()
             if self.traces:
                 for trace in self.traces:
@@ -555,16 +564,6 @@ class ClientRequest:
         return response
 
     async def _write(self, protocol: Any, head: bytes) -> None:
-        body = self.body
-        source = self._body_source
-        if source is None and not self.chunked and not self.expect100:
-            # The common case: one write for the head and a small body.
-            if len(body) <= _SMALL_BODY:
-                protocol.write(head + body if body else head)
-            else:
-                protocol.write(head)
-                protocol.write(body)
-            return
         protocol.write(head)
         if self.expect100:
             cont = protocol.continue_waiter

@@ -1631,3 +1631,63 @@ def test_encoded_chunks_parse_back(chunks: list[bytes]) -> None:
         *([b"".join(chunks)] if any(chunks) else []),
         *done(),
     ]
+
+
+# -- remembered lines -------------------------------------------------------------------------
+
+
+def _head(parser: ResponseParser, data: bytes) -> ResponseHead:
+    parser.start("GET")
+    parser.receive_data(data)
+    event = parser.next_event()
+    assert isinstance(event, ResponseHead)
+    return event
+
+
+def test_remembered_lines_still_meet_each_parsers_limits() -> None:
+    line = b"X-Long: " + b"v" * 60
+    data = b"HTTP/1.1 200 OK\r\n" + line + b"\r\nContent-Length: 0\r\n\r\n"
+    head = _head(ResponseParser(), data)  # valid: now remembered
+    assert head.raw_headers[0] == (b"X-Long", b"v" * 60)
+    assert line in http1._field_lines
+    strict = ResponseParser(max_line_size=40, max_field_size=40)
+    strict.start("GET")
+    strict.receive_data(data)
+    with pytest.raises(PayloadTooBig, match="40"):
+        strict.next_event()
+    few = ResponseParser(max_headers=1)
+    few.start("GET")
+    few.receive_data(data)
+    with pytest.raises(PayloadTooBig, match="too many header fields"):
+        few.next_event()
+
+
+def test_remembered_lines_do_not_hide_control_characters() -> None:
+    good = b"HTTP/1.1 200 OK\r\nX-A: b\r\nContent-Length: 0\r\n\r\n"
+    _head(ResponseParser(), good)
+    parser = ResponseParser()
+    parser.start("GET")
+    parser.receive_data(good.replace(b"X-A: b", b"X-A: b\x00"))
+    with pytest.raises(RemoteProtocolError, match="invalid character"):
+        parser.next_event()
+
+
+def test_remembered_status_lines_keep_their_parsed_form() -> None:
+    for reason in (b"OK", b"Created", b""):
+        status_line = b"HTTP/1.0 201" + (b" " + reason if reason else b"")
+        for _ in range(2):
+            head = _head(ResponseParser(), status_line + b"\r\nContent-Length: 0\r\n\r\n")
+            assert (head.status, head.reason, head.version) == (201, reason.decode(), HttpVersion10)
+
+
+def test_line_caches_are_bounded() -> None:
+    parser = ResponseParser()
+    for i in range(http1._LINE_CACHE_SIZE + 10):
+        head = _head(parser, b"HTTP/1.1 200 R%d\r\nX-N: %d\r\nContent-Length: 0\r\n\r\n" % (i, i))
+        assert head.raw_headers[0] == (b"X-N", b"%d" % i)
+        assert parser.next_event() == EndOfMessage([])
+    assert 0 < len(http1._field_lines) <= http1._LINE_CACHE_SIZE
+    assert 0 < len(http1._status_lines) <= http1._LINE_CACHE_SIZE
+    long_line = b"X-Big: " + b"x" * http1._CACHED_LINE_LENGTH
+    _head(ResponseParser(), b"HTTP/1.1 200 OK\r\n" + long_line + b"\r\n\r\n")
+    assert long_line not in http1._field_lines
