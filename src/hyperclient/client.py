@@ -19,6 +19,7 @@ import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
 from http.cookies import SimpleCookie
+from time import monotonic as _monotonic
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast
 
@@ -769,7 +770,7 @@ class ClientSession:
             headers = self._merge_headers(None)
         if policy is None:
             policy = self._raise_for_status
-        started = loop.time()
+        started = _monotonic()
         total = options.timeout.total
         deadline = _Deadline(loop, total, self._wheel_for(loop)) if total else None
         # Without tracing, go straight to the flow: one coroutine frame less per request.
@@ -1385,7 +1386,7 @@ class _SessionRequestContextManager:
         def close_session() -> None:
             session.close()
 
-        resp._on_release.append(close_session)
+        resp._on_release = [*(resp._on_release or ()), close_session]
         resp.content.on_eof(close_session)
         return resp
 

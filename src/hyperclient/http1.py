@@ -548,6 +548,10 @@ class ResponseParser:
         """
         return bytes(self._buf[self._pos :]), self._eof
 
+    def has_trailing_input(self) -> bool:
+        """Whether bytes beyond the current message are buffered, or EOF was received."""
+        return self._pos < len(self._buf) or self._eof
+
     def is_idle(self) -> bool:
         """Whether no response is in progress, nothing is buffered and EOF was not seen."""
         return (

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from time import monotonic as _monotonic
 from typing import cast
 
 from .errors import (
@@ -96,7 +97,7 @@ class ResponseHandler(WriteFlowControl):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._on_complete: Callable[[], None] | None = None
         self._keepalive_hint: float | None = None
-        #: Loop time the first byte of the current response arrived.
+        #: ``time.monotonic()`` when the first byte of the current response arrived.
         self.first_byte_at: float | None = None
         #: (dns, connect, tls) durations in seconds, set by the connector that opened it.
         self.connect_durations: tuple[float | None, float | None, float | None] | None = None
@@ -134,7 +135,7 @@ class ResponseHandler(WriteFlowControl):
             return
         if not self._got_bytes:
             self._got_bytes = True
-            self.first_byte_at = self._loop.time()
+            self.first_byte_at = _monotonic()
         if self._read_timeout is not None:
             self._last_read = self._loop.time()
         self._parser.receive_data(data)
@@ -376,8 +377,7 @@ class ResponseHandler(WriteFlowControl):
     def _on_end(self) -> None:
         self._in_flight = False
         self._cancel_read_timer()
-        extra, eof = self._parser.trailing_data
-        if extra or eof or self._writing:
+        if self._writing or self._parser.has_trailing_input():
             # Bytes beyond the response (an unsolicited second response, garbage) or an
             # unfinished upload: the stream position can no longer be trusted.
             self._reusable = False

@@ -19,6 +19,7 @@ import io
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from http.cookies import BaseCookie, SimpleCookie
+from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
@@ -520,8 +521,7 @@ class ClientRequest:
         protocol = conn.protocol
         if protocol is None:
             raise ServerDisconnectedError("connection was released before the request was sent")
-        loop = self.loop or asyncio.get_running_loop()
-        t_conn = loop.time()
+        t_conn = _monotonic()
         timeout = self.timeout.sock_read
         waiter = protocol.expect_response(
             self.method,
@@ -542,7 +542,7 @@ class ClientRequest:
                     protocol.write(body)
             else:
                 await self._write(protocol, head)
-            t_sent = loop.time()
+            t_sent = _monotonic()
             if self.traces:
                 for trace in self.traces:
                     await trace.send_request_headers(self.method, self.url, self.headers)
@@ -556,7 +556,7 @@ class ClientRequest:
             conn=t_conn,
             sent=t_sent,
             first_byte=protocol.first_byte_at,
-            head=loop.time(),
+            head=_monotonic(),
             reused=conn.reused,
             durations=protocol.connect_durations if not conn.reused else None,
             pool_wait=conn.pool_wait,

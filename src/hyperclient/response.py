@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Callable, Generator
 from email.message import Message
 from http.cookies import CookieError, SimpleCookie
+from time import monotonic as _monotonic
 from types import MappingProxyType, SimpleNamespace, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -42,7 +43,7 @@ _EMPTY_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
 @dataclasses.dataclass(slots=True)
 class _Stamps:
-    """Loop-clock stamps taken by the request flow, turned into ``ResponseTimings`` lazily."""
+    """``time.monotonic()`` stamps of the request flow, made ``ResponseTimings`` lazily."""
 
     conn: float
     sent: float
@@ -118,6 +119,18 @@ class ClientResponse:
     _head: ResponseHead | None = None
     _started: float | None = None
     _stamps: _Stamps | None = None
+    # Per-response state that most responses never set: class defaults, so that building
+    # a response costs only the attributes every response has.
+    _headers: CIMultiDictProxy[str] | None = None
+    _raw_headers: tuple[tuple[bytes, bytes], ...] | None = None
+    _history: tuple[ClientResponse, ...] = ()
+    _cookies: SimpleCookie | None = None
+    _content_type: tuple[str, dict[str, str]] | None = None
+    _on_release: list[Callable[[], None]] | None = None
+    _timer: _Cancellable | None = None
+    _request_info: RequestInfo | None = None
+    _traces: Any = None
+    _in_context = False
 
     def __init__(
         self,
@@ -140,16 +153,6 @@ class ClientResponse:
         self._session = session
         self._auto_decompress = auto_decompress
         self._read_until_eof = read_until_eof
-        self._headers: CIMultiDictProxy[str] | None = None
-        self._raw_headers: tuple[tuple[bytes, bytes], ...] | None = None
-        self._history: tuple[ClientResponse, ...] = ()
-        self._cookies: SimpleCookie | None = None
-        self._content_type: tuple[str, dict[str, str]] | None = None
-        self._on_release: list[Callable[[], None]] = []
-        self._timer: _Cancellable | None = None
-        self._request_info: RequestInfo | None = None
-        self._traces: Any = None
-        self._in_context = False
 
     # -- set-up by the request flow ------------------------------------------------------
 
@@ -193,8 +196,7 @@ class ClientResponse:
         # The whole body is here: the protocol has already given the connection back.
         self._connection = None
         if self._stamps is not None:
-            loop = self._loop or asyncio.get_running_loop()
-            self._stamps.done = loop.time()
+            self._stamps.done = _monotonic()
         self._cancel_timer()
         self._run_release_callbacks()
 
@@ -205,9 +207,11 @@ class ClientResponse:
             timer.cancel()
 
     def _run_release_callbacks(self) -> None:
-        callbacks, self._on_release = self._on_release, []
-        for callback in callbacks:
-            callback()
+        callbacks = self._on_release
+        if callbacks:
+            self._on_release = None
+            for callback in callbacks:
+                callback()
 
     # -- attributes ---------------------------------------------------------------------------
 
@@ -395,6 +399,11 @@ class ClientResponse:
             ClientPayloadError: the body is broken, or longer than *max_size*.
         """
         if self._body is None:
+            if max_size is None and not self._traces:
+                body = self.content.read_complete()
+                if body is not None:
+                    self._body = body
+                    return body
             try:
                 if max_size is None:
                     self._body = await self.content.read()

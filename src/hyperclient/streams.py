@@ -100,7 +100,8 @@ class StreamReader:
         self._total_bytes = 0
         self._eof_callbacks: list[Callable[[], None]] = []
         self._decoder: Decoder | None = None
-        self._raw: collections.deque[bytes] = collections.deque()
+        # Bytes waiting to be decoded; a queue of its own only once a decoder is set.
+        self._raw: collections.deque[bytes] = _NO_RAW
         self._raw_size = 0
 
     def __repr__(self) -> str:
@@ -116,6 +117,8 @@ class StreamReader:
         are decoded too.
         """
         self._decoder = decoder
+        if self._raw is _NO_RAW:
+            self._raw = collections.deque()
         if self._buffer:
             self._normalise_head()
             self._raw.extend(self._buffer)
@@ -328,11 +331,27 @@ class StreamReader:
             self._buffer[0] = self._buffer[0][self._pos :]
             self._pos = 0
 
+    def read_complete(self) -> bytes | None:
+        """The rest of the body when all of it is here already, else None.
+
+        The common case of a small response, whose body arrived with its head: read
+        without a coroutine. None when the body is still arriving, is being decoded, or
+        the stream failed (then :meth:`read` is the way, and raises the error).
+        """
+        if not self._eof or self._decoder is not None or self._exception is not None:
+            return None
+        if self._waiter is not None:
+            return None
+        return self._take(-1) if self._size else b""
+
     async def read(self, n: int = -1) -> bytes:
         """Read up to *n* bytes; with *n* < 0 read the whole remaining body."""
         if n == 0:
             return b""
         if n < 0:
+            data = self.read_complete()
+            if data is not None:
+                return data
             parts = []
             while await self._ensure_data("read"):
                 parts.append(self._take(-1))
@@ -508,6 +527,9 @@ class _EmptyStreamReader(StreamReader):
     def __repr__(self) -> str:
         return "<EmptyStreamReader>"
 
+
+#: The empty raw queue of streams without a decoder (never appended to).
+_NO_RAW: collections.deque[bytes] = collections.deque(maxlen=0)
 
 #: The shared body of every response without one.
 EMPTY_PAYLOAD: StreamReader = _EmptyStreamReader()

@@ -328,7 +328,7 @@ class ResponseTimings:
     """Where a request's time went, in seconds from its start (None: not applicable).
 
     Attributes:
-        start: loop time the request started.
+        start: ``time.monotonic()`` when the request started.
         connection: until a connection was ready (pool wait, DNS, connect, TLS).
         pool_wait: waiting for a free slot in the pool.
         dns: name resolution of a new connection.

@@ -231,3 +231,32 @@ def test_any_mix_of_reads_matches_a_plain_bytes_model(
         assert got == model
 
     asyncio.run(run())
+
+
+async def test_read_complete_only_when_the_whole_plain_body_is_here() -> None:
+    s, _ = stream()
+    s.feed_data(b"ab")
+    assert s.read_complete() is None  # more may come
+    s.feed_data(b"cd")
+    assert await s.read(1) == b"a"
+    s.feed_eof()
+    assert s.read_complete() == b"bcd"
+    assert s.read_complete() == b""
+    assert s.at_eof()
+
+    failed, _ = stream()
+    failed.feed_data(b"x")
+    failed.feed_eof()
+    failed.set_exception(ClientPayloadError("boom"))
+    assert failed.read_complete() is None
+    with pytest.raises(ClientPayloadError, match="boom"):
+        await failed.read()
+
+    decoded, _ = stream()
+    decoder = make_decoder("gzip")
+    assert decoder is not None
+    decoded.set_decoder(decoder)
+    decoded.feed_data(gzip.compress(b"zipped"))
+    decoded.feed_eof()
+    assert decoded.read_complete() is None  # decoding goes through read()
+    assert await decoded.read() == b"zipped"
