@@ -295,7 +295,12 @@ def probe_response_length(host: str, port: int, request: bytes) -> tuple[int, in
         return len(head) + 4 + length, length
 
 
-class FloorProtocol(asyncio.Protocol):
+#: One receive buffer for every floor connection: the floor only counts bytes, so it
+#: never copies them out (a BufferedProtocol: no allocation per read at all).
+FLOOR_BUFFER = memoryview(bytearray(256 * 1024))
+
+
+class FloorProtocol(asyncio.BufferedProtocol):
     """Counts response bytes of a known total length; nothing else."""
 
     __slots__ = ("loop", "remaining", "stats", "transport", "waiter")
@@ -310,8 +315,10 @@ class FloorProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop: not a subclass
 
-    def data_received(self, data: bytes) -> None:
-        n = len(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return FLOOR_BUFFER
+
+    def buffer_updated(self, n: int) -> None:
         self.remaining -= n
         if self.stats is not None:
             self.stats.bytes += n

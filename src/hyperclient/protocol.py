@@ -15,6 +15,7 @@ object already exists by then.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from time import monotonic as _monotonic
 from typing import cast
@@ -59,7 +60,29 @@ class WriteFlowControl(asyncio.Protocol):
                 waiter.set_result(None)
 
 
-class ResponseHandler(WriteFlowControl):
+#: Size of the receive buffer shared by the connections of one event loop.
+RECEIVE_BUFFER_SIZE = 256 * 1024
+_receive_buffers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, memoryview] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _receive_buffer(loop: asyncio.AbstractEventLoop) -> memoryview:
+    """The loop's receive buffer: the socket is read into it, and the bytes copied out.
+
+    asyncio's default ``recv(256 KiB)`` allocates a fresh 256 KiB object per read and
+    shrinks it: above glibc's mmap threshold that is an mmap, mremap and munmap per read,
+    which cost more than the rest of a small request. Reading into one buffer per loop
+    (``BufferedProtocol``) allocates nothing; sharing it is safe because a loop reads one
+    socket at a time and ``buffer_updated`` copies the bytes out before returning.
+    """
+    buffer = _receive_buffers.get(loop)
+    if buffer is None:
+        buffer = _receive_buffers[loop] = memoryview(bytearray(RECEIVE_BUFFER_SIZE))
+    return buffer
+
+
+class ResponseHandler(WriteFlowControl, asyncio.BufferedProtocol):
     """Protocol for one HTTP/1.1 client connection.
 
     Args:
@@ -81,6 +104,7 @@ class ResponseHandler(WriteFlowControl):
     ) -> None:
         self._loop = loop
         self.transport: asyncio.Transport | None = None
+        self._receive_buffer = _receive_buffer(loop)
         self._parser = ResponseParser(
             max_line_size=max_line_size, max_field_size=max_field_size, max_headers=max_headers
         )
@@ -118,6 +142,13 @@ class ResponseHandler(WriteFlowControl):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing asyncio.Transport.
         self.transport = cast(asyncio.Transport, transport)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._receive_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        # A copy: the buffer is overwritten by the next read of any connection.
+        self.data_received(self._receive_buffer[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         if self._upgraded:

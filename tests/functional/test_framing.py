@@ -193,3 +193,35 @@ async def test_http10_request_asks_for_keep_alive(raw_server: Any) -> None:
     assert heads[0].startswith(b"GET / HTTP/1.0\r\n")
     assert b"\r\nConnection: keep-alive\r\n" in heads[0]
     assert srv.connections == 1
+
+
+async def test_interleaved_bodies_survive_the_shared_receive_buffer(raw_server: Any) -> None:
+    """Sockets are read into one buffer per loop: every piece must be copied out before
+    the next read overwrites it, whatever the interleaving of connections."""
+    from hyperclient.protocol import ResponseHandler
+
+    assert issubclass(ResponseHandler, asyncio.BufferedProtocol)
+    gates = [asyncio.Event() for _ in range(6)]
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head, _ = await read_request(reader)
+        which = int(head.split(b" ")[1][1:])
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n")
+        for step in range(3):
+            await gates[2 * step + which].wait()
+            writer.write(bytes([65 + which * 3 + step]) * 1000)  # A/B/C or D/E/F
+            await writer.drain()
+            if 2 * step + which + 1 < len(gates):
+                gates[2 * step + which + 1].set()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        first, second = await asyncio.gather(
+            session.get(f"{srv.url}/0"), session.get(f"{srv.url}/1")
+        )
+        gates[0].set()
+        pieces = [await first.content.readexactly(1000)]
+        bodies = await asyncio.gather(second.read(), first.read())
+    assert pieces[0] == b"A" * 1000
+    assert bodies[0] == b"D" * 1000 + b"E" * 1000 + b"F" * 1000
+    assert bodies[1] == b"B" * 1000 + b"C" * 1000
