@@ -105,6 +105,7 @@ class ResponseHandler(WriteFlowControl, asyncio.BufferedProtocol):
         self._loop = loop
         self.transport: asyncio.Transport | None = None
         self._receive_buffer = _receive_buffer(loop)
+        self._copied: _CopiedReads | None = None
         self._parser = ResponseParser(
             max_line_size=max_line_size, max_field_size=max_field_size, max_headers=max_headers
         )
@@ -149,6 +150,20 @@ class ResponseHandler(WriteFlowControl, asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         # A copy: the buffer is overwritten by the next read of any connection.
         self.data_received(self._receive_buffer[:nbytes].tobytes())
+        if nbytes == len(self._receive_buffer) and self._in_flight and not self._upgraded:
+            # A large body is streaming in: for reads this big, copying out of the shared
+            # buffer costs more than asyncio's own allocation, so let the transport hand
+            # us fresh bytes until the response ends (see _CopiedReads).
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.set_protocol(self._copied_reads)
+
+    @property
+    def _copied_reads(self) -> _CopiedReads:
+        reads = self._copied
+        if reads is None:
+            reads = self._copied = _CopiedReads(self)
+        return reads
 
     def data_received(self, data: bytes) -> None:
         if self._upgraded:
@@ -423,6 +438,10 @@ class ResponseHandler(WriteFlowControl, asyncio.BufferedProtocol):
             self.transport.close()
 
     def _complete(self) -> None:
+        copied = self._copied
+        transport = self.transport
+        if copied is not None and transport is not None and transport.get_protocol() is copied:
+            transport.set_protocol(self)  # back to the shared buffer for the next head
         callback = self._on_complete
         if callback is not None:
             self._on_complete = None
@@ -483,6 +502,32 @@ class ResponseHandler(WriteFlowControl, asyncio.BufferedProtocol):
         if timer is not None:
             self._read_timer = None
             timer.cancel()
+
+
+class _CopiedReads(asyncio.Protocol):
+    """A ``ResponseHandler`` seen as a plain ``Protocol``, installed while a large body
+    streams in: the transport then reads into fresh bytes objects (no copy out of the
+    shared buffer) and this forwards every callback to the handler."""
+
+    __slots__ = ("_handler",)
+
+    def __init__(self, handler: ResponseHandler) -> None:
+        self._handler = handler
+
+    def data_received(self, data: bytes) -> None:
+        self._handler.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._handler.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._handler.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._handler.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._handler.resume_writing()
 
 
 def _payload_error(exc: BaseException) -> BaseException:

@@ -225,3 +225,37 @@ async def test_interleaved_bodies_survive_the_shared_receive_buffer(raw_server: 
     assert pieces[0] == b"A" * 1000
     assert bodies[0] == b"D" * 1000 + b"E" * 1000 + b"F" * 1000
     assert bodies[1] == b"B" * 1000 + b"C" * 1000
+
+
+async def test_large_bodies_switch_to_copied_reads_and_back(raw_server: Any) -> None:
+    """A body arriving in full-buffer reads is read into fresh bytes (no copy out of the
+    shared buffer); the next response on the connection goes back to the shared buffer."""
+    body = bytes(range(256)) * 8192  # 2 MiB
+    sent = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        sent.set()
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nsmall")
+        await writer.drain()
+        await reader.read()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        async with session.get(srv.url) as resp:
+            conn = resp.connection
+            assert conn is not None
+            handler = conn.protocol
+            transport = conn.transport
+            assert handler is not None
+            assert transport is not None
+            await asyncio.wait_for(sent.wait(), 10)  # the socket now holds more than 256 KiB
+            assert await resp.read() == body
+        assert handler._copied is not None  # the switch happened
+        assert transport.get_protocol() is handler  # and was undone
+        async with session.get(srv.url) as resp:
+            assert await resp.read() == b"small"
+    assert srv.connections == 1
