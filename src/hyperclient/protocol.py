@@ -37,7 +37,7 @@ from .http1 import (
 )
 from .streams import StreamReader
 
-__all__ = ("ResponseHandler", "WriteFlowControl")
+__all__ = ("ResponseHandler", "SharedBufferReads", "WriteFlowControl", "receive_buffer")
 
 _bytes = bytes
 
@@ -67,7 +67,7 @@ _receive_buffers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, memoryvie
 )
 
 
-def _receive_buffer(loop: asyncio.AbstractEventLoop) -> memoryview:
+def receive_buffer(loop: asyncio.AbstractEventLoop) -> memoryview:
     """The loop's receive buffer: the socket is read into it, and the bytes copied out.
 
     asyncio's default ``recv(256 KiB)`` allocates a fresh 256 KiB object per read and
@@ -82,7 +82,26 @@ def _receive_buffer(loop: asyncio.AbstractEventLoop) -> memoryview:
     return buffer
 
 
-class ResponseHandler(WriteFlowControl, asyncio.BufferedProtocol):
+class SharedBufferReads(asyncio.BufferedProtocol):
+    """Read the socket into the loop's shared buffer and pass a copy to ``data_received``.
+
+    Subclasses set ``_receive_buffer = receive_buffer(loop)`` and define ``data_received``.
+    """
+
+    _receive_buffer: memoryview
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._receive_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        # A copy: the buffer is overwritten by the next read of any connection.
+        self.data_received(self._receive_buffer[:nbytes].tobytes())
+
+    def data_received(self, data: bytes) -> None:
+        raise NotImplementedError
+
+
+class ResponseHandler(WriteFlowControl, SharedBufferReads):
     """Protocol for one HTTP/1.1 client connection.
 
     Args:
@@ -104,7 +123,7 @@ class ResponseHandler(WriteFlowControl, asyncio.BufferedProtocol):
     ) -> None:
         self._loop = loop
         self.transport: asyncio.Transport | None = None
-        self._receive_buffer = _receive_buffer(loop)
+        self._receive_buffer = receive_buffer(loop)
         self._copied: _CopiedReads | None = None
         self._parser = ResponseParser(
             max_line_size=max_line_size, max_field_size=max_field_size, max_headers=max_headers
@@ -144,11 +163,7 @@ class ResponseHandler(WriteFlowControl, asyncio.BufferedProtocol):
         # uvloop's transports implement the interface without subclassing asyncio.Transport.
         self.transport = cast(asyncio.Transport, transport)
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._receive_buffer
-
     def buffer_updated(self, nbytes: int) -> None:
-        # A copy: the buffer is overwritten by the next read of any connection.
         self.data_received(self._receive_buffer[:nbytes].tobytes())
         if nbytes == len(self._receive_buffer) and self._in_flight and not self._upgraded:
             # A large body is streaming in: for reads this big, copying out of the shared

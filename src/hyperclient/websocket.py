@@ -49,7 +49,7 @@ from .errors import (
     WSServerHandshakeError,
     short_repr,
 )
-from .protocol import WriteFlowControl
+from .protocol import SharedBufferReads, WriteFlowControl, receive_buffer
 from .response import ClientResponse
 from .values import ClientTimeout
 from .ws_frames import (
@@ -129,7 +129,7 @@ def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
         waiter.set_exception(ServerTimeoutError(f"no message received within {timeout}s"))
 
 
-class WebSocketProtocol(WriteFlowControl):
+class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
     """The ``asyncio.Protocol`` of an upgraded connection: frames in, messages out.
 
     Args:
@@ -156,6 +156,7 @@ class WebSocketProtocol(WriteFlowControl):
     ) -> None:
         self._loop = loop
         self.transport: asyncio.Transport | None = None
+        self._receive_buffer = receive_buffer(loop)
         self._reader = reader
         self._writer = writer
         self._autoclose = autoclose
