@@ -75,6 +75,7 @@ if TYPE_CHECKING:  # only for annotations of the request argument; no runtime im
 __all__ = ("BaseConnector", "Connection", "ProxyConnector", "TCPConnector", "UnixConnector")
 
 _Waiter = asyncio.Future[ResponseHandler | None]
+_NEVER = float("inf")
 _NO_TIMEOUT = ClientTimeout()
 
 
@@ -455,7 +456,7 @@ class BaseConnector:
             return
         keep = not self._force_close and proto.is_reusable()
         loop = proto._loop
-        expires_at = float("inf")
+        expires_at = _NEVER
         keepalive = self._keepalive_timeout
         hint = proto.keepalive_hint
         if hint is not None and (keepalive is None or hint < keepalive):
@@ -465,16 +466,19 @@ class BaseConnector:
                 keep = False
             expires_at = loop.time() + keepalive
         grants, to_close = self._pool.release(key, proto, keep=keep, expires_at=expires_at)
-        self._deliver(grants, to_close)
-        if keep and not grants and keepalive is not None:
-            self._schedule_cleanup(expires_at, loop)
+        if grants or to_close:
+            self._deliver(grants, to_close)
+        elif keep and keepalive is not None:
+            cleanup_at = self._cleanup_at
+            if cleanup_at is None or expires_at < cleanup_at:
+                self._schedule_cleanup(expires_at, loop)
 
     def _release_detached(self, key: ConnectionKey) -> None:
         self._deliver(self._pool.give_back_slot(key), ())
 
     def _deliver(
         self,
-        grants: list[Grant[ConnectionKey, ResponseHandler, _Waiter]],
+        grants: list[Grant[ConnectionKey, ResponseHandler, _Waiter]] | tuple[()],
         to_close: list[ResponseHandler] | tuple[()],
     ) -> None:
         for proto in to_close:

@@ -23,6 +23,9 @@ from typing import Generic, Protocol, TypeVar
 
 __all__ = ("EndpointStats", "Grant", "Pool")
 
+#: "Nothing to close, nobody to wake": shared by the common returns, so they allocate nothing.
+_NONE: tuple[()] = ()
+
 
 class PooledConnection(Protocol):
     """What the pool needs to know about a connection."""
@@ -80,25 +83,28 @@ class Pool(Generic[K, C, W]):
 
     # -- taking a connection ------------------------------------------------------------------
 
-    def take_idle(self, key: K, now: float) -> tuple[C | None, list[C]]:
+    def take_idle(self, key: K, now: float) -> tuple[C | None, list[C] | tuple[()]]:
         """Pop the most recently used live idle connection for *key*.
 
         Returns it (now counted as in use) or None, and the dead or expired connections
         met on the way, for the caller to close.
         """
         stack = self._idle.get(key)
-        dead: list[C] = []
+        if stack is None:
+            return None, _NONE
+        dead: list[C] | tuple[()] = _NONE
         while stack:
             conn, expires_at = stack.pop()
             if expires_at > now and conn.is_reusable():
                 if not stack:
                     del self._idle[key]
                 self._mark_in_use(key)
-                self._stats_for(key).reused += 1
+                self._stats[key].reused += 1  # an idle connection's key has stats
                 return conn, dead
-            dead.append(conn)
-        if stack is not None:
-            del self._idle[key]
+            if dead is _NONE:
+                dead = []
+            dead.append(conn)  # type: ignore[union-attr]
+        del self._idle[key]
         return None, dead
 
     def try_reserve(self, key: K) -> bool:
@@ -131,7 +137,7 @@ class Pool(Generic[K, C, W]):
 
     def release(
         self, key: K, conn: C | None, *, keep: bool, expires_at: float
-    ) -> tuple[list[Grant[K, C, W]], list[C]]:
+    ) -> tuple[list[Grant[K, C, W]] | tuple[()], list[C] | tuple[()]]:
         """Give back a slot of *key*, with its connection if any.
 
         With *keep*, the connection is handed to the oldest waiter of the same key or kept
@@ -139,20 +145,22 @@ class Pool(Generic[K, C, W]):
         slots go to waiters. Returns the grants to deliver and the connections to close.
         """
         self._unmark_in_use(key)
-        to_close: list[C] = []
-        grants: list[Grant[K, C, W]] = []
-        if conn is not None:
-            if keep:
+        if conn is not None and keep:
+            if key in self._waiters:
                 waiter = self._pop_waiter(key)
                 if waiter is not None:
                     self._mark_in_use(key)
                     self._stats_for(key).reused += 1
-                    return [Grant(key, waiter, conn)], to_close
-                self._idle.setdefault(key, []).append((conn, expires_at))
+                    return [Grant(key, waiter, conn)], _NONE
+            stack = self._idle.get(key)
+            if stack is None:
+                self._idle[key] = [(conn, expires_at)]
             else:
-                to_close.append(conn)
-        grants.extend(self._grant_free_slots(key))
-        return grants, to_close
+                stack.append((conn, expires_at))
+            # The freed slot may serve another key's waiter (total_limit).
+            return (self._grant_free_slots(key) if self._waiters else _NONE), _NONE
+        to_close: list[C] | tuple[()] = [conn] if conn is not None else _NONE
+        return self._grant_free_slots(key), to_close
 
     def give_back_slot(self, key: K) -> list[Grant[K, C, W]]:
         """Free a reserved slot that produced no connection (connect failed)."""

@@ -41,7 +41,7 @@ def test_take_idle_returns_most_recent_live_connection_and_dead_ones() -> None:
     # c is the most recently used: taken first (LIFO keeps fewer sockets warm).
     got, dead = pool.take_idle("k", now=1.0)
     assert got is c
-    assert dead == []
+    assert not dead
     got, dead = pool.take_idle("k", now=1.0)
     assert got is a
     assert dead == [b]
@@ -69,7 +69,7 @@ def test_per_key_limit_queues_and_hands_off_fifo() -> None:
     conn = FakeConn("a")
     grants, to_close = pool.release("k", conn, keep=True, expires_at=10.0)
     assert [(g.waiter, g.connection) for g in grants] == [(w1, conn)]
-    assert to_close == []
+    assert not to_close
     assert pool.in_use("k") == 1
     # Closing instead of keeping frees a slot: the next waiter opens a new connection.
     grants, to_close = pool.release("k", conn, keep=False, expires_at=10.0)
@@ -122,7 +122,7 @@ def test_total_limit_spans_keys_and_wakes_other_keys() -> None:
     # Keeping a's connection idle frees a total slot: c may open its own.
     grants, to_close = pool.release("a", conn, keep=True, expires_at=10.0)
     assert [(g.key, g.waiter, g.connection) for g in grants] == [("c", waiter, None)]
-    assert to_close == []
+    assert not to_close
     assert pool.in_use_total == 2
 
 
