@@ -40,7 +40,7 @@ from .errors import (
 from .formdata import Body, FormData
 from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
 from .proxy import absolute_target, proxy_headers, uses_absolute_form
-from .response import ClientResponse, _Stamps
+from .response import ClientResponse
 from .streams import StreamReader
 from .values import (
     ClientTimeout,
@@ -552,14 +552,15 @@ class ClientRequest:
                 waiter.cancel()
             raise
         response = self._make_response(conn, *result)
-        response._stamps = _Stamps(
-            conn=t_conn,
-            sent=t_sent,
-            first_byte=protocol.first_byte_at,
-            head=_monotonic(),
-            reused=conn.reused,
-            durations=protocol.connect_durations if not conn.reused else None,
-            pool_wait=conn.pool_wait,
+        reused = conn.reused
+        response._stamps = (
+            t_conn,
+            t_sent,
+            protocol.first_byte_at,
+            _monotonic(),
+            reused,
+            None if reused else protocol.connect_durations,
+            conn.pool_wait,
         )
         return response
 

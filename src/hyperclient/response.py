@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import dataclasses
 import json
 import warnings
 import weakref
@@ -41,18 +40,18 @@ __all__ = ("ClientResponse", "ContentDisposition", "parse_mimetype")
 _EMPTY_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
 
-@dataclasses.dataclass(slots=True)
-class _Stamps:
-    """``time.monotonic()`` stamps of the request flow, made ``ResponseTimings`` lazily."""
-
-    conn: float
-    sent: float
-    first_byte: float | None
-    head: float
-    reused: bool
-    durations: tuple[float | None, float | None, float | None] | None
-    pool_wait: float | None
-    done: float | None = None
+#: ``time.monotonic()`` stamps of the request flow, made ``ResponseTimings`` lazily: a
+#: plain tuple (connection ready, head sent, first byte, head parsed, reused, the new
+#: connection's (dns, connect, tls) durations, pool wait), as one is built per request.
+_Stamps = tuple[
+    float,
+    float,
+    float | None,
+    float,
+    bool,
+    tuple[float | None, float | None, float | None] | None,
+    float | None,
+]
 
 
 class MimeType(SimpleNamespace):
@@ -119,6 +118,7 @@ class ClientResponse:
     _head: ResponseHead | None = None
     _started: float | None = None
     _stamps: _Stamps | None = None
+    _done_at: float | None = None
     # Per-response state that most responses never set: class defaults, so that building
     # a response costs only the attributes every response has.
     _headers: CIMultiDictProxy[str] | None = None
@@ -196,7 +196,7 @@ class ClientResponse:
         # The whole body is here: the protocol has already given the connection back.
         self._connection = None
         if self._stamps is not None:
-            self._stamps.done = _monotonic()
+            self._done_at = _monotonic()
         self._cancel_timer()
         self._run_release_callbacks()
 
@@ -296,23 +296,24 @@ class ClientResponse:
         stamps, start = self._stamps, self._started
         if stamps is None or start is None:
             return None
-        dns, connect, tls = stamps.durations or (None, None, None)
+        conn, sent, first_byte, head, reused, durations, pool_wait = stamps
+        dns, connect, tls = durations or (None, None, None)
 
         def since(t: float | None) -> float | None:
             return None if t is None else max(0.0, t - start)
 
         return ResponseTimings(
             start=start,
-            connection=since(stamps.conn),
-            pool_wait=stamps.pool_wait,
+            connection=since(conn),
+            pool_wait=pool_wait,
             dns=dns,
             connect=connect,
             tls=tls,
-            request_sent=since(stamps.sent),
-            first_byte=since(stamps.first_byte),
-            headers=since(stamps.head),
-            body_done=since(stamps.done),
-            reused=stamps.reused,
+            request_sent=since(sent),
+            first_byte=since(first_byte),
+            headers=since(head),
+            body_done=since(self._done_at),
+            reused=reused,
         )
 
     @property
