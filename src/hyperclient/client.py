@@ -98,7 +98,8 @@ class _DeadlineWheel:
         self._handle: asyncio.TimerHandle | None = None
         self._armed: int | None = None
 
-    def add(self, deadline: _Deadline, when: float) -> int:
+    def add(self, deadline: _Deadline, when: float) -> set[_Deadline]:
+        """Put *deadline* in the bucket of *when*; returns the bucket (to discard from)."""
         bucket = math.ceil(when)
         members = self._buckets.get(bucket)
         if members is None:
@@ -106,12 +107,7 @@ class _DeadlineWheel:
             if self._armed is None or bucket < self._armed:
                 self._arm(bucket)
         members.add(deadline)
-        return bucket
-
-    def discard(self, deadline: _Deadline, bucket: int) -> None:
-        members = self._buckets.get(bucket)
-        if members is not None:
-            members.discard(deadline)
+        return members
 
     def _arm(self, bucket: int) -> None:
         if self._handle is not None:
@@ -142,7 +138,7 @@ class _Deadline:
     ``_request``); once the response is returned it fails the body stream instead.
     """
 
-    __slots__ = ("_bucket", "_handle", "_response", "_task", "_wheel", "fired", "timeout")
+    __slots__ = ("_bucket", "_handle", "_response", "_task", "fired", "timeout")
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, timeout: float, wheel: _DeadlineWheel | None
@@ -152,18 +148,17 @@ class _Deadline:
         self._task = asyncio.current_task(loop)
         self._response: weakref.ref[ClientResponse] | None = None
         when = loop.time() + timeout
+        # Exactly one of the two is set while armed: a wheel bucket or a loop timer.
+        self._bucket: set[_Deadline] | None = None
         self._handle: asyncio.TimerHandle | None = None
-        self._wheel: _DeadlineWheel | None = None
-        self._bucket = 0
         if wheel is not None and timeout >= _COARSE_TIMEOUT:
-            self._wheel = wheel
             self._bucket = wheel.add(self, when)
         else:
             self._handle = loop.call_at(when, self.expire)
 
     def expire(self) -> None:
         """The budget ran out."""
-        self._handle = self._wheel = None
+        self._handle = self._bucket = None
         self.fired = True
         if self._response is None:
             if self._task is not None:
@@ -179,7 +174,7 @@ class _Deadline:
 
     def hand_to(self, response: ClientResponse) -> None:
         """From now on the budget covers reading *response*'s body."""
-        if response.content.is_eof() or (self._handle is None and self._wheel is None):
+        if response.content.is_eof() or (self._handle is None and self._bucket is None):
             self.cancel()
             return
         # Weakly, so that a response its owner drops can still be collected.
@@ -188,9 +183,11 @@ class _Deadline:
 
     def cancel(self) -> None:
         """The request finished in time."""
-        if self._wheel is not None:
-            self._wheel.discard(self, self._bucket)
-            self._wheel = None
+        bucket = self._bucket
+        if bucket is not None:
+            # A bucket that already fired is no longer in the wheel: discarding is harmless.
+            self._bucket = None
+            bucket.discard(self)
         elif self._handle is not None:
             self._handle.cancel()
             self._handle = None

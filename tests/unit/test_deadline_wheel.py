@@ -64,7 +64,7 @@ def test_discarded_deadlines_never_fire_and_earlier_buckets_rearm() -> None:
     wheel.add(late, loop.now + 60)  # type: ignore[arg-type]
     bucket = wheel.add(gone, loop.now + 10)  # type: ignore[arg-type]
     wheel.add(early, loop.now + 10)  # type: ignore[arg-type]
-    wheel.discard(gone, bucket)  # type: ignore[arg-type]
+    bucket.discard(gone)  # type: ignore[arg-type]
     loop.advance(10)
     assert (early.expired, gone.expired, late.expired) == (1, 0, 0)
     loop.advance(50)
