@@ -45,6 +45,8 @@ class HTTPSServer:
 
 
 StartHTTPS = Callable[..., Awaitable[HTTPSServer]]
+#: Large enough for full-buffer reads (the switch to copied reads, see protocol.py).
+BIG_BODY = bytes(range(256)) * 12288  # 3 MiB
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +108,12 @@ async def https_server() -> AsyncIterator[StartHTTPS]:
                 }
             )
 
+        async def big(request: web.Request) -> web.Response:
+            return web.Response(body=BIG_BODY)
+
         app = web.Application()
         app.router.add_get("/", handler)
+        app.router.add_get("/big", big)
         server = test_utils.TestServer(app, host=host, port=0)
         await server.start_server(ssl=ctx)
         servers.append(server)
@@ -382,3 +388,21 @@ async def test_keys_are_logged_only_with_trust_env(
         assert b"CLIENT_" in logged
     else:
         assert logged is None
+
+
+async def test_large_bodies_over_tls_and_the_connection_after_them(
+    https_server: StartHTTPS, good_cert: trustme.LeafCert, trusting: ssl.SSLContext
+) -> None:
+    """TLS transports read into our buffer as well, switch to copied reads for a large
+    body and back: two large bodies and a small response share one intact connection."""
+    server = await https_server(good_cert)
+    async with ClientSession(connector=TCPConnector(ssl=trusting)) as session:
+        for _ in range(2):
+            async with session.get(server.url("/big")) as resp:
+                assert await resp.read() == BIG_BODY
+            async with session.get(server.url("/big")) as resp:
+                total = b"".join([chunk async for chunk in resp.content.iter_chunked(65536)])
+                assert total == BIG_BODY
+        data = await get_json(session, server.url())
+    assert len(set(server.peers)) == 1
+    assert data["peer"] == server.peers[0]
