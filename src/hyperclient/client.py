@@ -822,9 +822,19 @@ class ClientSession:
                 loop=loop,
                 timeout=self._timeout,
                 traces=None,
-                templates={},
+                templates={} if self._templates_allowed() else None,
             )
         return options
+
+    def _templates_allowed(self) -> bool:
+        """Whether plain requests may be prepared once (see ``_from_template``): not when
+        the proxy or the request class can make two of them differ. Fixed per session."""
+        return (
+            self._environment is None
+            and self._default_proxy is None
+            and self._request_class is ClientRequest
+            and type(self._connector) is not ProxyConnector
+        )
 
     def _wheel_for(self, loop: asyncio.AbstractEventLoop) -> _DeadlineWheel:
         wheel = self._wheel
@@ -1053,20 +1063,14 @@ class ClientSession:
 
         Building a request (URL checks, header merging, the connection key, serialising
         the head) gives the same result every time when nothing but the method and URL
-        varies; this does it once per (method, URL) and copies the result. Anything that
-        can change between two such requests opts out: cookies in the jar, proxies from
-        the environment, a ``ProxyConnector``, a custom request class. A change to
-        ``session.headers`` is seen through the multidict's version.
+        varies; this does it once per (method, URL) and copies the result. Cookies in the
+        jar opt out here; what is fixed per session (proxies, a custom request class) is
+        decided once by ``_templates_allowed``. A change to ``session.headers`` is seen
+        through the multidict's version.
         """
         connector = self._connector
-        if (
-            self._cookie_jar
-            or self._environment is not None
-            or self._default_proxy is not None
-            or self._request_class is not ClientRequest
-            or connector is None
-            or type(connector) is ProxyConnector
-            or (connector.share_cookies and connector.cookies)
+        if self._cookie_jar or (
+            connector is not None and connector.share_cookies and connector.cookies
         ):
             return None
         templates = options.templates
@@ -1137,11 +1141,14 @@ class ClientSession:
             raise RuntimeError("session is closed")
         reuse = True
         while True:
-            conn = None
-            if reuse and not options.traces and type(connector).connect is _BASE_CONNECT:
-                conn = connector.take_idle(req.connection_key, options.loop)
+            # The pool is looked at once: here without a coroutine when connect() is ours,
+            # else by connect() itself.
+            tried = reuse and not options.traces and type(connector).connect is _BASE_CONNECT
+            conn = connector.take_idle(req.connection_key, options.loop) if tried else None
             if conn is None:
-                conn = await connector.connect(req, options.traces, options.timeout, reuse=reuse)
+                conn = await connector.connect(
+                    req, options.traces, options.timeout, reuse=reuse and not tried
+                )
             protocol = conn.protocol
             try:
                 resp = await req.send(conn)
