@@ -92,7 +92,7 @@ class Pool(Generic[K, C, W]):
         stack = self._idle.get(key)
         if stack is None:
             return None, _NONE
-        dead: list[C] | tuple[()] = _NONE
+        dead: list[C] | None = None  # a list only once a dead connection is met
         while stack:
             conn, expires_at = stack.pop()
             if expires_at > now and conn.is_reusable():
@@ -100,12 +100,13 @@ class Pool(Generic[K, C, W]):
                     del self._idle[key]
                 self._mark_in_use(key)
                 self._stats[key].reused += 1  # an idle connection's key has stats
-                return conn, dead
-            if dead is _NONE:
-                dead = []
-            dead.append(conn)  # type: ignore[union-attr]
+                return conn, dead or _NONE
+            if dead is None:
+                dead = [conn]
+            else:
+                dead.append(conn)
         del self._idle[key]
-        return None, dead
+        return None, dead or _NONE
 
     def try_reserve(self, key: K) -> bool:
         """Count a new connection for *key* as in use, if the limits and the queue allow."""

@@ -491,9 +491,8 @@ class ClientRequest:
 
     def freeze_head(self) -> None:
         """Serialise the head now, once, for every :meth:`copy` of this request."""
-        self._head = None
         self._head = self._head_bytes()
-        _ = self.connection_key
+        _ = self.connection_key  # computed now, so that every copy shares it
 
     def copy(self) -> ClientRequest:
         """A request identical to this one (the session's prepared plain requests).

@@ -338,9 +338,12 @@ class StreamReader:
         without a coroutine. None when the body is still arriving, is being decoded, or
         the stream failed (then :meth:`read` is the way, and raises the error).
         """
-        if not self._eof or self._decoder is not None or self._exception is not None:
-            return None
-        if self._waiter is not None:
+        if (
+            not self._eof
+            or self._decoder is not None
+            or self._exception is not None
+            or self._waiter is not None
+        ):
             return None
         return self._take(-1) if self._size else b""
 
