@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -394,3 +395,43 @@ async def test_abandoned_response_warns_and_frees_its_connection(raw_server: Any
         # The slot came back (limit=1: a leak would hang here) on a new connection.
         await asyncio.wait_for(get_ok(session, srv.url), 1)
     assert srv.connections == 2
+
+
+def _nodelay(resp: hyperclient.ClientResponse) -> int:
+    assert resp.connection is not None
+    sock = resp.connection.transport.get_extra_info("socket")  # type: ignore[union-attr]
+    return int(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+
+async def test_connections_disable_nagle(raw_server: Any) -> None:
+    # Request heads are written whole: Nagle's algorithm would only delay them. On the
+    # selector loop asyncio's transport sets TCP_NODELAY, for a socket made with an
+    # explicit IPPROTO_TCP; a resolver answering proto 0 must not lose it.
+
+    async def body_later(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+            await asyncio.sleep(20 * MS)  # the response holds its connection meanwhile
+            writer.write(b"ok")
+
+    srv: RawServer = await raw_server(body_later)
+    for resolver in (None, StaticProtoZero()):
+        connector = TCPConnector(resolver=resolver) if resolver else TCPConnector()
+        async with ClientSession(connector=connector) as session:
+            async with session.get(srv.url) as resp:
+                assert _nodelay(resp) == 1
+                assert await resp.read() == b"ok"
+
+
+class StaticProtoZero(hyperclient.AbstractResolver):
+    """Resolves every name to 127.0.0.1 with ``proto`` 0, as some resolvers answer."""
+
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[Any]:
+        return [
+            {"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET,
+             "proto": 0, "flags": 0}
+        ]  # fmt: skip
+
+    async def close(self) -> None:
+        return None

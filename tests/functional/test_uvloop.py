@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from collections.abc import Callable
 
@@ -23,9 +24,14 @@ def run_on_uvloop(url: str) -> list[object]:
             async with session.post(url + "/echo", data=b"x" * 300_000) as resp:
                 out.append(len((await resp.json())["body"]))
             async with session.get(url + "/big?size=3000000") as resp:
+                assert resp.connection is not None
+                assert resp.connection.transport is not None
+                sock = resp.connection.transport.get_extra_info("socket")
+                nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
                 out.append(sum([len(c) async for c in resp.content.iter_chunked(65536)]))
             stats = next(iter(session.connector.stats().values()))  # type: ignore[union-attr]
             out.append((stats.created, stats.reused))
+            out.append(nodelay)
         return out
 
     return uvloop.run(main())  # type: ignore[no-any-return]
@@ -41,3 +47,4 @@ async def test_requests_on_uvloop(url: Callable[[str], str]) -> None:
     assert result[3] == 300_000
     assert result[4] == 3_000_000
     assert result[5] == (1, 4)
+    assert result[6] == 1  # TCP_NODELAY: uvloop's transports set it (we skip our call)
