@@ -814,6 +814,37 @@ def test_writer_masks_with_fresh_keys() -> None:
     assert all(one_frame(f) == (True, 0, TEXT, b"same") for f in frames)
 
 
+def test_writer_never_reuses_a_key_across_pool_refills() -> None:
+    # 1,000 frames span several os.urandom() reads of 256 keys each.
+    writer = FrameWriter()
+    frames = [writer.binary(b"x") for _ in range(1000)]
+    keys = [f[2:6] for f in frames]
+    # Random 32-bit keys collide among 1,000 with probability ~1e-4; a reused pool would
+    # repeat hundreds of them.
+    assert len(set(keys)) >= 999
+    assert all(one_frame(f) == (True, 0, BINARY, b"x") for f in frames)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_reuse_its_parents_buffered_keys() -> None:
+    writer = FrameWriter()
+    writer.binary(b"first")  # the parent now holds 255 unused keys
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            os.write(write_end, writer.binary(b"child")[2:6])
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    child_key = os.read(read_end, 4)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    parent_key = writer.binary(b"parent")[2:6]
+    assert len(child_key) == 4
+    assert child_key != parent_key
+
+
 def test_writer_control_frames() -> None:
     writer = FrameWriter()
     assert one_frame(writer.ping()) == (True, 0, PING, b"")
