@@ -639,6 +639,25 @@ class ResponseParser:
             )
         return NEED_DATA
 
+    def take_whole_body(self) -> bytes | None:
+        """The rest of a Content-Length body and its end, when all of it is buffered.
+
+        One call instead of a body event and an :class:`EndOfMessage` (the common small
+        response arrives whole, head and body in one read). Returns ``None``, consuming
+        nothing, unless the parser is inside a Content-Length body whose remaining bytes
+        are all here; then the message is complete, as after :class:`EndOfMessage`.
+        """
+        remaining = self._remaining
+        if self._state is not _BODY_LENGTH or len(self._buf) - self._pos < remaining:
+            return None
+        if not remaining:
+            self._finish([])
+            return b""
+        data = self._take(remaining)
+        self._remaining = 0
+        self._finish([])
+        return data
+
     def _next_eof_body(self) -> bytes | EndOfMessage | Sentinel:
         # RFC 9112 §6.3 rule 8: the body is everything until the server closes.
         data = self._take(len(self._buf))

@@ -383,6 +383,13 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
                     return
                 elif type(event) is ResponseHead:
                     self._on_head(event)
+                    body = parser.take_whole_body()
+                    if body is not None:
+                        if body:
+                            payload = self._payload
+                            assert payload is not None
+                            payload.feed_data(body)
+                        self._on_end()
                 elif type(event) is EndOfMessage:
                     self._on_end()
                 elif type(event) is InformationalResponse:

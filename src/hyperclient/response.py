@@ -179,6 +179,10 @@ class ClientResponse:
                 decoder = _RefusingDecoder(exc)
             if decoder is not None:
                 payload.set_decoder(decoder)
+        if payload.is_eof():
+            # The whole body came with the head (the common small response): no callback.
+            self._response_eof()
+            return
         # Weakly: the protocol holds the stream, and a response the caller dropped must
         # still be collected (and its connection closed) rather than kept alive by it.
         payload.on_eof(_weak_callback(self, ClientResponse._response_eof))

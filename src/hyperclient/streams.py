@@ -458,6 +458,8 @@ class StreamReader:
 
     def iter_chunked(self, n: int) -> AsyncIterator[bytes]:
         """Iterate over pieces of at most *n* bytes."""
+        if n > 0:
+            return _SizedChunkIterator(self, n)
         return _ChunkIterator(self.read, n)
 
     def iter_any(self) -> AsyncIterator[bytes]:
@@ -485,6 +487,29 @@ class _ChunkIterator:
 
     async def __anext__(self) -> bytes:
         data = await self._read(self._n)
+        if not data:
+            raise StopAsyncIteration
+        return data
+
+
+class _SizedChunkIterator:
+    """``iter_chunked(n)``: buffered bytes are taken without a coroutine per piece."""
+
+    __slots__ = ("_n", "_stream")
+
+    def __init__(self, stream: StreamReader, n: int) -> None:
+        self._stream = stream
+        self._n = n
+
+    def __aiter__(self) -> _SizedChunkIterator:
+        return self
+
+    async def __anext__(self) -> bytes:
+        stream = self._stream
+        if stream._size and stream._exception is None:
+            # What read(n) would return at once, minus its two coroutine frames.
+            return stream._take(self._n)
+        data = await stream.read(self._n)
         if not data:
             raise StopAsyncIteration
         return data

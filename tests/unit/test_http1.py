@@ -1691,3 +1691,51 @@ def test_line_caches_are_bounded() -> None:
     long_line = b"X-Big: " + b"x" * http1._CACHED_LINE_LENGTH
     _head(ResponseParser(), b"HTTP/1.1 200 OK\r\n" + long_line + b"\r\n\r\n")
     assert long_line not in http1._field_lines
+
+
+def test_take_whole_body_only_when_all_of_it_is_here() -> None:
+    response = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+    for cut in range(len(response) - 5, len(response)):
+        parser = ResponseParser()
+        head_event = _head(parser, response[:cut])
+        assert head_event.content_length == 5
+        assert parser.take_whole_body() is None  # part of the body is missing
+        parser.receive_data(response[cut:] + b"HTTP/1.1")
+        assert parser.take_whole_body() == b"hello"
+        # The message is over: the next bytes are the next response's.
+        assert parser.next_event() is PAUSED
+        assert parser.trailing_data == (b"HTTP/1.1", False)
+
+
+def test_take_whole_body_of_empty_bodies_and_outside_length_bodies() -> None:
+    # No body: Content-Length 0, a 204, a 304 and a HEAD response (RFC 9112 §6.3).
+    for method, raw in (
+        ("GET", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ("GET", b"HTTP/1.1 204 No Content\r\n\r\n"),
+        ("GET", b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n"),
+        ("HEAD", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"),
+    ):
+        parser = ResponseParser()
+        parser.start(method)
+        parser.receive_data(raw)
+        assert isinstance(parser.next_event(), ResponseHead)
+        assert parser.take_whole_body() == b""
+        assert parser.is_idle()
+    # Chunked and close-delimited bodies are left to next_event().
+    for raw in (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n\r\nuntil close",
+    ):
+        parser = ResponseParser()
+        _head(parser, raw)
+        assert parser.take_whole_body() is None
+        assert parser.next_event() != NEED_DATA
+
+
+def test_take_whole_body_after_part_was_read_as_events() -> None:
+    parser = ResponseParser()
+    _head(parser, b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nab")
+    assert parser.next_event() == b"ab"
+    parser.receive_data(b"cdef")
+    assert parser.take_whole_body() == b"cdef"
+    assert parser.next_event() is PAUSED

@@ -260,3 +260,37 @@ async def test_read_complete_only_when_the_whole_plain_body_is_here() -> None:
     decoded.feed_eof()
     assert decoded.read_complete() is None  # decoding goes through read()
     assert await decoded.read() == b"zipped"
+
+
+async def test_iter_chunked_takes_buffered_bytes_and_waits_for_more() -> None:
+    s, _ = stream(limit=1024)
+    s.feed_data(b"abcdef")
+    chunks = s.iter_chunked(4)
+    assert await chunks.__anext__() == b"abcd"
+    assert await chunks.__anext__() == b"ef"  # at most n: what is buffered
+    pending = asyncio.ensure_future(chunks.__anext__())
+    await asyncio.sleep(0)
+    assert not pending.done()  # nothing buffered: it waits
+    s.feed_data(b"ghijk")
+    assert await pending == b"ghij"
+    s.feed_eof()
+    assert [c async for c in chunks] == [b"k"]
+
+
+async def test_iter_chunked_raises_the_stream_error_before_buffered_bytes() -> None:
+    s, _ = stream(limit=1024)
+    s.feed_data(b"0123456789")
+    chunks = s.iter_chunked(4)
+    assert await chunks.__anext__() == b"0123"
+    s.set_exception(ClientPayloadError("cut"))
+    with pytest.raises(ClientPayloadError, match="cut"):
+        await chunks.__anext__()
+
+
+async def test_iter_chunked_of_zero_or_less_ends_like_read() -> None:
+    for n in (0, -1):
+        s, _ = stream(limit=1024)
+        s.feed_data(b"data")
+        s.feed_eof()
+        got = [c async for c in s.iter_chunked(n)]
+        assert got == ([] if n == 0 else [b"data"])
