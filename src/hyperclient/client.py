@@ -769,7 +769,12 @@ class ClientSession:
             policy = self._raise_for_status
         started = _monotonic()
         total = options.timeout.total
-        deadline = _Deadline(loop, total, self._wheel_for(loop)) if total else None
+        deadline = None
+        if total:
+            wheel = self._wheel
+            if wheel is None or wheel._loop is not loop:
+                wheel = self._wheel_for(loop)
+            deadline = _Deadline(loop, total, wheel)
         # Without tracing, go straight to the flow: one coroutine frame less per request.
         flow = self._traced if options.traces else self._follow
         try:

@@ -201,8 +201,10 @@ class ClientResponse:
         self._connection = None
         if self._stamps is not None:
             self._done_at = _monotonic()
-        self._cancel_timer()
-        self._run_release_callbacks()
+        if self._timer is not None:
+            self._cancel_timer()
+        if self._on_release:
+            self._run_release_callbacks()
 
     def _cancel_timer(self) -> None:
         timer = self._timer
@@ -493,7 +495,8 @@ class ClientResponse:
     def release(self) -> _Noop:
         """Done with the response: free the connection (closed if the body is unfinished)."""
         self._closed = True
-        self._cancel_timer()
+        if self._timer is not None:
+            self._cancel_timer()
         conn = self._connection
         if conn is not None:
             self._connection = None
@@ -501,8 +504,9 @@ class ClientResponse:
                 conn.close()
             else:
                 conn.release()
-        self._run_release_callbacks()
-        return _Noop()
+        if self._on_release:
+            self._run_release_callbacks()
+        return _NOOP
 
     def close(self) -> None:
         """Close the connection whatever its state."""
@@ -606,3 +610,6 @@ class _Noop:
     def __await__(self) -> Generator[None, None, None]:
         return
         yield
+
+
+_NOOP = _Noop()  # stateless: one for every release()
