@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+import select
+import socket
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -161,3 +164,30 @@ async def asgi_echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     half = len(payload) // 2
     await send({"type": "http.response.body", "body": payload[:half], "more_body": True})
     await send({"type": "http.response.body", "body": payload[half:]})
+
+
+@pytest.fixture
+def black_hole() -> Iterator[int]:
+    """A loopback port where a TCP connect stalls: its accept queue is full, so SYNs drop."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers: list[socket.socket] = []
+    try:
+        for _ in range(16):
+            sock = socket.socket()
+            sock.setblocking(False)
+            fillers.append(sock)
+            with contextlib.suppress(BlockingIOError):
+                sock.connect(("127.0.0.1", port))
+            _, writable, _ = select.select([], [sock], [], 0.1)
+            if not writable:
+                break  # this one hangs in SYN-SENT: the queue is full
+        else:  # pragma: no cover - depends on the kernel
+            pytest.skip("could not fill the accept queue of a loopback listener")
+        yield port
+    finally:
+        for sock in fillers:
+            sock.close()
+        listener.close()

@@ -8,12 +8,10 @@ racing are what is tested.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
-import select
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -295,33 +293,6 @@ def test_family_must_be_an_ip_family() -> None:
 
 
 # -- Happy Eyeballs (RFC 8305) ----------------------------------------------------------------
-
-
-@pytest.fixture
-def black_hole() -> Iterator[int]:
-    """A loopback port where a TCP connect stalls: its accept queue is full, so SYNs drop."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers: list[socket.socket] = []
-    try:
-        for _ in range(16):
-            sock = socket.socket()
-            sock.setblocking(False)
-            fillers.append(sock)
-            with contextlib.suppress(BlockingIOError):
-                sock.connect(("127.0.0.1", port))
-            _, writable, _ = select.select([], [sock], [], 0.1)
-            if not writable:
-                break  # this one hangs in SYN-SENT: the queue is full
-        else:  # pragma: no cover - depends on the kernel
-            pytest.skip("could not fill the accept queue of a loopback listener")
-        yield port
-    finally:
-        for sock in fillers:
-            sock.close()
-        listener.close()
 
 
 async def test_a_stalled_first_address_loses_the_race(raw_server: Any, black_hole: int) -> None:

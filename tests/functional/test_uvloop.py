@@ -8,8 +8,12 @@ import sys
 from collections.abc import Callable
 
 import pytest
+from yarl import URL
 
 import hyperclient
+from hyperclient.resolver import StaticResolver
+
+from .test_dns import free_port
 
 uvloop = pytest.importorskip("uvloop")
 
@@ -48,3 +52,50 @@ async def test_requests_on_uvloop(url: Callable[[str], str]) -> None:
     assert result[4] == 3_000_000
     assert result[5] == (1, 4)
     assert result[6] == 1  # TCP_NODELAY: uvloop's transports set it (we skip our call)
+
+
+def connect_failures_on_uvloop(
+    refused: int, black_hole: int, good_addr: tuple[str, int | None]
+) -> list[object]:
+    """New connections on uvloop, which opens a single plain address in one call."""
+
+    async def main() -> list[object]:
+        out: list[object] = []
+        async with hyperclient.ClientSession() as session:
+            try:
+                await session.get(f"http://127.0.0.1:{refused}/")
+            except hyperclient.ClientConnectorError as exc:
+                out.append((type(exc).__name__, str(exc), type(exc.__cause__).__name__))
+            try:
+                await session.get(
+                    f"http://127.0.0.1:{black_hole}/",
+                    timeout=hyperclient.ClientTimeout(sock_connect=0.2),
+                )
+            except hyperclient.ConnectionTimeoutError as exc:
+                out.append(str(exc))
+        # Two addresses, the first refusing: raced as on the default loop.
+        resolver = StaticResolver({"svc.test": [("127.0.0.1", refused), good_addr]})
+        connector = hyperclient.TCPConnector(resolver=resolver)
+        async with hyperclient.ClientSession(connector=connector) as session:
+            async with session.get("http://svc.test:80/json") as resp:
+                out.append(resp.status)
+                timings = resp.timings
+                out.append(timings is not None and timings.connect is not None)
+        return out
+
+    return uvloop.run(main())  # type: ignore[no-any-return]
+
+
+async def test_connection_failures_on_uvloop(url: Callable[[str], str], black_hole: int) -> None:
+    if sys.platform == "win32":  # pragma: no cover
+        pytest.skip("uvloop does not run on Windows")
+    refused = free_port()
+    good = URL(url(""))
+    assert good.host is not None
+    good_addr = (good.host, good.port)
+    result = await asyncio.to_thread(connect_failures_on_uvloop, refused, black_hole, good_addr)
+    name, message, cause = result[0]  # type: ignore[misc]
+    assert (name, cause) == ("ClientConnectorError", "ConnectionRefusedError")
+    assert f"127.0.0.1:{refused}" in message
+    assert result[1] == f"connection timeout to host 127.0.0.1:{black_hole} (sock_connect)"
+    assert result[2:] == [200, True]
