@@ -71,6 +71,7 @@ class StreamReader:
         "_protocol",
         "_raw",
         "_raw_size",
+        "_reading_all",
         "_size",
         "_total_bytes",
         "_waiter",
@@ -96,6 +97,8 @@ class StreamReader:
         self._eof = False
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
+        # read() is collecting the whole body: wake it at the end only, never pause.
+        self._reading_all = False
         self._exception: BaseException | None = None
         self._total_bytes = 0
         self._eof_callbacks: list[Callable[[], None]] = []
@@ -135,6 +138,8 @@ class StreamReader:
         else:
             self._raw.append(data)
             self._raw_size += len(data)
+        if self._reading_all:
+            return  # read() sleeps until the end (see _read_to_end)
         if self._size + self._raw_size > self._high_water and not self._paused:
             self._paused = True
             if self._protocol is not None:
@@ -355,6 +360,8 @@ class StreamReader:
             data = self.read_complete()
             if data is not None:
                 return data
+            if self._decoder is None:
+                return await self._read_to_end()
             parts = []
             while await self._ensure_data("read"):
                 parts.append(self._take(-1))
@@ -364,6 +371,27 @@ class StreamReader:
         if not await self._ensure_data("read"):
             return b""
         return self._take(n)
+
+    async def _read_to_end(self) -> bytes:
+        """``read()`` of an undecoded body: sleep until its end, then take it in one piece.
+
+        One wake-up per body instead of one per socket read (a 1 MiB body arrives in four
+        or more reads). Reading is not paused meanwhile: the whole body is being collected
+        in memory anyway, so the buffer limit would only stall it.
+        """
+        self._reading_all = True
+        if self._paused:
+            self._paused = False
+            if self._protocol is not None:
+                self._protocol.resume_reading()
+        try:
+            while not self._eof and self._exception is None:
+                await self._wait("read")
+        finally:
+            self._reading_all = False
+        if self._exception is not None:
+            raise self._exception
+        return self._take(-1) if self._size else b""
 
     async def readany(self) -> bytes:
         """Read whatever is buffered (waiting for at least one byte); b"" at the end."""
@@ -545,6 +573,7 @@ class _EmptyStreamReader(StreamReader):
         self._eof = True
         self._paused = False
         self._waiter = None
+        self._reading_all = False
         self._exception = None
         self._total_bytes = 0
         self._eof_callbacks = []

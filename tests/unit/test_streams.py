@@ -294,3 +294,47 @@ async def test_iter_chunked_of_zero_or_less_ends_like_read() -> None:
         s.feed_eof()
         got = [c async for c in s.iter_chunked(n)]
         assert got == ([] if n == 0 else [b"data"])
+
+
+async def test_read_all_sleeps_until_the_end_and_never_pauses() -> None:
+    s, flow = stream(limit=16)  # high water 64
+    reader = asyncio.ensure_future(s.read())
+    await asyncio.sleep(0)
+    pieces = [bytes([65 + i]) * 40 for i in range(10)]  # 400 bytes, far above high water
+    for piece in pieces:
+        s.feed_data(piece)
+        await asyncio.sleep(0)
+        assert not reader.done()  # still collecting
+    assert flow.events == []  # the whole body is wanted: pausing would only stall it
+    s.feed_eof()
+    assert await reader == b"".join(pieces)
+
+
+async def test_read_all_resumes_a_paused_stream() -> None:
+    s, flow = stream(limit=16)
+    s.feed_data(b"x" * 100)  # above high water before anyone reads: paused
+    assert flow.events == ["pause"]
+    reader = asyncio.ensure_future(s.read())
+    await asyncio.sleep(0)
+    assert flow.events == ["pause", "resume"]
+    s.feed_data(b"y" * 100)
+    s.feed_eof()
+    assert await reader == b"x" * 100 + b"y" * 100
+
+
+async def test_read_all_fails_with_the_stream_and_a_cancelled_read_restores_limits() -> None:
+    s, flow = stream(limit=16)
+    reader = asyncio.ensure_future(s.read())
+    await asyncio.sleep(0)
+    s.feed_data(b"partial")
+    s.set_exception(ClientPayloadError("broken"))
+    with pytest.raises(ClientPayloadError, match="broken"):
+        await reader
+    s, flow = stream(limit=16)
+    reader = asyncio.ensure_future(s.read())
+    await asyncio.sleep(0)
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    s.feed_data(b"z" * 100)  # nobody collects the whole body now: flow control is back
+    assert flow.events == ["pause"]
