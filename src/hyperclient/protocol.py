@@ -132,9 +132,6 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         self._head_waiter: asyncio.Future[tuple[ResponseHead, StreamReader | None]] | None = None
         self._continue_waiter: asyncio.Future[bool] | None = None
         self._payload: StreamReader | None = None
-        # The body stream of the awaited response, made before it arrives (see
-        # expect_response): work done while the server works is latency saved.
-        self._next_payload: StreamReader | None = None
         self._in_flight = False
         self._reusable = True
         self._got_bytes = False
@@ -321,7 +318,6 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         self._in_flight = True
         self._got_bytes = False
         self._payload = None
-        self._next_payload = StreamReader(self, self._read_bufsize, loop=self._loop)
         self._on_complete = on_complete
         waiter = self._head_waiter = self._loop.create_future()
         if expect_continue:
@@ -419,8 +415,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
             self._continue_waiter = None
             if not waiter.done():
                 waiter.set_result(False)
-        payload = self._next_payload
-        self._next_payload = None
+        payload: StreamReader | None
         if head.upgrade:
             # The bytes after this head belong to another protocol; the owner takes them.
             self._upgraded = True
@@ -429,8 +424,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
             self._cancel_read_timer()
             payload = None
         else:
-            assert payload is not None  # made by expect_response
-            self._payload = payload
+            payload = self._payload = StreamReader(self, self._read_bufsize, loop=self._loop)
         head_waiter = self._head_waiter
         self._head_waiter = None
         if head_waiter is not None and not head_waiter.done():
@@ -482,7 +476,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         self._cancel_read_timer()
         head_waiter = self._head_waiter
         payload = self._payload
-        self._head_waiter = self._payload = self._next_payload = None
+        self._head_waiter = self._payload = None
         cont = self._continue_waiter
         if cont is not None:
             self._continue_waiter = None
