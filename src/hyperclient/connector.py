@@ -744,7 +744,12 @@ class TCPConnector(BaseConnector):
             raise ClientConnectorDNSError(key, exc) from exc
         resolved = loop.time()
         sslcontext, server_hostname = self._tls_for(req, key)
-        if sslcontext is None and len(addrs) == 1 and _is_uvloop(loop):
+        if (
+            sslcontext is None
+            and len(addrs) == 1
+            and self._local_addr is None  # bound by name below, like the raced path
+            and _is_uvloop(loop)
+        ):
             proto = await self._open_plain(loop, addrs[0], key, timeout)
             proto.connect_durations = (resolved - started, loop.time() - resolved, None)
             return proto
@@ -791,6 +796,7 @@ class TCPConnector(BaseConnector):
             raise self._translate(key, exc) from exc
         finally:
             self._in_progress.discard(proto)
+            proto.never_connected()  # a no-op once connected
         return proto
 
     # -- through a proxy --------------------------------------------------------------------
@@ -841,6 +847,7 @@ class TCPConnector(BaseConnector):
             raise
         finally:
             self._in_progress.discard(proto)
+            proto.never_connected()  # a no-op once connected
 
     async def _open_tunnel(
         self, req: _RequestLike, key: ConnectionKey, proxy: URL, proto: ResponseHandler
@@ -1037,6 +1044,7 @@ class TCPConnector(BaseConnector):
             raise
         finally:
             self._in_progress.discard(proto)
+            proto.never_connected()  # a no-op once connected
         if sslcontext is not None:
             self._check_fingerprint(proto, key)
         return proto

@@ -286,6 +286,12 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         if self.transport is not None:
             self.transport.close()
 
+    def never_connected(self) -> None:
+        """Opening the connection failed before it was made: there is nothing to close, so
+        ``closed_future`` resolves now (``connector.close()`` may be waiting on it)."""
+        if self.transport is None and not self._closed_waiter.done():
+            self._closed_waiter.set_result(None)
+
     @property
     def closed_future(self) -> asyncio.Future[None]:
         """Resolves once the socket is closed (a future, so nothing leaks if not awaited)."""

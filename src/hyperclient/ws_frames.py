@@ -622,7 +622,8 @@ def _forked() -> None:
     _fork_generation += 1
 
 
-os.register_at_fork(after_in_child=_forked)
+if hasattr(os, "register_at_fork"):  # no fork, nothing to guard (Windows)
+    os.register_at_fork(after_in_child=_forked)
 
 
 class FrameWriter:

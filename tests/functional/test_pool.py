@@ -435,3 +435,18 @@ class StaticProtoZero(hyperclient.AbstractResolver):
 
     async def close(self) -> None:
         return None
+
+
+async def test_closing_while_a_tls_handshake_stalls_does_not_hang(raw_server: Any) -> None:
+    # The server accepts TCP and never answers the TLS ClientHello: the protocol is never
+    # connected, so nothing would ever resolve the future connector.close() waits on.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    srv: RawServer = await raw_server(silent)
+    session = ClientSession(timeout=hyperclient.ClientTimeout(sock_connect=300 * MS))
+    request = asyncio.ensure_future(session.get(f"https://127.0.0.1:{srv.port}/"))
+    await asyncio.sleep(100 * MS)
+    await asyncio.wait_for(session.close(), 5)
+    with pytest.raises(hyperclient.ClientError):
+        await request

@@ -81,6 +81,24 @@ def connect_failures_on_uvloop(
                 out.append(resp.status)
                 timings = resp.timings
                 out.append(timings is not None and timings.connect is not None)
+        # A local address by name, as the raced path binds it.
+        connector = hyperclient.TCPConnector(local_addr=("localhost", 0))
+        async with hyperclient.ClientSession(connector=connector) as session:
+            async with session.get(f"http://{good_addr[0]}:{good_addr[1]}/json") as resp:
+                out.append(resp.status)
+        # Closing while a connect stalls: the protocol never connected, close() must not
+        # wait for it.
+        session = hyperclient.ClientSession()
+        timeout = hyperclient.ClientTimeout(sock_connect=0.5)
+        request = asyncio.ensure_future(
+            session.get(f"http://127.0.0.1:{black_hole}/", timeout=timeout)
+        )
+        await asyncio.sleep(0.1)
+        await asyncio.wait_for(session.close(), 5)
+        try:
+            await request
+        except hyperclient.ClientError as exc:
+            out.append(type(exc).__name__)
         return out
 
     return uvloop.run(main())  # type: ignore[no-any-return]
@@ -98,4 +116,5 @@ async def test_connection_failures_on_uvloop(url: Callable[[str], str], black_ho
     assert (name, cause) == ("ClientConnectorError", "ConnectionRefusedError")
     assert f"127.0.0.1:{refused}" in message
     assert result[1] == f"connection timeout to host 127.0.0.1:{black_hole} (sock_connect)"
-    assert result[2:] == [200, True]
+    assert result[2:5] == [200, True, 200]
+    assert result[5] in ("ConnectionTimeoutError", "ClientConnectorError")
