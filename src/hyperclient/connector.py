@@ -750,7 +750,7 @@ class TCPConnector(BaseConnector):
             and self._local_addr is None  # bound by name below, like the raced path
             and _is_uvloop(loop)
         ):
-            proto = await self._open_plain(loop, addrs[0], key, timeout)
+            proto = await self._open_plain(addrs[0], key, timeout)
             proto.connect_durations = (resolved - started, loop.time() - resolved, None)
             return proto
         sock = await self._connect_sock(addrs, key, timeout)
@@ -764,11 +764,7 @@ class TCPConnector(BaseConnector):
         return proto
 
     async def _open_plain(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        addr: ResolveResult,
-        key: ConnectionKey,
-        timeout: ClientTimeout,
+        self, addr: ResolveResult, key: ConnectionKey, timeout: ClientTimeout
     ) -> ResponseHandler:
         """A plain TCP connection to one resolved *addr*, opened by the loop in one call.
 
@@ -776,28 +772,14 @@ class TCPConnector(BaseConnector):
         ``sock_connect`` and ``create_connection(sock=)`` a new connection cost about a
         fifth more CPU. Nothing to race with a single address, and no TLS to time apart.
         """
-        proto = self._make_protocol()
-        self._in_progress.add(proto)
-        try:
-            opened = loop.create_connection(
-                lambda: proto,
-                addr["host"],
-                addr["port"],
-                family=addr["family"],
-                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
-                local_addr=self._local_addr,
-            )
-            if timeout.sock_connect is None:
-                await opened
-            else:
-                async with asyncio.timeout(timeout.sock_connect):
-                    await opened
-        except (OSError, TimeoutError) as exc:
-            raise self._translate(key, exc) from exc
-        finally:
-            self._in_progress.discard(proto)
-            proto.never_connected()  # a no-op once connected
-        return proto
+        return await self._wrap(
+            key,
+            timeout.sock_connect,
+            host=addr["host"],
+            port=addr["port"],
+            family=addr["family"],
+            flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+        )
 
     # -- through a proxy --------------------------------------------------------------------
 
@@ -1021,32 +1003,52 @@ class TCPConnector(BaseConnector):
         proxy: bool = False,
     ) -> ResponseHandler:
         """Put a protocol on connected *sock*, after a TLS handshake when *sslcontext*."""
+        proto = await self._wrap(
+            key,
+            # The TLS handshake counts against sock_connect; a plain wrap needs no timer.
+            None if sslcontext is None else timeout.sock_connect,
+            proxy=proxy,
+            sock=sock,
+            ssl=sslcontext,
+            server_hostname=server_hostname if sslcontext is not None else None,
+        )
+        if sslcontext is not None:
+            self._check_fingerprint(proto, key)
+        return proto
+
+    async def _wrap(
+        self,
+        key: ConnectionKey,
+        seconds: float | None,
+        *,
+        proxy: bool = False,
+        sock: socket.socket | None = None,
+        **connection: Any,
+    ) -> ResponseHandler:
+        """A new protocol on ``loop.create_connection(sock=sock, **connection)``.
+
+        Counted as in progress meanwhile (``close()`` closes it), within *seconds*; errors
+        become the client's (see ``_translate``) and *sock* is closed on any failure.
+        """
         loop = self._loop or asyncio.get_running_loop()
         proto = self._make_protocol()
         self._in_progress.add(proto)
         try:
-            started = loop.create_connection(
-                lambda: proto,
-                sock=sock,
-                ssl=sslcontext,
-                server_hostname=server_hostname if sslcontext is not None else None,
-            )
-            if sslcontext is None or timeout.sock_connect is None:
-                await started
-            else:  # the TLS handshake counts against sock_connect
-                async with asyncio.timeout(timeout.sock_connect):
-                    await started
-        except (OSError, TimeoutError) as exc:
-            sock.close()
-            raise self._translate(key, exc, proxy=proxy) from exc
-        except BaseException:
-            sock.close()
+            opened = loop.create_connection(lambda: proto, sock=sock, **connection)
+            if seconds is None:
+                await opened
+            else:
+                async with asyncio.timeout(seconds):
+                    await opened
+        except BaseException as exc:
+            if sock is not None:
+                sock.close()
+            if isinstance(exc, OSError):  # TimeoutError included
+                raise self._translate(key, exc, proxy=proxy) from exc
             raise
         finally:
             self._in_progress.discard(proto)
             proto.never_connected()  # a no-op once connected
-        if sslcontext is not None:
-            self._check_fingerprint(proto, key)
         return proto
 
     def _check_fingerprint(self, proto: ResponseHandler, key: ConnectionKey) -> None:
