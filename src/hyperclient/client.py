@@ -773,7 +773,7 @@ class ClientSession:
         if total:
             wheel = self._wheel
             if wheel is None or wheel._loop is not loop:
-                wheel = self._wheel_for(loop)
+                wheel = self._new_wheel(loop)
             deadline = _Deadline(loop, total, wheel)
         # Without tracing, go straight to the flow: one coroutine frame less per request.
         flow = self._traced if options.traces else self._follow
@@ -841,10 +841,9 @@ class ClientSession:
             and type(self._connector) is not ProxyConnector
         )
 
-    def _wheel_for(self, loop: asyncio.AbstractEventLoop) -> _DeadlineWheel:
-        wheel = self._wheel
-        if wheel is None or wheel._loop is not loop:
-            wheel = self._wheel = _DeadlineWheel(loop)
+    def _new_wheel(self, loop: asyncio.AbstractEventLoop) -> _DeadlineWheel:
+        """The deadline wheel of *loop*, replacing one of another loop (``_run`` checks)."""
+        wheel = self._wheel = _DeadlineWheel(loop)
         return wheel
 
     def _url_and_auth(

@@ -391,7 +391,9 @@ class StreamReader:
             self._reading_all = False
         if self._exception is not None:
             raise self._exception
-        return self._take(-1) if self._size else b""
+        data = self.read_complete()  # at the end, undecoded, nobody waiting: never None
+        assert data is not None
+        return data
 
     async def readany(self) -> bytes:
         """Read whatever is buffered (waiting for at least one byte); b"" at the end."""
