@@ -28,7 +28,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, NoReturn, TypeAlias
+from typing import Any, Final, NoReturn, TypeAlias
 
 from .errors import LocalProtocolError, PayloadTooBig, RemoteProtocolError, short_repr
 from .values import HttpVersion, HttpVersion10, HttpVersion11
@@ -238,10 +238,7 @@ def _check_status_line(line: bytes) -> tuple[HttpVersion, int, str] | None:
     ):
         return None
     parsed = (version, int(code), line[13:].decode("utf-8", "surrogateescape"))
-    if len(line) <= _CACHED_LINE_LENGTH:
-        if len(_status_lines) >= _LINE_CACHE_SIZE:
-            _status_lines.clear()
-        _status_lines[line] = parsed
+    _remember(_status_lines, line, parsed)
     return parsed
 
 
@@ -256,11 +253,16 @@ def _check_field_line(line: bytes) -> tuple[tuple[bytes, bytes], int] | None:
         return None
     # Control characters are excluded by the whole-head check, so strip() only removes OWS.
     field = ((name, value.strip()), kind)
-    if len(line) <= _CACHED_LINE_LENGTH:
-        if len(_field_lines) >= _LINE_CACHE_SIZE:
-            _field_lines.clear()
-        _field_lines[line] = field
+    _remember(_field_lines, line, field)
     return field
+
+
+def _remember(cache: dict[bytes, Any], line: bytes, parsed: object) -> None:
+    """Keep a short valid *line*'s parsed form; a full cache starts over (bounded)."""
+    if len(line) <= _CACHED_LINE_LENGTH:
+        if len(cache) >= _LINE_CACHE_SIZE:
+            cache.clear()
+        cache[line] = parsed
 
 
 def _parse_status_line(line: bytes, max_line: int) -> tuple[HttpVersion, int, bytes]:
