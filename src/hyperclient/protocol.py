@@ -40,6 +40,8 @@ from .streams import StreamReader
 __all__ = ("ResponseHandler", "SharedBufferReads", "WriteFlowControl", "receive_buffer")
 
 _bytes = bytes
+# The base class's writelines() joins its arguments into one bytes object.
+_JOINING_WRITELINES = asyncio.WriteTransport.writelines
 
 
 class WriteFlowControl(asyncio.Protocol):
@@ -347,6 +349,21 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         if transport is None or transport.is_closing():
             raise self._disconnect_error(self._lost_exc)
         transport.write(data)
+
+    def write_pair(self, head: bytes, body: bytes) -> None:
+        """Write *head* then a large *body*: one gathering send where it copies nothing.
+
+        uvloop's and Python 3.12+'s socket transports send a list with one ``writev``;
+        older asyncio joins the list (a copy of the whole body), so it gets two writes.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise self._disconnect_error(self._lost_exc)
+        if type(transport).writelines is _JOINING_WRITELINES:
+            transport.write(head)
+            transport.write(body)
+        else:
+            transport.writelines((head, body))
 
     def writing(self, flag: bool) -> None:
         """Record whether a request body is still being written."""

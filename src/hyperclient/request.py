@@ -535,8 +535,7 @@ class ClientRequest:
                 if len(body) <= _SMALL_BODY:
                     protocol.write(head + body if body else head)
                 else:
-                    protocol.write(head)
-                    protocol.write(body)
+                    protocol.write_pair(head, body)
             else:
                 await self._write(protocol, head)
             t_sent = _monotonic()

@@ -259,3 +259,51 @@ async def test_large_bodies_switch_to_copied_reads_and_back(raw_server: Any) -> 
         async with session.get(srv.url) as resp:
             assert await resp.read() == b"small"
     assert srv.connections == 1
+
+
+async def test_large_request_body_is_handed_to_the_transport_uncopied(
+    url: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Head and a large body: one gathering write where the transport has a real one,
+    otherwise two writes; never a joined copy of the body."""
+    body = bytes(range(256)) * 1024 + b"end"
+    cls: Any = asyncio.selector_events._SelectorSocketTransport  # type: ignore[attr-defined]
+    joining = cls.writelines is asyncio.WriteTransport.writelines
+    calls: list[tuple[str, Any]] = []
+    real_write, real_writelines = cls.write, cls.writelines
+
+    def write(self: Any, data: Any) -> None:
+        calls.append(("write", data))
+        real_write(self, data)
+
+    def writelines(self: Any, data: Any) -> None:
+        calls.append(("writelines", list(data)))
+        real_writelines(self, data)
+
+    monkeypatch.setattr(cls, "write", write)
+    if not joining:  # replacing the inherited joining writelines would change the choice
+        monkeypatch.setattr(cls, "writelines", writelines)
+    async with ClientSession() as session:
+        async with session.post(url("/echo"), data=body) as resp:
+            assert (await resp.json())["body"].encode("latin-1") == body
+    ours = [(name, data) for name, data in calls if _holds(data, body)]
+    if joining:
+        assert [name for name, _ in ours] == ["write"]
+        assert ours[0][1] is body
+        head = calls[calls.index(ours[0]) - 1]
+        assert head[0] == "write"
+        assert head[1].startswith(b"POST /echo HTTP/1.1\r\n")
+    else:
+        assert len(ours) == 1
+        assert ours[0][0] == "writelines"
+        head_bytes, sent = ours[0][1]
+        assert head_bytes.startswith(b"POST /echo HTTP/1.1\r\n")
+        assert sent is body
+    # Nothing ever wrote a concatenation holding the body.
+    assert not any(
+        isinstance(data, bytes) and body in data and data is not body for _, data in calls
+    )
+
+
+def _holds(data: Any, body: bytes) -> bool:
+    return data is body or (isinstance(data, list) and any(d is body for d in data))
