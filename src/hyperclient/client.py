@@ -758,13 +758,16 @@ class ClientSession:
         ``options=None`` is the plain path (``session.get(url)`` with no keyword
         arguments): the session's defaults, prepared once, and no argument handling.
         """
-        loop = asyncio.get_running_loop()
         if options is None:
+            loop = asyncio.get_running_loop()
             if self.closed:
                 raise RuntimeError("session is closed")
             options = self._plain_options(loop)
             url, auth = self._url_and_auth(url, None)
             headers = self._merge_headers(None)
+        else:
+            # _request just asked for the running loop (on 3.11 each ask is a getpid()).
+            loop = options.loop
         if policy is None:
             policy = self._raise_for_status
         started = _monotonic()
