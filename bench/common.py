@@ -162,7 +162,7 @@ WORKLOADS: dict[str, Workload] = {
 }  # fmt: skip
 
 HTTP_CLIENTS = ("hyperclient", "aiohttp", "httpx", "floor")
-WS_CLIENTS = ("hyperclient", "aiohttp", "websockets")
+WS_CLIENTS = ("hyperclient", "aiohttp", "websockets", "floor")
 ALL_CLIENTS = ("hyperclient", "aiohttp", "httpx", "floor", "websockets")
 
 

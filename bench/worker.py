@@ -344,10 +344,70 @@ class FloorProtocol(asyncio.BufferedProtocol):
         return waiter
 
 
+def probe_handshake_length(host: str, port: int, request: bytes) -> int:
+    """Send a WebSocket handshake once (blocking); return the 101 response's length."""
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise BadResponse("connection closed during handshake probe")
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101 ") or rest:
+            raise BadResponse(f"handshake probe got {data[:60]!r}")
+        return len(head) + 4
+
+
+@asynccontextmanager
+async def floor_ws(wl: Workload, cfg: Config) -> AsyncIterator[Op]:
+    """WebSocket echo floor: one pre-built masked frame out, a known byte count back.
+
+    No masking per message (the frame is built once), no parsing, no message objects:
+    what is left is the event loop and the kernel, the part no client can shed.
+    """
+    loop = asyncio.get_running_loop()
+    parts = urlsplit(cfg.ws_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    handshake = (
+        f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+    head_len = await asyncio.to_thread(probe_handshake_length, host, port, handshake)
+    payload, key = os.urandom(wl.size), os.urandom(4)
+    n = len(payload)
+    masked = (
+        int.from_bytes(payload, "little") ^ int.from_bytes((key * (n // 4 + 1))[:n], "little")
+    ).to_bytes(n, "little")
+    if n < 126:
+        frame = bytes((0x82, 0x80 | n)) + key + masked
+        echoed = 2 + n
+    else:
+        frame = bytes((0x82, 0x80 | 126)) + n.to_bytes(2, "big") + key + masked
+        echoed = 4 + n
+    transport, proto = await loop.create_connection(lambda: FloorProtocol(loop), host, port)
+    try:
+        await proto.roundtrip(handshake, head_len)
+
+        async def echo(st: Stats) -> int:
+            await proto.roundtrip(frame, echoed)
+            return n
+
+        yield echo
+    finally:
+        transport.close()
+
+
 @asynccontextmanager
 async def floor_client(wl: Workload, cfg: Config) -> AsyncIterator[Op]:
-    if wl.kind in ("ws", "sessions"):
-        raise Unsupported("floor has no WebSocket/session variant")
+    if wl.kind == "sessions":
+        raise Unsupported("floor has no session variant")
+    if wl.kind == "ws":
+        async with floor_ws(wl, cfg) as op:
+            yield op
+        return
     loop = asyncio.get_running_loop()
     host, port = cfg.host, cfg.port
     hostport = f"{host}:{port}".encode()
