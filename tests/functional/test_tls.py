@@ -111,9 +111,14 @@ async def https_server() -> AsyncIterator[StartHTTPS]:
         async def big(request: web.Request) -> web.Response:
             return web.Response(body=BIG_BODY)
 
-        app = web.Application()
+        async def upload(request: web.Request) -> web.Response:
+            body = await request.read()
+            return web.Response(text=hashlib.sha256(body).hexdigest())
+
+        app = web.Application(client_max_size=8 * 2**20)
         app.router.add_get("/", handler)
         app.router.add_get("/big", big)
+        app.router.add_post("/upload", upload)
         server = test_utils.TestServer(app, host=host, port=0)
         await server.start_server(ssl=ctx)
         servers.append(server)
@@ -394,9 +399,12 @@ async def test_large_bodies_over_tls_and_the_connection_after_them(
     https_server: StartHTTPS, good_cert: trustme.LeafCert, trusting: ssl.SSLContext
 ) -> None:
     """TLS transports read into our buffer as well, switch to copied reads for a large
-    body and back: two large bodies and a small response share one intact connection."""
+    body and back: two large bodies and a small response share one intact connection.
+    A large upload (head and body handed over together) arrives intact too."""
     server = await https_server(good_cert)
     async with ClientSession(connector=TCPConnector(ssl=trusting)) as session:
+        async with session.post(server.url("/upload"), data=BIG_BODY) as resp:
+            assert await resp.text() == hashlib.sha256(BIG_BODY).hexdigest()
         for _ in range(2):
             async with session.get(server.url("/big")) as resp:
                 assert await resp.read() == BIG_BODY
