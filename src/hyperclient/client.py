@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable,
 from http.cookies import SimpleCookie
 from time import monotonic as _monotonic
 from types import TracebackType
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Final, Generic, TypeVar, cast
 
 from multidict import CIMultiDict, getversion
 from yarl import URL
@@ -73,6 +73,8 @@ _R = TypeVar("_R", bound=ClientResponse)
 
 
 _BASE_CONNECT = BaseConnector.connect
+# RFC 9110 §9.2.2: the methods a client may repeat without changing the outcome.
+_IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 #: Prepared plain requests kept per session (see ``ClientSession._from_template``).
 _TEMPLATES_PER_SESSION = 256
@@ -1140,8 +1142,10 @@ class ClientSession:
         """Acquire a connection and send; retry once if a reused connection was stale.
 
         The server may close an idle keep-alive connection just as we reuse it (RFC 9112
-        §9.3.1 allows retrying then): when nothing of the response arrived and the body can
-        be sent again, the request goes once more on a fresh connection.
+        §9.3.1 allows retrying then): when nothing of the response arrived, the method is
+        idempotent and the body can be sent again, the request goes once more on a fresh
+        connection. A POST is never re-sent: the server may have acted on it before
+        closing, and RFC 9112 §9.3.1 forbids retrying it automatically.
         """
         connector = self._connector
         if connector is None:
@@ -1166,6 +1170,7 @@ class ClientSession:
                     and conn.reused
                     and protocol is not None
                     and not protocol.got_response_bytes
+                    and req.method in _IDEMPOTENT
                     and req.is_replayable()
                 ):
                     reuse = False

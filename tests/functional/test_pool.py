@@ -225,9 +225,32 @@ async def test_stale_pooled_connection_is_retried_once(raw_server: Any) -> None:
     srv: RawServer = await raw_server(script)
     async with ClientSession() as session:
         await get_ok(session, srv.url)
-        async with session.post(srv.url, data=b"replayable") as resp:
+        async with session.put(srv.url, data=b"replayable") as resp:
             assert await resp.read() == b"ok"
     assert srv.connections == 2
+
+
+async def test_stale_connection_never_resends_a_post(raw_server: Any) -> None:
+    """The server read the whole POST (and may have acted on it), then hung up without
+    answering: re-sending it could charge a card twice (RFC 9112 §9.3.1)."""
+    seen: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            seen.append(head.split(b"\r\n", 1)[0])
+            if head.startswith(b"POST"):
+                return  # processed, then the connection dies
+            writer.write(OK)
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        await get_ok(session, srv.url)
+        with pytest.raises(hyperclient.ServerDisconnectedError):
+            await session.post(srv.url + "/pay", data=b"amount=100")
+    assert seen == [b"GET / HTTP/1.1", b"POST /pay HTTP/1.1"]
+    assert srv.connections == 1
 
 
 async def test_stale_connection_with_unreplayable_body_raises(raw_server: Any) -> None:
