@@ -138,6 +138,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         self._reusable = True
         self._got_bytes = False
         self._writing = False
+        self._stop_sending = False
         self._reading_paused = False
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -365,10 +366,31 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         else:
             transport.writelines((head, body))
 
-    def writing(self, flag: bool) -> None:
-        """Record whether a request body is still being written."""
+    def writing(self, flag: bool, *, finished: bool = True) -> None:
+        """Record whether a request body is being written; *finished* False when writing
+        stopped before the whole body was sent (the server may still expect the rest).
+
+        ``sock_read`` does not run while the body is being written: it times the server's
+        answer, not our upload (a slow body source is not a silent server).
+        """
         self._writing = flag
-        if not flag and not self._in_flight and not self._reusable and self.transport is not None:
+        if flag:
+            self._stop_sending = False
+            timer = self._read_timer
+            if timer is not None:
+                self._read_timer = None
+                timer.cancel()
+            return
+        if not finished:
+            # The stream position is unknown to the server: never reuse the connection.
+            self._reusable = False
+        if self._in_flight:
+            if self._read_timeout is not None and self._read_timer is None:
+                self._last_read = self._loop.time()
+                self._read_timer = self._loop.call_at(
+                    self._last_read + self._read_timeout, self._on_read_timer
+                )
+        elif not self._reusable and self.transport is not None:
             # The response ended before we finished sending: the server will not read the
             # rest, so the connection is done.
             self.transport.close()
@@ -378,13 +400,21 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         return not self._in_flight
 
     @property
+    def stop_sending(self) -> bool:
+        """True when the request body should not be sent any further: the response has
+        ended, or a final status of 300 or more arrived before the upload ended (RFC 9112
+        §9.6; curl stops likewise). The connection is then not reused."""
+        return self._stop_sending or not self._in_flight
+
+    @property
     def write_paused(self) -> bool:
         """True while the transport's write buffer is above its high-water mark."""
         return self._write_paused
 
     async def drain(self) -> None:
-        """Wait until the transport's write buffer is below its low-water mark."""
-        if not self._write_paused:
+        """Wait until the transport's write buffer is below its low-water mark (at once when
+        the body need not be sent any further, see :attr:`stop_sending`)."""
+        if not self._write_paused or self._stop_sending:
             if self._connection_lost:
                 raise self._disconnect_error(self._lost_exc)
             return
@@ -448,6 +478,9 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
             payload = None
         else:
             payload = self._payload = StreamReader(self, self._read_bufsize, loop=self._loop)
+        if self._writing and head.status >= 300:
+            # An error or redirect while we upload: the server does not want the rest.
+            self._halt_upload()
         head_waiter = self._head_waiter
         self._head_waiter = None
         if head_waiter is not None and not head_waiter.done():
@@ -465,9 +498,22 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
             if not waiter.done():
                 waiter.set_result(True)
 
+    def _halt_upload(self) -> None:
+        """Tell the body writer to stop, waking it if it waits for the socket to drain."""
+        self._stop_sending = True
+        self._reusable = False
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
     def _on_end(self) -> None:
         self._in_flight = False
         self._cancel_read_timer()
+        if self._writing:
+            # A complete answer to an unfinished upload: stop sending (RFC 9112 §9.6).
+            self._halt_upload()
         if self._writing or self._parser.has_trailing_input():
             # Bytes beyond the response (an unsolicited second response, garbage) or an
             # unfinished upload: the stream position can no longer be trusted.

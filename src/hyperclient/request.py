@@ -29,6 +29,7 @@ from .auth import BasicAuth
 from .compression import accept_encoding, make_encoder
 from .cookies import cookie_header_value
 from .errors import (
+    ClientConnectionError,
     ClientConnectionResetError,
     ClientOSError,
     InvalidUrlClientError,
@@ -537,7 +538,17 @@ class ClientRequest:
                 else:
                     protocol.write_pair(head, body)
             else:
-                await self._write(protocol, head)
+                try:
+                    await self._write(protocol, head)
+                except ClientConnectionError as exc:
+                    # The connection broke while we were sending. If the server answered
+                    # first (RFC 9112 §9.6: an early 413, then a reset), the answer wins;
+                    # if the response had failed, its error says more than ours.
+                    if not waiter.done():
+                        raise
+                    failure = waiter.exception()
+                    if failure is not None:
+                        raise failure from exc
             t_sent = _monotonic()
             if self.traces:
                 for trace in self.traces:
@@ -549,6 +560,8 @@ class ClientRequest:
         except BaseException:
             if not waiter.done():
                 waiter.cancel()
+            elif not waiter.cancelled():
+                waiter.exception()  # retrieved: the error we raise tells the story
             raise
         response._start(conn, *result)
         reused = conn.reused
@@ -573,14 +586,19 @@ class ClientRequest:
                 # RFC 9110 §10.1.1: a client need not wait forever for 100.
                 go_on = True
             if not go_on:
+                # A final status instead of 100: the body stays unsent, and the server may
+                # still be waiting for it, so the connection cannot be reused.
+                protocol.writing(False, finished=False)
                 return
         protocol.writing(True)
+        finished = False
         try:
-            await self._write_body(protocol)
+            finished = await self._write_body(protocol)
         finally:
-            protocol.writing(False)
+            protocol.writing(False, finished=finished)
 
-    async def _write_body(self, protocol: Any) -> None:
+    async def _write_body(self, protocol: Any) -> bool:
+        """Send the body; False when it stopped early because the server answered."""
         encoder = None
         if self.compress:
             encoder = make_encoder("deflate" if self.compress is True else str(self.compress))
@@ -595,16 +613,17 @@ class ClientRequest:
                 if self.traces:
                     for trace in self.traces:
                         await trace.send_request_chunk_sent(self.method, self.url, data)
-            if protocol.response_complete():
+            if protocol.stop_sending:
                 # RFC 9112 §9.6: the server answered already; stop sending what it will
-                # not read (the connection is not reused, see ResponseHandler._on_end).
-                break
+                # not read (the connection is not reused).
+                return False
         if encoder is not None:
             tail = encoder.flush()
             if tail:
                 await self._send_piece(protocol, tail, chunk_size)
         if self.chunked:
             protocol.write(LAST_CHUNK)
+        return True
 
     async def _send_piece(self, protocol: Any, data: bytes, chunk_size: int | None) -> None:
         if not self.chunked:

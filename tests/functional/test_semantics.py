@@ -273,6 +273,125 @@ async def test_expect_100_final_status_instead_means_no_body(raw_server: Any) ->
     assert got in ([b"<nothing>"], [b""])
 
 
+async def test_expect_100_final_status_never_reuses_the_connection(raw_server: Any) -> None:
+    """The server answered without a 100 and may still wait for the announced body: the
+    next request must not go down that connection, where it would be read as body."""
+    heads: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            heads.append(head.split(b"\r\n", 1)[0])
+            if head.startswith(b"POST"):
+                writer.write(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+            else:
+                writer.write(OK)
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        async with session.post(srv.url + "/up", data=b"x" * 100, expect100=True) as resp:
+            assert resp.status == 401
+        async with session.get(srv.url + "/next") as resp:
+            assert await resp.read() == b"ok"
+    assert heads == [b"POST /up HTTP/1.1", b"GET /next HTTP/1.1"]
+    assert srv.connections == 2
+
+
+# -- early responses while uploading (RFC 9112 §9.6) ------------------------------------------
+
+TOO_BIG = (
+    b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!"
+)
+
+
+async def endless_body() -> AsyncIterator[bytes]:
+    chunk = b"x" * 65536
+    for _ in range(100_000):  # ~6.5 GB: far more than the socket buffers hold
+        yield chunk
+
+
+@pytest.mark.parametrize("then", ["stop_reading", "reset"])
+async def test_early_error_response_stops_the_upload(raw_server: Any, then: str) -> None:
+    """The server refuses the upload at once; it stops reading (so we sit in drain), or
+    resets the connection. Either way its answer is what the caller gets, at once."""
+    stop = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(TOO_BIG)
+        await writer.drain()
+        if then == "reset":
+            await asyncio.sleep(50 * MS)
+            writer.transport.abort()
+        else:
+            writer.transport.pause_reading()
+            await stop.wait()
+
+    srv: RawServer = await raw_server(script)
+    try:
+        async with ClientSession(timeout=ClientTimeout(total=None, sock_read=5)) as session:
+            async with asyncio.timeout(3):
+                async with session.post(srv.url + "/upload", data=endless_body()) as resp:
+                    assert resp.status == 413
+                    assert await resp.read() == b"too big!"
+            stats = session.connector.stats()  # type: ignore[union-attr]
+            assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
+    finally:
+        stop.set()
+
+
+async def test_early_success_response_lets_the_upload_finish(raw_server: Any) -> None:
+    """A 2xx head before the body ended: the server reads on (streaming), so we send on."""
+    got: list[int] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n")
+        await writer.drain()
+        body = await reader.readuntil(b"\r\n0\r\n\r\n")  # the chunked upload, to its end
+        got.append(body.count(b"y"))
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(4):
+            await asyncio.sleep(10 * MS)
+            yield b"y" * 1000
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        async with session.post(srv.url, data=body()) as resp:
+            assert resp.status == 200
+            assert await resp.read() == b"ok"
+    assert got == [4000]
+
+
+async def test_sock_read_does_not_time_the_upload(raw_server: Any) -> None:
+    """sock_read times the server's silence, not a slow body source; it starts once the
+    body is sent (and then still fires)."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            if b"/silent" in head:
+                await asyncio.sleep(1)
+            writer.write(OK)
+            await writer.drain()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        for _ in range(6):
+            await asyncio.sleep(25 * MS)  # 150 ms in all, sock_read is 60 ms
+            yield b"z" * 1000
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(timeout=ClientTimeout(sock_read=60 * MS)) as session:
+        async with session.post(srv.url, data=slow_body(), chunked=True) as resp:
+            assert await resp.read() == b"ok"
+        with pytest.raises(hyperclient.SocketTimeoutError, match="reading"):
+            await session.post(srv.url + "/silent", data=slow_body(), chunked=True)
+
+
 # -- tracing and timings ---------------------------------------------------------------------
 
 
