@@ -126,12 +126,6 @@ class _DeadlineWheel:
         if self._buckets:
             self._arm(min(self._buckets))
 
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-        self._buckets.clear()
-
 
 class _Deadline:
     """The ``total`` budget of one request: one timer for the request and its body.
@@ -488,8 +482,9 @@ class ClientSession:
         closing = _Closing([])
         if not self._closed:
             self._closed = True
-            if self._wheel is not None:
-                self._wheel.close()
+            # Requests still running keep their deadlines (their wheel runs on); a
+            # connector we do not own may well carry them on.
+            self._wheel = None
             # WebSockets left their connector's pool at the upgrade: close them here.
             for ws in list(self._websockets):
                 ws._shutdown(1001)  # RFC 6455 §7.4.1: going away

@@ -27,6 +27,7 @@ from yarl import URL
 
 from .auth import BasicAuth
 from .errors import (
+    ClientConnectionError,
     ClientConnectorCertificateError,
     ClientConnectorDNSError,
     ClientConnectorError,
@@ -112,6 +113,7 @@ class Connection:
         self._connector = connector
         self._key = key
         self._protocol: ResponseHandler | None = protocol
+        connector._acquired.add(protocol)
         self._loop = loop
         self._reused = reused
         #: Seconds spent waiting for a free slot, or None when there was no wait.
@@ -155,6 +157,7 @@ class Connection:
         protocol = self._protocol
         if protocol is not None:
             self._protocol = None
+            self._connector._acquired.discard(protocol)
             self._connector._release(self._key, protocol)
 
     def close(self) -> None:
@@ -163,6 +166,7 @@ class Connection:
         if protocol is not None:
             self._protocol = None
             protocol.force_close()
+            self._connector._acquired.discard(protocol)
             self._connector._release(self._key, protocol)
 
     def detach(self) -> None:
@@ -170,6 +174,7 @@ class Connection:
         protocol = self._protocol
         if protocol is not None:
             self._protocol = None
+            self._connector._acquired.discard(protocol)
             self._connector._release_detached(self._key)
 
 
@@ -247,6 +252,8 @@ class BaseConnector:
         self._cleanup_handle: asyncio.TimerHandle | None = None
         self._cleanup_at: float | None = None
         self._in_progress: set[ResponseHandler] = set()
+        #: Connections handed out and not yet given back (closed by close()).
+        self._acquired: set[ResponseHandler] = set()
 
     def __del__(self, _warnings: Any = warnings) -> None:
         if self._closed:
@@ -320,6 +327,12 @@ class BaseConnector:
             proto.close()
             waiters.append(proto.closed_future)
         self._in_progress.clear()
+        # Connections in use go too (as in aiohttp): their requests fail now instead of
+        # running on a connector that is gone.
+        acquired, self._acquired = self._acquired, set()
+        for proto in acquired:
+            proto.abort(ClientConnectionError("the connector was closed while in use"))
+            waiters.append(proto.closed_future)
         for waiter in pool_waiters:
             if not waiter.done():
                 waiter.cancel()

@@ -289,6 +289,13 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         if self.transport is not None:
             self.transport.close()
 
+    def abort(self, exc: BaseException) -> None:
+        """Close the socket now; a request or body in progress fails with *exc*."""
+        if self._in_flight:
+            self._fail(exc)
+        else:
+            self.close()
+
     def never_connected(self) -> None:
         """Opening the connection failed before it was made: there is nothing to close, so
         ``closed_future`` resolves now (``connector.close()`` may be waiting on it)."""

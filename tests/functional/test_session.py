@@ -467,6 +467,57 @@ async def test_session_close_plain_awaited_and_with(url: Callable[[str], str]) -
         await session3.get(url("/json"))
 
 
+async def silent_server(raw_server: Callable[..., Any]) -> tuple[RawServer, asyncio.Event]:
+    """A server that reads a request and never answers; the event says it has read it."""
+    got = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        got.set()
+        await asyncio.sleep(30)
+
+    srv: RawServer = await raw_server(script)
+    return srv, got
+
+
+async def test_closing_the_session_ends_requests_in_flight(
+    raw_server: Callable[..., Any],
+) -> None:
+    """close() closes connections in use too: a request waiting for its answer fails at
+    once (not at its total timeout, or never) and its socket is closed."""
+    srv, got = await silent_server(raw_server)
+    session = ClientSession(timeout=hyperclient.ClientTimeout(total=None))
+    task = asyncio.ensure_future(session.get(srv.url))
+    await asyncio.wait_for(got.wait(), 1)
+    connector = session.connector
+    assert connector is not None
+    await session.close()
+    with pytest.raises(hyperclient.ClientConnectionError, match="connector was closed"):
+        await asyncio.wait_for(task, 1)
+    assert not connector._acquired
+
+
+async def test_requests_keep_their_deadline_when_the_session_closes(
+    raw_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connector the session does not own carries its requests on after session.close();
+    their total timeout (kept in the session's deadline wheel) still fires."""
+    from hyperclient import client
+
+    monkeypatch.setattr(client, "_COARSE_TIMEOUT", 0.1)  # into the wheel, at 1 s precision
+    srv, got = await silent_server(raw_server)
+    connector = hyperclient.TCPConnector()
+    session = ClientSession(
+        connector=connector, connector_owner=False, timeout=hyperclient.ClientTimeout(total=0.2)
+    )
+    task = asyncio.ensure_future(session.get(srv.url))
+    await asyncio.wait_for(got.wait(), 1)
+    await session.close()
+    with pytest.raises(hyperclient.ServerTimeoutError, match="total timeout"):
+        await asyncio.wait_for(task, 3)
+    await connector.close()
+
+
 async def test_module_level_api(url: Callable[[str], str]) -> None:
     resp = await hyperclient.get(url("/json"))
     assert await resp.json() == {"hello": "world", "n": [1, 2, 3]}
