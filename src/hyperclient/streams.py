@@ -249,6 +249,11 @@ class StreamReader:
             err.__cause__ = exc
             self._exception = err
             raise err from exc
+        finally:
+            # Raw input that decoded to nothing (a long gzip comment, zstd skippable
+            # frames, brotli metadata) was taken too: reading may have to resume, or it
+            # would stay paused with nothing left for the consumer to take.
+            self._resume_if_low()
 
     def _fill(self) -> None:
         """Make decoded data available if there is raw input (no-op without a decoder)."""
@@ -272,6 +277,10 @@ class StreamReader:
 
     def _consumed(self, n: int) -> None:
         self._size -= n
+        if self._paused and self._size + self._raw_size < self._low_water:
+            self._resume_if_low()
+
+    def _resume_if_low(self) -> None:
         if self._paused and self._size + self._raw_size < self._low_water:
             self._paused = False
             if self._protocol is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import struct
 import tracemalloc
 import zlib
 from collections.abc import Callable
@@ -195,3 +196,35 @@ def _reset_peak_rss() -> int | None:
 
 def _peak_rss() -> int | None:
     return _status("VmHWM")
+
+
+async def test_input_that_decodes_to_nothing_does_not_stall_reading(raw_server: Any) -> None:
+    """A valid gzip member whose first MiB is a header comment: the decoder eats raw input
+    and yields nothing, so reading (paused at the buffer limit) must resume by itself."""
+    payload = b"hello world\n" * 10
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = (
+        b"\x1f\x8b\x08\x10\0\0\0\0\0\xff"  # FLG.FCOMMENT (RFC 1952 §2.3.1)
+        + b"c" * 2**20
+        + b"\0"
+        + deflate.compress(payload)
+        + deflate.flush()
+        + struct.pack("<II", zlib.crc32(payload), len(payload))
+    )
+    assert zlib.decompress(body, 31) == payload
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n")
+        writer.write(b"Content-Length: %d\r\n\r\n" % len(body))
+        await writer.drain()  # the head alone first: the client is reading when the body comes
+        writer.write(body)
+        await writer.drain()
+        await asyncio.sleep(10)
+
+    srv: RawServer = await raw_server(script)
+    timeout = hyperclient.ClientTimeout(total=None, sock_read=5)
+    async with ClientSession(timeout=timeout) as session:
+        async with session.get(srv.url) as resp:
+            got = await asyncio.wait_for(resp.read(), 3)
+    assert got == payload
