@@ -785,7 +785,11 @@ class ClientSession:
             if policy is True:
                 resp.raise_for_status()
             elif policy:
-                await policy(resp)
+                try:
+                    await policy(resp)
+                except BaseException:
+                    resp.release()  # the caller never gets it: free its connection
+                    raise
         except asyncio.CancelledError as exc:
             if deadline is not None:
                 deadline.cancel()

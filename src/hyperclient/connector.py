@@ -366,7 +366,11 @@ class BaseConnector:
             conn = self.take_idle(key, loop)
             if conn is not None:
                 if traces:
-                    await _send_all(traces, "send_connection_reuseconn")
+                    try:
+                        await _send_all(traces, "send_connection_reuseconn")
+                    except BaseException:
+                        conn.release()  # untouched: back to the pool
+                        raise
                 return conn
         elif self._closed:
             raise RuntimeError("connector is closed")
@@ -411,9 +415,9 @@ class BaseConnector:
             waiter: _Waiter = loop.create_future()
             queued_at = loop.time()
             pool.enqueue(key, waiter)
-            if traces:
-                await _send_all(traces, "send_connection_queued_start")
             try:
+                if traces:
+                    await _send_all(traces, "send_connection_queued_start")
                 granted = await waiter
             except BaseException:
                 if waiter.done() and not waiter.cancelled():
@@ -423,15 +427,20 @@ class BaseConnector:
                     pool.dequeue(key, waiter)
                 raise
             if traces:
-                await _send_all(traces, "send_connection_queued_end")
+                try:
+                    await _send_all(traces, "send_connection_queued_end")
+                except BaseException:
+                    self._give_back(key, granted)
+                    raise
             waited = loop.time() - queued_at
             if granted is not None:
                 conn = Connection(self, key, granted, loop, reused=True)
                 conn.pool_wait = waited
                 return conn
-        if traces:
-            await _send_all(traces, "send_connection_create_start")
+        # From here we hold a slot: every way out without a connection gives it back.
         try:
+            if traces:
+                await _send_all(traces, "send_connection_create_start")
             proto = await self._create_connection(req, traces, timeout)
         except BaseException:
             self._deliver(pool.give_back_slot(key), ())
@@ -441,9 +450,14 @@ class BaseConnector:
             self._deliver(pool.give_back_slot(key), ())
             raise RuntimeError("connector was closed while connecting")
         pool.connection_created(key)
+        conn = Connection(self, key, proto, loop)
         if traces:
-            await _send_all(traces, "send_connection_create_end")
-        return Connection(self, key, proto, loop)
+            try:
+                await _send_all(traces, "send_connection_create_end")
+            except BaseException:
+                conn.close()
+                raise
+        return conn
 
     def _give_back(self, key: ConnectionKey, proto: ResponseHandler | None) -> None:
         if proto is None:

@@ -473,3 +473,56 @@ async def test_closing_while_a_tls_handshake_stalls_does_not_hang(raw_server: An
     await asyncio.wait_for(session.close(), 5)
     with pytest.raises(hyperclient.ClientError):
         await request
+
+
+@pytest.mark.parametrize(
+    "signal",
+    [
+        "on_connection_queued_start",
+        "on_connection_queued_end",
+        "on_connection_create_start",
+        "on_connection_create_end",
+        "on_connection_reuseconn",
+    ],
+)
+async def test_cancelled_in_a_connection_trace_gives_the_slot_back(
+    url: Callable[[str], str], signal: str
+) -> None:
+    """A request cancelled while an async trace callback runs holds a slot, a grant or a
+    connection at that moment: all must go back, or limit=1 would block every request."""
+    entered = asyncio.Event()
+    blocking = False
+
+    async def callback(session: Any, ctx: Any, params: Any) -> None:
+        if blocking:
+            entered.set()
+            await asyncio.Event().wait()  # until cancelled
+
+    config = hyperclient.TraceConfig()
+    getattr(config, signal).append(callback)
+    connector = TCPConnector(limit=1)
+    async with ClientSession(connector=connector, trace_configs=[config]) as session:
+        if signal == "on_connection_reuseconn":
+            async with session.get(url("/json")) as resp:
+                await resp.read()  # an idle connection to reuse
+        holder = None
+        if signal.startswith("on_connection_queued"):
+            # The only slot, held while its 8 MiB body is unread.
+            holder = await session.get(url("/big?size=8388608"))
+        blocking = True
+        victim = asyncio.ensure_future(session.get(url("/json")))
+        if holder is not None and signal == "on_connection_queued_end":
+            await asyncio.sleep(20 * MS)  # the victim queues...
+            await holder.read()  # ...and is granted the slot once this is done
+            holder = None
+        await asyncio.wait_for(entered.wait(), 2)
+        victim.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await victim
+        blocking = False
+        if holder is not None:
+            await holder.read()
+        async with asyncio.timeout(2):
+            async with session.get(url("/json")) as resp:
+                assert resp.status == 200
+        assert [s.in_use for s in connector.stats().values()] == [0]

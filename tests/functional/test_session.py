@@ -316,6 +316,28 @@ async def test_raise_for_status(url: Callable[[str], str]) -> None:
             assert resp.status == 200
 
 
+async def test_raise_for_status_callable_that_raises_frees_the_connection(
+    url: Callable[[str], str],
+) -> None:
+    """The caller never sees the response the policy refused: its connection (here, with
+    an unread 4 MiB body, the only one allowed) must not stay in use."""
+
+    class Refused(Exception):
+        pass
+
+    async def policy(resp: hyperclient.ClientResponse) -> None:
+        raise Refused(resp.status)
+
+    connector = hyperclient.TCPConnector(limit=1)
+    async with ClientSession(connector=connector, raise_for_status=policy) as session:
+        with pytest.raises(Refused):
+            await session.get(url("/big?size=4194304"))
+        assert [s.in_use for s in connector.stats().values()] == [0]
+        async with asyncio.timeout(2):
+            async with session.get(url("/json"), raise_for_status=False) as resp:
+                assert resp.status == 200
+
+
 async def test_redirects_followed_and_recorded(url: Callable[[str], str]) -> None:
     async with ClientSession() as session:
         async with session.get(url("/redirect/3")) as resp:
