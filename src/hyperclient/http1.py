@@ -921,6 +921,10 @@ class ResponseParser:
             # RFC 9112 §6.3 rule 6 (or an empty body when asked not to read until close).
             self._remaining = self._expected = content_length or 0
             self._state = _BODY_LENGTH
+            if content_length is None:
+                # Unframed: whatever the server sends next is this body, not the next
+                # response (rule 8), so the connection cannot be used again.
+                keep_alive = False
         else:
             # RFC 9112 §6.3 rule 8: no framing at all, the body ends when the server closes.
             keep_alive = False

@@ -599,7 +599,9 @@ class _RefusingDecoder:
         return False
 
     def finish(self) -> bytes:
-        return self.decompress(b"", 1)
+        # Reached only when no body byte came (HEAD, 204, 304, an empty body): nothing
+        # to decode, in any coding. A byte would have raised in decompress().
+        return b""
 
 
 class _Noop:

@@ -139,6 +139,25 @@ async def test_unknown_coding_is_an_error(raw_server: Any) -> None:
                 await resp.read()
 
 
+@pytest.mark.parametrize("method", ["HEAD", "GET"])
+async def test_unknown_coding_without_a_body_reads_empty(raw_server: Any, method: str) -> None:
+    """HEAD, and an empty body: nothing to decode, so no error (as aiohttp)."""
+    length = b"12" if method == "HEAD" else b"0"
+    head = b"HTTP/1.1 200 OK\r\nContent-Encoding: snappy\r\nContent-Length: " + length
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(head + b"\r\n\r\n")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        async with session.request(method, srv.url) as resp:
+            assert await resp.read() == b""
+            assert await resp.text() == ""
+
+
 @pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
 async def test_bomb_read_in_chunks_keeps_memory_flat(coding: str, raw_server: Any) -> None:
     size = 200 * 2**20  # 200 MiB of zeros, a few hundred KiB on the wire

@@ -83,6 +83,29 @@ async def test_read_until_eof_false_means_empty_body(raw_server: Any) -> None:
             assert await get_body(session, srv, read_until_eof=False) == (200, b"")
 
 
+async def test_read_until_eof_false_never_reuses_an_unframed_connection(
+    raw_server: Any,
+) -> None:
+    """The rest of the stream is that unframed body (RFC 9112 §6.3 rule 8), whatever it
+    looks like: reusing the connection would read it as the next response."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        await writer.drain()
+        await read_request(reader)  # only if the client wrongly reuses the connection
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nsmuggled!!!")
+        await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        async with asyncio.timeout(1):
+            assert await get_body(session, srv, read_until_eof=False) == (200, b"")
+            _, body = await get_body(session, srv, read_until_eof=False)
+    assert body == b""  # the second request got its own (empty, unframed) answer
+    assert srv.connections == 2
+
+
 @pytest.mark.parametrize("status", [204, 304])
 async def test_no_body_statuses_ignore_framing_fields(status: int, raw_server: Any) -> None:
     head = b"HTTP/1.1 %d X\r\nContent-Length: 5\r\n\r\n" % status
