@@ -723,6 +723,7 @@ class ClientSession:
             loop=loop,
             timeout=tm,
             traces=self._make_traces(trace_request_ctx),
+            read_bufsize=read_bufsize or self._read_bufsize,
         )
         return await self._run(
             method,
@@ -831,6 +832,7 @@ class ClientSession:
                 loop=loop,
                 timeout=self._timeout,
                 traces=None,
+                read_bufsize=self._read_bufsize,
                 templates={} if self._templates_allowed() else None,
             )
         return options
@@ -1133,6 +1135,7 @@ class ClientSession:
             traces=options.traces,
             limits=self._limits,
             force_close=self._connector is not None and self._connector.force_close,
+            read_bufsize=options.read_bufsize,
         )
 
     async def _send(
@@ -1259,6 +1262,7 @@ class _RequestOptions:
     loop: asyncio.AbstractEventLoop
     timeout: ClientTimeout
     traces: list[Trace] | None
+    read_bufsize: int
     #: The session's defaults only (see ``ClientSession._from_template``): prepared
     #: requests by (method, URL), with the default headers' version they were built with.
     templates: dict[tuple[str, URL], tuple[int, ClientRequest]] | None = None

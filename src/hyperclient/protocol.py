@@ -318,6 +318,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         read_timeout: float | None = None,
         expect_continue: bool = False,
         limits: tuple[int | None, int | None] | None = None,
+        read_bufsize: int | None = None,
     ) -> asyncio.Future[tuple[ResponseHead, StreamReader | None]]:
         """Get ready for the response to a request about to be written.
 
@@ -331,6 +332,8 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
             self._parser.set_limits(*(limits or (None, None)))
             self._custom_limits = limits is not None
         self._parser.start(method, read_until_eof=read_until_eof)
+        if read_bufsize is not None:
+            self._read_bufsize = read_bufsize  # the session's, or this request's
         self._in_flight = True
         self._got_bytes = False
         self._payload = None

@@ -256,6 +256,7 @@ class ClientRequest:
         timeout: ClientTimeout | None = None,
         limits: tuple[int | None, int | None] | None = None,
         force_close: bool = False,
+        read_bufsize: int | None = None,
         **_: Any,
     ) -> None:
         self.method = method.upper() if method.islower() else method
@@ -279,6 +280,7 @@ class ClientRequest:
         self.force_close = force_close
         self.timeout = timeout if timeout is not None else _NO_TIMEOUT
         self.limits = limits
+        self.read_bufsize = read_bufsize
         if response_class is not None:
             self.response_class = response_class
         self.auth = auth
@@ -528,6 +530,7 @@ class ClientRequest:
             read_timeout=timeout,
             expect_continue=self.expect100,
             limits=self.limits,
+            read_bufsize=self.read_bufsize,
         )
         try:
             if self._body_source is None and not self.chunked and not self.expect100:

@@ -198,6 +198,11 @@ class StreamReader:
         """True when the body is complete and every byte has been read."""
         return self._eof and not self._size and not self._raw_size and not self._has_pending()
 
+    def get_read_buffer_limits(self) -> tuple[int, int]:
+        """``(low, high)``: reading pauses above *high* buffered bytes and resumes below
+        *low* (aiohttp's method; *low* is the ``read_bufsize``)."""
+        return self._low_water, self._high_water
+
     @property
     def total_bytes(self) -> int:
         """Bytes received from the wire so far (before decoding)."""

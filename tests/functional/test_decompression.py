@@ -247,3 +247,22 @@ async def test_input_that_decodes_to_nothing_does_not_stall_reading(raw_server: 
         async with session.get(srv.url) as resp:
             got = await asyncio.wait_for(resp.read(), 3)
     assert got == payload
+
+
+async def test_read_bufsize_from_the_session_and_the_request(raw_server: Any) -> None:
+    """read_bufsize sets the body buffer (reading pauses at 4x) and the most decoded bytes
+    produced at a time."""
+    body = encoded("gzip", PAYLOAD)
+    srv: RawServer = await raw_server(serve(body, b"Content-Encoding: gzip\r\n"))
+    async with ClientSession(read_bufsize=1024) as session:
+        async with session.get(srv.url) as resp:
+            assert resp.content.get_read_buffer_limits() == (1024, 4096)
+            pieces = [piece async for piece in resp.content.iter_any()]
+        assert b"".join(pieces) == PAYLOAD
+        assert max(map(len, pieces)) <= 1024 < len(PAYLOAD)
+        async with session.get(srv.url, read_bufsize=4096) as resp:
+            assert resp.content.get_read_buffer_limits() == (4096, 16384)
+            assert await resp.read() == PAYLOAD
+    async with ClientSession() as session:
+        async with session.get(srv.url) as resp:
+            assert resp.content.get_read_buffer_limits() == (65536, 262144)
