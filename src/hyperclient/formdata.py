@@ -66,12 +66,13 @@ class Body:
             so the body can be sent again after a redirect.
 
     ``chunks()`` raises ``RuntimeError`` when the body holds a non-seekable file that a
-    previous iterator already started reading.
+    previous iterator already started reading; ``replayable()`` says so beforehand.
     """
 
     content_type: str
     size: int | None
     chunks: Callable[[], AsyncIterator[bytes]]
+    replayable: Callable[[], bool] = lambda: True
 
 
 class _FileSource:
@@ -404,7 +405,18 @@ class _MultipartWriter:
             else:
                 size += len(self._part_head(field)) + part_size + 2
         content_type = "multipart/form-data; boundary=" + self._boundary.decode("ascii")
-        return Body(content_type, size, self._chunks)
+        return Body(content_type, size, self._chunks, self._replayable)
+
+    def _replayable(self) -> bool:
+        """False once a part that cannot be read twice (an async stream, a non-seekable
+        file) has been read: the body cannot be sent again (redirect, retry)."""
+        for field in self._fields:
+            value = field.value
+            if isinstance(value, _StreamSource) and value.consumed:
+                return False
+            if isinstance(value, _FileSource) and value.consumed and not value.replayable:
+                return False
+        return True
 
     def _part_head(self, field: _Field) -> bytes:
         disposition = "form-data; name=" + _quote_param(field.name, self._quote_fields)

@@ -211,7 +211,7 @@ class _FormBody:
 
     @property
     def replayable(self) -> bool:
-        return True
+        return self._body.replayable()
 
 
 class ClientRequest:

@@ -137,6 +137,11 @@ async def test_streamed_body_cannot_be_replayed(origin: str) -> None:
     async with ClientSession() as session:
         with pytest.raises(hyperclient.RedirectClientError, match="cannot be sent again"):
             await session.post(f"{origin}/r/307", data=body())
+        # The same stream inside a multipart form.
+        form = hyperclient.FormData()
+        form.add_field("upload", body(), filename="x.bin")
+        with pytest.raises(hyperclient.RedirectClientError, match="cannot be sent again"):
+            await session.post(f"{origin}/r/307", data=form)
 
 
 async def test_history_responses_are_released(origin: str) -> None:
