@@ -409,7 +409,9 @@ class ResponseParser:
             aiohttp's default and Apache's ``LimitRequestFieldSize``.
         max_headers: most header fields in a head (and trailer fields in a trailer section).
         max_head_size: largest head, status line to the last field line, in bytes;
-            also bounds a trailer section.
+            also bounds a trailer section. 256 KiB is what Chrome accepts: a response a
+            browser loads (many large ``Set-Cookie`` fields) is not refused, and a hostile
+            server still cannot make us buffer more per connection.
         max_chunk_ext_size: longest chunk-size line, extensions included, in bytes.
     """
 
@@ -442,7 +444,7 @@ class ResponseParser:
         max_line_size: int = 8190,
         max_field_size: int = 8190,
         max_headers: int = 100,
-        max_head_size: int = 32768,
+        max_head_size: int = 262144,
         max_chunk_ext_size: int = 4096,
     ) -> None:
         self._max_line = max_line_size

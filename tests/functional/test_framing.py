@@ -330,3 +330,17 @@ async def test_large_request_body_is_handed_to_the_transport_uncopied(
 
 def _holds(data: Any, body: bytes) -> bool:
     return data is body or (isinstance(data, list) and any(d is body for d in data))
+
+
+async def test_a_head_larger_than_32_kib_is_accepted(raw_server: Any) -> None:
+    """Ten 4000-byte cookies (a 40 KB head, each line within a raised max_field_size):
+    browsers load such responses, so do we (the total head cap is 256 KiB)."""
+    cookies = b"".join(b"Set-Cookie: c%d=%s\r\n" % (i, b"v" * 3980) for i in range(10))
+    response = b"HTTP/1.1 200 OK\r\n" + cookies + b"Content-Length: 2\r\n\r\nok"
+    assert len(response) > 40_000
+    srv: RawServer = await raw_server(serve(response))
+    connector = hyperclient.TCPConnector(max_field_size=16380)
+    async with ClientSession(connector=connector) as session:
+        async with session.get(srv.url) as resp:
+            assert await resp.read() == b"ok"
+            assert len(resp.cookies) == 10
