@@ -237,12 +237,8 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
                 err = ClientConnectionResetError(f"connection lost: {exc}")
                 err.__cause__ = exc
                 self.exception = err
+        self._fail_drain("connection lost while writing")
         self._finish()
-        waiter = self._drain_waiter
-        if waiter is not None:
-            self._drain_waiter = None
-            if not waiter.done():
-                waiter.set_exception(ClientConnectionResetError("connection lost while writing"))
 
     # -- what the response object uses -----------------------------------------------------------
 
@@ -273,10 +269,21 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         transport.write(frame)
 
     async def drain(self) -> None:
-        """Wait until the transport's write buffer is below its low-water mark."""
-        if self._write_paused and self.transport is not None:
+        """Wait until the transport's write buffer is below its low-water mark.
+
+        Raises:
+            ClientConnectionResetError: the connection ended with the buffer still full.
+        """
+        if not self._write_paused:
+            return
+        if self._state is _CLOSED_STATE:
+            raise ClientConnectionResetError("cannot write to closing transport")
+        # One future for every sender: resume_writing wakes only the one it finds.
+        waiter = self._drain_waiter
+        if waiter is None:
             waiter = self._drain_waiter = self._loop.create_future()
-            await waiter
+        # Shielded: a cancelled sender must not cancel the future the others wait on.
+        await asyncio.shield(waiter)
 
     async def wait_message(self, timeout: float | None) -> None:
         """Wait until a message is queued or the connection closed.
@@ -432,6 +439,18 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         if not self._closed.done():
             self._closed.set_result(None)
         self._wake()
+        self._fail_drain("cannot write to closing transport")
+
+    def _fail_drain(self, message: str) -> None:
+        """Senders blocked in drain() raise: the buffer will not drain any more."""
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_exception(ClientConnectionResetError(message))
+                # Each drain() retrieves it through shield(); when all of them were
+                # cancelled nobody would, and asyncio would log it as never retrieved.
+                waiter.exception()
 
     def _pause_reading(self) -> None:
         if self.transport is not None:

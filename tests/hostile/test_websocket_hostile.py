@@ -369,6 +369,78 @@ async def test_data_after_our_close_is_dropped(raw_server: StartServer) -> None:
         assert (await ws.receive()).type is WSMsgType.CLOSED
 
 
+# -- write flow control ----------------------------------------------------------------------
+
+#: Far more than the kernel takes at once, so the transport's write buffer stays full.
+BIG = 8 * 1024 * 1024
+#: A client frame of BIG bytes on the wire: 2 + 8 (length) + 4 (mask key) + payload.
+BIG_FRAME = 14 + BIG
+
+
+async def blocked_senders(
+    ws: hyperclient.ClientWebSocketResponse, count: int
+) -> list[asyncio.Task[None]]:
+    """*count* tasks each sending BIG bytes, all blocked on the full write buffer."""
+    senders = []
+    for _ in range(count):
+        senders.append(asyncio.create_task(ws.send_bytes(b"x" * BIG)))
+        for _ in range(3):
+            await asyncio.sleep(0)
+    assert not any(task.done() for task in senders), "the write buffer never filled"
+    return senders
+
+
+async def test_concurrent_senders_all_wake_when_the_buffer_drains(
+    raw_server: StartServer,
+) -> None:
+    reading = asyncio.Event()
+    got: list[Any] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        await reading.wait()  # the client's buffer fills meanwhile
+        await reader.readexactly(3 * BIG_FRAME)
+        got.append(await read_close(reader))
+        writer.write(frame(0x8, close_payload(1000)))
+
+    server = await raw_server(script)
+    async with hyperclient.ClientSession() as session:
+        ws = await session.ws_connect(ws_url(server))
+        first, second, third = await blocked_senders(ws, 3)
+        # A sender giving up must not cancel the wait of the others.
+        third.cancel()
+        await asyncio.sleep(0)
+        assert third.cancelled()
+        reading.set()
+        # Each sender waited on its own future, and resume_writing woke only the last.
+        await asyncio.wait_for(asyncio.gather(first, second), 5000 * MS)
+        assert await ws.close()
+        assert ws.close_code == 1000
+    assert got == [1000]
+
+
+async def test_blocked_senders_fail_when_the_connection_is_lost(raw_server: StartServer) -> None:
+    reset = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        await reset.wait()
+        writer.transport.abort()
+
+    server = await raw_server(script)
+    async with hyperclient.ClientSession() as session:
+        ws = await session.ws_connect(ws_url(server))
+        senders = await blocked_senders(ws, 2)
+        reset.set()
+        done, _ = await asyncio.wait(senders, timeout=5000 * MS)
+        assert done == set(senders), "a sender is still blocked in drain()"
+        for task in senders:
+            with pytest.raises(hyperclient.ClientConnectionResetError):
+                task.result()
+        assert ws.closed
+        assert ws.close_code == 1006
+
+
 # -- heartbeat, pings, timeouts ------------------------------------------------------------
 
 
