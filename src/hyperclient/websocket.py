@@ -339,7 +339,15 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         if close_code is not None:
             self.close_code = close_code
         self._finish()
-        if transport is not None:
+        if transport is None:
+            return
+        if transport.get_write_buffer_size():
+            # A graceful close waits for the buffer to drain, which a peer that stopped
+            # reading never lets happen: the socket would stay open forever. The
+            # WebSocket is over, and RFC 6455 §7.1.1 lets an endpoint close the
+            # connection "via any means available when necessary".
+            transport.abort()
+        else:
             transport.close()
 
     def abort(self, close_code: int = _ABNORMAL_CLOSURE) -> None:

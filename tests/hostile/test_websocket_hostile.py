@@ -24,7 +24,7 @@ import hyperclient
 from hyperclient import WSMsgType
 from hyperclient.ws_frames import MessageTooBig, WebSocketError
 from hyperclient.ws_handshake import HandshakeError
-from tests.conftest import MS, RawServer, Script
+from tests.conftest import MS, RawServer, Script, open_fds
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -439,6 +439,50 @@ async def test_blocked_senders_fail_when_the_connection_is_lost(raw_server: Star
                 task.result()
         assert ws.closed
         assert ws.close_code == 1006
+
+
+@pytest.mark.parametrize("trigger", ["server-close", "session-close", "ws-close"])
+async def test_closing_with_a_full_buffer_releases_the_socket(
+    raw_server: StartServer, trigger: str
+) -> None:
+    stalled = asyncio.Event()
+    finished = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        await stalled.wait()
+        if trigger == "server-close":
+            writer.write(frame(0x8, close_payload(1000)))
+        await finished.wait()  # never reads what the client sent
+
+    server = await raw_server(script)
+    session = hyperclient.ClientSession()
+    try:
+        ws = await session.ws_connect(ws_url(server), timeout=100 * MS)
+        sock = ws.get_extra_info("socket")
+        connected = open_fds()  # the server's end is in this process too and stays open
+        (sender,) = await blocked_senders(ws, 1)
+        stalled.set()
+        if trigger == "session-close":
+            await session.close()
+        elif trigger == "ws-close":
+            assert await ws.close()
+        # The WebSocket ends, but a graceful transport.close() would wait forever for a
+        # buffer nobody drains: the sender must fail and the socket must be released.
+        with pytest.raises(hyperclient.ClientConnectionResetError):
+            await asyncio.wait_for(sender, 2000 * MS)
+        assert ws.closed
+        for _ in range(200):
+            if sock.fileno() == -1:
+                break
+            await asyncio.sleep(10 * MS)
+        assert sock.fileno() == -1, "the socket is still open"
+        assert open_fds() <= connected - 1
+        assert ws.close_code == {"server-close": 1000, "session-close": 1001}.get(trigger, 1006)
+    finally:
+        await session.close()
+        finished.set()
+        await asyncio.sleep(0)
 
 
 # -- heartbeat, pings, timeouts ------------------------------------------------------------
