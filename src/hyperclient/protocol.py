@@ -152,7 +152,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         self._eof = False
         self._upgraded = False
         self._custom_limits = False
-        self._lost_exc: BaseException | None = None
+        self._lost_exc: Exception | None = None
         self._closed_waiter: asyncio.Future[None] = loop.create_future()
         # sock_read timeout: one timer, re-armed lazily (only when it fires) so that a
         # busy stream costs a float store per read, not a timer per read.
@@ -301,6 +301,11 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         ``closed_future`` resolves now (``connector.close()`` may be waiting on it)."""
         if self.transport is None and not self._closed_waiter.done():
             self._closed_waiter.set_result(None)
+
+    @property
+    def lost_exception(self) -> Exception | None:
+        """Why the connection was lost (``None`` for a clean close, or while connected)."""
+        return self._lost_exc
 
     @property
     def closed_future(self) -> asyncio.Future[None]:

@@ -979,10 +979,10 @@ async def _connect(
         ) from exc
     conn = resp.connection
     http_protocol = conn.protocol if conn is not None else None
-    transport = http_protocol.transport if http_protocol is not None else None
-    if conn is None or http_protocol is None or transport is None:
+    if conn is None or http_protocol is None:
         resp.close()
         raise ServerDisconnectedError("server disconnected right after the websocket handshake")
+    transport = http_protocol.transport
     trailing, eof = http_protocol.parser.trailing_data
     loop = asyncio.get_running_loop()
     reader = FrameReader(
@@ -1000,14 +1000,23 @@ async def _connect(
     # The socket is ours now: free the pool slot without closing it.
     conn.detach()
     resp.release()
-    transport.set_protocol(ws_protocol)
-    ws_protocol.connection_made(transport)
-    if http_protocol.write_paused:
-        ws_protocol.pause_writing()
-    if trailing:
-        ws_protocol.data_received(trailing)
-    if eof:
-        transport.close()
+    if transport is None:
+        # The server sent its frames and closed while this task was held up after the
+        # head (an awaiting trace hook): the socket is gone but the HTTP parser still
+        # holds what arrived. Deliver it, then the closure: the server's close frame if
+        # it sent one, else 1006 (RFC 6455 §7.1.5).
+        if trailing:
+            ws_protocol.data_received(trailing)
+        ws_protocol.connection_lost(http_protocol.lost_exception)
+    else:
+        transport.set_protocol(ws_protocol)
+        ws_protocol.connection_made(transport)
+        if http_protocol.write_paused:
+            ws_protocol.pause_writing()
+        if trailing:
+            ws_protocol.data_received(trailing)
+        if eof:
+            transport.close()
     cls = session._ws_response_class or ClientWebSocketResponse
     ws: ClientWebSocketResponse = cls(
         ws_protocol,

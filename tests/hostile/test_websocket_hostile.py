@@ -847,6 +847,44 @@ async def test_101_with_close_and_eof_in_the_same_segment(raw_server: StartServe
         assert ws.close_code == 1001
 
 
+@pytest.mark.parametrize("close_frame", [True, False])
+async def test_server_gone_before_the_handshake_task_resumes(
+    raw_server: StartServer, close_frame: bool
+) -> None:
+    gone = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        writer.write(frame(0x1, b"hello"))
+        if close_frame:
+            writer.write(frame(0x8, close_payload(1000)))
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        gone.set()
+
+    async def on_request_end(session: Any, ctx: Any, params: Any) -> None:
+        # Holds the handshake task after the 101 until the client has seen the FIN: the
+        # HTTP protocol loses its transport while the frames wait in its parser.
+        await gone.wait()
+        await asyncio.sleep(50 * MS)
+
+    config = hyperclient.TraceConfig()
+    config.on_request_end.append(on_request_end)
+    server = await raw_server(script)
+    async with hyperclient.ClientSession(trace_configs=[config]) as session:
+        ws = await asyncio.wait_for(session.ws_connect(ws_url(server)), 2000 * MS)
+        assert await asyncio.wait_for(ws.receive_str(), 1000 * MS) == "hello"
+        if close_frame:
+            msg = await asyncio.wait_for(ws.receive(), 1000 * MS)
+            assert (msg.type, msg.data) == (WSMsgType.CLOSE, 1000)
+        assert (await asyncio.wait_for(ws.receive(), 1000 * MS)).type is WSMsgType.CLOSED
+        assert ws.closed
+        assert ws.close_code == (1000 if close_frame else 1006)
+        assert ws.exception() is None
+        assert not await ws.close()
+
+
 # -- resources -------------------------------------------------------------------------------
 
 
