@@ -9,7 +9,9 @@ Limits (spec, and aiohttp 3 when ``limit_per_host`` is given):
 * ``limit_per_key`` caps connections in use per endpoint (``None`` = no cap);
 * ``total_limit`` caps connections in use over all endpoints together.
 
-Idle connections do not count against either limit: they are free to be reused.
+Idle connections do not count against either limit, but taking one makes it a connection
+in use: it is taken only when the limits have room (else the request waits, and is then
+granted that idle connection rather than a new one).
 Waiters are served first come, first served per endpoint, and a slot freed while waiters
 exist goes to the oldest waiter that can use it, never to a newcomer.
 """
@@ -91,6 +93,10 @@ class Pool(Generic[K, C, W]):
         """
         stack = self._idle.get(key)
         if stack is None:
+            return None, _NONE
+        total = self.total_limit
+        if total is not None and self._in_use_total >= total:
+            # Reusing it would put one more connection in use than the total cap allows.
             return None, _NONE
         dead: list[C] | None = None  # a list only once a dead connection is met
         while stack:
@@ -277,6 +283,17 @@ class Pool(Generic[K, C, W]):
             del self._waiters[key]
         return None
 
+    def _pop_reusable_idle(self, key: K) -> C | None:
+        """The most recent idle connection of *key* if it is still usable, or None (a dead
+        one stays for ``expire`` or ``take_idle``, which return it for closing)."""
+        stack = self._idle.get(key)
+        if not stack or not stack[-1][0].is_reusable():
+            return None
+        conn, _ = stack.pop()
+        if not stack:
+            del self._idle[key]
+        return conn
+
     def _grant_free_slots(self, key: K) -> list[Grant[K, C, W]]:
         """Hand free slots to waiters: first those of *key*, then (total cap) any other."""
         if not self._waiters:
@@ -289,7 +306,10 @@ class Pool(Generic[K, C, W]):
                 if waiter is None:
                     break
                 self._mark_in_use(k)
-                grants.append(Grant(k, waiter, None))
+                conn = self._pop_reusable_idle(k)
+                if conn is not None:
+                    self._stats_for(k).reused += 1
+                grants.append(Grant(k, waiter, conn))
             if self.total_limit is not None and self._in_use_total >= self.total_limit:
                 break
         return grants

@@ -186,3 +186,39 @@ def test_drain_returns_everything() -> None:
     assert idle == [conn]
     assert waiters == [waiter]
     assert pool.idle_count() == 0
+
+
+def test_total_limit_also_holds_when_reusing_idle_connections() -> None:
+    """limit=1 over all hosts: an idle connection of a is not reused while b's is in use;
+    the request for a waits, and is then granted that idle connection, not a new one."""
+    pool = make(limit=10, total=1)
+    idle_a = FakeConn("a1")
+    assert pool.try_reserve("a")
+    pool.release("a", idle_a, keep=True, expires_at=100.0)
+    assert pool.try_reserve("b")
+    got, dead = pool.take_idle("a", now=1.0)
+    assert got is None
+    assert not dead
+    assert not pool.try_reserve("a")
+    waiter = FakeWaiter("wa")
+    pool.enqueue("a", waiter)
+    grants, to_close = pool.release("b", FakeConn("b1"), keep=True, expires_at=100.0)
+    assert [(g.key, g.waiter, g.connection) for g in grants] == [("a", waiter, idle_a)]
+    assert not to_close
+    assert pool.in_use_total == 1
+    assert pool.stats()["a"].reused == 1
+
+
+def test_granting_leaves_a_dead_idle_connection_for_closing() -> None:
+    pool = make(limit=10, total=1)
+    dead_a = FakeConn("a1")
+    assert pool.try_reserve("a")
+    pool.release("a", dead_a, keep=True, expires_at=100.0)
+    dead_a.reusable = False
+    assert pool.try_reserve("b")
+    waiter = FakeWaiter("wa")
+    pool.enqueue("a", waiter)
+    grants, _ = pool.release("b", None, keep=False, expires_at=0.0)
+    assert [(g.key, g.connection) for g in grants] == [("a", None)]  # a new connection
+    dead, _ = pool.expire(now=1.0)
+    assert dead == [dead_a]
