@@ -47,8 +47,11 @@ _JOINING_WRITELINES = asyncio.WriteTransport.writelines
 class WriteFlowControl(asyncio.Protocol):
     """The transport's write-buffer signals, kept for whoever drains: HTTP and WebSocket."""
 
-    _write_paused = False
-    _drain_waiter: asyncio.Future[None] | None = None
+    __slots__ = ("_drain_waiter", "_write_paused")
+
+    # Set by subclasses' __init__ (slots cannot have class defaults).
+    _write_paused: bool
+    _drain_waiter: asyncio.Future[None] | None
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -90,6 +93,10 @@ class SharedBufferReads(asyncio.BufferedProtocol):
     Subclasses set ``_receive_buffer = receive_buffer(loop)`` and define ``data_received``.
     """
 
+    # Empty: two bases with slots of their own cannot be combined (ResponseHandler has
+    # the storage for _receive_buffer).
+    __slots__ = ()
+
     _receive_buffer: memoryview
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -111,8 +118,43 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         max_line_size: longest status or header line accepted, in bytes.
         max_field_size: longest header field accepted, in bytes.
         max_headers: most header fields accepted.
-        read_bufsize: body buffer size in bytes before reading pauses (x2).
+        read_bufsize: body buffer size in bytes before reading pauses (x4).
     """
+
+    # Slots: more than 30 instance attributes would cost CPython 3.11 its shared-key
+    # instance dicts, and with them fast attribute access on every callback (measured:
+    # +0.5 µs per request when a 30th attribute was added).
+    __slots__ = (
+        "__weakref__",
+        "_closed_waiter",
+        "_connection_lost",
+        "_continue_waiter",
+        "_copied",
+        "_custom_limits",
+        "_eof",
+        "_got_bytes",
+        "_head_waiter",
+        "_in_flight",
+        "_keepalive_hint",
+        "_last_read",
+        "_loop",
+        "_lost_exc",
+        "_on_complete",
+        "_parser",
+        "_payload",
+        "_read_bufsize",
+        "_read_timeout",
+        "_read_timer",
+        "_reading_paused",
+        "_receive_buffer",
+        "_reusable",
+        "_stop_sending",
+        "_upgraded",
+        "_writing",
+        "connect_durations",
+        "first_byte_at",
+        "transport",
+    )
 
     def __init__(
         self,
