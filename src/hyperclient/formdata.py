@@ -81,7 +81,7 @@ class _FileSource:
     def __init__(self, file: io.IOBase) -> None:
         self.file = file
         self.is_text = isinstance(file, io.TextIOBase)
-        self.replayable = _is_seekable_file(file)
+        self.replayable = is_seekable_file(file)
         self.start = file.tell() if self.replayable else 0
         self.consumed = False  # a non-replayable file was (at least partly) read
 
@@ -96,6 +96,8 @@ class _FileSource:
             self.file.seek(self.start)
         else:
             end = os.fstat(fd).st_size
+            if end == 0:
+                return None  # /proc and sysfs files say 0 whatever they hold: unknown
         return max(end - self.start, 0)
 
     def rewind(self) -> None:
@@ -131,7 +133,7 @@ class _StreamSource:
                 yield bytes(data)
 
 
-def _is_seekable_file(file: io.IOBase) -> bool:
+def is_seekable_file(file: io.IOBase) -> bool:
     """Whether *file* can be rewound and measured: seekable, and a regular file if on disk.
 
     ``/dev/zero`` or a FIFO may claim to be seekable, but their size means nothing.

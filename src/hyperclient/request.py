@@ -37,8 +37,9 @@ from .errors import (
     NonHttpUrlClientError,
     ServerDisconnectedError,
     SocketTimeoutError,
+    short_repr,
 )
-from .formdata import Body, FormData
+from .formdata import Body, FormData, is_seekable_file
 from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
 from .proxy import absolute_target, proxy_headers, uses_absolute_form
 from .response import ClientResponse
@@ -128,17 +129,22 @@ def _host_header(url: URL) -> str:
 
 
 def _file_size(fobj: Any) -> int | None:
+    """Bytes left in *fobj* from its position, or None when that cannot be known: not
+    seekable, not a regular file (a pipe, ``/dev/zero``), or a file whose size says 0
+    (``/proc`` and sysfs files do, whatever they hold). None means the body goes chunked.
+    """
     try:
+        if not is_seekable_file(fobj):
+            return None
         pos = fobj.tell()
-        if hasattr(fobj, "fileno"):
-            try:
-                return int(os.fstat(fobj.fileno()).st_size - pos)
-            except (OSError, io.UnsupportedOperation):
-                pass
-        end = fobj.seek(0, os.SEEK_END)
-        fobj.seek(pos)
-        return int(end - pos)
-    except (OSError, AttributeError, io.UnsupportedOperation, ValueError):
+        try:
+            size = os.fstat(fobj.fileno()).st_size
+        except (OSError, ValueError, AttributeError):  # no descriptor: in memory
+            end = fobj.seek(0, os.SEEK_END)
+            fobj.seek(pos)
+            return int(end - pos)
+        return None if size == 0 else max(int(size - pos), 0)
+    except (OSError, AttributeError, ValueError):
         return None
 
 
@@ -164,11 +170,23 @@ class _FileBody:
                 )
             self._fobj.seek(self._start)
         self._used = True
-        while True:
-            data = self._fobj.read(_FILE_CHUNK)
+        remaining = self.size
+        if remaining is None:
+            while data := self._fobj.read(_FILE_CHUNK):
+                yield data.encode(self._encoding) if self._text else data
+            return
+        # Content-Length announced the size: exactly that many bytes go out, even if the
+        # file grew meanwhile (more would be read by the server as another request).
+        expected = remaining
+        while remaining:
+            data = self._fobj.read(min(_FILE_CHUNK, remaining))
             if not data:
-                return
-            yield data.encode(self._encoding) if self._text else data
+                raise RuntimeError(
+                    f"file {short_repr(getattr(self._fobj, 'name', '?'))} ended after "
+                    f"{expected - remaining} of the {expected} bytes announced"
+                )
+            remaining -= len(data)
+            yield data
 
     @property
     def replayable(self) -> bool:
@@ -370,6 +388,8 @@ class ClientRequest:
     def _prepare_body(self, data: Any) -> None:
         headers = self.headers
         if data is None or data == b"":
+            # No body, nothing to chunk: a last-chunk alone would be read as a request.
+            self.chunked = None
             if self.method in _BODY_METHODS and "Content-Length" not in headers:
                 headers["Content-Length"] = "0"
             return
@@ -418,6 +438,13 @@ class ClientRequest:
         if "Transfer-Encoding" in headers:
             if "Content-Length" in headers:
                 raise LocalProtocolError("Content-Length and Transfer-Encoding cannot both be set")
+            codings = headers.getall("Transfer-Encoding")
+            if codings[-1].rsplit(",", 1)[-1].strip().lower() != "chunked":
+                # RFC 9112 §6.1: chunked must be the final coding of a request body, or
+                # the server cannot tell where the body ends.
+                raise LocalProtocolError(
+                    f"Transfer-Encoding must end with chunked: {short_repr(', '.join(codings))}"
+                )
             self.chunked = self.chunked or True
         elif self.chunked or size is None:
             if "Content-Length" in headers:
@@ -428,6 +455,13 @@ class ClientRequest:
             headers["Transfer-Encoding"] = "chunked"
         elif "Content-Length" not in headers:
             headers["Content-Length"] = str(size)
+        elif headers.getall("Content-Length") != [str(size)]:
+            # More or fewer bytes than announced would desynchronise the connection: the
+            # rest would be read as another request (RFC 9112 §6.3).
+            raise LocalProtocolError(
+                f"Content-Length header {short_repr(', '.join(headers.getall('Content-Length')))}"
+                f" does not match the body, {size} bytes"
+            )
         if self.expect100:
             headers["Expect"] = "100-continue"
         elif headers.get("Expect", "").lower() == "100-continue":

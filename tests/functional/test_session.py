@@ -7,6 +7,7 @@ import io
 import json
 import zlib
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from yarl import URL
 
 import hyperclient
 from hyperclient import ClientSession
+from hyperclient.errors import LocalProtocolError
+from hyperclient.request import ClientRequest
 
 from ..conftest import RawServer, read_request
 from .conftest import asgi_echo
@@ -197,6 +200,68 @@ async def test_file_body_is_streamed_with_length(url: Callable[[str], str], tmp_
                 data = await resp.json()
     assert data["body"].encode("latin-1") == payload
     assert header(data, "Content-Length") == [str(len(payload))]
+
+
+async def test_file_body_sends_exactly_what_it_announced(
+    url: Callable[[str], str], tmp_path: Any
+) -> None:
+    """The size announced in Content-Length is what goes out: a file that grew after it
+    was measured is cut there (more would be read as another request), one that shrank
+    fails clearly; a /proc file, whose size says 0, goes chunked with all its content."""
+    path = tmp_path / "growing.log"
+    loop = asyncio.get_running_loop()
+    for now, error in ((b"12345GET /smuggled HTTP/1.1\r\n\r\n", None), (b"12", "2 of the 5")):
+        path.write_bytes(b"12345")
+        with path.open("rb") as fobj:
+            req = ClientRequest("POST", URL(url("/echo")), data=fobj, loop=loop)
+            assert req.headers["Content-Length"] == "5"
+            path.write_bytes(now)
+            source = req._body_source
+            assert source is not None
+            if error is None:
+                assert b"".join([c async for c in source.chunks()]) == b"12345"
+            else:
+                with pytest.raises(RuntimeError, match=f"ended after {error} bytes announced"):
+                    _ = [c async for c in source.chunks()]
+    async with ClientSession() as session:
+        with Path("/proc/self/status").open("rb") as proc:  # noqa: ASYNC230
+            async with session.post(url("/echo"), data=proc) as resp:
+                data = await resp.json()
+    assert header(data, "Transfer-Encoding") == ["chunked"]
+    assert header(data, "Content-Length") == []
+    assert data["body"].startswith("Name:")
+
+
+async def test_user_framing_headers_must_match_the_body(url: Callable[[str], str]) -> None:
+    """A Content-Length that disagrees with the body, or a Transfer-Encoding that does not
+    end with chunked, would let the rest be read as another request: refused, unsent."""
+    async with ClientSession() as session:
+        with pytest.raises(LocalProtocolError, match="'1' does not match the body, 5"):
+            await session.post(url("/echo"), data=b"xGET ", headers={"Content-Length": "1"})
+        with pytest.raises(LocalProtocolError, match="must end with chunked: 'gzip'"):
+            await session.post(url("/echo"), data=b"x", headers={"Transfer-Encoding": "gzip"})
+        async with session.post(url("/echo"), data=b"abc", headers={"Content-Length": "3"}) as r:
+            assert (await r.json())["body"] == "abc"
+
+
+async def test_chunked_without_a_body_writes_no_last_chunk(raw_server: Callable[..., Any]) -> None:
+    seen: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, body = await read_request(reader)
+            seen.append(head + body)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        for method in ("POST", "GET"):
+            async with session.request(method, srv.url, chunked=True) as resp:
+                assert await resp.read() == b"ok"  # a stray "0\r\n\r\n" would break this
+    assert len(seen) == 2
+    assert b"Transfer-Encoding" not in seen[0]
+    assert srv.connections == 1
 
 
 async def test_async_iterable_body_is_chunked(url: Callable[[str], str]) -> None:
