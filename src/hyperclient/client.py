@@ -983,7 +983,9 @@ class ClientSession:
                     digest_tried = True
                     resp.release()
                     headers = CIMultiDict(headers or ())
-                    headers["Authorization"] = auth.authorization(method, url, challenge)
+                    # The digest covers the request as sent: its method and target, query
+                    # (params=) included (RFC 7616 §3.4).
+                    headers["Authorization"] = auth.authorization(req.method, req.url, challenge)
                     data = req.replay_data() if data is not None else None
                     continue
             if not allow_redirects or resp.status not in _REDIRECTS:

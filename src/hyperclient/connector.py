@@ -375,10 +375,12 @@ class BaseConnector:
         elif self._closed:
             raise RuntimeError("connector is closed")
         timeout = timeout or _NO_TIMEOUT
-        connect_budget = timeout.connect or self._conn_timeout
-        if connect_budget is None and timeout.pool is None:
+        # 0 means no limit, as None does (aiohttp's meaning).
+        connect_budget = timeout.connect or self._conn_timeout or None
+        pool_budget = timeout.pool or None
+        if connect_budget is None and pool_budget is None:
             return await self._acquire_slow(req, key, loop, traces, timeout)
-        budget = min(b for b in (connect_budget, timeout.pool) if b is not None)
+        budget = min(b for b in (connect_budget, pool_budget) if b is not None)
         try:
             async with asyncio.timeout(budget):
                 return await self._acquire_slow(req, key, loop, traces, timeout)
@@ -801,7 +803,7 @@ class TCPConnector(BaseConnector):
         """
         return await self._wrap(
             key,
-            timeout.sock_connect,
+            timeout.sock_connect or None,
             host=addr["host"],
             port=addr["port"],
             family=addr["family"],
@@ -842,7 +844,7 @@ class TCPConnector(BaseConnector):
             return proto
         self._in_progress.add(proto)
         try:
-            async with asyncio.timeout(timeout.sock_connect):
+            async with asyncio.timeout(timeout.sock_connect or None):
                 await self._open_tunnel(req, key, proxy, proto)
                 return await self._through_tunnel(req, key, proto)
         except TimeoutError as exc:
@@ -948,7 +950,7 @@ class TCPConnector(BaseConnector):
         )
         sock = await self._connect_proxy(proxy_key, traces, timeout)
         try:
-            async with asyncio.timeout(timeout.sock_connect):
+            async with asyncio.timeout(timeout.sock_connect or None):
                 await _drive_socks(loop, sock, handshake)
         except RemoteProtocolError as exc:
             sock.close()
@@ -1010,7 +1012,7 @@ class TCPConnector(BaseConnector):
                 delay=self._happy_eyeballs_delay,
                 interleave=self._interleave,
                 local_addr=self._local_addr,
-                attempt_timeout=timeout.sock_connect,
+                attempt_timeout=timeout.sock_connect or None,
             )
         except OSError as exc:
             raise self._translate(key, exc, proxy=proxy) from exc
@@ -1033,7 +1035,7 @@ class TCPConnector(BaseConnector):
         proto = await self._wrap(
             key,
             # The TLS handshake counts against sock_connect; a plain wrap needs no timer.
-            None if sslcontext is None else timeout.sock_connect,
+            None if sslcontext is None else timeout.sock_connect or None,
             proxy=proxy,
             sock=sock,
             ssl=sslcontext,

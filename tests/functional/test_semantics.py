@@ -220,6 +220,33 @@ async def test_cancellation_mid_body_keeps_the_pool_consistent(raw_server: Any) 
             await asyncio.wait_for(assert_pool_healthy(session, srv.url), 1)
 
 
+async def test_zero_timeouts_mean_no_limit(raw_server: Any) -> None:
+    """As in aiohttp, 0 turns a limit off (it is not "fail at once")."""
+    srv: RawServer = await raw_server(serve_forever_slowly(30 * MS))
+    timeout = ClientTimeout(total=0, connect=0, sock_read=0, sock_connect=0, pool=0, write=0)
+    connector = TCPConnector(limit=1)
+    async with ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def get() -> bytes:
+            async with session.get(srv.url) as resp:
+                return await resp.read()
+
+        # The second waits for the only connection (pool=0) while the first waits for a
+        # slow answer (sock_read=0).
+        assert await asyncio.gather(get(), get()) == [b"ok", b"ok"]
+
+
+def serve_forever_slowly(delay: float) -> Callable[..., Awaitable[None]]:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            await asyncio.sleep(delay)
+            writer.write(OK)
+            await writer.drain()
+
+    return script
+
+
 # -- Expect: 100-continue ----------------------------------------------------------------------
 
 
@@ -518,6 +545,8 @@ def digest_app(user: str, password: str) -> web.Application:
         ).hexdigest()
         if fields.get("response") != expected or fields.get("username") != user:
             return challenge()
+        if fields["uri"] != request.raw_path:  # RFC 7616 §3.4: the request-target
+            return challenge()
         return web.Response(text=f"welcome {user}")
 
     app.router.add_route("*", "/secret", protected)
@@ -533,6 +562,9 @@ async def test_digest_auth_against_a_checking_server(aiohttp_server: Start) -> N
             assert resp.status == 200
             assert await resp.text() == "welcome Mufasa"
         async with session.post(url, data=b"body", auth=good) as resp:
+            assert resp.status == 200
+        # The method as sent (upper case) and the query from params= are what is hashed.
+        async with session.request("get", url, params={"q": "x"}, auth=good) as resp:
             assert resp.status == 200
         bad = hyperclient.DigestAuth("Mufasa", "wrong")
         async with session.get(url, auth=bad) as resp:
