@@ -323,6 +323,10 @@ class ClientSession:
             self._base_url = URL(base_url)
         if self._base_url is not None and not self._base_url.absolute:
             raise ValueError(f"base_url must be an absolute URL, got {str(base_url)!r}")
+        if self._base_url is not None and not self._base_url.path.endswith("/"):
+            # RFC 3986 §5.2.3 would drop the last segment: "/api/v1" + "users" is
+            # "/api/users". aiohttp refuses such a base too.
+            raise ValueError(f"base_url must have a trailing '/', got {str(base_url)!r}")
         if connector is None:
             connector = TCPConnector()
         elif connector.closed:
@@ -662,7 +666,7 @@ class ClientSession:
         *,
         params: Any = None,
         data: Any = None,
-        json: Any = _SENTINEL,
+        json: Any = None,
         cookies: Any = None,
         headers: Any = None,
         skip_auto_headers: Iterable[str] | None = None,
@@ -692,7 +696,7 @@ class ClientSession:
     ) -> ClientResponse:
         if self.closed:
             raise RuntimeError("session is closed")
-        if json is not _SENTINEL:
+        if json is not None:  # as in aiohttp: json=None is no JSON body
             if data is not None:
                 raise ValueError("data and json parameters can not be used at the same time")
             data = self._json_serialize(json).encode("utf-8")

@@ -183,6 +183,9 @@ _QUOTED_PAIR_ESCAPES = str.maketrans({'"': '\\"', "\\": "\\\\", "\r": "%0D", "\n
 
 def _quote_param(value: str, quote_fields: bool) -> str:
     """*value* as a ``Content-Disposition`` quoted parameter value."""
+    if "\0" in value:
+        # No escape exists for NUL, which a header line may not carry (RFC 9110 §5.5).
+        raise ValueError(f"NUL in a multipart field name or filename: {short_repr(value)}")
     return '"' + value.translate(_PERCENT_ESCAPES if quote_fields else _QUOTED_PAIR_ESCAPES) + '"'
 
 

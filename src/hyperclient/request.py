@@ -317,7 +317,10 @@ class ClientRequest:
             self.headers["Authorization"] = self.auth.encode()
         self._body_source: _FileBody | _IterableBody | _FormBody | None = None
         self.body = b""
-        self._prepare_body(data)
+        skip_type = skip_auto_headers is not None and any(
+            name.lower() == "content-type" for name in skip_auto_headers
+        )
+        self._prepare_body(data, skip_type)
         self._connection_key: ConnectionKey | None = None
         self._head: bytes | None = None
 
@@ -385,7 +388,7 @@ class ClientRequest:
         existing = self.headers.get("Cookie")
         self.headers["Cookie"] = f"{existing}; {value}" if existing else value
 
-    def _prepare_body(self, data: Any) -> None:
+    def _prepare_body(self, data: Any, skip_content_type: bool = False) -> None:
         headers = self.headers
         if data is None or data == b"":
             # No body, nothing to chunk: a last-chunk alone would be read as a request.
@@ -402,11 +405,11 @@ class ClientRequest:
             self.body = data.encode(self.encoding)
             content_type = f"text/plain; charset={self.encoding}"
         elif isinstance(data, FormData):
-            self._set_form(data.body())
+            self._set_form(data.body(), skip_content_type)
             content_type = None
         elif isinstance(data, Mapping | MultiDict | MultiDictProxy | list | tuple):
             form = FormData(data, charset=self.encoding if self.encoding != "utf-8" else None)
-            self._set_form(form.body())
+            self._set_form(form.body(), skip_content_type)
         elif isinstance(data, io.IOBase) or (hasattr(data, "read") and callable(data.read)):
             self._body_source = _FileBody(data, self.encoding)
             content_type = "application/octet-stream"
@@ -418,12 +421,12 @@ class ClientRequest:
                 f"data must be bytes, str, a dict, FormData, a file or an async iterable, "
                 f"got {type(data).__name__}"
             )
-        if content_type is not None and "Content-Type" not in headers:
+        if content_type is not None and "Content-Type" not in headers and not skip_content_type:
             headers["Content-Type"] = content_type
         self._set_framing()
 
-    def _set_form(self, body: Body) -> None:
-        if "Content-Type" not in self.headers:
+    def _set_form(self, body: Body, skip_content_type: bool) -> None:
+        if "Content-Type" not in self.headers and not skip_content_type:
             self.headers["Content-Type"] = body.content_type
         self._body_source = _FormBody(body)
 

@@ -350,6 +350,12 @@ async def test_skip_auto_headers(url: Callable[[str], str]) -> None:
     assert "user-agent" not in names
     assert "accept-encoding" not in names
     assert "accept" in names
+    async with ClientSession() as session:
+        for body in ("text", {"form": "1"}):
+            async with session.post(
+                url("/echo"), data=body, skip_auto_headers=["content-type"]
+            ) as r:
+                assert header(await r.json(), "Content-Type") == []
 
 
 async def test_base_url(server: Any) -> None:
@@ -357,6 +363,24 @@ async def test_base_url(server: Any) -> None:
         async with session.get("sub?x=1") as resp:
             data = await resp.json()
     assert data["path"] == "/echo/sub?x=1"
+    # Without the slash "v1" would silently go (RFC 3986 §5.2.3): refused, as in aiohttp.
+    with pytest.raises(ValueError, match="trailing '/', got 'http://h/api/v1'"):
+        ClientSession(base_url="http://h/api/v1")
+    async with ClientSession(base_url=f"http://127.0.0.1:{server.port}") as session:
+        async with session.get("/echo") as resp:  # a bare origin is fine: its path is "/"
+            assert (await resp.json())["path"] == "/echo"
+
+
+async def test_json_none_is_no_json_body(url: Callable[[str], str]) -> None:
+    async with ClientSession() as session:
+        async with session.post(url("/echo"), json=None) as resp:
+            data = await resp.json()
+        assert data["body"] == ""
+        assert header(data, "Content-Type") == []
+        async with session.post(url("/echo"), data=b"raw", json=None) as resp:
+            assert (await resp.json())["body"] == "raw"
+        async with session.post(url("/echo"), json=[None]) as resp:
+            assert (await resp.json())["body"] == "[null]"
 
 
 async def test_raise_for_status(url: Callable[[str], str]) -> None:

@@ -240,6 +240,15 @@ async def test_filename_quoting() -> None:
     assert b"\r\nX-Injected" not in data
 
 
+@pytest.mark.parametrize("quote_fields", [True, False])
+@pytest.mark.parametrize(("name", "filename"), [("a\0b", "x.txt"), ("a", "x\0y")])
+def test_nul_in_a_name_or_filename_is_refused(name: str, filename: str, quote_fields: bool) -> None:
+    form = FormData(quote_fields=quote_fields)
+    form.add_field(name, b"x", filename=filename)
+    with pytest.raises(ValueError, match="NUL in a multipart field name or filename"):
+        form.body()
+
+
 async def test_trailing_backslash_is_a_quoted_pair() -> None:
     form = FormData()
     form.add_field("dir\\", b"x", filename="C:\\")
