@@ -254,6 +254,8 @@ class BaseConnector:
         self._in_progress: set[ResponseHandler] = set()
         #: Connections handed out and not yet given back (closed by close()).
         self._acquired: set[ResponseHandler] = set()
+        #: Connects and TLS handshakes that may stall (close() cancels them).
+        self._connecting: set[asyncio.Task[Any]] = set()
 
     def __del__(self, _warnings: Any = warnings) -> None:
         if self._closed:
@@ -327,6 +329,9 @@ class BaseConnector:
             proto.close()
             waiters.append(proto.closed_future)
         self._in_progress.clear()
+        # A TLS handshake under way has no transport to close yet: stop it (see _wrap).
+        for attempt in self._connecting:
+            attempt.cancel()
         # Connections in use go too (as in aiohttp): their requests fail now instead of
         # running on a connector that is gone.
         acquired, self._acquired = self._acquired, set()
@@ -737,7 +742,15 @@ class TCPConnector(BaseConnector):
             self._dns_inflight[key] = task
             task.add_done_callback(functools.partial(self._lookup_done, key))
         # Shielded: one caller giving up (timeout, cancel) must not fail the others.
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled() and self._closed and not _cancelling():
+                # close() stopped the lookup; nobody cancelled this request.
+                raise ClientConnectionError(
+                    f"the connector was closed while resolving {host!r}"
+                ) from None
+            raise
 
     async def _lookup(self, host: str, port: int) -> list[ResolveResult]:
         addrs = await self._resolver.resolve(host, port, socket.AddressFamily(self._family))
@@ -1067,13 +1080,22 @@ class TCPConnector(BaseConnector):
             if seconds is None:
                 await opened
             else:
-                async with asyncio.timeout(seconds):
-                    await opened
+                # A TLS handshake (or uvloop's connect) may stall: run it as a task of its
+                # own that close() can cancel, as there is no transport to close yet.
+                attempt = loop.create_task(opened)
+                self._connecting.add(attempt)
+                try:
+                    async with asyncio.timeout(seconds):
+                        await attempt
+                finally:
+                    self._connecting.discard(attempt)
         except BaseException as exc:
             if sock is not None:
                 sock.close()
             if isinstance(exc, OSError):  # TimeoutError included
                 raise self._translate(key, exc, proxy=proxy) from exc
+            if isinstance(exc, asyncio.CancelledError) and self._closed and not _cancelling():
+                raise ClientConnectionError("the connector was closed while connecting") from None
             raise
         finally:
             self._in_progress.discard(proto)
@@ -1146,6 +1168,12 @@ def _literal(host: str, port: int, family: int) -> ResolveResult:
         proto=0,
         flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
     )
+
+
+def _cancelling() -> bool:
+    """Whether the current task itself is being cancelled (not just something it awaits)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _is_uvloop(loop: asyncio.AbstractEventLoop) -> bool:

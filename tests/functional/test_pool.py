@@ -467,12 +467,37 @@ async def test_closing_while_a_tls_handshake_stalls_does_not_hang(raw_server: An
         await reader.read()
 
     srv: RawServer = await raw_server(silent)
-    session = ClientSession(timeout=hyperclient.ClientTimeout(sock_connect=300 * MS))
+    # sock_connect is long: close() must stop the handshake itself, not wait for it.
+    session = ClientSession(timeout=hyperclient.ClientTimeout(sock_connect=30))
+    fds = open_fds()
     request = asyncio.ensure_future(session.get(f"https://127.0.0.1:{srv.port}/"))
     await asyncio.sleep(100 * MS)
-    await asyncio.wait_for(session.close(), 5)
-    with pytest.raises(hyperclient.ClientError):
-        await request
+    await asyncio.wait_for(session.close(), 1)
+    with pytest.raises(hyperclient.ClientConnectionError, match="closed while connecting"):
+        await asyncio.wait_for(request, 1)
+    assert not request.cancelled()
+    assert open_fds() <= fds
+
+
+async def test_closing_during_a_name_lookup_fails_the_request_not_cancels_it() -> None:
+    """close() stops the shared lookup task; the requests waiting on it get a client
+    error, not a CancelledError nobody asked for (which would confuse TaskGroups)."""
+
+    class SlowResolver(hyperclient.AbstractResolver):
+        async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[Any]:
+            await asyncio.sleep(30)
+            raise AssertionError("never resolved")
+
+        async def close(self) -> None:
+            return None
+
+    session = ClientSession(connector=TCPConnector(resolver=SlowResolver()))
+    request = asyncio.ensure_future(session.get("http://slow.test/"))
+    await asyncio.sleep(50 * MS)
+    await asyncio.wait_for(session.close(), 1)
+    with pytest.raises(hyperclient.ClientConnectionError, match=r"resolving 'slow\.test'"):
+        await asyncio.wait_for(request, 1)
+    assert not request.cancelled()
 
 
 @pytest.mark.parametrize(
