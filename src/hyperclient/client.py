@@ -861,7 +861,7 @@ class ClientSession:
     ) -> tuple[URL, BasicAuth | DigestAuth | None]:
         """The absolute URL without credentials, and the credentials to use."""
         url = self._build_url(str_or_url)
-        if url.raw_user is not None:
+        if url.raw_user is not None or url.raw_password is not None:  # also ``://:pw@``
             # Credentials in the URL win over the session's, never over an explicit auth=.
             if auth is not None:
                 raise ValueError("cannot combine auth= with credentials encoded in the URL")

@@ -185,7 +185,8 @@ def split_credentials(proxy: URL, auth: BasicAuth | None) -> tuple[URL, BasicAut
         InvalidURL: for an unsupported proxy scheme or a proxy URL with no host.
     """
     check_proxy_url(proxy)
-    if proxy.raw_user is not None:
+    # ``http://:token@proxy`` has no user for yarl (raw_user is None) but is credentials.
+    if proxy.raw_user is not None or proxy.raw_password is not None:
         if auth is None:
             auth = BasicAuth.from_url(proxy)
         proxy = proxy.with_user(None)

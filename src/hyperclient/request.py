@@ -302,7 +302,8 @@ class ClientRequest:
         if response_class is not None:
             self.response_class = response_class
         self.auth = auth
-        url_auth = BasicAuth.from_url(self.url) if self.url.raw_user is not None else None
+        userinfo = self.url.raw_user is not None or self.url.raw_password is not None  # ://:pw@
+        url_auth = BasicAuth.from_url(self.url) if userinfo else None
         if url_auth is not None:
             # Credentials in the URL are used, and never sent in the request target.
             self.url = self.url.with_user(None)

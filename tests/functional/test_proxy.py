@@ -8,6 +8,7 @@ Proxy-Authorization).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import errno
 import shutil
@@ -311,6 +312,50 @@ async def test_proxy_connector_of_the_reference(proxy_py_auth: str, origin: Orig
     assert connector.proxy == proxy_py_auth
     async with ClientSession(connector=connector) as session:
         await get_ok(session, origin.url())
+
+
+async def test_password_only_userinfo_is_credentials(raw_server: Any) -> None:
+    """``http://:TOKEN@host``: yarl reports no user, yet it is user "" with password TOKEN.
+
+    Used for the proxy and for an origin alike, and never left in a URL or a message.
+    """
+    token = "TOKEN-s3cr3t"
+    heads: list[bytes] = []
+
+    async def server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head, _ = await read_request(reader)
+        heads.append(head)
+        if head.startswith(b"CONNECT "):
+            writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+    srv = await raw_server(server)
+    proxy = f"http://:{token}@127.0.0.1:{srv.port}"
+    expected = f"Basic {base64.b64encode(f':{token}'.encode()).decode()}".encode()
+    # The session's auth is there to lose: credentials in a URL win over it.
+    session_auth = BasicAuth("session", "other")
+    async with asyncio.timeout(10), ClientSession(auth=session_auth) as session:
+        await get_ok(session, "http://origin.test/plain", proxy=proxy)
+        with pytest.raises(hyperclient.ClientHttpProxyError) as info:
+            await session.get("https://origin.test/", proxy=proxy)
+        async with session.get(f"http://:pw@127.0.0.1:{srv.port}/origin") as resp:
+            assert resp.status == 200
+            assert "pw" not in str(resp.url)
+    plain, connect, direct = heads
+    assert plain.startswith(b"GET http://origin.test/plain HTTP/1.1\r\n")
+    assert b"\r\nProxy-Authorization: " + expected + b"\r\n" in plain
+    assert b"\r\nProxy-Authorization: " + expected + b"\r\n" in connect
+    assert token not in str(info.value)
+    assert direct.startswith(b"GET /origin HTTP/1.1\r\n")
+    assert b"\r\nAuthorization: Basic OnB3\r\n" in direct  # ":pw"
+    req = hyperclient.ClientRequest("GET", URL("http://:pw@origin.test/"))
+    assert (req.url, req.auth) == (URL("http://origin.test/"), BasicAuth("", "pw"))
+    connector = ProxyConnector(proxy)
+    assert connector.proxy_url == URL(f"http://127.0.0.1:{srv.port}")
+    assert connector.proxy_auth == BasicAuth("", token)
+    await connector.close()
 
 
 def test_proxy_connector_refuses_an_unknown_scheme() -> None:

@@ -124,6 +124,11 @@ def test_credentials_move_out_of_the_url_and_the_port_is_explicit() -> None:
     assert auth == BasicAuth("us@er", "p:ss")
     given = BasicAuth("other", "x")
     assert split_credentials(URL("socks5://u:p@s"), given) == (URL("socks5://s:1080"), given)
+    # yarl has no user for ``:token@`` (raw_user is None); it is still a password to strip.
+    assert split_credentials(URL("http://:t%40k@p:3"), None) == (
+        URL("http://p:3"),
+        BasicAuth("", "t@k"),
+    )
 
 
 @pytest.mark.parametrize(
