@@ -74,6 +74,12 @@ class BasicAuth(_BasicAuthFields):
             raise ValueError(f"a colon is not allowed in the login: {login!r}")
         return super().__new__(cls, login, password, encoding)
 
+    def __repr__(self) -> str:
+        # Keys, errors and logged arguments repr their credentials: the password must not
+        # show (aiohttp's does). Whether one is set is still visible, for debugging.
+        password = "'***'" if self.password else "''"
+        return f"BasicAuth(login={self.login!r}, password={password}, encoding={self.encoding!r})"
+
     def encode(self) -> str:
         """Return the ``Authorization`` header value, ``Basic <base64>``.
 

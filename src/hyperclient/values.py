@@ -86,6 +86,15 @@ class ConnectionKey(NamedTuple):
     #: The TLS name checked and sent as SNI when it is not the URL's host (None: the host).
     server_hostname: str | None = None
 
+    def __repr__(self) -> str:
+        # Connection errors keep the key in their args, and proxy_auth holds the proxy's
+        # password, in whatever type was passed (aiohttp's BasicAuth shows it): hide it.
+        fields = (
+            f"{name}={'<hidden>' if name == 'proxy_auth' and value is not None else repr(value)}"
+            for name, value in zip(self._fields, self, strict=True)
+        )
+        return f"ConnectionKey({', '.join(fields)})"
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RequestInfo:

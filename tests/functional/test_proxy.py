@@ -17,6 +17,7 @@ import ssl
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -470,6 +471,37 @@ async def test_unreachable_proxy_is_a_proxy_connection_error(origin: Origin) -> 
     assert err.errno == errno.ECONNREFUSED
     assert f"127.0.0.1:{port}" in str(err)
     assert origin.heads == []
+
+
+@pytest.mark.parametrize("where", ["url", "proxy_auth"])
+async def test_origin_errors_through_a_proxy_never_show_its_password(
+    started: Any, tls_origin: Origin, where: str
+) -> None:
+    """The errors keep the connection key in their args, and the key the proxy's auth."""
+    secret = "hunter2-SECRET"
+    proxy: ConnectProxy = await started(ConnectProxy())
+    socks: SocksServer = await started(SocksServer())
+    auth = {"proxy_auth": BasicAuth("alice", secret)} if where == "proxy_auth" else {}
+    userinfo = f"alice:{secret}@" if where == "url" else ""
+    errors: list[BaseException] = []
+    # The origin's certificate is not trusted, and origin.test resolves nowhere.
+    connector = TCPConnector(resolver=StaticResolver({}))
+    async with asyncio.timeout(10), ClientSession(connector=connector) as session:
+        with pytest.raises(hyperclient.ClientConnectorCertificateError) as tls:
+            await session.get(
+                tls_origin.url(), proxy=f"http://{userinfo}127.0.0.1:{proxy.port}", **auth
+            )
+        errors.append(tls.value)
+        with pytest.raises(hyperclient.ClientConnectorDNSError) as dns:
+            await session.get(
+                "http://origin.test/", proxy=f"socks5://{userinfo}127.0.0.1:{socks.port}", **auth
+            )
+        errors.append(dns.value)
+    for err in errors:
+        for text in (str(err), repr(err), repr(err.args), "".join(traceback.format_exception(err))):
+            assert secret not in text
+        assert isinstance(err, hyperclient.ClientConnectorError)
+        assert err.args[0].proxy_auth == BasicAuth("alice", secret)  # still there, unshown
 
 
 # -- choosing the proxy ----------------------------------------------------------------------------

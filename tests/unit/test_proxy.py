@@ -16,6 +16,7 @@ from hyperclient.proxy import (
     split_credentials,
     uses_absolute_form,
 )
+from hyperclient.values import ConnectionKey
 
 # -- choosing from the environment ------------------------------------------------------------
 
@@ -177,3 +178,20 @@ def test_connect_request_is_authority_form_with_a_host_header() -> None:
 def test_connect_request_refuses_header_injection() -> None:
     with pytest.raises(LocalProtocolError):
         connect_request("example.com", 443, None, {"X-Evil": "a\r\nInjected: 1"})
+
+
+def test_credentials_never_render() -> None:
+    auth = BasicAuth("alice", "s3cret")
+    assert repr(auth) == "BasicAuth(login='alice', password='***', encoding='latin1')"
+    assert repr(BasicAuth("alice")) == "BasicAuth(login='alice', password='', encoding='latin1')"
+    # Any proxy_auth (aiohttp's BasicAuth, a tuple) is hidden in the key's repr.
+    key = ConnectionKey("h", 443, True, True, URL("http://p:1"), ("alice", "s3cret"), None)
+    assert "s3cret" not in repr(key)
+    assert "proxy_auth=<hidden>" in repr(key)
+    assert "proxy_auth=None" in repr(key._replace(proxy_auth=None))
+    # Equality and hashing are the tuple's, as before.
+    same = ConnectionKey("h", 443, True, True, URL("http://p:1"), ("alice", "s3cret"), None)
+    assert key == same
+    assert hash(key) == hash(same) == hash(tuple(key))
+    assert auth == ("alice", "s3cret", "latin1")
+    assert hash(auth) == hash(tuple(auth))
