@@ -1054,7 +1054,8 @@ class TCPConnector(BaseConnector):
             ssl=sslcontext,
             server_hostname=server_hostname if sslcontext is not None else None,
         )
-        if sslcontext is not None:
+        if sslcontext is not None and not proxy:
+            # A pin names the origin's certificate; an https proxy has its own.
             self._check_fingerprint(proto, key)
         return proto
 

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import errno
+import hashlib
 import shutil
 import socket
 import ssl
@@ -431,6 +432,50 @@ async def test_https_through_an_https_proxy_is_tls_inside_tls(
         await get_ok(session, origin.url(), proxy=proxy_py_tls)
     assert len(tls_origin.heads) == 1
     assert len(origin.heads) == 1
+
+
+class TlsConnectProxy(ConnectProxy):
+    """``ConnectProxy`` behind TLS: an https:// proxy."""
+
+    async def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=ssl_context)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+
+async def test_a_pin_is_checked_on_the_origin_not_on_an_https_proxy(
+    started: Any,
+    tls_origin: Origin,
+    cert: trustme.LeafCert,
+    ca: trustme.CA,
+    trusting: ssl.SSLContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(proxy_ctx)  # not the origin's certificate
+    proxy: TlsConnectProxy = await started(TlsConnectProxy(), ssl_context=proxy_ctx)
+    # A pinning connector verifies an https proxy with the default context: make that one
+    # trust the test CA (there is no other way to have the proxy verified meanwhile).
+    default_for = hyperclient.connector.context_for
+    monkeypatch.setattr(
+        hyperclient.connector,
+        "context_for",
+        lambda setting, **kw: trusting if setting is True else default_for(setting, **kw),
+    )
+    der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
+    pin = hyperclient.Fingerprint(hashlib.sha256(der).digest())
+    wrong = hyperclient.Fingerprint(hashlib.sha256(b"another certificate").digest())
+    proxy_url = f"https://127.0.0.1:{proxy.port}"
+    async with asyncio.timeout(10):
+        for connector in (TCPConnector(ssl=pin), TCPConnector(fingerprint=pin.fingerprint)):
+            async with ClientSession(connector=connector) as session:
+                await get_ok(session, tls_origin.url(), proxy=proxy_url)
+        # The pin is still checked, against the origin.
+        async with ClientSession(connector=TCPConnector(ssl=wrong)) as session:
+            with pytest.raises(hyperclient.ServerFingerprintMismatch) as info:
+                await session.get(tls_origin.url(), proxy=proxy_url)
+    assert (info.value.host, info.value.port) == ("127.0.0.1", tls_origin.port)
+    assert info.value.got == hashlib.sha256(der).digest()
+    assert len(tls_origin.heads) == 2
 
 
 async def test_407_on_connect_names_the_proxy(
