@@ -500,7 +500,10 @@ class ClientRequest:
                 self.ssl if is_ssl else True,
                 self.proxy,
                 self.proxy_auth,
-                hash(tuple(self.proxy_headers.items())) if self.proxy_headers else None,
+                # A mapping or a list of pairs (aiohttp's LooseHeaders), as sent.
+                hash(tuple(proxy_headers(None, self.proxy_headers)))
+                if self.proxy_headers
+                else None,
                 self.server_hostname if is_ssl else None,
             )
         return key

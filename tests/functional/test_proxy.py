@@ -393,6 +393,27 @@ async def test_https_goes_through_a_connect_tunnel(
     assert not has_header(head, b"X-For-Proxy")
 
 
+async def test_proxy_headers_as_a_list_of_pairs(
+    started: Any, origin: Origin, tls_origin: Origin, trusting: ssl.SSLContext
+) -> None:
+    """aiohttp takes any LooseHeaders for proxy_headers=, pairs included."""
+    proxy: ConnectProxy = await started(ConnectProxy())
+    pairs = [("X-For-Proxy", "1"), ("X-For-Proxy", "2")]
+    async with asyncio.timeout(10), ClientSession(connector=TCPConnector(ssl=trusting)) as session:
+        await get_ok(
+            session, tls_origin.url(), proxy=f"http://127.0.0.1:{proxy.port}", proxy_headers=pairs
+        )
+        async with session.get(
+            origin.url(), proxy=f"http://127.0.0.1:{proxy.port}", proxy_headers=pairs
+        ) as resp:
+            assert resp.status == 200  # the proxy's own answer to a plain request
+    connect, plain = proxy.heads
+    for head in (connect, plain):
+        assert b"\r\nX-For-Proxy: 1\r\nX-For-Proxy: 2\r\n" in head
+    assert connect.startswith(b"CONNECT ")
+    assert not has_header(tls_origin.heads[0], b"X-For-Proxy")
+
+
 async def test_tunnels_are_pooled_per_origin_never_shared(
     started: Any, cert: trustme.LeafCert, trusting: ssl.SSLContext
 ) -> None:
