@@ -35,6 +35,7 @@ from .errors import (
     ClientHttpProxyError,
     ClientProxyConnectionError,
     ConnectionTimeoutError,
+    LocalProtocolError,
     RemoteProtocolError,
     ServerDisconnectedError,
     ServerFingerprintMismatch,
@@ -954,13 +955,17 @@ class TCPConnector(BaseConnector):
             # socks5:// and socks4:// resolve here; socks5h:// and socks4a:// at the proxy.
             target = await self._resolve_for_socks(key, port, proxy.scheme, traces)
         auth = key.proxy_auth
-        handshake = SocksHandshake(
-            5 if proxy.scheme.startswith("socks5") else 4,
-            target,
-            port,
-            username=auth.login if auth is not None else None,
-            password=auth.password if auth is not None else None,
-        )
+        try:
+            handshake = SocksHandshake(
+                5 if proxy.scheme.startswith("socks5") else 4,
+                target,
+                port,
+                username=auth.login if auth is not None else None,
+                password=auth.password if auth is not None else None,
+            )
+        except LocalProtocolError as exc:
+            # SOCKS cannot carry this origin or these credentials: no proxy gets this far.
+            raise ClientProxyConnectionError(proxy_key, OSError(None, str(exc))) from exc
         sock = await self._connect_proxy(proxy_key, traces, timeout)
         try:
             async with asyncio.timeout(timeout.sock_connect or None):

@@ -74,9 +74,10 @@ class SocksHandshake:
         version: 4 or 5. Version 4 sends a name with the 4a extension.
         host: an IP literal, or a name for the proxy to resolve (SOCKS4a, SOCKS5).
         port: the destination port.
-        username: SOCKS5: with *password*, offered as RFC 1929 credentials; SOCKS4: the
+        username: SOCKS5: offered as RFC 1929 credentials with *password*; SOCKS4: the
             user id.
-        password: SOCKS5 only.
+        password: SOCKS5 only; None or empty with a *username* sends an empty password,
+            as curl does for ``socks5://user@proxy``.
 
     Raises:
         LocalProtocolError: for a destination or credentials the protocol cannot carry.
@@ -98,9 +99,9 @@ class SocksHandshake:
         self.version = version
         self._buf = bytearray()
         self._out = bytearray()
+        if version == 5 and username is None and password is not None:
+            raise LocalProtocolError("socks5 credentials need a username with the password")
         self._credentials = _credentials(username, password) if version == 5 else None
-        if version == 5 and username is not None and self._credentials is None:
-            raise LocalProtocolError("socks5 credentials need both a username and a password")
         self._request = (
             _socks5_request(host, port) if version == 5 else _socks4_request(host, port, username)
         )
@@ -275,15 +276,20 @@ def _check_version(got: int, expected: int) -> None:
 
 
 def _credentials(username: str | None, password: str | None) -> bytes | None:
-    """RFC 1929 §2: VER (1), ULEN, UNAME, PLEN, PASSWD; each 1 to 255 bytes."""
-    if username is None or password is None:
+    """RFC 1929 §2: VER (1), ULEN, UNAME, PLEN, PASSWD; a user name of 1 to 255 bytes.
+
+    The RFC draws PASSWD as 1 to 255 bytes too, but a user given without a password
+    (``socks5://user@proxy``) gets an empty one, PLEN 0: what curl sends, and what
+    proxies that check the user name only accept.
+    """
+    if username is None:
         return None
     user = username.encode("utf-8")
-    secret = password.encode("utf-8")
+    secret = (password or "").encode("utf-8")
     if not 0 < len(user) < 256:
         raise LocalProtocolError(f"socks5 username must be 1 to 255 bytes, got {len(user)}")
-    if not 0 < len(secret) < 256:
-        raise LocalProtocolError(f"socks5 password must be 1 to 255 bytes, got {len(secret)}")
+    if len(secret) > 255:
+        raise LocalProtocolError(f"socks5 password must be at most 255 bytes, got {len(secret)}")
     return bytes([1, len(user)]) + user + bytes([len(secret)]) + secret
 
 

@@ -678,6 +678,38 @@ async def test_socks5_credentials_and_https_inside(
     assert len(tls_origin.heads) == 1
 
 
+@pytest.mark.parametrize(
+    ("url", "proxy", "message"),
+    [
+        ("http://[::1]:1/", "socks4://", "socks4 cannot carry an IPv6 address: '::1'"),
+        ("http://origin.test/", f"socks5h://{'a' * 300}:x@", "username must be 1 to 255 bytes"),
+        ("http://origin.test/", "socks5h://:x@", "username must be 1 to 255 bytes, got 0"),
+    ],
+)
+async def test_what_socks_cannot_carry_is_a_proxy_connection_error(
+    started: Any, url: str, proxy: str, message: str
+) -> None:
+    socks: SocksServer = await started(SocksServer(hosts=NAMES))
+    async with asyncio.timeout(10), ClientSession() as session:
+        with pytest.raises(hyperclient.ClientProxyConnectionError) as info:
+            await session.get(url, proxy=f"{proxy}127.0.0.1:{socks.port}")
+    assert message in str(info.value)
+    assert (info.value.host, info.value.port) == ("127.0.0.1", socks.port)
+    assert isinstance(info.value.__cause__, hyperclient.errors.LocalProtocolError)
+    assert socks.requests == []  # refused before connecting: the proxy got no CONNECT
+
+
+async def test_socks5_user_without_password_sends_an_empty_one(
+    started: Any, origin: Origin
+) -> None:
+    socks: SocksServer = await started(SocksServer(hosts=NAMES, credentials=("alice", "")))
+    async with asyncio.timeout(10), ClientSession() as session:
+        await get_ok(
+            session, origin.url(host="origin.test"), proxy=f"socks5h://alice@127.0.0.1:{socks.port}"
+        )
+    assert socks.requests[0].username == "alice"
+
+
 async def test_socks_refusal_keeps_the_reason_and_errno(started: Any) -> None:
     socks: SocksServer = await started(SocksServer(refuse=0x05))
     async with ClientSession() as session:

@@ -79,6 +79,15 @@ def test_socks5_username_and_password_rfc1929() -> None:
     assert hs.is_done()
 
 
+@pytest.mark.parametrize("password", [None, ""])
+def test_socks5_user_without_password_sends_an_empty_one(password: str | None) -> None:
+    # socks5://user@proxy: curl sends PLEN 0 rather than refusing.
+    hs = SocksHandshake(5, "example.com", 80, username="user", password=password)
+    assert hs.data_to_send() == b"\x05\x02\x00\x02"
+    hs.receive_data(b"\x05\x02")
+    assert hs.data_to_send() == b"\x01\x04user\x00"
+
+
 def test_socks5_proxy_may_skip_authentication_even_with_credentials() -> None:
     hs = SocksHandshake(5, "example.com", 80, username="user", password="pass")
     hs.data_to_send()
@@ -161,8 +170,9 @@ def test_eof_after_the_reply_is_the_origins_business() -> None:
     ("kwargs", "message"),
     [
         ({"username": "u" * 256, "password": "p"}, "username must be 1 to 255 bytes, got 256"),
-        ({"username": "u", "password": ""}, "password must be 1 to 255 bytes, got 0"),
-        ({"username": "u"}, "need both a username and a password"),
+        ({"username": "", "password": "p"}, "username must be 1 to 255 bytes, got 0"),
+        ({"username": "u", "password": "p" * 256}, "password must be at most 255 bytes, got 256"),
+        ({"password": "p"}, "need a username with the password"),
     ],
 )
 def test_socks5_credentials_that_cannot_be_sent(kwargs: dict[str, str], message: str) -> None:
