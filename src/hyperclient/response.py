@@ -15,14 +15,14 @@ import codecs
 import json
 import warnings
 import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from email.message import Message
 from http.cookies import CookieError, SimpleCookie
 from time import monotonic as _monotonic
 from types import MappingProxyType, SimpleNamespace, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
 from .compression import make_decoder
@@ -269,6 +269,13 @@ class ClientResponse:
     def history(self) -> tuple[ClientResponse, ...]:
         """The redirect responses that led here, oldest first."""
         return self._history
+
+    @property
+    def links(self) -> MultiDictProxy[MultiDictProxy[str | URL]]:
+        """The ``Link`` header (RFC 8288), as aiohttp gives it: by ``rel`` (the URL when
+        there is none), each link's parameters and its ``url``, resolved against the
+        response URL."""
+        return _parse_links(self.headers.getall("Link", ()), self.url)
 
     @property
     def cookies(self) -> SimpleCookie:
@@ -579,6 +586,62 @@ class _Cancellable(Protocol):
     """A timer the response cancels once its body is complete."""
 
     def cancel(self) -> None: ...
+
+
+def _parse_links(values: Iterable[str], base: URL) -> MultiDictProxy[MultiDictProxy[str | URL]]:
+    """Parse ``Link`` field values (RFC 8288 §3): ``<uri-ref>; param=value; ...``, comma
+    separated. A comma inside ``<...>`` or a quoted string does not end a link."""
+    links: MultiDict[MultiDictProxy[str | URL]] = MultiDict()
+    for value in values:
+        pos, end = 0, len(value)
+        while pos < end:
+            start = value.find("<", pos)
+            close = value.find(">", start + 1) if start != -1 else -1
+            if close == -1:
+                break  # no (complete) link left: ignore the rest, as browsers do
+            target = value[start + 1 : close]
+            params: MultiDict[str | URL] = MultiDict()
+            pos = close + 1
+            while pos < end and value[pos] != ",":
+                if value[pos] != ";":
+                    pos += 1
+                    continue
+                name, param, pos = _link_param(value, pos + 1)
+                if name:
+                    params.add(name, param)
+            pos += 1  # past the comma
+            rel = params.get("rel")
+            params.add("url", base.join(URL(target)))
+            links.add(str(rel) if rel is not None else target, MultiDictProxy(params))
+    return MultiDictProxy(links)
+
+
+def _link_param(value: str, pos: int) -> tuple[str, str, int]:
+    """One ``name[=value]`` link parameter from *pos*; the value may be a quoted-string
+    (RFC 9110 §5.6.4). Returns name (lower case), value and where parsing stopped."""
+    end = len(value)
+    stop = pos
+    while stop < end and value[stop] not in "=;,":
+        stop += 1
+    name = value[pos:stop].strip().lower()
+    if stop >= end or value[stop] != "=":
+        return name, "", stop
+    pos = stop + 1
+    while pos < end and value[pos] in " \t":
+        pos += 1
+    if pos < end and value[pos] == '"':
+        chars = []
+        pos += 1
+        while pos < end and value[pos] != '"':
+            if value[pos] == "\\" and pos + 1 < end:
+                pos += 1
+            chars.append(value[pos])
+            pos += 1
+        return name, "".join(chars), pos + 1
+    stop = pos
+    while stop < end and value[stop] not in ";,":
+        stop += 1
+    return name, value[pos:stop].strip(), stop
 
 
 class _RefusingDecoder:

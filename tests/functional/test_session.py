@@ -371,6 +371,32 @@ async def test_base_url(server: Any) -> None:
             assert (await resp.json())["path"] == "/echo"
 
 
+async def test_links_from_the_link_header(raw_server: Callable[..., Any]) -> None:
+    """resp.links as in aiohttp (RFC 8288): by rel, parameters, url resolved."""
+    link = (
+        b'Link: </page?n=2,3>; rel="next"; title="a, \\"b\\""\r\n'
+        b"Link: <https://cdn.example/x>; rel=preconnect, <../up>; rel=up\r\n"
+    )
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n" + link + b"Content-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        async with session.get(srv.url + "/a/b") as resp:
+            links = resp.links
+    assert list(links) == ["next", "preconnect", "up"]
+    assert dict(links["next"]) == {
+        "rel": "next",
+        "title": 'a, "b"',
+        "url": URL(srv.url + "/page?n=2,3"),
+    }
+    assert links["preconnect"]["url"] == URL("https://cdn.example/x")
+    assert links["up"]["url"] == URL(srv.url + "/up")
+
+
 async def test_json_none_is_no_json_body(url: Callable[[str], str]) -> None:
     async with ClientSession() as session:
         async with session.post(url("/echo"), json=None) as resp:
