@@ -24,6 +24,7 @@ import pytest
 import trustme
 from aiohttp import web
 
+import hyperclient
 from hyperclient._demo_server import serve
 from hyperclient.auth import parse_challenge
 
@@ -44,9 +45,15 @@ class Result:
         return json.loads(self.stdout)
 
 
+# The subprocess must run the hyperclient these tests imported (a worktree, say), not
+# whichever copy is installed in the environment.
+_SRC = str(Path(hyperclient.__file__).resolve().parents[1])
+
+
 async def hc(*args: str, stdin: bytes | None = None, timeout: float = 30) -> Result:
     """Run ``python -m hyperclient ARGS``; stdout and stderr are pipes (not a terminal)."""
-    env = {**os.environ, "NO_COLOR": "1"}
+    path = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": path}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
