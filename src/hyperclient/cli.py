@@ -726,7 +726,11 @@ def _timeout(args: argparse.Namespace) -> ClientTimeout:
 
 
 class _Output:
-    """Where the body goes: stdout, or a file opened on the first byte."""
+    """Where the body goes: stdout, or a file opened on the first byte.
+
+    The file is not touched before then: a failed transfer (refused connection, -f on
+    an HTTP error) leaves an existing file as it was, as curl does.
+    """
 
     def __init__(self, path: str | None) -> None:
         self.path = None if path in (None, "-") else path
@@ -746,12 +750,18 @@ class _Output:
             raise CliError(EXIT_WRITE, f"failed writing body: {exc.strerror or exc}") from exc
         self.written += len(data)
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """The transfer succeeded: an empty body still creates the file, as curl does."""
         if self.path is not None and self._file is None:
-            # An empty body still creates the file, as curl does.
             self.write(b"")
-        if self._file is not None:
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        try:
             self._file.close()
+        except OSError as exc:
+            raise CliError(EXIT_WRITE, f"failed writing body: {exc.strerror or exc}") from exc
 
 
 async def _send(
@@ -882,6 +892,7 @@ async def fetch(
                     progress,
                     check_binary=output.path is None and sys.stdout.isatty() and not args.output,
                 )
+        output.finish()
     if args.timings:
         _print_timings(resp, started, head_at, time.perf_counter())
     return EXIT_OK

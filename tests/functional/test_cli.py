@@ -345,6 +345,26 @@ async def test_connection_refused_exits_7() -> None:
     assert "127.0.0.1" in r.stderr
 
 
+async def test_output_file_is_untouched_when_the_transfer_fails(base: str, tmp_path: Path) -> None:
+    keep = tmp_path / "keep.txt"
+    keep.write_bytes(b"precious previous download")
+    closed = f"http://127.0.0.1:{closed_port()}/"
+    refused, no_dir, failed, empty = await asyncio.gather(
+        hc("-o", str(keep), closed),
+        hc("-o", str(tmp_path / "no-such-dir" / "out"), closed),
+        hc("-f", "-o", str(keep), f"{base}/status/404"),
+        hc("-o", str(tmp_path / "empty.txt"), f"{base}/text?text="),
+    )
+    assert refused.code == 7, refused.stderr
+    assert no_dir.code == 7, no_dir.stderr  # the real error, not "failed writing body" (23)
+    assert no_dir.stderr.startswith("hyperclient: (7) ")
+    assert failed.code == 22, failed.stderr
+    assert keep.read_bytes() == b"precious previous download"
+    assert not (tmp_path / "no-such-dir").exists()
+    assert empty.code == 0, empty.stderr
+    assert (tmp_path / "empty.txt").read_bytes() == b""  # an empty body still makes the file
+
+
 async def test_unknown_host_exits_6() -> None:
     r = await hc("--connect-timeout", "5", "http://no-such-host.invalid/")
     assert r.code == 6, r.stderr
