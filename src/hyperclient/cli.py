@@ -792,6 +792,9 @@ async def _send(
     resp.release()
     headers["Authorization"] = plan.digest.authorization(plan.method, resp.url, challenge)
     kwargs = plan.request_kwargs()
+    # resp.url is the target that was challenged, query included: -G's params are
+    # already in it, and sending them again would ask for another target.
+    kwargs.pop("params", None)
     try:
         resp = await session.request(
             plan.method,

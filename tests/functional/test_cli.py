@@ -82,7 +82,10 @@ def header(echo: dict[str, Any], name: str) -> list[str]:
 
 
 def _digest_app() -> web.Application:
-    """/echo and friends, plus /digest guarded by Digest (MD5, qop=auth) for user:secret."""
+    """/echo and friends, plus /digest guarded by Digest (MD5, qop=auth) for user:secret.
+
+    The digest-uri must be the request target, as a strict server checks (RFC 7616 §3.4).
+    """
     app = make_app()
     realm, nonce = "cli-test", "n0nce"
 
@@ -96,8 +99,10 @@ def _digest_app() -> web.Application:
             ha1 = md5(f"user:{realm}:secret")
             ha2 = md5(f"{request.method}:{p['uri']}")
             expected = md5(f"{ha1}:{nonce}:{p['nc']}:{p['cnonce']}:{p['qop']}:{ha2}")
+            if p["uri"] != request.raw_path:
+                return web.Response(status=400, text=f"digest-uri {p['uri']!r} is not the target")
             if p.get("response") == expected and p.get("username") == "user":
-                return web.json_response({"authenticated": True})
+                return web.json_response({"authenticated": True, "target": request.raw_path})
         challenge = f'Digest realm="{realm}", nonce="{nonce}", qop="auth"'
         return web.Response(status=401, headers={"WWW-Authenticate": challenge})
 
@@ -312,8 +317,14 @@ async def test_digest_auth(base: str) -> None:
         hc("--digest", "-u", "user:wrong", "--fail", f"{base}/digest"),
     )
     assert good.code == 0, good.stderr
-    assert good.json() == {"authenticated": True}
+    assert good.json() == {"authenticated": True, "target": "/digest"}
     assert bad.code == 22
+
+
+async def test_digest_auth_retries_the_same_target_with_get_data(base: str) -> None:
+    r = await hc("--digest", "-u", "user:secret", "-G", "-d", "q=x", "--fail", f"{base}/digest")
+    assert r.code == 0, r.stderr
+    assert r.json() == {"authenticated": True, "target": "/digest?q=x"}  # not ?q=x&q=x
 
 
 async def test_timings_are_printed_to_stderr(base: str) -> None:
