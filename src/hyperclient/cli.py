@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import IO, Any, NoReturn
 
 from multidict import CIMultiDict
+from yarl import URL
 
 from . import (
     BaseConnector,
@@ -764,10 +765,25 @@ class _Output:
             raise CliError(EXIT_WRITE, f"failed writing body: {exc.strerror or exc}") from exc
 
 
+def check_url(url: str) -> None:
+    """Refuse a URL with a bad port (curl's exit 3) before it reaches the session.
+
+    yarl checks the port only when the authority is first read, and then raises a
+    bare ValueError rather than ``InvalidURL``.
+    """
+    try:
+        URL(url).explicit_port  # noqa: B018 - read for its validation
+    except ValueError as exc:
+        reason = str(exc)
+        reason = reason[:1].lower() + reason[1:]
+        raise CliError(EXIT_URL, f"bad URL {url!r:.200}: {reason}") from exc
+
+
 async def _send(
     session: ClientSession, url: str, plan: RequestPlan, timeout: ClientTimeout
 ) -> ClientResponse:
     """Perform the request; answer one Digest challenge if --digest was given."""
+    check_url(url)
     kwargs = plan.request_kwargs()
     headers = CIMultiDict(plan.headers)
     try:
@@ -1038,6 +1054,7 @@ async def run_ws(args: argparse.Namespace, printer: _Printer) -> int:
         options: dict[str, Any] = {"headers": headers, "ssl": ssl_setting(args)}
         if args.protocol:
             options["protocols"] = tuple(args.protocol)
+        check_url(args.url)
         if creds is not None:
             options["auth"] = BasicAuth(*creds)
         async with ws_connect(args.url, **options) as ws:

@@ -376,6 +376,21 @@ async def test_output_file_is_untouched_when_the_transfer_fails(base: str, tmp_p
     assert (tmp_path / "empty.txt").read_bytes() == b""  # an empty body still makes the file
 
 
+async def test_port_out_of_range_exits_3() -> None:
+    single, parallel, ws = await asyncio.gather(
+        hc("http://127.0.0.1:99999/", timeout=10),
+        hc("-Z", "http://127.0.0.1:99999/", timeout=10),
+        hc("ws", "ws://127.0.0.1:99999/", timeout=10),
+    )
+    assert single.code == 3, single.stderr
+    assert single.stderr == (
+        "hyperclient: (3) bad URL 'http://127.0.0.1:99999/': port out of range 0-65535\n"
+    )
+    assert parallel.code == 3, parallel.stderr
+    assert "port out of range" in parallel.out
+    assert ws.code == 3, ws.stderr
+
+
 async def test_unknown_host_exits_6() -> None:
     r = await hc("--connect-timeout", "5", "http://no-such-host.invalid/")
     assert r.code == 6, r.stderr
