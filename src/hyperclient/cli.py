@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import getpass
 import io
-import itertools
 import os
 import re
 import ssl
@@ -684,7 +683,43 @@ def plan_request(args: argparse.Namespace) -> RequestPlan:
     return plan
 
 
-def expand_urls(args: argparse.Namespace) -> list[str]:
+# Each globbed URL is a request: one pattern making more than this is taken for a typo
+# ([1-99999999] would run for days) and refused before anything is sent.
+MAX_GLOB_URLS = 1_000_000
+
+
+class UrlList:
+    """The URLs to fetch, ``[N-M]`` ranges expanded lazily, one URL at a time.
+
+    ``len()`` is computed from the ranges without expanding them; bad and oversized
+    ranges are refused when the list is made (curl's exit 3 for globbing errors).
+    """
+
+    def __init__(self, urls: Sequence[str], *, globbing: bool) -> None:
+        self._urls = tuple(urls)
+        self._ranges = [_glob_ranges(url) if globbing else [] for url in self._urls]
+        self._count = 0
+        for url, ranges in zip(self._urls, self._ranges, strict=True):
+            count = 1
+            for _, lo, hi in ranges:
+                count *= hi - lo + 1
+            if count > MAX_GLOB_URLS:
+                raise CliError(
+                    EXIT_URL,
+                    f"[globbing] {url!r:.200} expands to {count:,} URLs, more than "
+                    f"{MAX_GLOB_URLS:,} (use -g to turn globbing off)",
+                )
+            self._count += count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[str]:
+        for url, ranges in zip(self._urls, self._ranges, strict=True):
+            yield from _expand_ranges(url, ranges)
+
+
+def expand_urls(args: argparse.Namespace) -> UrlList:
     """The URLs from the arguments and --url-file, with ``[N-M]`` ranges expanded."""
     urls: list[str] = list(args.urls)
     if args.url_file:
@@ -697,18 +732,31 @@ def expand_urls(args: argparse.Namespace) -> list[str]:
         except OSError as exc:
             raise CliError(EXIT_READ, f"cannot read {args.url_file!r}: {exc.strerror}") from exc
         urls += [line.strip() for line in text.splitlines() if line.strip() and line[:1] != "#"]
-    if args.globoff:
-        return urls
-    return [expanded for url in urls for expanded in _expand_ranges(url)]
+    return UrlList(urls, globbing=not args.globoff)
 
 
-def _expand_ranges(url: str) -> Iterator[str]:
-    """curl's numeric globbing: ``/item/[1-3]`` -> ``/item/1``, ``/item/2``, ``/item/3``."""
+_Range = tuple["re.Match[str]", int, int]
+
+
+def _glob_ranges(url: str) -> list[_Range]:
+    """The ``[N-M]`` ranges of *url*; a descending one is an error, as in curl."""
     ranges = [(m, int(m[1]), int(m[2])) for m in _RANGE.finditer(url)]
+    for match, lo, hi in ranges:
+        if lo > hi:
+            raise CliError(
+                EXIT_URL,
+                f"[globbing] bad range {match[0]!r} in column {match.start() + 1} "
+                f"of {url!r:.200}, expected the lower bound first",
+            )
+    return ranges
+
+
+def _expand_ranges(url: str, ranges: list[_Range]) -> Iterator[str]:
+    """curl's numeric globbing: ``/item/[1-3]`` -> ``/item/1``, ``/item/2``, ``/item/3``."""
     if not ranges:
         yield url
         return
-    for values in itertools.product(*(range(lo, hi + 1) for _, lo, hi in ranges)):
+    for values in _odometer([(lo, hi) for _, lo, hi in ranges]):
         out, pos = [], 0
         for (match, _, _), value in zip(ranges, values, strict=True):
             width = len(match[1]) if match[1].startswith("0") else 0
@@ -716,6 +764,17 @@ def _expand_ranges(url: str) -> Iterator[str]:
             pos = match.end()
         out.append(url[pos:])
         yield "".join(out)
+
+
+def _odometer(bounds: list[tuple[int, int]]) -> Iterator[tuple[int, ...]]:
+    """``itertools.product`` of the ranges, without materialising them first."""
+    if not bounds:
+        yield ()
+        return
+    (lo, hi), rest = bounds[0], bounds[1:]
+    for value in range(lo, hi + 1):
+        for tail in _odometer(rest):
+            yield (value, *tail)
 
 
 def _timeout(args: argparse.Namespace) -> ClientTimeout:
@@ -940,7 +999,7 @@ class ParallelStats:
 
 
 async def fetch_parallel(
-    session: ClientSession, urls: Sequence[str], plan: RequestPlan, args: argparse.Namespace
+    session: ClientSession, urls: UrlList, plan: RequestPlan, args: argparse.Namespace
 ) -> int:
     """Fetch *urls* with at most --parallel-max at once; print a summary."""
     stats = ParallelStats()

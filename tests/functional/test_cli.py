@@ -462,6 +462,20 @@ async def test_parallel_from_a_url_file_with_failures(base: str, tmp_path: Path)
     assert failing.code == 22
 
 
+async def test_globbing_refuses_absurd_and_bad_ranges(base: str) -> None:
+    huge, huge_parallel, backwards = await asyncio.gather(
+        hc(f"{base}/json?i=[1-99999999]", timeout=10),
+        hc("-Z", f"{base}/json?i=[1-99999999]", timeout=10),
+        hc(f"{base}/json?i=[3-1]", timeout=10),
+    )
+    for r in (huge, huge_parallel):
+        assert r.code == 3, r.stderr
+        assert "expands to 99,999,999 URLs, more than 1,000,000" in r.stderr
+        assert r.stdout == b""
+    assert backwards.code == 3, backwards.stderr
+    assert "bad range '[3-1]'" in backwards.stderr
+
+
 async def test_several_urls_without_parallel_run_in_order(base: str) -> None:
     r = await hc(f"{base}/text?text=one", f"{base}/text?text=two")
     assert r.out == "onetwo"
