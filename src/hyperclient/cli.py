@@ -672,7 +672,9 @@ def plan_request(args: argparse.Namespace) -> RequestPlan:
             plan.digest = DigestAuth(*creds)
         else:
             try:
-                plan.basic = BasicAuth(*creds)
+                # UTF-8, as curl sends it (RFC 7617 §2.1 charset="UTF-8"); the latin-1
+                # default cannot encode most names and failed with a traceback.
+                plan.basic = BasicAuth(*creds, encoding="utf-8")
             except ValueError as exc:
                 raise CliError(EXIT_USAGE, f"invalid --user: {exc}") from exc
     kwargs["ssl"] = ssl_setting(args)
@@ -1115,7 +1117,7 @@ async def run_ws(args: argparse.Namespace, printer: _Printer) -> int:
             options["protocols"] = tuple(args.protocol)
         check_url(args.url)
         if creds is not None:
-            options["auth"] = BasicAuth(*creds)
+            options["auth"] = BasicAuth(*creds, encoding="utf-8")
         async with ws_connect(args.url, **options) as ws:
             if args.verbose:
                 printer.note(f"connected to {args.url}")

@@ -327,6 +327,18 @@ async def test_digest_auth_retries_the_same_target_with_get_data(base: str) -> N
     assert r.json() == {"authenticated": True, "target": "/digest?q=x"}  # not ?q=x&q=x
 
 
+async def test_basic_auth_sends_utf8_credentials(base: str) -> None:
+    single, parallel = await asyncio.gather(
+        hc("-u", "jö€:pässwörd", f"{base}/echo"),
+        hc("-Z", "-u", "jö€:pässwörd", f"{base}/echo"),
+    )
+    assert single.code == 0, single.stderr
+    expected = "Basic " + base64.b64encode("jö€:pässwörd".encode()).decode()
+    assert header(single.json(), "Authorization") == [expected]
+    assert parallel.code == 0, parallel.stderr
+    assert "status: 200 x1" in parallel.out
+
+
 async def test_timings_are_printed_to_stderr(base: str) -> None:
     r = await hc("--timings", f"{base}/json")
     assert r.code == 0, r.stderr
