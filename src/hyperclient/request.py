@@ -99,6 +99,7 @@ def make_url(url: str | URL) -> URL:
         return cached
     try:
         result = URL(url, encoded=True) if _is_encoded(url) else URL(url)
+        result.port  # noqa: B018 - yarl checks the port only when asked (99999 is refused)
     except (ValueError, TypeError) as exc:
         raise InvalidUrlClientError(url, str(exc)) from exc
     if len(_URL_CACHE) >= _URL_CACHE_SIZE:

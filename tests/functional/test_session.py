@@ -562,6 +562,8 @@ async def test_invalid_urls(url: Callable[[str], str]) -> None:
             await session.get("http:///path")
         with pytest.raises(hyperclient.InvalidURL):
             await session.get("/relative/without/base")
+        with pytest.raises(hyperclient.InvalidUrlClientError, match="99999/ - Port out of range"):
+            await session.get("http://127.0.0.1:99999/")
 
 
 async def test_connection_refused_names_host_and_port() -> None:
