@@ -319,8 +319,9 @@ class ClientRequest:
             self.headers["Authorization"] = self.auth.encode()
         self._body_source: _FileBody | _IterableBody | _FormBody | None = None
         self.body = b""
-        skip_type = skip_auto_headers is not None and any(
-            name.lower() == "content-type" for name in skip_auto_headers
+        skip_type = bool(skip_auto_headers) and any(
+            name.lower() == "content-type"
+            for name in skip_auto_headers  # type: ignore[union-attr]
         )
         self._prepare_body(data, skip_type)
         self._connection_key: ConnectionKey | None = None
