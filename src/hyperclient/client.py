@@ -73,6 +73,7 @@ _R = TypeVar("_R", bound=ClientResponse)
 
 
 _BASE_CONNECT = BaseConnector.connect
+_NO_LIMIT = ClientTimeout()
 # RFC 9110 §9.2.2: the methods a client may repeat without changing the outcome.
 _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
@@ -374,7 +375,7 @@ class ClientSession:
         timeout: ClientTimeout | None, read_timeout: float | None, conn_timeout: float | None
     ) -> ClientTimeout:
         if timeout is _SENTINEL or timeout is None:
-            result = DEFAULT_TIMEOUT if timeout is _SENTINEL else ClientTimeout()
+            result = DEFAULT_TIMEOUT  # aiohttp: None is the default too, not "no limit"
             if read_timeout is not _SENTINEL or conn_timeout is not None:
                 warnings.warn(
                     "read_timeout and conn_timeout are deprecated, use timeout=ClientTimeout()",
@@ -912,10 +913,12 @@ class ClientSession:
         return resp
 
     def _request_timeout(self, timeout: Any) -> ClientTimeout:
-        if timeout is _SENTINEL or timeout is None:
+        if timeout is _SENTINEL:
             return self._timeout
         if isinstance(timeout, ClientTimeout):
             return timeout
+        if timeout is None:  # aiohttp: ClientTimeout(total=None), no limit for this request
+            return _NO_LIMIT
         if isinstance(timeout, int | float):  # aiohttp 2 style: a number is the total
             return ClientTimeout(total=timeout)
         raise ValueError(f"timeout must be a ClientTimeout, got {timeout!r}")

@@ -279,8 +279,14 @@ class ClientRequest:
         **_: Any,
     ) -> None:
         self.method = method.upper() if method.islower() else method
-        self.original_url = url
         self.url = self._prepare_url(url, params)
+        # As aiohttp: the URL asked for, query from params= included, fragment kept.
+        if not params:
+            self.original_url = url
+        elif url.raw_fragment:
+            self.original_url = self.url.with_fragment(url.fragment)
+        else:
+            self.original_url = self.url
         self.version = _parse_version(version)
         self.encoding = encoding
         self.chunked = chunked

@@ -236,6 +236,19 @@ async def test_zero_timeouts_mean_no_limit(raw_server: Any) -> None:
         assert await asyncio.gather(get(), get()) == [b"ok", b"ok"]
 
 
+async def test_timeout_none_as_in_aiohttp(raw_server: Any) -> None:
+    """Session timeout=None is the default (not "no limit"); a request's timeout=None
+    lifts every limit for that request."""
+    async with ClientSession(timeout=None) as default:
+        assert default.timeout == ClientTimeout(total=300, sock_connect=30)
+    srv: RawServer = await raw_server(serve_forever_slowly(150 * MS))
+    async with ClientSession(timeout=ClientTimeout(total=50 * MS)) as session:
+        with pytest.raises(hyperclient.ServerTimeoutError):
+            await session.get(srv.url)
+        async with session.get(srv.url, timeout=None) as resp:
+            assert await resp.read() == b"ok"
+
+
 def serve_forever_slowly(delay: float) -> Callable[..., Awaitable[None]]:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:

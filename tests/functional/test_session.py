@@ -89,6 +89,11 @@ async def test_response_attributes(url: Callable[[str], str]) -> None:
             assert resp.request_info.headers["Host"] == f"127.0.0.1:{URL(url('/')).port}"
             assert "200 OK" in repr(resp)
             assert await resp.text() == "héllo wörld"
+        # params= are part of both URLs (and of error messages), as in aiohttp.
+        async with session.get(url("/text#frag"), params={"x": "1"}) as resp:
+            assert resp.url == URL(url("/text?x=1"))
+            assert resp.real_url == URL(url("/text?x=1#frag"))
+            assert resp.request_info.real_url == resp.real_url
 
 
 @pytest.mark.parametrize(
