@@ -555,8 +555,10 @@ class TCPConnector(BaseConnector):
             DER form (MD5 and SHA-1 warn).
         use_dns_cache: cache name resolution results.
         ttl_dns_cache: seconds a cached answer stays valid (None: forever).
-        family: address family for name resolution: AF_INET (default), AF_INET6, or 0 for
-            both. An IP-literal host is reached with its own family whatever this says.
+        family: address family for name resolution: 0 for both (the default, as in aiohttp
+            3: the addresses are raced, RFC 8305), AF_INET (the 0.17.4 reference's
+            default) or AF_INET6. An IP-literal host is reached with its own family
+            whatever this says.
         ssl_context: the ``SSLContext`` for HTTPS.
         ssl: aiohttp 3 form: True, False, an ``SSLContext`` or a ``Fingerprint``.
         resolver: an ``AbstractResolver``; ``ThreadedResolver`` by default, ``StaticResolver``
@@ -577,7 +579,7 @@ class TCPConnector(BaseConnector):
         fingerprint: bytes | None = None,
         use_dns_cache: bool = False,
         ttl_dns_cache: float | None = 10,
-        family: int = socket.AF_INET,
+        family: int = socket.AF_UNSPEC,
         ssl_context: SSLContext | None = None,
         ssl: SSLSetting | None = None,
         resolver: AbstractResolver | None = None,

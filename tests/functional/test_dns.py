@@ -152,7 +152,7 @@ async def test_concurrent_lookups_of_one_host_are_coalesced(
     async with ClientSession(connector=connector) as session:
         url = f"http://svc.test:{srv.port}/"
         await asyncio.gather(*(get_ok(session, url) for _ in range(10)))
-    assert resolver.calls == [("svc.test", srv.port, socket.AF_INET)]
+    assert resolver.calls == [("svc.test", srv.port, socket.AF_UNSPEC)]
     assert srv.connections == 10
 
 
@@ -279,12 +279,18 @@ async def test_family_filters_name_resolution(ipv6_server: int) -> None:
     async with ClientSession(connector=connector) as session:
         await get_ok(session, f"http://dual.test:{ipv6_server}/")
     assert resolver.calls == [("dual.test", ipv6_server, socket.AF_INET6)]
-    # The reference's default, AF_INET, never tries the IPv6 address.
-    connector = TCPConnector(resolver=StaticResolver(table))
+    # AF_INET (the 0.17.4 reference's default) never tries the IPv6 address...
+    connector = TCPConnector(resolver=StaticResolver(table), family=socket.AF_INET)
     async with ClientSession(connector=connector) as session:
         with pytest.raises(hyperclient.ClientConnectorError) as info:
             await session.get(f"http://dual.test:{ipv6_server}/")
     assert info.value.errno == errno.ECONNREFUSED
+    # ...while the default (0, as in aiohttp 3) races both and reaches the IPv6-only server.
+    assert TCPConnector().family == socket.AF_UNSPEC
+    resolver = CountingResolver(table)
+    async with ClientSession(connector=TCPConnector(resolver=resolver)) as session:
+        await get_ok(session, f"http://dual.test:{ipv6_server}/")
+    assert resolver.calls == [("dual.test", ipv6_server, socket.AF_UNSPEC)]
 
 
 def test_family_must_be_an_ip_family() -> None:
