@@ -909,7 +909,8 @@ class ClientSession:
                 await trace.send_request_exception(method, url, shown, exc)
             raise
         for trace in traces:
-            await trace.send_request_end(method, url, shown, resp)
+            # As aiohttp: the request that got the final response (after redirects).
+            await trace.send_request_end(resp.method, resp.url, shown, resp)
         return resp
 
     def _request_timeout(self, timeout: Any) -> ClientTimeout:

@@ -605,6 +605,16 @@ class ClientRequest:
             if self.traces:
                 for trace in self.traces:
                     await trace.send_request_headers(self.method, self.url, self.headers)
+                if (
+                    self._body_source is None
+                    and not self.chunked
+                    and not self.expect100
+                    and self.body
+                ):
+                    # A body written with the head is one chunk (aiohttp reports it too;
+                    # streamed bodies report each piece from _write_body).
+                    for trace in self.traces:
+                        await trace.send_request_chunk_sent(self.method, self.url, self.body)
             # Built while the server works on the request, not after its answer arrives:
             # at one request at a time that is latency saved.
             response = self._new_response()

@@ -473,6 +473,36 @@ async def test_trace_events_in_order(raw_server: Any) -> None:
         config.on_request_start.append(record("late"))
 
 
+async def test_trace_chunk_sent_for_every_body_and_end_with_the_final_url(
+    url: Callable[[str], str],
+) -> None:
+    """Upload-progress hooks see bodies written with the head too (once, also with
+    Expect: 100-continue), and on_request_end reports the request that got the final
+    response, after redirects (both as in aiohttp)."""
+    config = hyperclient.TraceConfig()
+    chunks: list[bytes] = []
+    ends: list[tuple[str, str]] = []
+
+    async def on_chunk(session: Any, ctx: Any, params: Any) -> None:
+        chunks.append(params.chunk)
+
+    async def on_end(session: Any, ctx: Any, params: Any) -> None:
+        ends.append((params.method, params.url.path))
+
+    config.on_request_chunk_sent.append(on_chunk)
+    config.on_request_end.append(on_end)
+    async with ClientSession(trace_configs=[config]) as session:
+        for kwargs in ({"data": b"x" * 10}, {"data": "text"}, {"json": [1]}):
+            async with session.post(url("/echo"), **kwargs) as resp:
+                await resp.read()
+        async with session.post(url("/echo"), data=b"y" * 5, expect100=True) as resp:
+            await resp.read()
+        async with session.get(url("/redirect/2")) as resp:
+            await resp.read()
+    assert chunks == [b"x" * 10, b"text", b"[1]", b"y" * 5]
+    assert ends[-1] == ("GET", "/redirect/0")
+
+
 async def test_trace_exception_event() -> None:
     config = hyperclient.TraceConfig()
     errors: list[BaseException] = []
