@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import mimetypes
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from http.cookies import BaseCookie, SimpleCookie
 from time import monotonic as _monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
@@ -127,6 +128,19 @@ def _host_header(url: URL) -> str:
     if port is not None and port != _DEFAULT_PORTS.get(url.scheme):
         host = f"{host}:{port}"
     return host
+
+
+_OCTET_STREAM: Final = "application/octet-stream"
+
+
+def _guess_type(fobj: Any) -> str:
+    """The media type a file body's name suggests (as aiohttp guesses it), else bytes."""
+    name = getattr(fobj, "name", None)
+    if isinstance(name, str) and name:
+        guessed, _ = mimetypes.guess_type(name)
+        if guessed is not None:
+            return guessed
+    return _OCTET_STREAM
 
 
 def _file_size(fobj: Any) -> int | None:
@@ -410,6 +424,7 @@ class ClientRequest:
             self._body_source = data  # a body sent before, replayed (redirect, retry)
         elif isinstance(data, bytes | bytearray | memoryview):
             self.body = bytes(data)
+            content_type = _OCTET_STREAM  # RFC 9110 §8.3, and what aiohttp sends
         elif isinstance(data, str):
             self.body = data.encode(self.encoding)
             content_type = f"text/plain; charset={self.encoding}"
@@ -421,7 +436,7 @@ class ClientRequest:
             self._set_form(form.body(), skip_content_type)
         elif isinstance(data, io.IOBase) or (hasattr(data, "read") and callable(data.read)):
             self._body_source = _FileBody(data, self.encoding)
-            content_type = "application/octet-stream"
+            content_type = _guess_type(data)
         elif isinstance(data, AsyncIterable):
             self._body_source = _IterableBody(data)
             content_type = "application/octet-stream"

@@ -207,6 +207,22 @@ async def test_file_body_is_streamed_with_length(url: Callable[[str], str], tmp_
     assert header(data, "Content-Length") == [str(len(payload))]
 
 
+async def test_body_content_types_as_in_aiohttp(url: Callable[[str], str], tmp_path: Any) -> None:
+    """bytes are application/octet-stream; a file's type is guessed from its name."""
+    page = tmp_path / "page.html"
+    page.write_bytes(b"<p>hi</p>")
+    async with ClientSession() as session:
+        async with session.post(url("/echo"), data=b"\x00\x01") as resp:
+            assert header(await resp.json(), "Content-Type") == ["application/octet-stream"]
+        with page.open("rb") as fobj:
+            async with session.post(url("/echo"), data=fobj) as resp:
+                assert header(await resp.json(), "Content-Type") == ["text/html"]
+        async with session.post(url("/echo"), data=io.BytesIO(b"raw")) as resp:
+            assert header(await resp.json(), "Content-Type") == ["application/octet-stream"]
+        async with session.post(url("/echo")) as resp:  # no content, no type
+            assert header(await resp.json(), "Content-Type") == []
+
+
 async def test_file_body_sends_exactly_what_it_announced(
     url: Callable[[str], str], tmp_path: Any
 ) -> None:
