@@ -815,7 +815,11 @@ class ClientWebSocketResponse:
 
 
 class _WSRequestContextManager:
-    """What ``session.ws_connect()`` returns: awaitable, and an async context manager."""
+    """What ``session.ws_connect()`` returns: awaitable, and an async context manager.
+
+    Also a ``Coroutine`` (``send``/``throw``/``close``), as aiohttp's is, so that
+    ``asyncio.create_task(session.ws_connect(url))`` and ``gather()`` accept it.
+    """
 
     __slots__ = ("_coro", "_ws")
 
@@ -838,6 +842,12 @@ class _WSRequestContextManager:
     ) -> None:
         assert self._ws is not None
         await self._ws.close()
+
+    def send(self, arg: Any) -> Any:
+        return self._coro.send(arg)
+
+    def throw(self, *args: Any) -> Any:
+        return self._coro.throw(*args)
 
     def close(self) -> None:
         self._coro.close()

@@ -225,6 +225,22 @@ async def test_await_form_and_async_for(echo_url: str) -> None:
             await ws.send_str("closed")
 
 
+async def test_ws_connect_as_a_task(echo_url: str) -> None:
+    """What ws_connect() returns is a Coroutine, as aiohttp's: create_task and gather take it."""
+    async with ClientSession() as session:
+        connecting = session.ws_connect(echo_url)
+        assert asyncio.iscoroutine(connecting)
+        ws = await asyncio.create_task(connecting)
+        await ws.send_str("task")
+        assert await ws.receive_str() == "task"
+        await ws.close()
+        pair = await asyncio.gather(session.ws_connect(echo_url), session.ws_connect(echo_url))
+        for ws in pair:
+            await ws.send_str("gathered")
+            assert await ws.receive_str() == "gathered"
+            await ws.close()
+
+
 async def test_subprotocol_negotiation(echo_url: str) -> None:
     async with ClientSession() as session:
         async with session.ws_connect(echo_url, protocols=("v2", "superchat", "chat")) as ws:
