@@ -318,6 +318,12 @@ class ClientSession:
             from .connector import _check_loop
 
             _check_loop(loop)
+        else:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None  # made outside a loop: allowed here (aiohttp refuses)
+        self._loop = loop
         if base_url is None or isinstance(base_url, URL):
             self._base_url: URL | None = base_url
         else:
@@ -479,6 +485,20 @@ class ClientSession:
     def trace_configs(self) -> list[TraceConfig]:
         """The tracing configurations."""
         return self._trace_configs
+
+    @property
+    def requote_redirect_url(self) -> bool:
+        """Whether ``Location`` URLs are requoted when following redirects (read-only)."""
+        return self._requote_redirect_url
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop given as ``loop=``, else the loop running when the session was made.
+
+        None for a session made outside any running loop. Deprecated, as in aiohttp.
+        """
+        warnings.warn("client.loop property is deprecated", DeprecationWarning, stacklevel=2)
+        return self._loop
 
     # -- lifecycle ----------------------------------------------------------------------------
 

@@ -392,6 +392,30 @@ async def test_base_url(server: Any) -> None:
             assert (await resp.json())["path"] == "/echo"
 
 
+async def test_requote_redirect_url_and_loop_attributes() -> None:
+    """As aiohttp's: requote_redirect_url reads the keyword; loop is deprecated."""
+    running = asyncio.get_running_loop()
+    async with ClientSession() as session:
+        assert session.requote_redirect_url is True
+        with pytest.raises(AttributeError):
+            session.requote_redirect_url = False  # type: ignore[misc]
+        with pytest.warns(DeprecationWarning, match="client.loop property is deprecated"):
+            assert session.loop is running
+    async with ClientSession(requote_redirect_url=False, loop=running) as session:
+        assert session.requote_redirect_url is False
+        with pytest.warns(DeprecationWarning, match="loop property"):
+            assert session.loop is running
+
+
+def test_loop_of_a_session_made_outside_a_loop() -> None:
+    session = ClientSession()
+    try:
+        with pytest.warns(DeprecationWarning, match="loop property"):
+            assert session.loop is None
+    finally:
+        session.close()
+
+
 async def test_links_from_the_link_header(raw_server: Callable[..., Any]) -> None:
     """resp.links as in aiohttp (RFC 8288): by rel, parameters, url resolved."""
     link = (
