@@ -145,7 +145,7 @@ class ClientResponseError(ClientError):
         self.status = status if status is not None else 0
         self.message = message
         self.headers = headers
-        super().__init__(request_info)
+        super().__init__(request_info, history)  # aiohttp's args
 
     @property
     def code(self) -> int:
@@ -231,7 +231,7 @@ class ClientConnectorError(ClientOSError):
 
     def __str__(self) -> str:
         return (
-            f"cannot connect to host {self.host}:{self.port} "
+            f"Cannot connect to host {self.host}:{self.port} "
             f"ssl:{'default' if self.ssl is True else self.ssl} [{self.strerror or self._os_error}]"
         )
 
@@ -260,7 +260,7 @@ class UnixClientConnectorError(ClientConnectorError):
 
     def __str__(self) -> str:
         return (
-            f"cannot connect to unix socket {self.path} "
+            f"Cannot connect to unix socket {self.path} "
             f"ssl:{'default' if self.ssl is True else self.ssl} [{self.strerror or self._os_error}]"
         )
 
@@ -299,7 +299,7 @@ class ClientConnectorCertificateError(ClientSSLError, ssl.CertificateError):
 
     def __str__(self) -> str:
         return (
-            f"cannot connect to host {self.host}:{self.port} ssl:{self.ssl} "
+            f"Cannot connect to host {self.host}:{self.port} ssl:{self.ssl} "
             f"[{type(self._certificate_error).__name__}: {self._certificate_error}]"
         )
 
@@ -313,7 +313,7 @@ class ServerDisconnectedError(ServerConnectionError):
 
     def __init__(self, message: str | None = None) -> None:
         if message is None:
-            message = "server disconnected"
+            message = "Server disconnected"
         self.message = message
         super().__init__(message)
 

@@ -489,7 +489,7 @@ class ClientResponse:
                     self.request_info,
                     self._history,
                     status=self.status,
-                    message=f"attempt to decode JSON with unexpected mimetype: {mtype}",
+                    message=f"Attempt to decode JSON with unexpected mimetype: {mtype}",
                     headers=self.headers,
                 )
         stripped = body.strip()

@@ -225,7 +225,7 @@ async def test_refused_connection_names_host_and_port_and_keeps_the_os_error() -
     assert type(err) is hyperclient.ClientConnectorError
     assert isinstance(err.os_error, ConnectionRefusedError)
     assert err.errno == errno.ECONNREFUSED
-    assert f"cannot connect to host 127.0.0.1:{port}" in str(err)
+    assert f"Cannot connect to host 127.0.0.1:{port}" in str(err)
     assert err.__cause__ is err.os_error
 
 

@@ -65,5 +65,5 @@ async def test_missing_socket_names_the_path(tmp_path: Path) -> None:
             await session.get("http://localhost/")
     err = info.value
     assert err.path == path
-    assert f"cannot connect to unix socket {path}" in str(err)
+    assert f"Cannot connect to unix socket {path}" in str(err)
     assert isinstance(err.os_error, FileNotFoundError)
