@@ -534,17 +534,20 @@ class CookieJar(AbstractCookieJar):
 
     # --- selecting ---------------------------------------------------------------
 
-    def filter_cookies(self, request_url: URL) -> BaseCookie[str]:
+    def filter_cookies(self, request_url: str | URL) -> BaseCookie[str]:
         """Select the cookies to send with a request (RFC 6265 §5.4).
 
         Args:
-            request_url: the URL about to be requested.
+            request_url: the URL about to be requested; a ``str`` is made a ``URL``, as
+                aiohttp does.
 
         Returns:
             A ``SimpleCookie`` of bare morsels (name and value only), longest path
             first and then oldest first. When two cookies share a name, only the
             first in that order is kept.
         """
+        if not isinstance(request_url, URL):
+            request_url = URL(request_url)
         now = self._clock()
         self._remove_expired(now)
         host = (request_url.raw_host or "").lower()

@@ -132,6 +132,15 @@ def test_rfc6265_example_expires_then_delete(jar: CookieJar, clock: FakeClock) -
 # --- domain matching (§5.1.3, §5.3 steps 5-6) -----------------------------------------
 
 
+def test_filter_cookies_accepts_a_str_url(jar: CookieJar) -> None:
+    """aiohttp makes a str a URL; it raised AttributeError here."""
+    set_cookies(jar, "http://example.com/a/", "k=v; Path=/a")
+    set_cookies(jar, "https://example.com/", "s=1; Secure")
+    assert cookie_header_value(jar.filter_cookies("http://example.com/a/b")) == "k=v"
+    assert cookie_header_value(jar.filter_cookies("https://example.com/")) == "s=1"
+    assert sent(jar, "http://example.com/a/b") == "k=v"
+
+
 def test_host_only_cookie_is_not_sent_to_subdomains_or_parents(jar: CookieJar) -> None:
     set_cookies(jar, "http://www.example.com/", "a=1")
     assert sent(jar, "http://www.example.com/") == "a=1"
