@@ -34,6 +34,8 @@ import asyncio
 import aiohttp
 from aiohttp import ClientSession, ClientTimeout, FormData, WSMsgType
 from aiohttp.client_exceptions import ClientResponseError, ContentTypeError
+from aiohttp.client_ws import ClientWebSocketResponse
+from aiohttp.cookiejar import CookieJar
 
 
 class ApiClient:
@@ -43,6 +45,7 @@ class ApiClient:
             timeout=ClientTimeout(total=10, sock_connect=5),
             headers={"User-Agent": "dropin/1.0"},
             raise_for_status=True,
+            cookie_jar=CookieJar(),
         )
 
     async def close(self):
@@ -69,6 +72,7 @@ class ApiClient:
     async def echo_ws(self, words):
         got = []
         async with self.session.ws_connect(f"{self.base}/ws") as ws:
+            assert isinstance(ws, ClientWebSocketResponse), ws
             for word in words:
                 await ws.send_str(word)
                 msg = await ws.receive()
@@ -162,7 +166,8 @@ def load_client(aiohttp_module: types.ModuleType) -> types.ModuleType:
     module = types.ModuleType("dropin_client")
     saved = {k: v for k, v in sys.modules.items() if k == "aiohttp" or k.startswith("aiohttp.")}
     sys.modules["aiohttp"] = aiohttp_module
-    sys.modules["aiohttp.client_exceptions"] = aiohttp_module.client_exceptions
+    for name in ("client_exceptions", "client_ws", "cookiejar"):
+        sys.modules["aiohttp." + name] = getattr(aiohttp_module, name)
     try:
         exec(compile(CLIENT_CODE, "dropin_client", "exec"), module.__dict__)
     finally:
@@ -199,7 +204,8 @@ print(json.dumps(asyncio.run(module.scenario(sys.argv[1]))))
 FULL_SWAP = """
 import hyperclient
 sys.modules["aiohttp"] = hyperclient
-for name in ("client", "client_exceptions", "client_reqrep", "hdrs", "helpers", "streams"):
+for name in ("abc", "client", "client_exceptions", "client_reqrep", "client_ws", "cookiejar",
+             "hdrs", "helpers", "streams"):
     sys.modules["aiohttp." + name] = getattr(hyperclient, name)
 """
 
@@ -275,3 +281,49 @@ def test_test_client_drives_hyperclient_under_client_swap() -> None:
     )
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout.strip() == b"ok"
+
+
+#: aiohttp's submodules that client code imports names from; hyperclient has each.
+SUBMODULES = ("abc", "client_exceptions", "client_reqrep", "client_ws", "cookiejar", "hdrs",
+              "helpers", "streams")  # fmt: skip
+
+
+def test_aiohttp_submodule_names_are_importable() -> None:
+    import importlib
+
+    for name in SUBMODULES:
+        assert getattr(hyperclient, name) is importlib.import_module(f"hyperclient.{name}")
+
+
+@pytest.mark.parametrize("name", ["abc", "client_ws", "cookiejar"])
+def test_reexport_modules_hold_only_aiohttp_names(name: str) -> None:
+    """``from aiohttp.<name> import X`` works on hyperclient, for names aiohttp has there."""
+    import importlib
+
+    import aiohttp
+
+    ours = importlib.import_module(f"hyperclient.{name}")
+    theirs = importlib.import_module(f"aiohttp.{name}")
+    assert ours.__all__
+    for export in ours.__all__:
+        assert hasattr(theirs, export), f"aiohttp.{name} has no {export}"
+        if hasattr(aiohttp, export):
+            assert getattr(ours, export) is getattr(hyperclient, export), export
+
+
+def test_aiohttp_abc_client_names() -> None:
+    from hyperclient.abc import AbstractCookieJar, AbstractResolver
+
+    assert isinstance(hyperclient.CookieJar(), AbstractCookieJar)
+    assert isinstance(hyperclient.DummyCookieJar(), AbstractCookieJar)
+    assert issubclass(hyperclient.ThreadedResolver, AbstractResolver)
+
+
+def test_hdrs_has_every_aiohttp_constant() -> None:
+    from aiohttp import hdrs as theirs
+
+    from hyperclient import hdrs as ours
+
+    names = [n for n in dir(theirs) if n.isupper()]
+    assert [n for n in names if not hasattr(ours, n)] == []
+    assert [n for n in names if getattr(ours, n) != getattr(theirs, n)] == []

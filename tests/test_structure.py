@@ -43,7 +43,9 @@ RANKS: dict[str, int] = {
     "_demo_server": 12,
     "__main__": 13,
     # aiohttp-compatible facades (issue 10): re-exports only, after everything else.
+    "abc": 11,
     "client_exceptions": 11,
+    "cookiejar": 11,
     "hdrs": 1,
     "helpers": 11,
     "client_reqrep": 11,

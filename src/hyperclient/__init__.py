@@ -6,8 +6,11 @@ Only public names live here; each is defined in the module that owns it.
 from __future__ import annotations
 
 # aiohttp's submodule names that client code imports (thin re-export modules).
+from . import abc as abc
 from . import client_exceptions as client_exceptions
 from . import client_reqrep as client_reqrep
+from . import client_ws as client_ws
+from . import cookiejar as cookiejar
 from . import hdrs as hdrs
 from . import helpers as helpers
 from . import streams as streams
