@@ -509,7 +509,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         except RemoteProtocolError as exc:
             if self._eof and not exc.in_body:
                 # The server hung up before a complete head: a disconnect, not a bad head.
-                err = ServerDisconnectedError(f"server disconnected: {exc.message}")
+                err = ServerDisconnectedError(f"Server disconnected: {exc.message}")
                 err.__cause__ = exc
                 self._fail(err)
             else:

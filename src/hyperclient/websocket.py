@@ -991,7 +991,7 @@ async def _connect(
     http_protocol = conn.protocol if conn is not None else None
     if conn is None or http_protocol is None:
         resp.close()
-        raise ServerDisconnectedError("server disconnected right after the websocket handshake")
+        raise ServerDisconnectedError("Server disconnected right after the websocket handshake")
     transport = http_protocol.transport
     trailing, eof = http_protocol.parser.trailing_data
     loop = asyncio.get_running_loop()
