@@ -272,6 +272,9 @@ class ClientSession:
         auto_decompress: decode gzip/deflate/br/zstd bodies (default True).
         version: the HTTP version of requests.
         read_bufsize: body buffer size, in bytes.
+        fallback_charset_resolver: ``(response, body) -> encoding`` for ``text()`` and
+            ``get_encoding()`` when the response declares no usable charset (aiohttp's
+            hook for a charset detector); without it: UTF-8, else Latin-1 for ``text()``.
         trust_env: read proxies (``http_proxy``, ``https_proxy``, ``ws_proxy``,
             ``wss_proxy``, ``all_proxy``, ``no_proxy``), ``~/.netrc`` and ``SSLKEYLOGFILE``
             from the environment.
@@ -313,6 +316,7 @@ class ClientSession:
         max_field_size: int | None = None,
         proxy: str | URL | None = None,
         proxy_auth: BasicAuth | None = None,
+        fallback_charset_resolver: Callable[[ClientResponse, bytes], str] | None = None,
     ) -> None:
         if loop is not None:
             from .connector import _check_loop
@@ -365,6 +369,7 @@ class ClientSession:
         for trace_config in self._trace_configs:
             trace_config.freeze()
         self._read_bufsize = read_bufsize
+        self._resolve_charset = fallback_charset_resolver
         # None: the connector's limits (8190 bytes by default) apply.
         self._limits = (
             None

@@ -387,19 +387,27 @@ class ClientResponse:
         )
 
     def get_encoding(self) -> str:
-        """The charset to decode the body with: Content-Type's, else a sensible default."""
+        """The charset to decode the body with: Content-Type's (its codec's name, as
+        aiohttp gives it), else the session's ``fallback_charset_resolver`` once the body
+        was read, else UTF-8 (also for JSON, RFC 8259 §8.1)."""
         charset = self.charset
         if charset:
             try:
-                codecs.lookup(charset)
+                return codecs.lookup(charset).name
             except LookupError:
                 pass
-            else:
-                return charset
         mtype = self.content_type
-        if mtype == "application/json" or mtype.endswith("+json") or mtype.startswith("text/"):
+        if mtype == "application/json" or mtype.endswith("+json"):
             return "utf-8"
+        resolver = self._charset_resolver()
+        if resolver is not None:
+            if self._body is None:
+                raise RuntimeError("cannot compute the fallback encoding of a body not read yet")
+            return resolver(self, self._body)
         return "utf-8"
+
+    def _charset_resolver(self) -> Callable[[ClientResponse, bytes], str] | None:
+        return getattr(self._session, "_resolve_charset", None)
 
     # -- body ------------------------------------------------------------------------------------
 
@@ -460,6 +468,8 @@ class ClientResponse:
                 return body.decode(charset, errors)
             except LookupError:
                 pass
+        if self._charset_resolver() is not None:
+            return body.decode(self.get_encoding(), errors)
         try:
             return body.decode("utf-8", errors)
         except UnicodeDecodeError:

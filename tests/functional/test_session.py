@@ -123,6 +123,47 @@ async def test_text_without_charset_falls_back_to_latin1_on_invalid_utf8(
             assert await resp.text(encoding="utf-8", errors="replace") == "ca\ufffd"
 
 
+async def test_fallback_charset_resolver_and_encoding_names(
+    raw_server: Callable[..., Any],
+) -> None:
+    """aiohttp's hook for a charset detector, and codec names as aiohttp gives them."""
+    responses = {
+        b"/none": b"Content-Type: text/plain\r\nContent-Length: 4\r\n\r\n\x80abc",
+        b"/latin": b"Content-Type: text/plain; charset=LATIN-1\r\nContent-Length: 1\r\n\r\n\xe9",
+        b"/json": b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    }
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            path = head.split(b" ")[1]
+            writer.write(b"HTTP/1.1 200 OK\r\n" + responses[path])
+            await writer.drain()
+
+    seen: list[bytes] = []
+
+    def detect(resp: hyperclient.ClientResponse, body: bytes) -> str:
+        seen.append(body)
+        return "cp1252"
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(fallback_charset_resolver=detect) as session:
+        async with session.get(srv.url + "/none") as resp:
+            with pytest.raises(RuntimeError, match="not read yet"):
+                resp.get_encoding()
+            assert await resp.text() == "\u20acabc"  # cp1252's euro sign
+            assert resp.get_encoding() == "cp1252"
+        async with session.get(srv.url + "/latin") as resp:
+            assert resp.get_encoding() == "iso8859-1"
+            assert await resp.text() == "é"
+        async with session.get(srv.url + "/json") as resp:
+            assert resp.get_encoding() == "utf-8"
+    assert seen == [b"\x80abc", b"\x80abc"]
+    async with ClientSession() as session:  # without the hook: UTF-8, else Latin-1
+        async with session.get(srv.url + "/none") as resp:
+            assert await resp.text() == "\x80abc"
+
+
 async def test_json_refuses_other_content_types(url: Callable[[str], str]) -> None:
     async with ClientSession() as session:
         async with session.get(url("/text")) as resp:
