@@ -381,12 +381,10 @@ class BaseConnector:
         elif self._closed:
             raise RuntimeError("connector is closed")
         timeout = timeout or _NO_TIMEOUT
-        # 0 means no limit, as None does (aiohttp's meaning).
-        connect_budget = timeout.connect or self._conn_timeout or None
-        pool_budget = timeout.pool or None
-        if connect_budget is None and pool_budget is None:
+        connect_budget = timeout.connect or self._conn_timeout
+        if connect_budget is None and timeout.pool is None:
             return await self._acquire_slow(req, key, loop, traces, timeout)
-        budget = min(b for b in (connect_budget, pool_budget) if b is not None)
+        budget = min(b for b in (connect_budget, timeout.pool) if b is not None)
         try:
             async with asyncio.timeout(budget):
                 return await self._acquire_slow(req, key, loop, traces, timeout)
@@ -819,7 +817,7 @@ class TCPConnector(BaseConnector):
         """
         return await self._wrap(
             key,
-            timeout.sock_connect or None,
+            timeout.sock_connect,
             host=addr["host"],
             port=addr["port"],
             family=addr["family"],
@@ -860,7 +858,7 @@ class TCPConnector(BaseConnector):
             return proto
         self._in_progress.add(proto)
         try:
-            async with asyncio.timeout(timeout.sock_connect or None):
+            async with asyncio.timeout(timeout.sock_connect):
                 await self._open_tunnel(req, key, proxy, proto)
                 return await self._through_tunnel(req, key, proto)
         except TimeoutError as exc:
@@ -970,7 +968,7 @@ class TCPConnector(BaseConnector):
             raise ClientProxyConnectionError(proxy_key, OSError(None, str(exc))) from exc
         sock = await self._connect_proxy(proxy_key, traces, timeout)
         try:
-            async with asyncio.timeout(timeout.sock_connect or None):
+            async with asyncio.timeout(timeout.sock_connect):
                 await _drive_socks(loop, sock, handshake)
         except RemoteProtocolError as exc:
             sock.close()
@@ -1032,7 +1030,7 @@ class TCPConnector(BaseConnector):
                 delay=self._happy_eyeballs_delay,
                 interleave=self._interleave,
                 local_addr=self._local_addr,
-                attempt_timeout=timeout.sock_connect or None,
+                attempt_timeout=timeout.sock_connect,
             )
         except OSError as exc:
             raise self._translate(key, exc, proxy=proxy) from exc
@@ -1055,7 +1053,7 @@ class TCPConnector(BaseConnector):
         proto = await self._wrap(
             key,
             # The TLS handshake counts against sock_connect; a plain wrap needs no timer.
-            None if sslcontext is None else timeout.sock_connect or None,
+            None if sslcontext is None else timeout.sock_connect,
             proxy=proxy,
             sock=sock,
             ssl=sslcontext,

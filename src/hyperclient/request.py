@@ -586,7 +586,7 @@ class ClientRequest:
         if protocol is None:
             raise ServerDisconnectedError("connection was released before the request was sent")
         t_conn = _monotonic()
-        timeout = self.timeout.sock_read or None  # 0 means no limit, as in aiohttp
+        timeout = self.timeout.sock_read
         waiter = protocol.expect_response(
             self.method,
             conn.release,
@@ -711,7 +711,7 @@ class ClientRequest:
             for i in range(0, len(data), chunk_size):
                 protocol.write(encode_chunk(data[i : i + chunk_size]))
         if protocol.write_paused:
-            write_timeout = self.timeout.write or None
+            write_timeout = self.timeout.write
             try:
                 if write_timeout is None:
                     await protocol.drain()

@@ -39,7 +39,9 @@ HttpVersion11 = HttpVersion(1, 1)
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ClientTimeout:
-    """Time budgets for a request, in seconds; ``None`` means no limit.
+    """Time budgets for a request, in seconds; ``None`` means no limit, and so does ``0``
+    (aiohttp's meaning), which is stored as ``None`` so that no user of a budget has to
+    tell the two apart.
 
     Attributes:
         total: wall-clock deadline for the whole request, redirects and body included.
@@ -64,6 +66,8 @@ class ClientTimeout:
             value = getattr(self, field)
             if value is not None and (not isinstance(value, int | float) or value < 0):
                 raise ValueError(f"ClientTimeout.{field} must be None or >= 0, got {value!r}")
+            if value == 0:
+                object.__setattr__(self, field, None)
 
 
 #: aiohttp 3's default: five minutes in total, 30 s per socket connect.
