@@ -158,7 +158,6 @@ class Connection:
         protocol = self._protocol
         if protocol is not None:
             self._protocol = None
-            self._connector._acquired.discard(protocol)
             self._connector._release(self._key, protocol)
 
     def close(self) -> None:
@@ -167,7 +166,6 @@ class Connection:
         if protocol is not None:
             self._protocol = None
             protocol.force_close()
-            self._connector._acquired.discard(protocol)
             self._connector._release(self._key, protocol)
 
     def detach(self) -> None:
@@ -175,8 +173,7 @@ class Connection:
         protocol = self._protocol
         if protocol is not None:
             self._protocol = None
-            self._connector._acquired.discard(protocol)
-            self._connector._release_detached(self._key)
+            self._connector._release_detached(self._key, protocol)
 
 
 class BaseConnector:
@@ -484,6 +481,7 @@ class BaseConnector:
     # -- releasing --------------------------------------------------------------------------
 
     def _release(self, key: ConnectionKey, proto: ResponseHandler) -> None:
+        self._acquired.discard(proto)
         if self._closed:
             proto.close()
             return
@@ -506,7 +504,8 @@ class BaseConnector:
             if cleanup_at is None or expires_at < cleanup_at:
                 self._schedule_cleanup(expires_at, loop)
 
-    def _release_detached(self, key: ConnectionKey) -> None:
+    def _release_detached(self, key: ConnectionKey, proto: ResponseHandler) -> None:
+        self._acquired.discard(proto)
         self._deliver(self._pool.give_back_slot(key), ())
 
     def _deliver(
