@@ -58,11 +58,23 @@ class WriteFlowControl(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self._wake_drain()
+
+    def _wake_drain(self) -> None:
+        """Let whoever waits in ``drain()`` go on."""
         waiter = self._drain_waiter
         if waiter is not None:
             self._drain_waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+
+    def _fail_drain(self, exc: BaseException) -> None:
+        """Whoever waits in ``drain()`` raises *exc*: the buffer will not drain any more."""
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_exception(exc)
 
 
 #: Size of the receive buffer shared by the connections of one event loop.
@@ -273,10 +285,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
                 self._process()
             if self._in_flight:
                 self._fail(self._disconnect_error(exc))
-        waiter = self._drain_waiter
-        if waiter is not None and not waiter.done():
-            self._drain_waiter = None
-            waiter.set_exception(self._disconnect_error(exc))
+        self._fail_drain(self._disconnect_error(exc))
         if not self._closed_waiter.done():
             self._closed_waiter.set_result(None)
         self.transport = None
@@ -390,10 +399,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
             self._continue_waiter = self._loop.create_future()
         if read_timeout is not None:
             self._read_timeout = read_timeout
-            self._last_read = self._loop.time()
-            self._read_timer = self._loop.call_at(
-                self._last_read + read_timeout, self._on_read_timer
-            )
+            self._arm_read_timer(read_timeout)
         return waiter
 
     @property
@@ -443,18 +449,11 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
             self._reusable = False
         if self._in_flight:
             if self._read_timeout is not None and self._read_timer is None:
-                self._last_read = self._loop.time()
-                self._read_timer = self._loop.call_at(
-                    self._last_read + self._read_timeout, self._on_read_timer
-                )
+                self._arm_read_timer(self._read_timeout)
         elif not self._reusable and self.transport is not None:
             # The response ended before we finished sending: the server will not read the
             # rest, so the connection is done.
             self.transport.close()
-
-    def response_complete(self) -> bool:
-        """True when the response to the current request has ended (or failed)."""
-        return not self._in_flight
 
     @property
     def stop_sending(self) -> bool:
@@ -559,21 +558,17 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         """Tell the body writer to stop, waking it if it waits for the socket to drain."""
         self._stop_sending = True
         self._reusable = False
-        waiter = self._drain_waiter
-        if waiter is not None:
-            self._drain_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake_drain()
 
     def _on_end(self) -> None:
         self._in_flight = False
         self._cancel_read_timer()
         if self._writing:
-            # A complete answer to an unfinished upload: stop sending (RFC 9112 §9.6).
+            # A complete answer to an unfinished upload: stop sending (RFC 9112 §9.6); the
+            # stream position can no longer be trusted (_halt_upload marks it).
             self._halt_upload()
-        if self._writing or self._parser.has_trailing_input():
-            # Bytes beyond the response (an unsolicited second response, garbage) or an
-            # unfinished upload: the stream position can no longer be trusted.
+        elif self._parser.has_trailing_input():
+            # Bytes beyond the response (an unsolicited second response, garbage).
             self._reusable = False
         if self._reading_paused:
             self.resume_reading()
@@ -643,6 +638,11 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
             self._read_timer = self._loop.call_at(deadline, self._on_read_timer)
             return
         self._fail(SocketTimeoutError(f"timeout on reading data from socket after {timeout}s"))
+
+    def _arm_read_timer(self, timeout: float) -> None:
+        """Start the ``sock_read`` clock now (re-armed lazily, see ``_on_read_timer``)."""
+        self._last_read = self._loop.time()
+        self._read_timer = self._loop.call_at(self._last_read + timeout, self._on_read_timer)
 
     def _cancel_read_timer(self) -> None:
         self._read_timeout = None

@@ -258,7 +258,8 @@ class StreamReader:
             # Raw input that decoded to nothing (a long gzip comment, zstd skippable
             # frames, brotli metadata) was taken too: reading may have to resume, or it
             # would stay paused with nothing left for the consumer to take.
-            self._resume_if_low()
+            if self._paused and self._size + self._raw_size < self._low_water:
+                self._resume()
 
     def _fill(self) -> None:
         """Make decoded data available if there is raw input (no-op without a decoder)."""
@@ -283,13 +284,12 @@ class StreamReader:
     def _consumed(self, n: int) -> None:
         self._size -= n
         if self._paused and self._size + self._raw_size < self._low_water:
-            self._resume_if_low()
+            self._resume()
 
-    def _resume_if_low(self) -> None:
-        if self._paused and self._size + self._raw_size < self._low_water:
-            self._paused = False
-            if self._protocol is not None:
-                self._protocol.resume_reading()
+    def _resume(self) -> None:
+        self._paused = False
+        if self._protocol is not None:
+            self._protocol.resume_reading()
 
     def _take(self, n: int) -> bytes:
         """Remove up to *n* buffered bytes (-1 = everything buffered).
@@ -395,9 +395,7 @@ class StreamReader:
         """
         self._reading_all = True
         if self._paused:
-            self._paused = False
-            if self._protocol is not None:
-                self._protocol.resume_reading()
+            self._resume()
         try:
             while not self._eof and self._exception is None:
                 await self._wait("read")

@@ -237,7 +237,7 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
                 err = ClientConnectionResetError(f"connection lost: {exc}")
                 err.__cause__ = exc
                 self.exception = err
-        self._fail_drain("connection lost while writing")
+        self._fail_senders("connection lost while writing")
         self._finish()
 
     # -- what the response object uses -----------------------------------------------------------
@@ -447,18 +447,16 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         if not self._closed.done():
             self._closed.set_result(None)
         self._wake()
-        self._fail_drain("cannot write to closing transport")
+        self._fail_senders("cannot write to closing transport")
 
-    def _fail_drain(self, message: str) -> None:
+    def _fail_senders(self, message: str) -> None:
         """Senders blocked in drain() raise: the buffer will not drain any more."""
         waiter = self._drain_waiter
-        if waiter is not None:
-            self._drain_waiter = None
-            if not waiter.done():
-                waiter.set_exception(ClientConnectionResetError(message))
-                # Each drain() retrieves it through shield(); when all of them were
-                # cancelled nobody would, and asyncio would log it as never retrieved.
-                waiter.exception()
+        self._fail_drain(ClientConnectionResetError(message))
+        if waiter is not None and not waiter.cancelled():
+            # Each drain() retrieves it through shield(); when all of them were
+            # cancelled nobody would, and asyncio would log it as never retrieved.
+            waiter.exception()
 
     def _pause_reading(self) -> None:
         if self.transport is not None:
