@@ -89,16 +89,7 @@ class _FileSource:
         """Bytes left from the start position, or None if unknown (text or stream)."""
         if self.is_text or not self.replayable:
             return None
-        try:
-            fd = self.file.fileno()
-        except (OSError, ValueError):  # io.UnsupportedOperation: BytesIO and friends
-            end = self.file.seek(0, io.SEEK_END)
-            self.file.seek(self.start)
-        else:
-            end = os.fstat(fd).st_size
-            if end == 0:
-                return None  # /proc and sysfs files say 0 whatever they hold: unknown
-        return max(end - self.start, 0)
+        return file_size(self.file, self.start)
 
     def rewind(self) -> None:
         """Seek back to the start, or fail if this file was already read once."""
@@ -131,6 +122,45 @@ class _StreamSource:
         else:
             async for data in self.stream:
                 yield bytes(data)
+
+
+def file_size(file: Any, start: int) -> int | None:
+    """Bytes of a seekable *file* (see :func:`is_seekable_file`) from *start*, or None when
+    its size cannot be trusted: ``/proc`` and sysfs files say 0 whatever they hold."""
+    try:
+        fd = file.fileno()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation: in memory
+        end = file.seek(0, io.SEEK_END)
+        file.seek(start)
+    else:
+        end = os.fstat(fd).st_size
+        if end == 0:
+            return None
+    return max(int(end) - start, 0)
+
+
+async def read_announced(file: Any, size: int | None) -> AsyncIterator[bytes]:
+    """A binary *file*'s bytes in pieces of at most :data:`READ_SIZE`: exactly *size*
+    bytes when a ``Content-Length`` announced them (more would be read by the server as
+    another request), else to its end.
+
+    Raises:
+        RuntimeError: the file ended before *size* bytes.
+    """
+    if size is None:
+        while data := file.read(READ_SIZE):
+            yield bytes(data)
+        return
+    remaining = size
+    while remaining:
+        data = file.read(min(READ_SIZE, remaining))
+        if not data:
+            raise RuntimeError(
+                f"file {short_repr(_guess_filename(file, '?'))} ended after "
+                f"{size - remaining} of {size} bytes"
+            )
+        remaining -= len(data)
+        yield bytes(data)
 
 
 def is_seekable_file(file: io.IOBase) -> bool:
@@ -497,19 +527,5 @@ class _MultipartWriter:
             if data := encoder.encode("", final=True):
                 yield data
             return
-        remaining = size
-        if remaining is None:
-            while data := file.read(READ_SIZE):
-                yield bytes(data)
-            return
-        # The size was announced in Content-Length: send exactly that many bytes.
-        expected = remaining
-        while remaining:
-            data = file.read(min(READ_SIZE, remaining))
-            if not data:
-                raise RuntimeError(
-                    f"file {short_repr(_guess_filename(file, '?'))} ended after "
-                    f"{expected - remaining} of {expected} bytes"
-                )
-            remaining -= len(data)
-            yield bytes(data)
+        async for data in read_announced(file, size):
+            yield data

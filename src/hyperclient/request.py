@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import io
 import mimetypes
-import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from http.cookies import BaseCookie, SimpleCookie
 from time import monotonic as _monotonic
@@ -40,7 +39,7 @@ from .errors import (
     SocketTimeoutError,
     short_repr,
 )
-from .formdata import Body, FormData, is_seekable_file
+from .formdata import READ_SIZE, Body, FormData, file_size, is_seekable_file, read_announced
 from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
 from .proxy import absolute_target, proxy_headers, uses_absolute_form
 from .response import ClientResponse
@@ -65,7 +64,6 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _USER_AGENT = "hyperclient/0.1"
 #: Bodies up to this size travel in the same ``write`` as the head.
 _SMALL_BODY = 2**16
-_FILE_CHUNK = 2**16
 _NO_TIMEOUT = ClientTimeout()
 
 # Characters that may never appear raw in a URL we send (RFC 3986 §2; space and CTLs).
@@ -145,20 +143,11 @@ def _guess_type(fobj: Any) -> str:
 
 def _file_size(fobj: Any) -> int | None:
     """Bytes left in *fobj* from its position, or None when that cannot be known: not
-    seekable, not a regular file (a pipe, ``/dev/zero``), or a file whose size says 0
-    (``/proc`` and sysfs files do, whatever they hold). None means the body goes chunked.
+    seekable, not a regular file (a pipe, ``/dev/zero``), or a size that cannot be trusted
+    (see :func:`~.formdata.file_size`). None means the body goes chunked.
     """
     try:
-        if not is_seekable_file(fobj):
-            return None
-        pos = fobj.tell()
-        try:
-            size = os.fstat(fobj.fileno()).st_size
-        except (OSError, ValueError, AttributeError):  # no descriptor: in memory
-            end = fobj.seek(0, os.SEEK_END)
-            fobj.seek(pos)
-            return int(end - pos)
-        return None if size == 0 else max(int(size - pos), 0)
+        return file_size(fobj, fobj.tell()) if is_seekable_file(fobj) else None
     except (OSError, AttributeError, ValueError):
         return None
 
@@ -185,22 +174,11 @@ class _FileBody:
                 )
             self._fobj.seek(self._start)
         self._used = True
-        remaining = self.size
-        if remaining is None:
-            while data := self._fobj.read(_FILE_CHUNK):
-                yield data.encode(self._encoding) if self._text else data
+        if self._text:
+            while text := self._fobj.read(READ_SIZE):
+                yield text.encode(self._encoding)
             return
-        # Content-Length announced the size: exactly that many bytes go out, even if the
-        # file grew meanwhile (more would be read by the server as another request).
-        expected = remaining
-        while remaining:
-            data = self._fobj.read(min(_FILE_CHUNK, remaining))
-            if not data:
-                raise RuntimeError(
-                    f"file {short_repr(getattr(self._fobj, 'name', '?'))} ended after "
-                    f"{expected - remaining} of the {expected} bytes announced"
-                )
-            remaining -= len(data)
+        async for data in read_announced(self._fobj, self.size):
             yield data
 
     @property
