@@ -124,6 +124,15 @@ class _StreamSource:
                 yield bytes(data)
 
 
+def guess_type(name: str | None, default: str) -> str:
+    """The media type a file *name* suggests (as aiohttp guesses it), else *default*."""
+    if name:
+        guessed, _ = mimetypes.guess_type(name, strict=False)
+        if guessed is not None:
+            return guessed
+    return default
+
+
 def file_size(file: Any, start: int) -> int | None:
     """Bytes of a seekable *file* (see :func:`is_seekable_file`) from *start*, or None when
     its size cannot be trusted: ``/proc`` and sysfs files say 0 whatever they hold."""
@@ -338,10 +347,8 @@ class FormData:
         if filename is not None:
             self._is_multipart = True
         if content_type is None:
-            guessed = None
-            if filename is not None and not isinstance(stored, str):
-                guessed, _ = mimetypes.guess_type(filename, strict=False)
-            content_type = guessed or default_type
+            named = filename is not None and not isinstance(stored, str)
+            content_type = guess_type(filename if named else None, default_type)
         self._fields.append(_Field(name, stored, filename, content_type))
 
     def add_fields(self, *fields: Any) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import mimetypes
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from http.cookies import BaseCookie, SimpleCookie
 from time import monotonic as _monotonic
@@ -39,7 +38,15 @@ from .errors import (
     SocketTimeoutError,
     short_repr,
 )
-from .formdata import READ_SIZE, Body, FormData, file_size, is_seekable_file, read_announced
+from .formdata import (
+    READ_SIZE,
+    Body,
+    FormData,
+    file_size,
+    guess_type,
+    is_seekable_file,
+    read_announced,
+)
 from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
 from .proxy import absolute_target, proxy_headers, uses_absolute_form
 from .response import ClientResponse
@@ -129,16 +136,6 @@ def _host_header(url: URL) -> str:
 
 
 _OCTET_STREAM: Final = "application/octet-stream"
-
-
-def _guess_type(fobj: Any) -> str:
-    """The media type a file body's name suggests (as aiohttp guesses it), else bytes."""
-    name = getattr(fobj, "name", None)
-    if isinstance(name, str) and name:
-        guessed, _ = mimetypes.guess_type(name)
-        if guessed is not None:
-            return guessed
-    return _OCTET_STREAM
 
 
 def _file_size(fobj: Any) -> int | None:
@@ -414,7 +411,8 @@ class ClientRequest:
             self._set_form(form.body(), skip_content_type)
         elif isinstance(data, io.IOBase) or (hasattr(data, "read") and callable(data.read)):
             self._body_source = _FileBody(data, self.encoding)
-            content_type = _guess_type(data)
+            name = getattr(data, "name", None)
+            content_type = guess_type(name if isinstance(name, str) else None, _OCTET_STREAM)
         elif isinstance(data, AsyncIterable):
             self._body_source = _IterableBody(data)
             content_type = "application/octet-stream"
@@ -460,11 +458,11 @@ class ClientRequest:
             headers["Transfer-Encoding"] = "chunked"
         elif "Content-Length" not in headers:
             headers["Content-Length"] = str(size)
-        elif headers.getall("Content-Length") != [str(size)]:
+        elif (announced := headers.getall("Content-Length")) != [str(size)]:
             # More or fewer bytes than announced would desynchronise the connection: the
             # rest would be read as another request (RFC 9112 §6.3).
             raise LocalProtocolError(
-                f"Content-Length header {short_repr(', '.join(headers.getall('Content-Length')))}"
+                f"Content-Length header {short_repr(', '.join(announced))}"
                 f" does not match the body, {size} bytes"
             )
         if self.expect100:
@@ -574,9 +572,10 @@ class ClientRequest:
             limits=self.limits,
             read_bufsize=self.read_bufsize,
         )
+        # The common case: the body (if any) goes with the head, no coroutine.
+        with_head = self._body_source is None and not self.chunked and not self.expect100
         try:
-            if self._body_source is None and not self.chunked and not self.expect100:
-                # The common case: one write for the head and a small body, no coroutine.
+            if with_head:
                 body = self.body
                 if len(body) <= _SMALL_BODY:
                     protocol.write(head + body if body else head)
@@ -598,12 +597,7 @@ class ClientRequest:
             if self.traces:
                 for trace in self.traces:
                     await trace.send_request_headers(self.method, self.url, self.headers)
-                if (
-                    self._body_source is None
-                    and not self.chunked
-                    and not self.expect100
-                    and self.body
-                ):
+                if with_head and self.body:
                     # A body written with the head is one chunk (aiohttp reports it too;
                     # streamed bodies report each piece from _write_body).
                     for trace in self.traces:
