@@ -266,17 +266,23 @@ async def websockets_client(wl: Workload, cfg: Config) -> AsyncIterator[Op]:
 # --------------------------------------------------------------------------- #
 
 
+def send_and_read_head(sock: socket.socket, request: bytes, what: str) -> tuple[bytes, bytes]:
+    """Send ``request`` (blocking); return the response head and the bytes after it."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise BadResponse(f"connection closed during {what}")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
+
+
 def probe_response_length(host: str, port: int, request: bytes) -> tuple[int, int]:
     """Send ``request`` once (blocking); return (response length, body length)."""
     with socket.create_connection((host, port), timeout=10) as sock:
-        sock.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise BadResponse("connection closed during probe")
-            data += chunk
-        head, _, rest = data.partition(b"\r\n\r\n")
+        head, rest = send_and_read_head(sock, request, "probe")
         if not head.startswith(b"HTTP/1.1 200 "):
             raise BadResponse(f"probe got {head[:40]!r}")
         length = None
@@ -347,16 +353,9 @@ class FloorProtocol(asyncio.BufferedProtocol):
 def probe_handshake_length(host: str, port: int, request: bytes) -> int:
     """Send a WebSocket handshake once (blocking); return the 101 response's length."""
     with socket.create_connection((host, port), timeout=10) as sock:
-        sock.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise BadResponse("connection closed during handshake probe")
-            data += chunk
-        head, _, rest = data.partition(b"\r\n\r\n")
+        head, rest = send_and_read_head(sock, request, "handshake probe")
         if not head.startswith(b"HTTP/1.1 101 ") or rest:
-            raise BadResponse(f"handshake probe got {data[:60]!r}")
+            raise BadResponse(f"handshake probe got {(head + rest)[:60]!r}")
         return len(head) + 4
 
 
