@@ -197,8 +197,11 @@ class ClientResponse:
         return None
 
     def _response_eof(self) -> None:
-        # The whole body is here: the protocol has already given the connection back.
+        # The whole body is here: the protocol has already given the connection back, so
+        # the response counts as closed (as aiohttp's does), although unread bytes still
+        # wait in ``content``.
         self._connection = None
+        self._closed = True
         if self._stamps is not None:
             self._done_at = _monotonic()
         if self._timer is not None:

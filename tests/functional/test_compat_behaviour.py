@@ -5,6 +5,7 @@ Each test names the library whose suite showed the difference.
 
 from __future__ import annotations
 
+import asyncio
 import types
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 
 import hyperclient
+
+from ..conftest import read_request
 
 Url = Callable[[str], str]
 
@@ -93,3 +96,28 @@ async def test_formdata_async_source_is_sent_once() -> None:
     assert b"".join([piece async for piece in body.chunks()]).count(b"\r\nx\r\n") == 1
     with pytest.raises(RuntimeError, match="cannot be replayed"):
         body.chunks()
+
+
+async def test_response_closed_once_whole_body_arrived(raw_server: Any) -> None:
+    # aiohttp's resp.closed turns True when the body has fully arrived (its connection is
+    # released then), not only on release(); code polls it to know the connection is free.
+    release_rest = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabc")
+        await release_rest.wait()
+        writer.write(b"def")
+        await writer.drain()
+        await reader.read()
+
+    srv = await raw_server(script)
+    async with hyperclient.ClientSession() as session:
+        async with session.get(srv.url + "/") as resp:
+            assert await resp.content.readexactly(3) == b"abc"
+            assert not resp.closed  # three bytes are still to come
+            release_rest.set()
+            assert await resp.content.readexactly(3) == b"def"
+            await asyncio.sleep(0)
+            assert resp.closed
+            assert resp.connection is None
