@@ -100,26 +100,30 @@ class ConnectionKey(NamedTuple):
         return f"ConnectionKey({', '.join(fields)})"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """What was sent: kept by responses and errors instead of the request itself."""
-
+class _RequestInfoFields(NamedTuple):
     url: URL
     method: str
     headers: CIMultiDictProxy[str]
     real_url: URL
 
-    def __init__(
-        self,
+
+class RequestInfo(_RequestInfoFields):
+    """What was sent: kept by responses and errors instead of the request itself.
+
+    A named tuple, as in aiohttp 3: ``url, method, headers, real_url = info`` and
+    ``info._replace(...)`` work. *real_url* (the URL with its fragment) defaults to *url*.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
         url: URL,
         method: str,
         headers: CIMultiDictProxy[str],
         real_url: URL | None = None,
-    ) -> None:
-        object.__setattr__(self, "url", url)
-        object.__setattr__(self, "method", method)
-        object.__setattr__(self, "headers", headers)
-        object.__setattr__(self, "real_url", url if real_url is None else real_url)
+    ) -> RequestInfo:
+        return tuple.__new__(cls, (url, method, headers, url if real_url is None else real_url))
 
 
 _DIGESTS = {16: hashlib.md5, 20: hashlib.sha1, 32: hashlib.sha256}

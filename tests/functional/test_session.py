@@ -94,6 +94,14 @@ async def test_response_attributes(url: Callable[[str], str]) -> None:
             assert resp.url == URL(url("/text?x=1"))
             assert resp.real_url == URL(url("/text?x=1#frag"))
             assert resp.request_info.real_url == resp.real_url
+            # A named tuple, as in aiohttp 3: code unpacks it and calls _replace().
+            info_url, method, headers, real_url = resp.request_info
+            assert (info_url, method, real_url) == (resp.url, "GET", resp.real_url)
+            assert headers is resp.request_info.headers
+            moved = resp.request_info._replace(method="HEAD")
+            assert type(moved) is hyperclient.RequestInfo
+            assert (moved.method, moved.url) == ("HEAD", resp.url)
+            assert hyperclient.RequestInfo(resp.url, "GET", headers).real_url == resp.url
 
 
 @pytest.mark.parametrize(
