@@ -1003,6 +1003,7 @@ class ClientSession:
         history: list[ClientResponse] = []
         req: ClientRequest | None = None
         digest_tried = False
+        digest_challenge: Mapping[str, str] | None = None
         while True:
             req = self._build_request(method, url, data, headers, cookies, auth, options, req)
             resp = await self._send(req, options, started)
@@ -1014,6 +1015,7 @@ class ClientSession:
                 if challenge is not None and req.is_replayable():
                     # RFC 7616 §3.3: answer the challenge once, on the same URL.
                     digest_tried = True
+                    digest_challenge = challenge
                     resp.release()
                     headers = CIMultiDict(headers or ())
                     # The digest covers the request as sent: its method and target, query
@@ -1046,6 +1048,13 @@ class ClientSession:
                 auth = None
                 cookies = None
                 headers = _without(headers, _CREDENTIAL_HEADERS)
+                digest_challenge = None
+            elif digest_challenge is not None and isinstance(auth, DigestAuth):
+                # The digest we added covers the old method and target: answer the same
+                # challenge again for the new ones (RFC 7616 §3.4, the next nc), rather
+                # than send a stale credential and pay a round trip for a new 401.
+                headers = CIMultiDict(headers or ())
+                headers["Authorization"] = auth.authorization(method, new_url, digest_challenge)
             url = new_url
             digest_tried = False
             options = options.for_redirect()

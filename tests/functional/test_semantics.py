@@ -561,6 +561,9 @@ async def test_timings(raw_server: Any) -> None:
 # -- Digest and .netrc -------------------------------------------------------------------------
 
 
+SEEN = web.AppKey("seen", list[str])
+
+
 def digest_app(user: str, password: str) -> web.Application:
     """A server that really checks RFC 7616 digests (MD5 and SHA-256, qop=auth)."""
     realm, nonce = "test@hyperclient", os.urandom(8).hex()
@@ -577,6 +580,7 @@ def digest_app(user: str, password: str) -> web.Application:
 
     async def protected(request: web.Request) -> web.Response:
         header = request.headers.get("Authorization", "")
+        app[SEEN].append(f"{request.method} {request.path_qs} {header[:6]}")
         if not header.startswith("Digest "):
             return challenge()
         fields = parse_challenge(header)
@@ -590,9 +594,13 @@ def digest_app(user: str, password: str) -> web.Application:
             return challenge()
         if fields["uri"] != request.raw_path:  # RFC 7616 §3.4: the request-target
             return challenge()
-        return web.Response(text=f"welcome {user}")
+        if request.path == "/moved":
+            return web.Response(status=303, headers={"Location": "/secret?after=1"})
+        return web.Response(text=f"welcome {user} ({request.method})")
 
+    app[SEEN] = []
     app.router.add_route("*", "/secret", protected)
+    app.router.add_route("*", "/moved", protected)
     return app
 
 
@@ -603,7 +611,7 @@ async def test_digest_auth_against_a_checking_server(aiohttp_server: Start) -> N
         good = hyperclient.DigestAuth("Mufasa", "Circle of Life")
         async with session.get(url, auth=good) as resp:
             assert resp.status == 200
-            assert await resp.text() == "welcome Mufasa"
+            assert await resp.text() == "welcome Mufasa (GET)"
         async with session.post(url, data=b"body", auth=good) as resp:
             assert resp.status == 200
         # The method as sent (upper case) and the query from params= are what is hashed.
@@ -612,6 +620,24 @@ async def test_digest_auth_against_a_checking_server(aiohttp_server: Start) -> N
         bad = hyperclient.DigestAuth("Mufasa", "wrong")
         async with session.get(url, auth=bad) as resp:
             assert resp.status == 401  # one answer to the challenge, no loop
+
+
+async def test_digest_auth_follows_a_method_changing_redirect(aiohttp_server: Start) -> None:
+    app = digest_app("Mufasa", "Circle of Life")
+    server = await aiohttp_server(app)
+    auth = hyperclient.DigestAuth("Mufasa", "Circle of Life")
+    async with ClientSession() as session:
+        url = f"http://127.0.0.1:{server.port}/moved"
+        async with session.post(url, data=b"body", auth=auth) as resp:
+            assert await resp.text() == "welcome Mufasa (GET)"
+            assert [r.status for r in resp.history] == [303]
+    # The 303's target gets a digest made for GET and its own URI at once: no stale
+    # credential for the old method and target, no extra 401 round trip.
+    assert app[SEEN] == [
+        "POST /moved ",
+        "POST /moved Digest",
+        "GET /secret?after=1 Digest",
+    ]
 
 
 async def test_netrc_used_only_with_trust_env(
