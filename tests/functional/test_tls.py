@@ -414,3 +414,29 @@ async def test_large_bodies_over_tls_and_the_connection_after_them(
         data = await get_json(session, server.url())
     assert len(set(server.peers)) == 1
     assert data["peer"] == server.peers[0]
+
+
+async def test_per_request_legacy_tls_arguments(
+    https_server: StartHTTPS, ca: trustme.CA, good_cert: trustme.LeafCert
+) -> None:
+    # aiohttp 3 still takes the reference's connector-level TLS settings per request.
+    srv = await https_server(ca.issue_cert("wrong.example"))
+    lax = ssl.create_default_context()
+    lax.check_hostname = False
+    lax.verify_mode = ssl.CERT_NONE
+    async with ClientSession() as session:
+        with pytest.raises(hyperclient.ClientConnectorCertificateError):
+            await session.get(srv.url(host="localhost"))
+        data = await get_json(session, srv.url(host="localhost"), verify_ssl=False)
+        assert data["alpn"] == "http/1.1"
+        # The user's own context is used as given (we never set ALPN on it).
+        data = await get_json(session, srv.url(host="localhost"), ssl_context=lax)
+        assert data["alpn"] is None
+        with pytest.raises(ValueError, match="cannot be combined with verify_ssl"):
+            await session.get(srv.url(), ssl=lax, verify_ssl=False)
+    pinned = await https_server(good_cert)
+    digest = hashlib.sha256(der_of(good_cert)).digest()
+    async with ClientSession() as session:
+        await get_json(session, pinned.url(), fingerprint=digest)
+        with pytest.raises(hyperclient.ServerFingerprintMismatch):
+            await session.get(pinned.url(), fingerprint=hashlib.sha256(b"other").digest())
