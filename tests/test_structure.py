@@ -26,6 +26,7 @@ RANKS: dict[str, int] = {
     "socks": 2,
     "compression": 2,
     "formdata": 2,
+    "fieldvalues": 2,
     "streams": 3,
     "protocol": 4,
     "resolver": 3,
@@ -56,7 +57,7 @@ RANKS: dict[str, int] = {
 }
 
 PURE = {"http1", "ws_frames", "ws_handshake", "cookies", "auth", "proxy", "socks",
-        "compression", "formdata", "errors", "values"}  # fmt: skip
+        "compression", "formdata", "fieldvalues", "errors", "values"}  # fmt: skip
 
 FORBIDDEN = ["aiohttp", "httpx", "h11", "httptools", "requests", "urllib3", "httpcore"]
 

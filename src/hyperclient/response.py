@@ -27,6 +27,7 @@ from yarl import URL
 
 from .compression import make_decoder
 from .errors import ClientPayloadError, ClientResponseError, ContentTypeError, RemoteProtocolError
+from .fieldvalues import content_disposition_filename, parse_content_disposition
 from .http1 import ResponseHead
 from .streams import EMPTY_PAYLOAD, Decoder, StreamReader
 from .tracing import ResponseTimings
@@ -379,14 +380,11 @@ class ClientResponse:
         raw = self._header_value(b"content-disposition")
         if raw is None:
             return None
-        msg = Message()
-        msg["content-disposition"] = raw
-        params = msg.get_params(header="content-disposition") or []
-        disposition = params[0][0] if params else None
-        parameters = {k.lower(): v for k, v in params[1:]}
-        filename = msg.get_filename()
+        disposition, parameters = parse_content_disposition(raw)
         return ContentDisposition(
-            type=disposition, parameters=MappingProxyType(parameters), filename=filename
+            type=disposition,
+            parameters=MappingProxyType(parameters),
+            filename=content_disposition_filename(parameters),
         )
 
     def get_encoding(self) -> str:

@@ -121,3 +121,23 @@ async def test_response_closed_once_whole_body_arrived(raw_server: Any) -> None:
             await asyncio.sleep(0)
             assert resp.closed
             assert resp.connection is None
+
+
+async def test_content_disposition_prefers_the_extended_filename(aiohttp_server: Any) -> None:
+    # RFC 6266 §4.3 / RFC 8187: downloaders save under resp.content_disposition.filename.
+    from aiohttp import web
+
+    async def download(request: web.Request) -> web.Response:
+        value = "attachment; filename=\"naive.txt\"; filename*=UTF-8''na%C3%AFve%20%E2%82%AC.txt"
+        return web.Response(body=b"x", headers={"Content-Disposition": value})
+
+    app = web.Application()
+    app.router.add_get("/", download)
+    server = await aiohttp_server(app)
+    async with hyperclient.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{server.port}/") as resp:
+            disposition = resp.content_disposition
+    assert disposition is not None
+    assert disposition.type == "attachment"
+    assert disposition.filename == "naïve €.txt"
+    assert dict(disposition.parameters) == {"filename": "naive.txt", "filename*": "naïve €.txt"}

@@ -1,0 +1,144 @@
+"""Parsing of header field values that carry parameters: ``Content-Disposition``.
+
+Pure: strings in, values out; no I/O. The grammar is RFC 6266 §4.1 (disposition type and
+parameters, RFC 9110 §5.6.6 tokens and quoted strings) with RFC 8187 extended values
+(``filename*=UTF-8''na%C3%AFve.txt``) and RFC 2231 §3 continuations (``filename*0=``,
+``filename*1*=``), which mail-derived servers still send. A malformed value parses to
+``(None, {})`` rather than raising: the header is advice about a body that is fine.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from urllib.parse import unquote, unquote_to_bytes
+
+__all__ = ["content_disposition_filename", "parse_content_disposition"]
+
+# RFC 9110 §5.6.2: tchar.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# A parameter: name "=" (quoted-string / token); whitespace allowed around the parts.
+_PARAM = re.compile(
+    r'\s*;\s*([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;"]+)\s*', re.S
+)
+_BAD_NAME_PARAM = re.compile(r'\s*;([^;="]*)=\s*("(?:[^"\\]|\\.)*"|[^\s;"]+)\s*', re.S)
+_UNESCAPE = re.compile(r"\\(.)", re.S)
+# RFC 8187 §3.2.1: charset "'" [ language ] "'" value-chars.
+_EXT_VALUE = re.compile(r"([!#$%&+\-^_`{}~0-9A-Za-z]+)'[^']*'(.*)", re.S)
+# RFC 2231 §3: name*N or name*N* for the pieces of a long value.
+_CONTINUATION = re.compile(r"(.+)\*(0|[1-9][0-9]*)(\*?)")
+
+
+def parse_content_disposition(header: str | None) -> tuple[str | None, dict[str, str]]:
+    """Split a ``Content-Disposition`` value into its type and parameters.
+
+    Names are lower-cased; quoted strings are unescaped; extended values (``name*``) are
+    decoded from their charset and kept under their starred name, as aiohttp does.
+    RFC 2231 continuation pieces are kept as sent, for :func:`content_disposition_filename`.
+
+    Args:
+        header: the field value, such as ``attachment; filename="a.txt"``.
+
+    Returns:
+        ``(type, parameters)``; ``(None, {})`` when *header* is missing or malformed
+        (an unterminated quote, a parameter without a value or given twice). An extended
+        value that cannot be decoded is left out.
+    """
+    if not header:
+        return None, {}
+    disposition, sep, tail = header.partition(";")
+    disposition = disposition.strip()
+    if not _TOKEN.fullmatch(disposition):
+        return None, {}
+    rest = ";" + tail if sep else ""
+    params: dict[str, str] = {}
+    pos = 0
+    while rest[pos:].strip(" \t;"):
+        match = _PARAM.match(rest, pos)
+        if match is None:
+            skipped = _BAD_NAME_PARAM.match(rest, pos)
+            if skipped is None:
+                return None, {}
+            pos = skipped.end()  # a value under a name that is no token: left out
+            continue
+        name, raw = match.group(1).lower(), match.group(2)
+        pos = match.end()
+        value = raw
+        if raw.startswith('"'):
+            value = _UNESCAPE.sub(r"\1", raw[1:-1])
+        elif name.endswith("*") and _CONTINUATION.fullmatch(name) is None:
+            decoded = _decode_ext_value(raw)
+            if decoded is None:  # an undecodable extended value: skip it, as aiohttp does
+                continue
+            value = decoded
+        if name in params:  # RFC 6266 §4.1: no parameter twice
+            return None, {}
+        params[name] = value
+    return disposition.lower(), params
+
+
+def content_disposition_filename(params: dict[str, str], name: str = "filename") -> str | None:
+    """The value of parameter *name* from parsed *params*, preferring the extended form.
+
+    RFC 6266 §4.3: a recipient that understands ``filename*`` uses it over ``filename``;
+    RFC 2231 §3-4 continuations (``filename*0*=UTF-8''a%20``, ``filename*1="b"``...) are
+    joined in order and decoded with the first piece's charset.
+
+    Args:
+        params: the parameters from :func:`parse_content_disposition`.
+        name: the parameter, ``filename`` or ``name``.
+
+    Returns:
+        The value, or None when no form of the parameter is present (or its pieces
+        cannot be decoded).
+    """
+    extended = params.get(name + "*")
+    if extended is not None:
+        return extended
+    if f"{name}*0" in params or f"{name}*0*" in params:
+        return _join_continuations(params, name)
+    return params.get(name)
+
+
+def _join_continuations(params: dict[str, str], name: str) -> str | None:
+    pieces: list[tuple[str, bool]] = []  # (value as sent, percent-encoded?)
+    while True:
+        index = len(pieces)
+        encoded = params.get(f"{name}*{index}*")
+        if encoded is not None:
+            pieces.append((encoded, True))
+        elif (plain := params.get(f"{name}*{index}")) is not None:
+            pieces.append((plain, False))
+        else:
+            break
+    if not any(is_encoded for _, is_encoded in pieces):
+        return "".join(value for value, _ in pieces)
+    charset = "latin-1"  # RFC 2231 §4: the charset comes with the first encoded piece
+    first, first_encoded = pieces[0]
+    if first_encoded:
+        match = _EXT_VALUE.fullmatch(first)
+        if match is None:
+            return None
+        charset, encoded = match.groups()
+        pieces[0] = (encoded, True)
+    try:
+        data = b"".join(
+            unquote_to_bytes(value) if is_encoded else value.encode(charset)
+            for value, is_encoded in pieces
+        )
+        return data.decode(charset)
+    except (LookupError, UnicodeError):
+        return None
+
+
+def _decode_ext_value(raw: str) -> str | None:
+    """Decode ``charset'lang'pct-encoded`` (RFC 8187 §3.2); None when it cannot be."""
+    match = _EXT_VALUE.fullmatch(raw)
+    if match is None:
+        return None
+    charset, encoded = match.groups()
+    try:
+        codecs.lookup(charset)  # unquote() looks the charset up only for a '%' in the value
+        return unquote(encoded, encoding=charset, errors="strict")
+    except (LookupError, UnicodeDecodeError):
+        return None
