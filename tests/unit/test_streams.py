@@ -191,7 +191,9 @@ async def test_truncated_compressed_body_is_a_payload_error() -> None:
     chunks=st.lists(st.binary(min_size=1, max_size=300), min_size=1, max_size=12),
     ops=st.lists(
         st.tuples(
-            st.sampled_from(["read", "readexactly", "readline", "readchunk", "unread"]),
+            st.sampled_from(
+                ["read", "readexactly", "readline", "readchunk", "read_nowait", "unread"]
+            ),
             st.integers(min_value=1, max_value=400),
         ),
         max_size=30,
@@ -220,6 +222,9 @@ def test_any_mix_of_reads_matches_a_plain_bytes_model(
                 last = await s.readline()
             elif op == "readchunk":
                 last, _ = await s.readchunk()
+            elif op == "read_nowait":  # everything is buffered: n bytes, or all with -1
+                last = s.read_nowait(-1 if n > 300 else n)
+                assert len(last) == min(len(model) - len(got), n if n <= 300 else len(model))
             else:  # push the last piece back, as parsers built on top of us do
                 s.unread_data(last)
                 got = got[: len(got) - len(last)]
@@ -338,3 +343,18 @@ async def test_read_all_fails_with_the_stream_and_a_cancelled_read_restores_limi
         await reader
     s.feed_data(b"z" * 100)  # nobody collects the whole body now: flow control is back
     assert flow.events == ["pause"]
+
+
+async def test_read_nowait_never_waits_and_refuses_beside_a_waiting_read() -> None:
+    s, _ = stream()
+    assert s.read_nowait() == b""  # nothing yet: empty, no wait
+    waiting = asyncio.ensure_future(s.read(1))
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="while some coroutine is waiting"):
+        s.read_nowait()
+    s.feed_data(b"ab")
+    assert await waiting == b"a"
+    assert s.read_nowait() == b"b"
+    s.set_exception(ClientPayloadError("broken"))
+    with pytest.raises(ClientPayloadError, match="broken"):
+        s.read_nowait()
