@@ -37,6 +37,7 @@ RANKS: dict[str, int] = {
     "response": 7,
     "request": 8,
     "websocket": 9,
+    "client_middlewares": 9,
     "client": 10,
     "__init__": 11,
     "cli": 12,

@@ -8,6 +8,7 @@ from __future__ import annotations
 # aiohttp's submodule names that client code imports (thin re-export modules).
 from . import abc as abc
 from . import client_exceptions as client_exceptions
+from . import client_middlewares as client_middlewares
 from . import client_reqrep as client_reqrep
 from . import client_ws as client_ws
 from . import cookiejar as cookiejar
@@ -26,6 +27,7 @@ from .client import (
     put,
     request,
 )
+from .client_middlewares import ClientHandlerType, ClientMiddlewareType
 from .connector import BaseConnector, Connection, ProxyConnector, TCPConnector, UnixConnector
 from .cookies import AbstractCookieJar, CookieJar, DummyCookieJar
 from .errors import (
@@ -120,7 +122,9 @@ __all__ = (
     "ClientConnectorError",
     "ClientConnectorSSLError",
     "ClientError",
+    "ClientHandlerType",
     "ClientHttpProxyError",
+    "ClientMiddlewareType",
     "ClientOSError",
     "ClientPayloadError",
     "ClientProxyConnectionError",

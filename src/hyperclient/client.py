@@ -17,7 +17,15 @@ import netrc
 import os
 import warnings
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from http.cookies import SimpleCookie
 from time import monotonic as _monotonic
 from types import TracebackType
@@ -27,6 +35,7 @@ from multidict import CIMultiDict, getversion
 from yarl import URL
 
 from .auth import BasicAuth, DigestAuth, should_retry_with_digest
+from .client_middlewares import ClientMiddlewareType, build_client_middlewares
 from .connector import BaseConnector, ProxyConnector, TCPConnector, _Closing
 from .cookies import AbstractCookieJar, CookieJar
 from .errors import (
@@ -281,6 +290,9 @@ class ClientSession:
         proxy: the proxy for every request (``http://``, ``https://``, ``socks5://``,
             ``socks5h://``, ``socks4://``, ``socks4a://``) unless a request names its own.
         proxy_auth: ``BasicAuth`` for that proxy (credentials in its URL also work).
+        middlewares: client middlewares (``async def mw(request, handler)``) run around
+            every request and redirect hop, the first outermost; a request's own
+            ``middlewares=`` replaces them (``()`` runs none). See ``client_middlewares``.
     """
 
     _closed = True
@@ -317,6 +329,7 @@ class ClientSession:
         proxy: str | URL | None = None,
         proxy_auth: BasicAuth | None = None,
         fallback_charset_resolver: Callable[[ClientResponse, bytes], str] | None = None,
+        middlewares: Sequence[ClientMiddlewareType] = (),
     ) -> None:
         if loop is not None:
             from .connector import _check_loop
@@ -370,6 +383,7 @@ class ClientSession:
             trace_config.freeze()
         self._read_bufsize = read_bufsize
         self._resolve_charset = fallback_charset_resolver
+        self._middlewares = tuple(middlewares)
         # None: the connector's limits (8190 bytes by default) apply.
         self._limits = (
             None
@@ -719,6 +733,7 @@ class ClientSession:
         files: Any = None,
         trace_request_ctx: Any = None,
         read_bufsize: int | None = None,
+        middlewares: Sequence[ClientMiddlewareType] | None = None,
     ) -> ClientResponse:
         if self.closed:
             raise RuntimeError("session is closed")
@@ -754,6 +769,7 @@ class ClientSession:
             timeout=tm,
             traces=self._make_traces(trace_request_ctx),
             read_bufsize=read_bufsize or self._read_bufsize,
+            middlewares=self._middlewares if middlewares is None else tuple(middlewares),
         )
         return await self._run(
             method,
@@ -864,14 +880,17 @@ class ClientSession:
                 traces=None,
                 read_bufsize=self._read_bufsize,
                 templates={} if self._templates_allowed() else None,
+                middlewares=self._middlewares,
             )
         return options
 
     def _templates_allowed(self) -> bool:
         """Whether plain requests may be prepared once (see ``_from_template``): not when
-        the proxy or the request class can make two of them differ. Fixed per session."""
+        the proxy or the request class can make two of them differ, nor when middlewares
+        may change a request (a copy shares its headers). Fixed per session."""
         return (
-            self._environment is None
+            not self._middlewares
+            and self._environment is None
             and self._default_proxy is None
             and self._request_class is ClientRequest
             and type(self._connector) is not ProxyConnector
@@ -1006,7 +1025,10 @@ class ClientSession:
         digest_challenge: Mapping[str, str] | None = None
         while True:
             req = self._build_request(method, url, data, headers, cookies, auth, options, req)
-            resp = await self._send(req, options, started)
+            if options.middlewares:
+                resp = await self._through_middlewares(req, options, started)
+            else:
+                resp = await self._send(req, options, started)
             head = resp._head
             if head is not None and head.set_cookie:
                 self._store_cookies(resp)
@@ -1182,6 +1204,18 @@ class ClientSession:
             read_bufsize=options.read_bufsize,
         )
 
+    def _through_middlewares(
+        self, req: ClientRequest, options: _RequestOptions, started: float
+    ) -> Awaitable[ClientResponse]:
+        """Send *req* through the request's middlewares, which end in :meth:`_send`."""
+
+        async def send(request: ClientRequest) -> ClientResponse:
+            # A middleware may have changed the URL, ssl or proxy since the key was made.
+            request._connection_key = None
+            return await self._send(request, options, started)
+
+        return build_client_middlewares(send, options.middlewares)(req)
+
     async def _send(
         self, req: ClientRequest, options: _RequestOptions, started: float
     ) -> ClientResponse:
@@ -1310,6 +1344,8 @@ class _RequestOptions:
     #: The session's defaults only (see ``ClientSession._from_template``): prepared
     #: requests by (method, URL), with the default headers' version they were built with.
     templates: dict[tuple[str, URL], tuple[int, ClientRequest]] | None = None
+    #: Run around each hop's send (see ``client_middlewares``); empty: none, no cost.
+    middlewares: tuple[ClientMiddlewareType, ...] = ()
 
     def for_redirect(self) -> _RequestOptions:
         """The options for the next hop: the query given as ``params`` is not repeated."""

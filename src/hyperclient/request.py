@@ -231,7 +231,6 @@ class ClientRequest:
 
     DEFAULT_HEADERS = _DEFAULT_HEADERS
 
-    body: bytes
     response_class: type[ClientResponse] = ClientResponse
 
     def __init__(
@@ -313,12 +312,12 @@ class ClientRequest:
                 raise TypeError(f"auth must be a BasicAuth instance, got {self.auth!r}")
             self.headers["Authorization"] = self.auth.encode()
         self._body_source: _FileBody | _IterableBody | _FormBody | None = None
-        self.body = b""
-        skip_type = bool(skip_auto_headers) and any(
+        self._body = b""
+        self._skip_content_type = bool(skip_auto_headers) and any(
             name.lower() == "content-type"
             for name in skip_auto_headers  # type: ignore[union-attr]
         )
-        self._prepare_body(data, skip_type)
+        self._prepare_body(data, self._skip_content_type)
         self._connection_key: ConnectionKey | None = None
         self._head: bytes | None = None
 
@@ -398,10 +397,10 @@ class ClientRequest:
         if isinstance(data, _FileBody | _IterableBody | _FormBody):
             self._body_source = data  # a body sent before, replayed (redirect, retry)
         elif isinstance(data, bytes | bytearray | memoryview):
-            self.body = bytes(data)
+            self._body = bytes(data)
             content_type = _OCTET_STREAM  # RFC 9110 §8.3, and what aiohttp sends
         elif isinstance(data, str):
-            self.body = data.encode(self.encoding)
+            self._body = data.encode(self.encoding)
             content_type = f"text/plain; charset={self.encoding}"
         elif isinstance(data, FormData):
             self._set_form(data.body(), skip_content_type)
@@ -437,7 +436,7 @@ class ClientRequest:
             make_encoder(name)  # validates the name before anything is sent
             headers["Content-Encoding"] = name
             self.chunked = self.chunked or True
-        size = len(self.body) if self._body_source is None else self._body_source.size
+        size = len(self._body) if self._body_source is None else self._body_source.size
         if "Transfer-Encoding" in headers:
             if "Content-Length" in headers:
                 raise LocalProtocolError("Content-Length and Transfer-Encoding cannot both be set")
@@ -487,6 +486,41 @@ class ClientRequest:
         return self.url.scheme in _SECURE_SCHEMES
 
     @property
+    def body(self) -> bytes:
+        """The body when it is held in memory (bytes or str data); ``b""`` when there is
+        none or it is streamed (a form, a file, an async iterable).
+
+        Assigning replaces it as :meth:`update_body` does.
+        """
+        return self._body
+
+    @body.setter
+    def body(self, data: Any) -> None:
+        self._replace_body(data)
+
+    async def update_body(self, data: Any) -> None:
+        """Replace the body, for a middleware that rewrites the request (aiohttp 3.12).
+
+        ``Content-Length`` (or chunked framing) is recomputed for the new body; a
+        ``Content-Type`` already set is kept, otherwise the new body's is added. A
+        chunked request stays chunked.
+
+        Args:
+            data: what ``session.request(data=...)`` accepts: bytes, str, a form, a
+                file object, an async iterable, or None for no body.
+        """
+        self._replace_body(data)
+
+    def _replace_body(self, data: Any) -> None:
+        headers = self.headers
+        headers.popall("Content-Length", None)
+        if self.chunked:
+            headers.popall("Transfer-Encoding", None)
+        self._body_source = None
+        self._body = b""
+        self._prepare_body(data, self._skip_content_type)
+
+    @property
     def connection_key(self) -> ConnectionKey:
         """What a pooled connection must match to carry this request."""
         key = self._connection_key
@@ -519,7 +553,7 @@ class ClientRequest:
 
     def replay_data(self) -> Any:
         """The body in a form that a new request can send again."""
-        return self._body_source if self._body_source is not None else self.body
+        return self._body_source if self._body_source is not None else self._body
 
     def request_target(self) -> str:
         """The request-target: origin form (RFC 9112 §3.2.1), or absolute form when the
@@ -576,7 +610,7 @@ class ClientRequest:
         with_head = self._body_source is None and not self.chunked and not self.expect100
         try:
             if with_head:
-                body = self.body
+                body = self._body
                 if len(body) <= _SMALL_BODY:
                     protocol.write(head + body if body else head)
                 else:
@@ -597,11 +631,11 @@ class ClientRequest:
             if self.traces:
                 for trace in self.traces:
                     await trace.send_request_headers(self.method, self.url, self.headers)
-                if with_head and self.body:
+                if with_head and self._body:
                     # A body written with the head is one chunk (aiohttp reports it too;
                     # streamed bodies report each piece from _write_body).
                     for trace in self.traces:
-                        await trace.send_request_chunk_sent(self.method, self.url, self.body)
+                        await trace.send_request_chunk_sent(self.method, self.url, self._body)
             # Built while the server works on the request, not after its answer arrives:
             # at one request at a time that is latency saved.
             response = self._new_response()
@@ -653,7 +687,7 @@ class ClientRequest:
             encoder = make_encoder("deflate" if self.compress is True else str(self.compress))
         chunk_size = self.chunked if type(self.chunked) is int and self.chunked > 0 else None
         source = self._body_source
-        pieces: AsyncIterator[bytes] = source.chunks() if source is not None else _one(self.body)
+        pieces: AsyncIterator[bytes] = source.chunks() if source is not None else _one(self._body)
         async for data in pieces:
             if encoder is not None:
                 data = encoder.compress(data)

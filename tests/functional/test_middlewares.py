@@ -1,0 +1,471 @@
+"""Client middlewares (aiohttp 3.12's ``middlewares=``).
+
+Every server here is real and records what it received, so each test sees what the
+middleware really put on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from yarl import URL
+
+import hyperclient
+from hyperclient import (
+    ClientHandlerType,
+    ClientRequest,
+    ClientResponse,
+    ClientSession,
+    TraceConfig,
+    WSMsgType,
+)
+
+from ..conftest import RawServer, read_request
+
+Start = Callable[..., Awaitable[Any]]
+
+
+def recording_app(log: list[dict[str, Any]]) -> web.Application:
+    """/echo and /flaky/{n} (503 for the first n requests, then 200); /redirect/{n};
+    /set-cookie. Every request is appended to *log*: method, path, headers, body."""
+    app = web.Application()
+    state = {"flaky": 0}
+
+    async def record(request: web.Request) -> dict[str, Any]:
+        entry = {
+            "method": request.method,
+            "path": request.raw_path,
+            "headers": dict(request.headers),
+            "body": await request.read(),
+        }
+        log.append(entry)
+        return entry
+
+    async def echo(request: web.Request) -> web.Response:
+        entry = await record(request)
+        return web.json_response({"path": entry["path"], "body": entry["body"].decode()})
+
+    async def flaky(request: web.Request) -> web.Response:
+        entry = await record(request)
+        state["flaky"] += 1
+        if state["flaky"] <= int(request.match_info["n"]):
+            return web.Response(status=503, text="try again")
+        return web.json_response({"body": entry["body"].decode("latin-1")})
+
+    async def redirect(request: web.Request) -> web.Response:
+        await record(request)
+        n = int(request.match_info["n"])
+        if n <= 0:
+            return web.Response(text="done")
+        raise web.HTTPFound(f"/redirect/{n - 1}")
+
+    async def set_cookie(request: web.Request) -> web.Response:
+        await record(request)
+        resp = web.Response(text="ok")
+        resp.set_cookie("mw", "seen")
+        return resp
+
+    async def token(request: web.Request) -> web.Response:
+        await record(request)
+        return web.Response(text="fresh-token")
+
+    async def guarded(request: web.Request) -> web.Response:
+        entry = await record(request)
+        if request.headers.get("Authorization") != "Bearer fresh-token":
+            return web.Response(status=401, text="expired")
+        return web.json_response({"body": entry["body"].decode("latin-1")})
+
+    async def ws(request: web.Request) -> web.WebSocketResponse:
+        await record(request)
+        sock = web.WebSocketResponse()
+        await sock.prepare(request)
+        await sock.send_str("hello")  # right behind the 101, before the client asks
+        async for msg in sock:
+            await sock.send_str(f"echo {msg.data}")
+        return sock
+
+    app.router.add_route("*", "/echo", echo)
+    app.router.add_route("*", "/flaky/{n}", flaky)
+    app.router.add_route("*", "/redirect/{n}", redirect)
+    app.router.add_get("/set-cookie", set_cookie)
+    app.router.add_get("/token", token)
+    app.router.add_route("*", "/guarded", guarded)
+    app.router.add_get("/ws", ws)
+    return app
+
+
+@pytest.fixture
+async def served(aiohttp_server: Start) -> tuple[str, list[dict[str, Any]]]:
+    """(base URL, log of requests received) of a ``recording_app``."""
+    log: list[dict[str, Any]] = []
+    server = await aiohttp_server(recording_app(log))
+    return f"http://127.0.0.1:{server.port}", log
+
+
+# -- modifying the request ------------------------------------------------------------------
+
+
+async def test_middleware_adds_a_header_on_every_request_of_the_plain_path(
+    served: tuple[str, list[dict[str, Any]]],
+) -> None:
+    base, log = served
+    calls = 0
+
+    async def count(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        nonlocal calls
+        calls += 1
+        request.headers["X-Call"] = str(calls)
+        return await handler(request)
+
+    async with ClientSession(middlewares=(count,)) as session:
+        # session.get(url) with no keyword is the prepared-request path: the middleware
+        # must still see (and be able to change) a request of its own each time.
+        for _ in range(3):
+            async with session.get(f"{base}/echo") as resp:
+                assert resp.status == 200
+    assert [entry["headers"]["X-Call"] for entry in log] == ["1", "2", "3"]
+
+
+async def test_middleware_rewrites_method_url_and_body(
+    served: tuple[str, list[dict[str, Any]]],
+) -> None:
+    base, log = served
+
+    async def rewrite(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        assert request.method == "PUT"
+        assert request.body == b"short"
+        assert request.session is session
+        request.method = "POST"
+        request.url = request.url.with_path("/echo").with_query(rewritten="1")
+        await request.update_body(b"a longer body than before")
+        return await handler(request)
+
+    async with ClientSession(middlewares=[rewrite]) as session:
+        async with session.put(f"{base}/elsewhere", data=b"short") as resp:
+            assert resp.status == 200
+            assert resp.url.path == "/echo"  # the response is for the request as sent
+            assert resp.request_info.method == "POST"
+    (entry,) = log
+    assert entry["method"] == "POST"
+    assert entry["path"] == "/echo?rewritten=1"
+    assert entry["body"] == b"a longer body than before"
+    assert entry["headers"]["Content-Length"] == str(len(b"a longer body than before"))
+
+
+async def test_assigning_body_recomputes_the_framing(
+    served: tuple[str, list[dict[str, Any]]],
+) -> None:
+    base, log = served
+
+    async def replace(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        request.body = "ünïcode"  # as aiohttp's (deprecated) setter: encoded, re-framed
+        return await handler(request)
+
+    async with ClientSession(middlewares=[replace]) as session:
+        async with session.post(f"{base}/echo", data=io.BytesIO(b"streamed file")) as resp:
+            assert resp.status == 200
+    (entry,) = log
+    assert entry["body"] == "ünïcode".encode()
+    # A file of known size went with a Content-Length, and so does the new body.
+    assert entry["headers"]["Content-Length"] == str(len("ünïcode".encode()))
+    assert entry["headers"]["Content-Type"] == "application/octet-stream"  # kept
+
+
+# -- calling the handler again --------------------------------------------------------------
+
+
+def retry_on(statuses: set[int], attempts: list[int]) -> Any:
+    async def retry(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        for attempt in range(1, 4):
+            attempts.append(attempt)
+            resp = await handler(request)
+            if resp.status not in statuses:
+                break
+            resp.release()
+        return resp
+
+    return retry
+
+
+@pytest.mark.parametrize(
+    "make_data",
+    [
+        lambda: b"payload \x00\xff" * 1000,
+        lambda: io.BytesIO(b"from a seekable file " * 1000),
+        lambda: {"field": "value", "other": "x" * 100},
+    ],
+    ids=["bytes", "file", "form"],
+)
+async def test_retry_on_5xx_sends_the_post_body_again_intact(
+    served: tuple[str, list[dict[str, Any]]], make_data: Callable[[], Any]
+) -> None:
+    base, log = served
+    attempts: list[int] = []
+    async with ClientSession(middlewares=[retry_on({503}, attempts)]) as session:
+        async with session.post(f"{base}/flaky/2", data=make_data()) as resp:
+            assert resp.status == 200
+    assert attempts == [1, 2, 3]
+    assert len(log) == 3
+    bodies = {entry["body"] for entry in log}
+    assert len(bodies) == 1  # three times the same body
+    assert b"" not in bodies
+    assert all(entry["method"] == "POST" for entry in log)
+
+
+async def test_raise_for_status_applies_to_the_response_middlewares_return(
+    served: tuple[str, list[dict[str, Any]]],
+) -> None:
+    base, log = served
+    attempts: list[int] = []
+    async with ClientSession(
+        middlewares=[retry_on({503}, attempts)], raise_for_status=True
+    ) as session:
+        # The first 503 is the middleware's business, not raise_for_status's.
+        async with session.get(f"{base}/flaky/1") as resp:
+            assert resp.status == 200
+        with pytest.raises(hyperclient.ClientResponseError) as info:
+            await session.get(f"{base}/flaky/99")
+        assert info.value.status == 503
+    assert attempts == [1, 2, 1, 2, 3]
+    assert len(log) == 5
+
+
+async def test_retry_on_401_with_a_token_fetched_through_the_same_session(
+    served: tuple[str, list[dict[str, Any]]],
+) -> None:
+    base, log = served
+    seen: list[str] = []
+
+    async def refresh(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        seen.append(request.url.path)
+        resp = await handler(request)
+        if resp.status != 401:
+            return resp
+        resp.release()
+        # The recursion guard is ours to write (as in aiohttp): middlewares=() keeps this
+        # request out of the middleware.
+        async with request.session.get(f"{base}/token", middlewares=()) as token:
+            request.headers["Authorization"] = f"Bearer {await token.text()}"
+        return await handler(request)
+
+    async with ClientSession(middlewares=[refresh]) as session:
+        async with session.post(f"{base}/guarded", data=b"keep me") as resp:
+            assert resp.status == 200
+            assert await resp.json() == {"body": "keep me"}
+    assert seen == ["/guarded"]  # not "/token": the inner request ran no middleware
+    assert [(e["path"], e["body"]) for e in log] == [
+        ("/guarded", b"keep me"),
+        ("/token", b""),
+        ("/guarded", b"keep me"),
+    ]
+
+
+async def test_a_session_made_inside_a_middleware(
+    served: tuple[str, list[dict[str, Any]]],
+) -> None:
+    base, log = served
+
+    async def side_call(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        async with ClientSession() as other, other.get(f"{base}/token") as token:
+            request.headers["Authorization"] = f"Bearer {await token.text()}"
+        return await handler(request)
+
+    async with ClientSession(middlewares=[side_call]) as session:
+        async with session.get(f"{base}/guarded") as resp:
+            assert resp.status == 200
+    assert [e["path"] for e in log] == ["/token", "/guarded"]
+
+
+async def test_failover_to_another_server_on_retry(
+    served: tuple[str, list[dict[str, Any]]], raw_server: Callable[..., Awaitable[RawServer]]
+) -> None:
+    base, log = served
+
+    async def unavailable(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+
+    primary = await raw_server(unavailable)
+
+    async def failover(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        resp = await handler(request)
+        if resp.status == 503:
+            resp.release()
+            request.url = URL(base + "/echo")
+            resp = await handler(request)  # a new host: a new connection, not the first's
+        return resp
+
+    async with ClientSession(middlewares=[failover]) as session:
+        async with session.get(f"{primary.url}/echo") as resp:
+            assert resp.status == 200
+    assert primary.connections == 1
+    assert [e["path"] for e in log] == ["/echo"]
+
+
+# -- choosing the middlewares ----------------------------------------------------------------
+
+
+def tagger(name: str, order: list[str]) -> Any:
+    async def tag(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        order.append(f"{name} in")
+        request.headers.add("X-Tag", name)
+        resp = await handler(request)
+        order.append(f"{name} out")
+        return resp
+
+    return tag
+
+
+async def test_order_per_request_override_and_disable(
+    served: tuple[str, list[dict[str, Any]]],
+) -> None:
+    base, log = served
+    order: list[str] = []
+    outer, inner, own = tagger("outer", order), tagger("inner", order), tagger("own", order)
+    async with ClientSession(middlewares=(outer, inner)) as session:
+        await (await session.get(f"{base}/echo")).read()
+        assert order == ["outer in", "inner in", "inner out", "outer out"]
+        order.clear()
+        await (await session.get(f"{base}/echo", middlewares=[own])).read()
+        assert order == ["own in", "own out"]  # replaces the session's, not added
+        order.clear()
+        await (await session.get(f"{base}/echo", middlewares=())).read()
+        assert order == []
+        await (await session.get(f"{base}/echo", middlewares=None)).read()
+    assert [e["headers"].get("X-Tag") for e in log] == ["outer", "own", None, "outer"]
+    # The header multidict kept both values; aiohttp.web's dict() keeps the first.
+
+
+async def test_module_level_request_takes_middlewares(
+    served: tuple[str, list[dict[str, Any]]],
+) -> None:
+    base, _ = served
+    order: list[str] = []
+    async with hyperclient.get(f"{base}/echo", middlewares=[tagger("one", order)]) as resp:
+        assert resp.status == 200
+    assert order == ["one in", "one out"]
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+class Refused(Exception):
+    pass
+
+
+async def test_middleware_raising_before_or_after_the_handler(
+    served: tuple[str, list[dict[str, Any]]],
+) -> None:
+    base, log = served
+    ends: list[str] = []
+
+    async def on_exception(session: Any, ctx: Any, params: Any) -> None:
+        ends.append(type(params.exception).__name__)
+
+    trace = TraceConfig()
+    trace.on_request_exception.append(on_exception)
+
+    async def before(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        raise Refused(f"refusing {request.url.path}")
+
+    async def after(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        resp = await handler(request)
+        resp.release()
+        raise Refused(f"status {resp.status}")
+
+    async with ClientSession(trace_configs=[trace]) as session:
+        with pytest.raises(Refused, match="refusing /echo"):
+            await session.get(f"{base}/echo", middlewares=[before])
+        assert log == []  # nothing was sent
+        with pytest.raises(Refused, match="status 200"):
+            await session.get(f"{base}/echo", middlewares=[after])
+        assert len(log) == 1
+        # The session is fine afterwards, and its connection went back to the pool.
+        async with session.get(f"{base}/echo") as resp:
+            assert resp.status == 200
+        assert session.connector is not None
+        assert [s.in_use for s in session.connector.stats().values()] == [0]
+    assert ends == ["Refused", "Refused"]
+
+
+# -- where the chain runs: redirects, cookies, tracing, WebSockets ----------------------------
+
+
+async def test_middlewares_run_once_per_redirect_hop(
+    served: tuple[str, list[dict[str, Any]]],
+) -> None:
+    base, log = served
+    hops: list[tuple[str, int]] = []
+
+    async def watch(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        resp = await handler(request)
+        hops.append((request.url.path, resp.status))
+        request.headers["X-Hop"] = "set on the request of one hop only"
+        return resp
+
+    async with ClientSession(middlewares=[watch]) as session:
+        async with session.get(f"{base}/redirect/2") as resp:
+            assert resp.status == 200
+            assert [h.status for h in resp.history] == [302, 302]
+    assert hops == [("/redirect/2", 302), ("/redirect/1", 302), ("/redirect/0", 200)]
+    # Each hop is a new request built by the session, not the previous hop's object.
+    assert all("X-Hop" not in e["headers"] for e in log)
+
+
+async def test_cookies_and_traces_see_the_response_the_chain_returns(
+    served: tuple[str, list[dict[str, Any]]],
+) -> None:
+    base, log = served
+    events: list[str] = []
+
+    def record(name: str) -> Any:
+        async def handler(session: Any, ctx: Any, params: Any) -> None:
+            events.append(name)
+
+        return handler
+
+    trace = TraceConfig()
+    trace.on_request_start.append(record("start"))
+    trace.on_request_headers_sent.append(record("headers sent"))
+    trace.on_request_end.append(record("end"))
+    attempts: list[int] = []
+    async with ClientSession(
+        middlewares=[retry_on({503}, attempts)], trace_configs=[trace]
+    ) as session:
+        async with session.get(f"{base}/flaky/1") as resp:
+            assert resp.status == 200
+        # One request for the tracer, two sends on the wire.
+        assert events == ["start", "headers sent", "headers sent", "end"]
+        async with session.get(f"{base}/set-cookie") as resp:
+            assert resp.status == 200
+        assert session.cookie_jar.filter_cookies(URL(base))["mw"].value == "seen"
+    assert [e["path"] for e in log] == ["/flaky/1", "/flaky/1", "/set-cookie"]
+
+
+async def test_ws_connect_runs_the_session_middlewares(
+    served: tuple[str, list[dict[str, Any]]],
+) -> None:
+    base, log = served
+
+    async def slow_tag(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        request.headers["X-Tag"] = "ws"
+        resp = await handler(request)
+        # Yield to the loop while the server's first frame is already on its way: it must
+        # wait for the WebSocket, not be read as HTTP.
+        await asyncio.sleep(0.05)
+        return resp
+
+    async with ClientSession(middlewares=[slow_tag]) as session:
+        async with session.ws_connect(f"{base}/ws") as ws:
+            first = await ws.receive(timeout=5)
+            assert (first.type, first.data) == (WSMsgType.TEXT, "hello")
+            await ws.send_str("ping")
+            assert (await ws.receive_str(timeout=5)) == "echo ping"
+    assert log[0]["headers"]["X-Tag"] == "ws"
