@@ -284,8 +284,9 @@ def test_test_client_drives_hyperclient_under_client_swap() -> None:
 
 
 #: aiohttp's submodules that client code imports names from; hyperclient has each.
-SUBMODULES = ("abc", "client_exceptions", "client_middlewares", "client_reqrep", "client_ws",
-              "cookiejar", "hdrs", "helpers", "streams")  # fmt: skip
+SUBMODULES = ("abc", "client_exceptions", "client_middleware_digest_auth",
+              "client_middlewares", "client_reqrep", "client_ws", "cookiejar", "hdrs",
+              "helpers", "streams")  # fmt: skip
 
 
 def test_aiohttp_submodule_names_are_importable() -> None:
@@ -297,7 +298,7 @@ def test_aiohttp_submodule_names_are_importable() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["abc", "client_middlewares", "client_ws", "cookiejar"],
+    ["abc", "client_middleware_digest_auth", "client_middlewares", "client_ws", "cookiejar"],
 )
 def test_reexport_modules_hold_only_aiohttp_names(name: str) -> None:
     """``from aiohttp.<name> import X`` works on hyperclient, for names aiohttp has there."""

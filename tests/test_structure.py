@@ -38,6 +38,7 @@ RANKS: dict[str, int] = {
     "request": 8,
     "websocket": 9,
     "client_middlewares": 9,
+    "client_middleware_digest_auth": 9,
     "client": 10,
     "__init__": 11,
     "cli": 12,

@@ -8,6 +8,7 @@ from __future__ import annotations
 # aiohttp's submodule names that client code imports (thin re-export modules).
 from . import abc as abc
 from . import client_exceptions as client_exceptions
+from . import client_middleware_digest_auth as client_middleware_digest_auth
 from . import client_middlewares as client_middlewares
 from . import client_reqrep as client_reqrep
 from . import client_ws as client_ws
@@ -27,6 +28,7 @@ from .client import (
     put,
     request,
 )
+from .client_middleware_digest_auth import DigestAuthMiddleware
 from .client_middlewares import ClientHandlerType, ClientMiddlewareType
 from .connector import BaseConnector, Connection, ProxyConnector, TCPConnector, UnixConnector
 from .cookies import AbstractCookieJar, CookieJar, DummyCookieJar
@@ -144,6 +146,7 @@ __all__ = (
     "CookieJar",
     "DefaultResolver",
     "DigestAuth",
+    "DigestAuthMiddleware",
     "DummyCookieJar",
     "EndpointStats",
     "Fingerprint",
