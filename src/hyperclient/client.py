@@ -281,6 +281,11 @@ class ClientSession:
         auto_decompress: decode gzip/deflate/br/zstd bodies (default True).
         version: the HTTP version of requests.
         read_bufsize: body buffer size, in bytes.
+        max_line_size: longest status line accepted, in bytes (the connector's, 8190
+            by default, when None); a request's ``max_line_size=`` overrides it.
+        max_field_size: longest header line accepted, in bytes (likewise).
+        max_headers: most header fields accepted in a response head (likewise; 100 by
+            default). More raise ``ClientResponseError`` (status 400).
         fallback_charset_resolver: ``(response, body) -> encoding`` for ``text()`` and
             ``get_encoding()`` when the response declares no usable charset (aiohttp's
             hook for a charset detector); without it: UTF-8, else Latin-1 for ``text()``.
@@ -326,6 +331,7 @@ class ClientSession:
         read_bufsize: int = 2**16,
         max_line_size: int | None = None,
         max_field_size: int | None = None,
+        max_headers: int | None = None,
         proxy: str | URL | None = None,
         proxy_auth: BasicAuth | None = None,
         fallback_charset_resolver: Callable[[ClientResponse, bytes], str] | None = None,
@@ -384,12 +390,8 @@ class ClientSession:
         self._read_bufsize = read_bufsize
         self._resolve_charset = fallback_charset_resolver
         self._middlewares = tuple(middlewares)
-        # None: the connector's limits (8190 bytes by default) apply.
-        self._limits = (
-            None
-            if max_line_size is None and max_field_size is None
-            else (max_line_size, max_field_size)
-        )
+        # None: the connector's limits (8190 bytes, 100 fields by default) apply.
+        self._limits = _limits(max_line_size, max_field_size, max_headers, None)
         self._wheel: _DeadlineWheel | None = None
         self._default_options: _RequestOptions | None = None
         self._websockets: weakref.WeakSet[ClientWebSocketResponse] = weakref.WeakSet()
@@ -734,6 +736,9 @@ class ClientSession:
         trace_request_ctx: Any = None,
         read_bufsize: int | None = None,
         middlewares: Sequence[ClientMiddlewareType] | None = None,
+        max_line_size: int | None = None,
+        max_field_size: int | None = None,
+        max_headers: int | None = None,
     ) -> ClientResponse:
         if self.closed:
             raise RuntimeError("session is closed")
@@ -769,6 +774,7 @@ class ClientSession:
             timeout=tm,
             traces=self._make_traces(trace_request_ctx),
             read_bufsize=read_bufsize or self._read_bufsize,
+            limits=_limits(max_line_size, max_field_size, max_headers, self._limits),
             middlewares=self._middlewares if middlewares is None else tuple(middlewares),
         )
         return await self._run(
@@ -879,6 +885,7 @@ class ClientSession:
                 timeout=self._timeout,
                 traces=None,
                 read_bufsize=self._read_bufsize,
+                limits=self._limits,
                 templates={} if self._templates_allowed() else None,
                 middlewares=self._middlewares,
             )
@@ -1199,7 +1206,7 @@ class ClientSession:
             session=self,
             timeout=options.timeout,
             traces=options.traces,
-            limits=self._limits,
+            limits=options.limits,
             force_close=self._connector is not None and self._connector.force_close,
             read_bufsize=options.read_bufsize,
         )
@@ -1341,6 +1348,7 @@ class _RequestOptions:
     timeout: ClientTimeout
     traces: list[Trace] | None
     read_bufsize: int
+    limits: tuple[int | None, int | None, int | None] | None
     #: The session's defaults only (see ``ClientSession._from_template``): prepared
     #: requests by (method, URL), with the default headers' version they were built with.
     templates: dict[tuple[str, URL], tuple[int, ClientRequest]] | None = None
@@ -1350,6 +1358,22 @@ class _RequestOptions:
     def for_redirect(self) -> _RequestOptions:
         """The options for the next hop: the query given as ``params`` is not repeated."""
         return dataclasses.replace(self, params=None, templates=None)
+
+
+def _limits(
+    max_line_size: int | None,
+    max_field_size: int | None,
+    max_headers: int | None,
+    defaults: tuple[int | None, int | None, int | None] | None,
+) -> tuple[int | None, int | None, int | None] | None:
+    """Parser limits for a response: those given, else *defaults*' (None: the connector's)."""
+    if max_line_size is None and max_field_size is None and max_headers is None:
+        return defaults
+    if defaults is not None:
+        max_line_size = defaults[0] if max_line_size is None else max_line_size
+        max_field_size = defaults[1] if max_field_size is None else max_field_size
+        max_headers = defaults[2] if max_headers is None else max_headers
+    return (max_line_size, max_field_size, max_headers)
 
 
 def _origin(url: URL) -> tuple[str, str, int | None]:

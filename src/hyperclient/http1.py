@@ -454,7 +454,7 @@ class ResponseParser:
         self._max_chunk_line = max_chunk_ext_size
         # A head no longer than this cannot hold a line over either limit.
         self._short_lines = min(max_line_size, max_field_size)
-        self._base_limits = (max_line_size, max_field_size)
+        self._base_limits = (max_line_size, max_field_size, max_headers)
         # Input not consumed yet is self._buf[self._pos:]. It is the caller's own bytes
         # object while that is all there is (so body data can be handed out without a
         # copy), and a bytearray once pieces have to be joined.
@@ -501,11 +501,14 @@ class ResponseParser:
         self._read_until_eof = read_until_eof
         self._scanned = self._checked = self._nlines = 0
 
-    def set_limits(self, max_line_size: int | None, max_field_size: int | None) -> None:
-        """Line limits for the next response (None: the ones given at construction)."""
-        base_line, base_field = self._base_limits
+    def set_limits(
+        self, max_line_size: int | None, max_field_size: int | None, max_headers: int | None
+    ) -> None:
+        """Limits for the next response (None: the one given at construction)."""
+        base_line, base_field, base_headers = self._base_limits
         self._max_line = base_line if max_line_size is None else max_line_size
         self._max_field = base_field if max_field_size is None else max_field_size
+        self._max_headers = base_headers if max_headers is None else max_headers
         self._short_lines = min(self._max_line, self._max_field)
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:

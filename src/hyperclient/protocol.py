@@ -373,7 +373,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         read_until_eof: bool = True,
         read_timeout: float | None = None,
         expect_continue: bool = False,
-        limits: tuple[int | None, int | None] | None = None,
+        limits: tuple[int | None, int | None, int | None] | None = None,
         read_bufsize: int | None = None,
     ) -> asyncio.Future[tuple[ResponseHead, StreamReader | None]]:
         """Get ready for the response to a request about to be written.
@@ -384,8 +384,9 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         if self._connection_lost:
             raise self._disconnect_error(self._lost_exc)
         if limits is not None or self._custom_limits:
-            # A session's max_line_size/max_field_size, for this response only.
-            self._parser.set_limits(*(limits or (None, None)))
+            # A session's or request's max_line_size/max_field_size/max_headers, for
+            # this response only.
+            self._parser.set_limits(*(limits or (None, None, None)))
             self._custom_limits = limits is not None
         self._parser.start(method, read_until_eof=read_until_eof)
         if read_bufsize is not None:

@@ -265,7 +265,7 @@ class ClientRequest:
         session: Any = None,
         traces: Any = None,
         timeout: ClientTimeout | None = None,
-        limits: tuple[int | None, int | None] | None = None,
+        limits: tuple[int | None, int | None, int | None] | None = None,
         force_close: bool = False,
         read_bufsize: int | None = None,
         **_: Any,
