@@ -30,7 +30,15 @@ from .client import (
 )
 from .client_middleware_digest_auth import DigestAuthMiddleware
 from .client_middlewares import ClientHandlerType, ClientMiddlewareType
-from .connector import BaseConnector, Connection, ProxyConnector, TCPConnector, UnixConnector
+from .connector import (
+    AddrInfoType,
+    BaseConnector,
+    Connection,
+    ProxyConnector,
+    SocketFactoryType,
+    TCPConnector,
+    UnixConnector,
+)
 from .cookies import AbstractCookieJar, CookieJar, DummyCookieJar
 from .errors import (
     ClientConnectionError,
@@ -114,6 +122,7 @@ __all__ = (
     "EMPTY_PAYLOAD",
     "AbstractCookieJar",
     "AbstractResolver",
+    "AddrInfoType",
     "AsyncResolver",
     "BaseConnector",
     "BasicAuth",
@@ -167,6 +176,7 @@ __all__ = (
     "ServerDisconnectedError",
     "ServerFingerprintMismatch",
     "ServerTimeoutError",
+    "SocketFactoryType",
     "SocketTimeoutError",
     "StaticResolver",
     "StreamReader",

@@ -18,7 +18,7 @@ import socket
 import ssl
 import types
 import warnings
-from collections.abc import Awaitable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from ssl import SSLContext
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +74,20 @@ if TYPE_CHECKING:  # only for annotations of the request argument; no runtime im
         def is_ssl(self) -> bool: ...
 
 
-__all__ = ("BaseConnector", "Connection", "ProxyConnector", "TCPConnector", "UnixConnector")
+__all__ = (
+    "AddrInfoType",
+    "BaseConnector",
+    "Connection",
+    "ProxyConnector",
+    "SocketFactoryType",
+    "TCPConnector",
+    "UnixConnector",
+)
+
+#: A ``socket.getaddrinfo()`` entry: ``(family, type, proto, canonname, sockaddr)``.
+AddrInfoType = tuple[int | socket.AddressFamily, int | socket.SocketKind, int, str, tuple[Any, ...]]
+#: Makes the (unconnected) socket for one address; ``TCPConnector(socket_factory=)``.
+SocketFactoryType = Callable[[AddrInfoType], socket.socket]
 
 _Waiter = asyncio.Future[ResponseHandler | None]
 _NEVER = float("inf")
@@ -566,6 +579,12 @@ class TCPConnector(BaseConnector):
         interleave: how many addresses of the first family go before the other family
             gets a turn (RFC 8305 §4 "First Address Family Count"); 1 by default.
         resolve: deprecated alias of *use_dns_cache*.
+        dns_cache_max_size: most ``(host, port)`` entries in the DNS cache; the least
+            recently used one is dropped to make room (1000 by default, as in aiohttp 3).
+        socket_factory: called with an ``AddrInfoType`` for every connection attempt (to
+            the server or to a proxy) to make the unconnected socket, for instance to set
+            socket options first; the connector then makes it non-blocking, binds it to
+            *local_addr* if given, and connects it.
         **kwargs: ``BaseConnector`` parameters.
     """
 
@@ -584,6 +603,8 @@ class TCPConnector(BaseConnector):
         happy_eyeballs_delay: float | None = 0.25,
         interleave: int | None = None,
         resolve: bool | None = None,
+        dns_cache_max_size: int = 1000,
+        socket_factory: SocketFactoryType | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -616,7 +637,10 @@ class TCPConnector(BaseConnector):
         self._local_addr = local_addr
         self._happy_eyeballs_delay = happy_eyeballs_delay
         self._interleave = interleave if interleave is not None else 1
+        # Least recently used first (dicts keep insertion order).
         self._dns_cache: dict[tuple[str, int], tuple[list[ResolveResult], float]] = {}
+        self._dns_cache_max_size = dns_cache_max_size
+        self._socket_factory = socket_factory
         self._dns_inflight: dict[tuple[str, int], asyncio.Task[list[ResolveResult]]] = {}
 
     # -- attributes of the reference ------------------------------------------------------
@@ -720,6 +744,7 @@ class TCPConnector(BaseConnector):
             cached = self._dns_cache.get((host, port))
             loop = self._loop or asyncio.get_running_loop()
             if cached is not None and cached[1] > loop.time():
+                self._dns_cache[(host, port)] = self._dns_cache.pop((host, port))  # now newest
                 if traces:
                     await _send_all(traces, "send_dns_cache_hit", host)
                 return cached[0]
@@ -758,7 +783,10 @@ class TCPConnector(BaseConnector):
             ttl = self._ttl_dns_cache
             loop = self._loop or asyncio.get_running_loop()
             expires = loop.time() + ttl if ttl is not None else float("inf")
+            self._dns_cache.pop((host, port), None)
             self._dns_cache[(host, port)] = (addrs, expires)
+            while len(self._dns_cache) > self._dns_cache_max_size:
+                del self._dns_cache[next(iter(self._dns_cache))]  # least recently used
         return addrs
 
     def _lookup_done(self, key: tuple[str, int], task: asyncio.Task[list[ResolveResult]]) -> None:
@@ -790,6 +818,7 @@ class TCPConnector(BaseConnector):
             sslcontext is None
             and len(addrs) == 1
             and self._local_addr is None  # bound by name below, like the raced path
+            and self._socket_factory is None  # the loop would make its own socket
             and _is_uvloop(loop)
         ):
             proto = await self._open_plain(addrs[0], key, timeout)
@@ -1030,6 +1059,7 @@ class TCPConnector(BaseConnector):
                 interleave=self._interleave,
                 local_addr=self._local_addr,
                 attempt_timeout=timeout.sock_connect,
+                socket_factory=self._socket_factory,
             )
         except OSError as exc:
             raise self._translate(key, exc, proxy=proxy) from exc
@@ -1239,11 +1269,16 @@ async def _attempt(
     addr: ResolveResult,
     local_addr: tuple[str, int] | None,
     timeout: float | None,
+    socket_factory: SocketFactoryType | None = None,
 ) -> socket.socket:
     """One TCP connect to *addr*; the socket is closed unless it is returned."""
     # An explicit IPPROTO_TCP (resolvers may say 0): asyncio's selector transport sets
     # TCP_NODELAY only on sockets that say so.
-    sock = socket.socket(addr["family"], socket.SOCK_STREAM, addr["proto"] or socket.IPPROTO_TCP)
+    proto = addr["proto"] or socket.IPPROTO_TCP
+    if socket_factory is None:
+        sock = socket.socket(addr["family"], socket.SOCK_STREAM, proto)
+    else:
+        sock = socket_factory((addr["family"], socket.SOCK_STREAM, proto, "", _sockaddr(addr)))
     try:
         sock.setblocking(False)
         if local_addr is not None:
@@ -1316,6 +1351,7 @@ async def _connect_first(
     interleave: int,
     local_addr: tuple[str, int] | None,
     attempt_timeout: float | None,
+    socket_factory: SocketFactoryType | None = None,
 ) -> socket.socket:
     """The first of *addrs* to accept a TCP connection, racing them as RFC 8305 §5 says.
 
@@ -1326,14 +1362,15 @@ async def _connect_first(
         OSError: every attempt failed (``TimeoutError`` when all of them timed out).
     """
     if len(addrs) == 1:
-        return await _attempt(loop, addrs[0], local_addr, attempt_timeout)
+        return await _attempt(loop, addrs[0], local_addr, attempt_timeout, socket_factory)
     ordered = _interleave(addrs, interleave) if delay is not None else addrs
     running: set[asyncio.Task[socket.socket]] = set()
     errors: list[OSError] = []
     winner: socket.socket | None = None
     try:
         for addr in ordered:
-            running.add(loop.create_task(_attempt(loop, addr, local_addr, attempt_timeout)))
+            attempt = _attempt(loop, addr, local_addr, attempt_timeout, socket_factory)
+            running.add(loop.create_task(attempt))
             winner = await _wait_one(running, errors, delay)
             if winner is not None:
                 return winner

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import functools
+import socket
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import hyperclient
 from hyperclient import ClientSession
+from hyperclient.resolver import StaticResolver
 
-from ..conftest import RawServer, read_request
+from ..conftest import RawServer, Script, read_request
+from .test_dns import CountingResolver, free_port
 
 
 def _head_with(fields: int) -> bytes:
@@ -66,3 +73,159 @@ async def test_request_limits_override_the_session_ones(raw_server: Any) -> None
             assert await resp.read() == b"ok"
         with pytest.raises(hyperclient.ClientResponseError, match="15 bytes, limit 14"):
             await session.get(srv.url, max_line_size=len("HTTP/1.1 200 OK") - 1)
+
+
+# -- TCPConnector(socket_factory=, dns_cache_max_size=) ------------------------------------
+
+
+class RecordingFactory:
+    """A ``socket_factory`` that records each address info and sets a receive buffer size."""
+
+    def __init__(self, rcvbuf: int = 32768, fail: bool = False) -> None:
+        self.rcvbuf = rcvbuf
+        self.fail = fail
+        self.calls: list[hyperclient.AddrInfoType] = []
+
+    def __call__(self, addr_info: hyperclient.AddrInfoType) -> socket.socket:
+        self.calls.append(addr_info)
+        if self.fail:
+            raise OSError(errno.EMFILE, "no sockets left")
+        family, type_, proto, _, _ = addr_info
+        sock = socket.socket(family, type_, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+        return sock
+
+
+def _rcvbuf(resp: hyperclient.ClientResponse) -> int:
+    assert resp.connection is not None
+    assert resp.connection.transport is not None
+    sock = resp.connection.transport.get_extra_info("socket")
+    return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+
+async def keepalive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while True:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+
+def held_body() -> tuple[Script, asyncio.Event]:
+    """A server whose each response body ends only once the event is set (and cleared):
+    the connection stays with the response meanwhile."""
+    go_on = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no")
+            await go_on.wait()
+            go_on.clear()
+            writer.write(b"k")
+            await writer.drain()
+
+    return script, go_on
+
+
+async def test_socket_factory_makes_the_connection_socket(raw_server: Any) -> None:
+    script, go_on = held_body()
+    srv = await raw_server(script)
+    async with ClientSession() as session, session.get(srv.url) as resp:
+        default = _rcvbuf(resp)
+        go_on.set()
+        assert await resp.read() == b"ok"
+    rcvbuf = 8192 if default != 2 * 8192 else 16384  # Linux reports twice the value set
+    factory = RecordingFactory(rcvbuf)
+    connector = hyperclient.TCPConnector(socket_factory=factory)
+    async with ClientSession(connector=connector) as session:
+        for _ in range(2):  # the second request reuses the connection
+            async with session.get(srv.url) as resp:
+                assert _rcvbuf(resp) in (rcvbuf, 2 * rcvbuf)
+                assert _rcvbuf(resp) != default
+                go_on.set()
+                assert await resp.read() == b"ok"
+    assert factory.calls == [
+        (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", srv.port))
+    ]
+    assert srv.connections == 2  # one for the default session above, one here
+
+
+async def test_socket_factory_serves_every_raced_attempt(raw_server: Any) -> None:
+    srv = await raw_server(keepalive)
+    refused = free_port()
+    factory = RecordingFactory()
+    resolver = StaticResolver({"svc.test": [("127.0.0.1", refused), ("127.0.0.1", srv.port)]})
+    connector = hyperclient.TCPConnector(resolver=resolver, socket_factory=factory)
+    async with ClientSession(connector=connector) as session:
+        async with session.get(f"http://svc.test:{srv.port}/") as resp:
+            assert await resp.read() == b"ok"
+    assert [info[4] for info in factory.calls] == [
+        ("127.0.0.1", refused),
+        ("127.0.0.1", srv.port),
+    ]
+
+
+async def test_socket_factory_error_is_a_connector_error(raw_server: Any) -> None:
+    srv = await raw_server(keepalive)
+    factory = RecordingFactory(fail=True)
+    connector = hyperclient.TCPConnector(socket_factory=factory)
+    async with ClientSession(connector=connector) as session:
+        with pytest.raises(hyperclient.ClientConnectorError) as info:
+            await session.get(srv.url)
+    assert isinstance(info.value.__cause__, OSError)
+    assert info.value.__cause__.errno == errno.EMFILE
+    assert len(factory.calls) == 1
+    assert srv.connections == 0
+
+
+def _factory_on_uvloop(url: str, go_on: Callable[[], None]) -> list[object]:
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> list[object]:
+        factory = RecordingFactory(16384)
+        connector = hyperclient.TCPConnector(socket_factory=factory)
+        async with ClientSession(connector=connector) as session, session.get(url) as resp:
+            rcvbuf = _rcvbuf(resp)
+            go_on()
+            return [await resp.read(), len(factory.calls), rcvbuf]
+
+    return uvloop.run(main())  # type: ignore[no-any-return]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uvloop does not run on Windows")
+async def test_socket_factory_on_uvloop(raw_server: Any) -> None:
+    """uvloop opens single plain addresses itself; not when there is a factory."""
+    pytest.importorskip("uvloop")
+    script, go_on = held_body()
+    srv = await raw_server(script)
+    loop = asyncio.get_running_loop()
+    release = functools.partial(loop.call_soon_threadsafe, go_on.set)
+    body, calls, rcvbuf = await asyncio.to_thread(_factory_on_uvloop, srv.url, release)
+    assert (body, calls) == (b"ok", 1)
+    assert rcvbuf in (16384, 32768)
+
+
+async def test_dns_cache_keeps_the_most_recently_used_entries(raw_server: Any) -> None:
+    srv = await raw_server(keepalive)
+    names = ("a.test", "b.test", "c.test")
+    resolver = CountingResolver({name: "127.0.0.1" for name in names})
+    connector = hyperclient.TCPConnector(
+        resolver=resolver, use_dns_cache=True, dns_cache_max_size=2, force_close=True
+    )
+    async with ClientSession(connector=connector) as session:
+
+        async def get(name: str) -> None:
+            async with session.get(f"http://{name}:{srv.port}/") as resp:
+                assert await resp.read() == b"ok"
+
+        await get("a.test")
+        await get("b.test")
+        await get("a.test")  # a cache hit: a.test is now the most recently used
+        assert len(resolver.calls) == 2
+        await get("c.test")  # evicts b.test, the least recently used
+        assert list(connector.cached_hosts) == [("a.test", srv.port), ("c.test", srv.port)]
+        await get("a.test")
+        assert len(resolver.calls) == 3
+        await get("b.test")  # looked up again
+        assert [call[0] for call in resolver.calls] == ["a.test", "b.test", "c.test", "b.test"]
+        assert list(connector.cached_hosts) == [("a.test", srv.port), ("b.test", srv.port)]
