@@ -275,6 +275,8 @@ class ClientSession:
         timeout: a ``ClientTimeout``; aiohttp's default (total 300 s) when omitted.
         raise_for_status: True, or an async callable run on every response.
         json_serialize: how ``json=`` bodies are serialised.
+        json_serialize_bytes: a serialiser returning UTF-8 bytes (``orjson.dumps``...),
+            used instead of *json_serialize* when given.
         skip_auto_headers: auto headers (User-Agent, Accept...) not to send.
         connector_owner: close the connector with the session (default True).
         cookie_jar: an ``AbstractCookieJar``; a new ``CookieJar`` by default.
@@ -314,6 +316,7 @@ class ClientSession:
         skip_auto_headers: Iterable[str] | None = None,
         auth: BasicAuth | None = None,
         json_serialize: Callable[[Any], str] = _json.dumps,
+        json_serialize_bytes: Callable[[Any], bytes] | None = None,
         request_class: type[ClientRequest] = ClientRequest,
         response_class: type[ClientResponse] = ClientResponse,
         ws_response_class: type[ClientWebSocketResponse] = ClientWebSocketResponse,
@@ -372,6 +375,7 @@ class ClientSession:
             raise TypeError(f"auth must be a BasicAuth instance, got {auth!r}")
         self._default_auth = auth
         self._json_serialize = json_serialize
+        self._json_serialize_bytes = json_serialize_bytes
         self._request_class = request_class
         self._response_class = response_class
         self._ws_response_class = ws_response_class
@@ -745,7 +749,10 @@ class ClientSession:
         if json is not None:  # as in aiohttp: json=None is no JSON body
             if data is not None:
                 raise ValueError("data and json parameters can not be used at the same time")
-            data = self._json_serialize(json).encode("utf-8")
+            if self._json_serialize_bytes is not None:
+                data = self._json_serialize_bytes(json)
+            else:
+                data = self._json_serialize(json).encode("utf-8")
             headers = CIMultiDict(headers or ())
             headers.setdefault("Content-Type", "application/json")
         if files is not None:

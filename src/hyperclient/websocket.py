@@ -651,6 +651,45 @@ class ClientWebSocketResponse:
         """Send *data* serialised with *dumps* as a TEXT message."""
         await self.send_str(dumps(data), compress=compress)
 
+    async def send_json_bytes(
+        self, data: Any, compress: int | None = None, *, dumps: Callable[[Any], bytes]
+    ) -> None:
+        """Send *data* serialised with *dumps*, which returns bytes (orjson...), as a
+        BINARY message."""
+        await self.send_bytes(dumps(data), compress=compress)
+
+    async def send_frame(
+        self, message: bytes | bytearray | memoryview, opcode: int, compress: int | None = None
+    ) -> None:
+        """Send one whole frame of type *opcode* (a ``WSMsgType``) with *message* as payload.
+
+        A CLOSE frame starts the closing handshake as :meth:`close` does, without waiting
+        for the server's close frame (``receive()`` then returns CLOSED once it arrives).
+
+        Args:
+            message: the payload; for CLOSE, empty or a 2-byte close code and a reason.
+            opcode: TEXT, BINARY, PING, PONG or CLOSE.
+            compress: 0 sends a TEXT or BINARY frame uncompressed although compression
+                is on.
+
+        Raises:
+            ValueError: another opcode, or a payload not valid for *opcode*
+                (``LocalProtocolError``).
+            ClientConnectionResetError: the WebSocket is closing or closed.
+        """
+        frame = self._writer.frame(opcode, message, compress=False if compress == 0 else None)
+        conn = self._conn
+        if opcode != WSMsgType.CLOSE:
+            conn.send(frame)
+        elif conn.close_received and not conn.is_closed:
+            conn.close_now(frame)  # the server closed first (autoclose off): our reply ends it
+        elif not conn.can_send:
+            raise ClientConnectionResetError("cannot write to closing transport")
+        else:
+            conn.start_closing(frame)
+        if conn._write_paused:
+            await conn.drain()
+
     async def ping(self, message: bytes | str = b"") -> None:
         """Send a PING (at most 125 bytes, RFC 6455 §5.5)."""
         conn = self._conn
@@ -692,7 +731,9 @@ class ClientWebSocketResponse:
         if conn.is_closed:
             return False
         if conn.is_closing:
-            await conn.wait_closed(self._timeout.ws_close)
+            # Another close() (which gives up on its own), or send_frame(CLOSE) (nobody).
+            if not await conn.wait_closed(self._timeout.ws_close):
+                conn.abort(_ABNORMAL_CLOSURE)
             return False
         reason = message.decode("utf-8") if isinstance(message, bytes) else message
         frame = self._writer.close(code, reason)

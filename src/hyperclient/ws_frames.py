@@ -723,6 +723,37 @@ class FrameWriter:
             _OP_CLOSE, "close", code.to_bytes(2, "big") + _encode(reason, "close reason")
         )
 
+    def frame(
+        self, opcode: int, payload: bytes | bytearray | memoryview, *, compress: bool | None = None
+    ) -> bytes:
+        """One whole frame of type *opcode* carrying *payload* (aiohttp's ``send_frame``).
+
+        TEXT payloads are sent as given (not checked for UTF-8); a CLOSE payload is empty
+        or a close code followed by a UTF-8 reason, checked as :meth:`close` does.
+
+        Raises:
+            LocalProtocolError: *opcode* is not TEXT, BINARY, PING, PONG or CLOSE (a
+                continuation frame cannot be sent on its own), or the payload is not
+                valid for it.
+        """
+        if opcode in (_OP_TEXT, _OP_BINARY):
+            return self._data(opcode, bytes(payload), compress)
+        if opcode in (_OP_PING, _OP_PONG):
+            return self._control(opcode, "ping" if opcode == _OP_PING else "pong", payload)
+        if opcode != _OP_CLOSE:
+            raise LocalProtocolError(f"cannot send a frame with opcode {int(opcode)!r}")
+        if not payload:
+            return self.close(None)
+        if len(payload) < 2:
+            raise LocalProtocolError(f"close payload too short: {short_repr(bytes(payload))}")
+        try:
+            reason = bytes(payload[2:]).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LocalProtocolError(
+                f"close reason is not UTF-8: {short_repr(bytes(payload[2:]))}"
+            ) from exc
+        return self.close(int.from_bytes(payload[:2], "big"), reason)
+
     def _control(self, opcode: int, name: str, data: bytes | bytearray | memoryview | str) -> bytes:
         payload = _encode(data, name) if isinstance(data, str) else bytes(data)
         if len(payload) > MAX_CONTROL_PAYLOAD:

@@ -229,3 +229,32 @@ async def test_dns_cache_keeps_the_most_recently_used_entries(raw_server: Any) -
         await get("b.test")  # looked up again
         assert [call[0] for call in resolver.calls] == ["a.test", "b.test", "c.test", "b.test"]
         assert list(connector.cached_hosts) == [("a.test", srv.port), ("b.test", srv.port)]
+
+
+# -- ClientSession(json_serialize_bytes=) ----------------------------------------------------
+
+
+async def test_json_serialize_bytes_makes_json_bodies(aiohttp_server: Any) -> None:
+    from aiohttp import web
+
+    async def echo(request: web.Request) -> web.Response:
+        body = await request.read()
+        return web.json_response({"type": request.content_type, "body": body.decode()})
+
+    app = web.Application()
+    app.router.add_post("/", echo)
+    server = await aiohttp_server(app)
+    url = f"http://127.0.0.1:{server.port}/"
+    used: list[object] = []
+
+    def dumps(value: object) -> bytes:
+        used.append(value)
+        return b'{"compact":' + str(len(str(value))).encode() + b"}"
+
+    def text_dumps(value: object) -> str:
+        raise AssertionError("the bytes serialiser wins")
+
+    async with ClientSession(json_serialize=text_dumps, json_serialize_bytes=dumps) as session:
+        async with session.post(url, json={"a": 1}) as resp:
+            assert await resp.json() == {"type": "application/json", "body": '{"compact":8}'}
+    assert used == [{"a": 1}]

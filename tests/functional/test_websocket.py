@@ -793,3 +793,71 @@ async def test_decode_text_false_gives_bytes(aiohttp_server: Any) -> None:
             assert msg.type is WSMsgType.TEXT
             assert msg.data == "héllo".encode()
             assert await ws.receive_json() == {"a": 1}
+
+
+# -- send_frame, send_json_bytes (aiohttp 3) ---------------------------------------------------
+
+
+async def test_send_frame_data_frames(echo_url: str) -> None:
+    async with ClientSession() as session, session.ws_connect(echo_url) as ws:
+        await ws.send_frame("héllo".encode(), WSMsgType.TEXT)
+        assert await ws.receive_str() == "héllo"
+        await ws.send_frame(b"\x00\xff", WSMsgType.BINARY)
+        assert await ws.receive_bytes() == b"\x00\xff"
+        await ws.send_frame(bytearray(b"ba"), WSMsgType.BINARY, compress=0)
+        assert await ws.receive_bytes() == b"ba"
+        await ws.send_json_bytes({"a": [1]}, dumps=lambda v: json.dumps(v).encode())
+        msg = await ws.receive()
+        assert (msg.type, msg.data) == (WSMsgType.BINARY, b'{"a": [1]}')
+
+
+async def test_send_frame_compressed(ws_server: Callable[..., Awaitable[Any]]) -> None:
+    _, base = await ws_server(compression="deflate")
+    text = "compressible " * 1000
+    async with ClientSession() as session:
+        async with session.ws_connect(f"{base}/extensions", compress=15) as ws:
+            assert await ws.receive_json() == ["PerMessageDeflate"]
+            for compress in (None, 0, None):
+                await ws.send_frame(text.encode(), WSMsgType.TEXT, compress=compress)
+                assert await ws.receive_str() == text
+
+
+async def test_send_frame_ping_and_close(ws_server: Callable[..., Awaitable[Any]]) -> None:
+    server, base = await ws_server()
+    async with ClientSession() as session:
+        ws = await session.ws_connect(f"{base}/echo", autoping=False)
+        await ws.send_frame(b"are you there", WSMsgType.PING)
+        msg = await ws.receive()
+        assert (msg.type, msg.data) == (WSMsgType.PONG, b"are you there")
+        await ws.send_frame(b"unasked", WSMsgType.PONG)
+        with pytest.raises(ValueError, match="ping payload too long: 126 bytes"):
+            await ws.send_frame(b"x" * 126, WSMsgType.PING)
+        with pytest.raises(ValueError, match="cannot send a frame with opcode 0"):
+            await ws.send_frame(b"more", WSMsgType.CONTINUATION)
+        with pytest.raises(ValueError, match="invalid close code: 1005"):
+            await ws.send_frame((1005).to_bytes(2, "big"), WSMsgType.CLOSE)
+        # A CLOSE frame starts the closing handshake without waiting for the reply.
+        await ws.send_frame((4001).to_bytes(2, "big") + b"bye", WSMsgType.CLOSE)
+        with pytest.raises(hyperclient.ClientConnectionResetError):
+            await ws.send_str("too late")
+        assert (await ws.receive()).type is WSMsgType.CLOSED
+        assert ws.closed
+        assert ws.close_code == 4001  # the server echoed it
+        assert not await ws.close()
+        with pytest.raises(hyperclient.ClientConnectionResetError):
+            await ws.send_frame(b"", WSMsgType.CLOSE)
+    await asyncio.sleep(20 * MS)
+    assert server.seen == [("/echo", 4001)]
+
+
+async def test_send_frame_close_replies_to_the_server(
+    ws_server: Callable[..., Awaitable[Any]],
+) -> None:
+    server, base = await ws_server()
+    async with ClientSession() as session:
+        ws = await session.ws_connect(f"{base}/close/4005", autoclose=False)
+        assert (await ws.receive()).type is WSMsgType.CLOSE
+        await ws.send_frame((4006).to_bytes(2, "big"), WSMsgType.CLOSE)
+        assert ws.closed
+    await asyncio.sleep(20 * MS)
+    assert server.seen == [("/close/4005", 4006)]
