@@ -288,6 +288,8 @@ class ClientSession:
         max_field_size: longest header line accepted, in bytes (likewise).
         max_headers: most header fields accepted in a response head (likewise; 100 by
             default). More raise ``ClientResponseError`` (status 400).
+        ssl_shutdown_timeout: deprecated, as in aiohttp 3.12+ (it warns): passed on to
+            the ``TCPConnector`` made when *connector* is not given.
         fallback_charset_resolver: ``(response, body) -> encoding`` for ``text()`` and
             ``get_encoding()`` when the response declares no usable charset (aiohttp's
             hook for a charset detector); without it: UTF-8, else Latin-1 for ``text()``.
@@ -339,6 +341,7 @@ class ClientSession:
         proxy_auth: BasicAuth | None = None,
         fallback_charset_resolver: Callable[[ClientResponse, bytes], str] | None = None,
         middlewares: Sequence[ClientMiddlewareType] = (),
+        ssl_shutdown_timeout: float | None = _SENTINEL,
     ) -> None:
         if loop is not None:
             from .connector import _check_loop
@@ -360,8 +363,18 @@ class ClientSession:
             # RFC 3986 §5.2.3 would drop the last segment: "/api/v1" + "users" is
             # "/api/users". aiohttp refuses such a base too.
             raise ValueError(f"base_url must have a trailing '/', got {str(base_url)!r}")
-        if connector is None:
+        if ssl_shutdown_timeout is not _SENTINEL:
+            warnings.warn(
+                "The ssl_shutdown_timeout parameter is deprecated and will be removed in "
+                "aiohttp 4.0",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        if connector is None and ssl_shutdown_timeout is _SENTINEL:
             connector = TCPConnector()
+        elif connector is None:
+            # As aiohttp: the connector made here gets it (and warns again).
+            connector = TCPConnector(ssl_shutdown_timeout=ssl_shutdown_timeout)
         elif connector.closed:
             raise RuntimeError("the connector is closed")
         self._connector = connector

@@ -90,6 +90,7 @@ AddrInfoType = tuple[int | socket.AddressFamily, int | socket.SocketKind, int, s
 SocketFactoryType = Callable[[AddrInfoType], socket.socket]
 
 _Waiter = asyncio.Future[ResponseHandler | None]
+_UNSET: Any = object()  # a parameter not given (None means something)
 _NEVER = float("inf")
 _NO_TIMEOUT = ClientTimeout()
 
@@ -326,8 +327,13 @@ class BaseConnector:
         """Per endpoint: idle, in-use and waiting counts, and connections created/reused."""
         return types.MappingProxyType(self._pool.stats())
 
-    def close(self) -> _Closing:
-        """Close every pooled connection; may be awaited to wait for the sockets to close."""
+    def close(self, *, abort_ssl: bool = False) -> _Closing:
+        """Close every pooled connection; may be awaited to wait for the sockets to close.
+
+        Args:
+            abort_ssl: drop TLS connections without the TLS closing handshake (no
+                ``close_notify``, no wait for the server's), as aiohttp 3 does.
+        """
         waiters: list[Awaitable[None]] = []
         if self._closed:
             return _Closing(waiters)
@@ -337,6 +343,8 @@ class BaseConnector:
             self._cleanup_handle = None
         idle, pool_waiters = self._pool.drain()
         for proto in [*idle, *self._in_progress]:
+            if abort_ssl:
+                _abort_tls(proto)  # first: close() would send a close_notify at once
             proto.close()
             waiters.append(proto.closed_future)
         self._in_progress.clear()
@@ -347,6 +355,8 @@ class BaseConnector:
         # running on a connector that is gone.
         acquired, self._acquired = self._acquired, set()
         for proto in acquired:
+            if abort_ssl:
+                _abort_tls(proto)
             proto.abort(ClientConnectionError("the connector was closed while in use"))
             waiters.append(proto.closed_future)
         for waiter in pool_waiters:
@@ -585,6 +595,10 @@ class TCPConnector(BaseConnector):
             the server or to a proxy) to make the unconnected socket, for instance to set
             socket options first; the connector then makes it non-blocking, binds it to
             *local_addr* if given, and connects it.
+        ssl_shutdown_timeout: deprecated (as in aiohttp 3.12+): seconds a TLS connection
+            being closed waits for the server's ``close_notify``; 0 drops TLS
+            connections on ``close()`` without the closing handshake. Not given: the
+            closing handshake, waiting up to asyncio's default (30 s).
         **kwargs: ``BaseConnector`` parameters.
     """
 
@@ -605,9 +619,19 @@ class TCPConnector(BaseConnector):
         resolve: bool | None = None,
         dns_cache_max_size: int = 1000,
         socket_factory: SocketFactoryType | None = None,
+        ssl_shutdown_timeout: float | None = _UNSET,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._ssl_shutdown_timeout: float | None = None  # asyncio's default (30 s)
+        if ssl_shutdown_timeout is not _UNSET:
+            warnings.warn(
+                "The ssl_shutdown_timeout parameter is deprecated and will be removed in "
+                "aiohttp 4.0",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            self._ssl_shutdown_timeout = ssl_shutdown_timeout
         if resolve is not None:
             warnings.warn(
                 "resolve is deprecated, use use_dns_cache", DeprecationWarning, stacklevel=2
@@ -726,12 +750,17 @@ class TCPConnector(BaseConnector):
         )
         self.clear_dns_cache(host, port)
 
-    def close(self) -> _Closing:
-        """Close every pooled connection and stop pending name lookups."""
+    def close(self, *, abort_ssl: bool = False) -> _Closing:
+        """Close every pooled connection and stop pending name lookups.
+
+        Args:
+            abort_ssl: drop TLS connections without the TLS closing handshake; also
+                the case when the connector was made with ``ssl_shutdown_timeout=0``.
+        """
         for task in self._dns_inflight.values():
             task.cancel()
         self._dns_inflight.clear()
-        return super().close()
+        return super().close(abort_ssl=abort_ssl or self._ssl_shutdown_timeout == 0)
 
     # -- name resolution ------------------------------------------------------------------
 
@@ -957,8 +986,9 @@ class TCPConnector(BaseConnector):
         try:
             # TLS with the origin, end to end inside the tunnel (itself TLS for an https proxy).
             tls_transport = await loop.start_tls(
-                transport, proto, sslcontext, server_hostname=server_hostname
-            )
+                transport, proto, sslcontext, server_hostname=server_hostname,
+                **self._tls_shutdown(),
+            )  # fmt: skip
         except (OSError, ssl.SSLError) as exc:
             raise self._translate(key, exc) from exc
         assert tls_transport is not None
@@ -1068,6 +1098,12 @@ class TCPConnector(BaseConnector):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
         return sock
 
+    def _tls_shutdown(self) -> dict[str, Any]:
+        """``ssl_shutdown_timeout=`` for the loop, when one was given (0: aborted instead)."""
+        if self._ssl_shutdown_timeout:
+            return {"ssl_shutdown_timeout": self._ssl_shutdown_timeout}
+        return {}
+
     async def _start(
         self,
         sock: socket.socket,
@@ -1087,6 +1123,7 @@ class TCPConnector(BaseConnector):
             sock=sock,
             ssl=sslcontext,
             server_hostname=server_hostname if sslcontext is not None else None,
+            **(self._tls_shutdown() if sslcontext is not None else {}),
         )
         if sslcontext is not None and not proxy:
             # A pin names the origin's certificate; an https proxy has its own.
@@ -1331,6 +1368,13 @@ async def _selector_connect(
     err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
     if err:
         raise OSError(err, f"Connect call failed {address}")
+
+
+def _abort_tls(proto: ResponseHandler) -> None:
+    """Drop a TLS connection at once, without sending or awaiting ``close_notify``."""
+    transport = proto.transport
+    if transport is not None and transport.get_extra_info("ssl_object") is not None:
+        transport.abort()
 
 
 def _set_done(done: asyncio.Future[None]) -> None:

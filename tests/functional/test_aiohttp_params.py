@@ -6,11 +6,16 @@ import asyncio
 import errno
 import functools
 import socket
+import ssl
 import sys
+import threading
+import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import trustme
 
 import hyperclient
 from hyperclient import ClientSession
@@ -258,3 +263,103 @@ async def test_json_serialize_bytes_makes_json_bodies(aiohttp_server: Any) -> No
         async with session.post(url, json={"a": 1}) as resp:
             assert await resp.json() == {"type": "application/json", "body": '{"compact":8}'}
     assert used == [{"a": 1}]
+
+
+# -- TCPConnector(ssl_shutdown_timeout=), close(abort_ssl=) ------------------------------------
+
+
+class SilentTLSServer:
+    """A TLS server (a thread, blocking sockets) that answers one request per connection,
+    then reads until the client goes and never sends a ``close_notify`` of its own.
+
+    ``endings`` says how each client left: "close_notify" (the TLS closing handshake) or
+    "dropped" (the TCP connection ended without it).
+    """
+
+    def __init__(self, cert: Any, hold: float) -> None:
+        self.hold = hold
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        cert.configure_cert(self.context)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.endings: list[str] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with self.listener:
+            raw, _ = self.listener.accept()
+        # A ragged end raises instead of reading as b"": the two endings differ.
+        with self.context.wrap_socket(raw, server_side=True, suppress_ragged_eofs=False) as conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            try:
+                while conn.recv(4096):
+                    pass
+                self.endings.append("close_notify")
+            except (ssl.SSLError, OSError):
+                self.endings.append("dropped")
+            time.sleep(self.hold)  # keep the socket open, the close_notify unanswered
+
+    def close(self) -> None:
+        self.thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+async def _close_after_a_request(
+    ca: trustme.CA, hold: float = 0.1, **connector_args: Any
+) -> tuple[float, list[str], hyperclient.TCPConnector]:
+    server = SilentTLSServer(ca.issue_cert("127.0.0.1"), hold)
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    abort_ssl = connector_args.pop("abort_ssl", False)
+    connector = hyperclient.TCPConnector(ssl=trusting, **connector_args)
+    async with ClientSession(connector=connector, connector_owner=False) as session:
+        async with session.get(f"https://127.0.0.1:{server.port}/") as resp:
+            assert await resp.read() == b"ok"
+    started = time.monotonic()
+    await connector.close(abort_ssl=abort_ssl)
+    elapsed = time.monotonic() - started
+    await asyncio.to_thread(server.close)
+    return elapsed, server.endings, connector
+
+
+async def test_close_abort_ssl_skips_the_tls_closing_handshake(ca: trustme.CA) -> None:
+    elapsed, endings, _ = await _close_after_a_request(ca, abort_ssl=True)
+    assert endings == ["dropped"]
+    assert elapsed < 0.5
+
+
+async def test_ssl_shutdown_timeout_is_deprecated_and_bounds_the_closing_handshake(
+    ca: trustme.CA,
+) -> None:
+    with pytest.warns(DeprecationWarning, match="ssl_shutdown_timeout parameter is deprecated"):
+        elapsed, endings, _ = await _close_after_a_request(ca, hold=1.5, ssl_shutdown_timeout=0.3)
+    # The server got our close_notify, never answered; we gave up after the timeout.
+    assert endings == ["close_notify"]
+    assert 0.25 < elapsed < 0.9
+    with pytest.warns(DeprecationWarning, match="ssl_shutdown_timeout"):
+        elapsed, endings, _ = await _close_after_a_request(ca, ssl_shutdown_timeout=0)
+    assert endings == ["dropped"]  # 0: connections are aborted on close()
+    assert elapsed < 0.5
+
+
+async def test_session_ssl_shutdown_timeout_warns_and_reaches_its_connector() -> None:
+    with pytest.warns(DeprecationWarning, match="ssl_shutdown_timeout") as record:
+        session = ClientSession(ssl_shutdown_timeout=0)
+    # The session's warning, then the connector's it made, as aiohttp does.
+    assert len(record) == 2
+    assert record[0].filename == __file__
+    connector = session.connector
+    assert isinstance(connector, hyperclient.TCPConnector)
+    assert connector._ssl_shutdown_timeout == 0
+    await session.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        await ClientSession().close()
