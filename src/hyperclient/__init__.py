@@ -16,7 +16,7 @@ from . import cookiejar as cookiejar
 from . import hdrs as hdrs
 from . import helpers as helpers
 from . import streams as streams
-from .auth import BasicAuth, DigestAuth
+from .auth import BasicAuth, DigestAuth, encode_basic_auth
 from .client import (
     ClientSession,
     delete,
@@ -114,7 +114,7 @@ from .values import (
     RequestInfo,
 )
 from .websocket import ClientWebSocketResponse, ClientWSTimeout
-from .ws_frames import WSCloseCode, WSMessage, WSMsgType
+from .ws_frames import WebSocketError, WSCloseCode, WSMessage, WSMsgType
 
 __version__ = "0.1.0"
 
@@ -207,8 +207,10 @@ __all__ = (
     "WSMessageTypeError",
     "WSMsgType",
     "WSServerHandshakeError",
+    "WebSocketError",
     "__version__",
     "delete",
+    "encode_basic_auth",
     "get",
     "head",
     "options",

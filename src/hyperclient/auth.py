@@ -31,6 +31,7 @@ __all__ = (
     "BasicAuth",
     "Challenge",
     "DigestAuth",
+    "encode_basic_auth",
     "parse_challenge",
     "parse_challenges",
     "pick_digest_challenge",
@@ -51,6 +52,21 @@ class _BasicAuthFields(NamedTuple):
     login: str
     password: str = ""
     encoding: str = "latin1"
+
+
+def encode_basic_auth(login: str, password: str = "", encoding: str = "utf-8") -> str:
+    """The ``Authorization`` (or ``Proxy-Authorization``) value ``Basic <base64>``.
+
+    aiohttp 3's replacement for ``auth=BasicAuth(...)``; UTF-8 by default (RFC 7617 §2.1).
+
+    Raises:
+        ValueError: *login* contains a colon (RFC 7617 §2).
+        UnicodeEncodeError: the credentials cannot be encoded with *encoding*.
+    """
+    if ":" in login:
+        raise ValueError(f"a colon is not allowed in the login (RFC 7617 §2): {login!r}")
+    credentials = f"{login}:{password}".encode(encoding)
+    return "Basic " + base64.b64encode(credentials).decode("ascii")
 
 
 class BasicAuth(_BasicAuthFields):

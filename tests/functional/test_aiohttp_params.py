@@ -363,3 +363,35 @@ async def test_session_ssl_shutdown_timeout_warns_and_reaches_its_connector() ->
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         await ClientSession().close()
+
+
+# -- module-level names ----------------------------------------------------------------------
+
+
+async def test_encode_basic_auth_as_a_header(aiohttp_server: Any) -> None:
+    import aiohttp
+    from aiohttp import web
+
+    async def whoami(request: web.Request) -> web.Response:
+        auth = hyperclient.BasicAuth.decode(request.headers["Authorization"], encoding="utf-8")
+        return web.Response(text=f"{auth.login}/{auth.password}")
+
+    app = web.Application()
+    app.router.add_get("/", whoami)
+    server = await aiohttp_server(app)
+    value = hyperclient.encode_basic_auth("usér", "pässword")
+    assert value == aiohttp.encode_basic_auth("usér", "pässword")
+    async with ClientSession(headers={"Authorization": value}) as session:
+        async with session.get(f"http://127.0.0.1:{server.port}/") as resp:
+            assert await resp.text() == "usér/pässword"
+    assert hyperclient.encode_basic_auth("u") == "Basic dTo="
+    with pytest.raises(ValueError, match="colon is not allowed in the login"):
+        hyperclient.encode_basic_auth("a:b")
+
+
+def test_websocket_error_is_the_one_receive_reports() -> None:
+    from hyperclient.ws_frames import MessageTooBig
+
+    assert issubclass(MessageTooBig, hyperclient.WebSocketError)
+    err = hyperclient.WebSocketError(1002, "bad frame")
+    assert (err.code, err.args, str(err)) == (1002, (1002, "bad frame"), "bad frame")
