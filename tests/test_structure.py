@@ -27,6 +27,7 @@ RANKS: dict[str, int] = {
     "compression": 2,
     "formdata": 2,
     "fieldvalues": 2,
+    "multipart": 2,
     "streams": 3,
     "protocol": 4,
     "resolver": 3,
@@ -59,7 +60,7 @@ RANKS: dict[str, int] = {
 }
 
 PURE = {"http1", "ws_frames", "ws_handshake", "cookies", "auth", "proxy", "socks",
-        "compression", "formdata", "fieldvalues", "errors", "values"}  # fmt: skip
+        "compression", "formdata", "fieldvalues", "multipart", "errors", "values"}  # fmt: skip
 
 FORBIDDEN = ["aiohttp", "httpx", "h11", "httptools", "requests", "urllib3", "httpcore"]
 

@@ -73,6 +73,7 @@ from .errors import (
     WSServerHandshakeError,
 )
 from .formdata import FormData
+from .multipart import MultipartWriter
 from .pool import EndpointStats
 from .request import ClientRequest
 from .resolver import (
@@ -166,6 +167,7 @@ __all__ = (
     "InvalidURL",
     "InvalidUrlClientError",
     "InvalidUrlRedirectClientError",
+    "MultipartWriter",
     "NonHttpUrlClientError",
     "NonHttpUrlRedirectClientError",
     "ProxyConnector",

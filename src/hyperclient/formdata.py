@@ -13,7 +13,7 @@ non-seekable file (a pipe, a socket) can be sent once; a second attempt raises
 ``RuntimeError``. Files are never closed here: they belong to the caller.
 
 Multipart bodies follow RFC 7578 on top of RFC 2046 §5.1.1, with parameters escaped the
-way browsers do (see :func:`_quote_param`).
+way browsers do (see :func:`quote_param`).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Body:
     replayable: Callable[[], bool] = lambda: True
 
 
-class _FileSource:
+class FileSource:
     """A file object in a form: where it started, and whether it can be read again."""
 
     def __init__(self, file: io.IOBase) -> None:
@@ -99,7 +99,7 @@ class _FileSource:
             raise RuntimeError("form data with a non-seekable file cannot be replayed")
 
 
-class _StreamSource:
+class StreamSource:
     """An async source in a form: an async iterable of bytes, or a stream with
     ``readany()`` such as another response's ``content``. Its length is unknown (the
     body goes chunked) and it can be sent once, as aiohttp's ``AsyncIterablePayload``."""
@@ -165,7 +165,7 @@ async def read_announced(file: Any, size: int | None) -> AsyncIterator[bytes]:
         data = file.read(min(READ_SIZE, remaining))
         if not data:
             raise RuntimeError(
-                f"file {short_repr(_guess_filename(file, '?'))} ended after "
+                f"file {short_repr(guess_filename(file, '?'))} ended after "
                 f"{size - remaining} of {size} bytes"
             )
         remaining -= len(data)
@@ -189,12 +189,12 @@ def is_seekable_file(file: io.IOBase) -> bool:
 @dataclass
 class _Field:
     name: str
-    value: str | bytes | _FileSource | _StreamSource
+    value: str | bytes | FileSource | StreamSource
     filename: str | None
     content_type: str
 
 
-def _guess_filename(file: object, default: str) -> str:
+def guess_filename(file: object, default: str) -> str:
     """The base name of ``file.name``, unless it is missing or a pseudo-name like ``<stdin>``."""
     name = getattr(file, "name", None)
     if isinstance(name, str) and name and not (name.startswith("<") and name.endswith(">")):
@@ -202,7 +202,7 @@ def _guess_filename(file: object, default: str) -> str:
     return default
 
 
-def _check_header_value(what: str, value: str) -> None:
+def check_header_value(what: str, value: str) -> None:
     """Reject a header value that would end the header line early."""
     if any(char in value for char in "\r\n\0"):
         raise ValueError(f"invalid {what}: {short_repr(value)}")
@@ -220,7 +220,7 @@ _PERCENT_ESCAPES = str.maketrans({'"': "%22", "\\": "\\\\", "\r": "%0D", "\n": "
 _QUOTED_PAIR_ESCAPES = str.maketrans({'"': '\\"', "\\": "\\\\", "\r": "%0D", "\n": "%0A"})
 
 
-def _quote_param(value: str, quote_fields: bool) -> str:
+def quote_param(value: str, quote_fields: bool) -> str:
     """*value* as a ``Content-Disposition`` quoted parameter value."""
     if "\0" in value:
         # No escape exists for NUL, which a header line may not carry (RFC 9110 §5.5).
@@ -316,16 +316,16 @@ class FormData:
             if option is not None and not isinstance(option, str):
                 raise TypeError(f"{what} must be a str, got {short_repr(option)}")
         if content_type is not None:
-            _check_header_value("content type", content_type)
+            check_header_value("content type", content_type)
         if content_type is not None or content_transfer_encoding is not None:
             self._is_multipart = True
 
         charset = self._charset or "utf-8"
-        stored: str | bytes | _FileSource | _StreamSource
+        stored: str | bytes | FileSource | StreamSource
         if isinstance(value, io.IOBase):
-            stored = _FileSource(value)
+            stored = FileSource(value)
             if filename is None:
-                filename = _guess_filename(value, name)
+                filename = guess_filename(value, name)
             default_type = f"text/plain; charset={charset}" if stored.is_text else _OCTET_STREAM
         elif isinstance(value, (bytes, bytearray, memoryview)):
             # Copied, so that the announced size matches what is sent. As in aiohttp 3,
@@ -338,7 +338,7 @@ class FormData:
             stored = value if isinstance(value, str) else str(value)
             default_type = f"text/plain; charset={charset}"
         elif hasattr(value, "readany") or hasattr(value, "__aiter__"):
-            stored = _StreamSource(value)
+            stored = StreamSource(value)
             default_type = _OCTET_STREAM
             self._is_multipart = True  # only a multipart part can carry a stream
         else:
@@ -363,7 +363,7 @@ class FormData:
         """
         for field in fields:
             if isinstance(field, io.IOBase):
-                self.add_field(_guess_filename(field, "unknown"), field)
+                self.add_field(guess_filename(field, "unknown"), field)
             elif isinstance(field, Mapping):
                 for name, value in field.items():
                     self.add_field(name, value)
@@ -389,9 +389,7 @@ class FormData:
             return _MultipartWriter(self._fields, self._quote_fields, self._charset).body()
         pairs = []
         for field in self._fields:
-            if isinstance(
-                field.value, (_FileSource, _StreamSource)
-            ):  # pragma: no cover  # Defensive
+            if isinstance(field.value, (FileSource, StreamSource)):  # pragma: no cover  # Defensive
                 raise TypeError("a file object needs a multipart form")
             pairs.append((field.name, field.value))
         charset = self._charset or "utf-8"
@@ -454,16 +452,16 @@ class _MultipartWriter:
         file) has been read: the body cannot be sent again (redirect, retry)."""
         for field in self._fields:
             value = field.value
-            if isinstance(value, _StreamSource) and value.consumed:
+            if isinstance(value, StreamSource) and value.consumed:
                 return False
-            if isinstance(value, _FileSource) and value.consumed and not value.replayable:
+            if isinstance(value, FileSource) and value.consumed and not value.replayable:
                 return False
         return True
 
     def _part_head(self, field: _Field) -> bytes:
-        disposition = "form-data; name=" + _quote_param(field.name, self._quote_fields)
+        disposition = "form-data; name=" + quote_param(field.name, self._quote_fields)
         if field.filename is not None:
-            disposition += "; filename=" + _quote_param(field.filename, self._quote_fields)
+            disposition += "; filename=" + quote_param(field.filename, self._quote_fields)
         # RFC 7578 §4.8: only Content-Disposition and Content-Type belong in a part.
         head = (
             f"--{self._boundary.decode('ascii')}\r\n"
@@ -476,9 +474,9 @@ class _MultipartWriter:
         return b"--" + self._boundary + b"--\r\n"
 
     def _value_size(self, field: _Field) -> int | None:
-        if isinstance(field.value, _FileSource):
+        if isinstance(field.value, FileSource):
             return field.value.size()
-        if isinstance(field.value, _StreamSource):
+        if isinstance(field.value, StreamSource):
             return None
         if isinstance(field.value, str):
             return len(field.value.encode(self._charset))
@@ -487,7 +485,7 @@ class _MultipartWriter:
     def _chunks(self) -> AsyncIterator[bytes]:
         # Checked here, when the request layer asks, rather than on first iteration.
         for field in self._fields:
-            if isinstance(field.value, (_FileSource, _StreamSource)):
+            if isinstance(field.value, (FileSource, StreamSource)):
                 field.value.rewind()
         return self._iterate()
 
@@ -496,13 +494,13 @@ class _MultipartWriter:
         for field, size in zip(self._fields, self._sizes, strict=True):
             pending += self._part_head(field)
             value = field.value
-            if isinstance(value, _FileSource):
+            if isinstance(value, FileSource):
                 if pending:
                     yield bytes(pending)
                     pending.clear()
                 async for piece in self._read_file(value, size):
                     yield piece
-            elif isinstance(value, _StreamSource):
+            elif isinstance(value, StreamSource):
                 if pending:
                     yield bytes(pending)
                     pending.clear()
@@ -523,7 +521,7 @@ class _MultipartWriter:
         pending += self._closing()
         yield bytes(pending)
 
-    async def _read_file(self, source: _FileSource, size: int | None) -> AsyncIterator[bytes]:
+    async def _read_file(self, source: FileSource, size: int | None) -> AsyncIterator[bytes]:
         file: Any = source.file  # IOBase declares no read(); text or binary by is_text
         source.consumed = True
         if source.is_text:

@@ -48,6 +48,7 @@ from .formdata import (
     read_announced,
 )
 from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
+from .multipart import MultipartWriter
 from .proxy import absolute_target, proxy_headers, uses_absolute_form
 from .response import ClientResponse
 from .values import (
@@ -404,9 +405,8 @@ class ClientRequest:
         elif isinstance(data, str):
             self._body = data.encode(self.encoding)
             content_type = f"text/plain; charset={self.encoding}"
-        elif isinstance(data, FormData):
+        elif isinstance(data, FormData | MultipartWriter):
             self._set_form(data.body(), skip_content_type)
-            content_type = None
         elif isinstance(data, Mapping | MultiDict | MultiDictProxy | list | tuple):
             form = FormData(data, charset=self.encoding if self.encoding != "utf-8" else None)
             self._set_form(form.body(), skip_content_type)
@@ -419,8 +419,8 @@ class ClientRequest:
             content_type = "application/octet-stream"
         else:
             raise TypeError(
-                f"data must be bytes, str, a dict, FormData, a file or an async iterable, "
-                f"got {type(data).__name__}"
+                "data must be bytes, str, a dict, FormData, MultipartWriter, a file or an "
+                f"async iterable, got {type(data).__name__}"
             )
         if content_type is not None and "Content-Type" not in headers and not skip_content_type:
             headers["Content-Type"] = content_type

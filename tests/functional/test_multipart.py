@@ -1,0 +1,333 @@
+"""MultipartWriter and MultipartReader against real servers.
+
+aiohttp.web parses what the writer sends with its own ``request.multipart()`` and
+``request.post()`` (the oracle), and serves bodies built by its own ``MultipartWriter``
+for the reader; ``raw_server`` pins exact bytes and malformed bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+import hyperclient
+from hyperclient import ClientSession, MultipartWriter
+from hyperclient.formdata import READ_SIZE
+
+from ..conftest import RawServer, read_request
+
+Server = Callable[..., Awaitable[Any]]
+
+
+async def _describe(reader: Any) -> list[Any]:
+    """What aiohttp's own multipart reader found: one dict per part, nested as lists."""
+    found: list[Any] = []
+    async for part in reader:
+        if isinstance(part, type(reader)):
+            found.append(await _describe(part))
+            continue
+        found.append(
+            {
+                "headers": dict(part.headers),
+                "body": (await part.read(decode=True)).decode("latin-1"),
+                "name": part.name,
+                "filename": part.filename,
+            }
+        )
+    return found
+
+
+async def _echo_multipart(request: web.Request) -> web.Response:
+    parts = await _describe(await request.multipart())
+    return web.json_response(
+        {
+            "content_type": request.headers["Content-Type"],
+            "content_length": request.headers.get("Content-Length"),
+            "transfer_encoding": request.headers.get("Transfer-Encoding"),
+            "parts": parts,
+        }
+    )
+
+
+async def _echo_post(request: web.Request) -> web.Response:
+    form = await request.post()
+    fields: dict[str, Any] = {}
+    for name, value in form.items():
+        if isinstance(value, web.FileField):
+            fields[name] = {
+                "filename": value.filename,
+                "content_type": value.content_type,
+                "data": value.file.read().decode("latin-1"),
+            }
+        else:
+            fields[name] = value
+    return web.json_response(fields)
+
+
+@pytest.fixture
+async def url(aiohttp_server: Server) -> Callable[[str], str]:
+    app = web.Application(client_max_size=2**24)
+    app.router.add_post("/multipart", _echo_multipart)
+    app.router.add_post("/post", _echo_post)
+
+    async def redirect(request: web.Request) -> web.Response:
+        await request.read()
+        raise web.HTTPTemporaryRedirect("/multipart")
+
+    app.router.add_post("/redirect", redirect)
+    server = await aiohttp_server(app)
+    return lambda path: str(server.make_url(path))
+
+
+# -- MultipartWriter -----------------------------------------------------------------------
+
+
+async def test_mixed_parts_round_trip_with_exact_length(url: Callable[[str], str]) -> None:
+    with MultipartWriter("mixed", boundary="b0und4ry") as writer:
+        writer.append("text é")
+        part = writer.append(b"\x00\xffbytes")
+        part.set_content_disposition("attachment", filename="data.bin")
+        writer.append_json({"k": [1, "é"]})
+        writer.append_form([("a", "1"), ("a", "2"), ("b", "x y")])
+        writer.append("custom", {"Content-Type": "text/x-custom; charset=latin-1", "X-A": "1"})
+    assert len(writer) == 5
+    assert writer.size == len(await writer.as_bytes())
+    async with ClientSession() as session, session.post(url("/multipart"), data=writer) as resp:
+        got = await resp.json()
+    assert got["content_type"] == "multipart/mixed; boundary=b0und4ry"
+    assert got["content_length"] == str(writer.size)
+    assert got["transfer_encoding"] is None
+    text, data, js, form, custom = got["parts"]
+    assert text["headers"]["Content-Type"] == "text/plain; charset=utf-8"
+    assert text["body"].encode("latin-1") == "text é".encode()
+    assert text["headers"]["Content-Length"] == str(len("text é".encode()))
+    assert data["headers"]["Content-Type"] == "application/octet-stream"
+    assert data["body"].encode("latin-1") == b"\x00\xffbytes"
+    assert data["filename"] == "data.bin"
+    assert data["headers"]["Content-Disposition"] == 'attachment; filename="data.bin"'
+    assert js["headers"]["Content-Type"] == "application/json"
+    assert json.loads(js["body"]) == {"k": [1, "é"]}
+    assert form["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+    assert form["body"] == "a=1&a=2&b=x+y"
+    assert custom["headers"]["Content-Type"] == "text/x-custom; charset=latin-1"
+    assert custom["headers"]["X-A"] == "1"
+    assert custom["body"] == "custom"
+
+
+async def test_form_data_parts_with_unicode_filename(url: Callable[[str], str]) -> None:
+    writer = MultipartWriter("form-data")
+    writer.append("plain value").set_content_disposition("form-data", name="field")
+    upload = writer.append(io.BytesIO(b"file body"), {"Content-Type": "text/csv"})
+    upload.set_content_disposition("form-data", name="naïve", filename="résumé v2.csv")
+    writer.append("unnamed")  # gets a default name, as in aiohttp
+    async with ClientSession() as session, session.post(url("/post"), data=writer) as resp:
+        got = await resp.json()
+    assert got == {
+        "field": "plain value",
+        "naïve": {"filename": "résumé v2.csv", "content_type": "text/csv", "data": "file body"},
+        "section-2": "unnamed",
+    }
+    # RFC 7578 §4.8: form-data parts carry no Content-Length.
+    assert "Content-Length" not in upload.headers
+
+
+async def test_nested_multipart(url: Callable[[str], str]) -> None:
+    outer = MultipartWriter("mixed")
+    outer.append("first")
+    inner = MultipartWriter("related", boundary="inner boundary")
+    inner.append_json({"inner": True})
+    inner.append(b"raw")
+    nested = outer.append(inner)
+    assert nested is inner
+    nested.set_content_disposition("inline")
+    outer.append("last")
+    async with ClientSession() as session, session.post(url("/multipart"), data=outer) as resp:
+        got = await resp.json()
+    assert got["content_length"] == str(outer.size)
+    first, nested_parts, last = got["parts"]
+    assert first["body"] == "first"
+    assert [p["body"] for p in nested_parts] == ['{"inner": true}', "raw"]
+    assert last["body"] == "last"
+    assert inner.content_type == 'multipart/related; boundary="inner boundary"'
+
+
+class _SpyFile(io.BytesIO):
+    """A file that records the size of every read."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads: list[int | None] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reads.append(size)
+        return super().read(size)
+
+
+async def test_files_are_streamed_in_pieces_with_exact_length(
+    url: Callable[[str], str], tmp_path: Any
+) -> None:
+    payload = bytes(range(256)) * 2000  # 512000 bytes
+    path = tmp_path / "photo.png"
+    path.write_bytes(payload)
+    spy = _SpyFile(payload * 2)
+    writer = MultipartWriter()
+    with path.open("rb") as file:
+        part = writer.append(file)
+        writer.append(spy)
+        size = writer.size
+        # Held in memory at a time: one piece, not the file.
+        pieces = [len(chunk) async for chunk in writer.body().chunks()]
+        assert sum(pieces) == size
+        assert max(pieces) <= READ_SIZE
+        async with ClientSession() as session:
+            async with session.post(url("/multipart"), data=writer) as resp:
+                got = await resp.json()
+        assert not file.closed  # the caller's file stays open
+    assert part.headers["Content-Type"] == "image/png"
+    assert part.headers["Content-Disposition"] == 'attachment; filename="photo.png"'
+    assert got["content_length"] == str(size)
+    assert got["parts"][0]["body"].encode("latin-1") == payload
+    assert got["parts"][0]["filename"] == "photo.png"
+    assert got["parts"][1]["body"].encode("latin-1") == payload * 2
+    assert spy.reads
+    assert all(size is not None and 0 < size <= READ_SIZE for size in spy.reads)
+
+
+async def test_unknown_size_goes_chunked(url: Callable[[str], str]) -> None:
+    async def produce() -> AsyncIterator[bytes]:
+        for piece in (b"one ", b"two ", b"three"):
+            await asyncio.sleep(0)
+            yield piece
+
+    writer = MultipartWriter()
+    writer.append(produce())
+    writer.append(io.StringIO("text file é"))
+    assert writer.size is None
+    async with ClientSession() as session, session.post(url("/multipart"), data=writer) as resp:
+        got = await resp.json()
+    assert got["transfer_encoding"] == "chunked"
+    assert got["content_length"] is None
+    assert got["parts"][0]["body"] == "one two three"
+    assert "Content-Length" not in got["parts"][0]["headers"]
+    assert got["parts"][1]["body"].encode("latin-1") == "text file é".encode()
+
+
+async def test_encoded_parts_are_decoded_by_aiohttp(url: Callable[[str], str]) -> None:
+    data = b"compress me " * 10000 + bytes(range(256))
+    writer = MultipartWriter()
+    for headers in (
+        {"Content-Encoding": "gzip"},
+        {"Content-Encoding": "deflate"},
+        {"Content-Transfer-Encoding": "base64"},
+        {"Content-Transfer-Encoding": "quoted-printable"},
+        {"Content-Encoding": "gzip", "Content-Transfer-Encoding": "base64"},
+    ):
+        writer.append(data, headers)
+    assert writer.size is None
+    raw = await writer.as_bytes()
+    assert data not in raw
+    async with ClientSession() as session, session.post(url("/multipart"), data=writer) as resp:
+        got = await resp.json()
+    assert len(got["parts"]) == 5
+    for part in got["parts"]:
+        assert part["body"].encode("latin-1") == data
+
+
+async def test_file_parts_are_replayed_after_a_redirect(url: Callable[[str], str]) -> None:
+    payload = b"x" * 100000
+    writer = MultipartWriter()
+    writer.append(io.BytesIO(payload))
+    async with ClientSession() as session, session.post(url("/redirect"), data=writer) as resp:
+        got = await resp.json()
+    assert resp.history[0].status == 307
+    assert got["parts"][0]["body"].encode("latin-1") == payload
+
+
+async def test_exact_bytes_on_the_wire(raw_server: Callable[..., Awaitable[RawServer]]) -> None:
+    received: list[tuple[bytes, bytes]] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await read_request(reader))
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+
+    server = await raw_server(script)
+    mp = MultipartWriter("form-data", boundary="XyZ")
+    mp.append("v").set_content_disposition("form-data", name='a"b\r\n', filename="f\\.txt")
+    async with ClientSession() as session, session.post(server.url, data=mp):
+        pass
+    head, body = received[0]
+    assert b"\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n" in head
+    assert b"\r\nContent-Length: %d\r\n" % len(body) in head
+    assert body == (
+        b"--XyZ\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b'Content-Disposition: form-data; name="a%22b%0D%0A"; filename="f\\\\.txt"\r\n'
+        b"\r\n"
+        b"v\r\n"
+        b"--XyZ--\r\n"
+    )
+
+
+def test_writer_surface() -> None:
+    writer = MultipartWriter("alternative", boundary="abc")
+    assert writer.boundary == "abc"
+    assert writer.content_type == "multipart/alternative; boundary=abc"
+    assert writer.headers["Content-Type"] == writer.content_type
+    assert writer.size == len(b"--abc--\r\n")
+    assert bool(writer)
+    assert len(writer) == 0
+    part = writer.append("x", {"Content-Encoding": "gzip"})
+    assert list(writer) == [(part, "gzip", None)]
+    assert part.size == 1
+    assert "Content-Length" not in part.headers
+    assert MultipartWriter(boundary=None).boundary != MultipartWriter().boundary
+
+
+@pytest.mark.parametrize(
+    ("boundary", "message"),
+    [
+        ("", "boundary must be 1 to 70 characters long: ''"),
+        ("x" * 71, "boundary must be 1 to 70 characters long: "),
+        ("é", "boundary must be ASCII: 'é'"),
+        ("a\r\nb", "boundary contains invalid characters: 'a\\r\\nb'"),
+    ],
+)
+def test_bad_boundaries_are_refused(boundary: str, message: str) -> None:
+    with pytest.raises(ValueError, match="^" + message.replace("\\", "\\\\")):
+        MultipartWriter(boundary=boundary)
+
+
+def test_misuse_is_refused() -> None:
+    writer = MultipartWriter()
+    with pytest.raises(TypeError, match="cannot make a multipart part from 42"):
+        writer.append(42)
+    with pytest.raises(RuntimeError, match="unknown content encoding: 'br'"):
+        writer.append("x", {"Content-Encoding": "br"})
+    with pytest.raises(RuntimeError, match="unknown content transfer encoding: '8bit'"):
+        writer.append("x", {"Content-Transfer-Encoding": "8bit"})
+    with pytest.raises(TypeError, match="expected a mapping or a sequence of pairs, got 'a=b'"):
+        writer.append_form("a=b")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cannot contain itself"):
+        writer.append(writer)
+    form = MultipartWriter("form-data")
+    with pytest.raises(ValueError, match="cannot carry Content-Length"):
+        form.append("x", {"Content-Length": "1"})
+    part = writer.append("x")
+    with pytest.raises(ValueError, match="bad content disposition type 'a b'"):
+        part.set_content_disposition("a b")
+    with pytest.raises(ValueError, match="bad content disposition parameter 'a b'"):
+        part.set_content_disposition("inline", **{"a b": "c"})
+    part.headers["X-Bad"] = "a\r\nInjected: 1"
+    with pytest.raises(ValueError, match="invalid X-Bad header"):
+        writer.body()
+
+
+def test_exported_like_aiohttp() -> None:
+    assert hyperclient.MultipartWriter is MultipartWriter
