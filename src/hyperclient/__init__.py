@@ -73,7 +73,15 @@ from .errors import (
     WSServerHandshakeError,
 )
 from .formdata import FormData
-from .multipart import MultipartWriter
+from .multipart import (
+    BadContentDispositionHeader,
+    BadContentDispositionParam,
+    BodyPartReader,
+    MultipartReader,
+    MultipartWriter,
+    content_disposition_filename,
+    parse_content_disposition,
+)
 from .pool import EndpointStats
 from .request import ClientRequest
 from .resolver import (
@@ -125,8 +133,11 @@ __all__ = (
     "AbstractResolver",
     "AddrInfoType",
     "AsyncResolver",
+    "BadContentDispositionHeader",
+    "BadContentDispositionParam",
     "BaseConnector",
     "BasicAuth",
+    "BodyPartReader",
     "ClientConnectionError",
     "ClientConnectionResetError",
     "ClientConnectorCertificateError",
@@ -167,6 +178,7 @@ __all__ = (
     "InvalidURL",
     "InvalidUrlClientError",
     "InvalidUrlRedirectClientError",
+    "MultipartReader",
     "MultipartWriter",
     "NonHttpUrlClientError",
     "NonHttpUrlRedirectClientError",
@@ -211,11 +223,13 @@ __all__ = (
     "WSServerHandshakeError",
     "WebSocketError",
     "__version__",
+    "content_disposition_filename",
     "delete",
     "encode_basic_auth",
     "get",
     "head",
     "options",
+    "parse_content_disposition",
     "parse_mimetype",
     "patch",
     "post",

@@ -1,8 +1,13 @@
-"""Multipart bodies (RFC 2046 §5.1) for client code: :class:`MultipartWriter` to send.
+"""Multipart bodies (RFC 2046 §5.1) for client code: :class:`MultipartWriter` to send,
+:class:`MultipartReader` to receive.
 
 This module owns the ``multipart/*`` body a client builds part by part (aiohttp 3's
 ``MultipartWriter`` surface) and turning it into the :class:`~.formdata.Body` the request
-layer writes out. Like :mod:`.formdata`, whose file and stream sources it reuses, it never
+layer writes out, and reading a ``multipart/*`` response part by part from its body
+stream (aiohttp 3's ``MultipartReader``), with bounded memory: the reader only awaits
+the stream's ``read()``, and holds at most one read beyond what the current step needs.
+
+Like :mod:`.formdata`, whose file and stream sources it reuses, this module never
 imports asyncio and never touches a socket: files are read synchronously, in pieces of
 :data:`~.formdata.READ_SIZE` bytes, from inside the body iterator, so nothing is read
 before the request is sent and no more than one piece is held at a time.
@@ -21,20 +26,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
 import json
 import re
+import sys
 import uuid
+import warnings
 import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from .errors import short_repr
+from .compression import make_decoder
+from .errors import RemoteProtocolError, short_repr
 from .formdata import (
     READ_SIZE,
     Body,
@@ -47,7 +56,16 @@ from .formdata import (
     read_announced,
 )
 
-__all__ = ("BodyPartWriter", "MultipartWriter")
+__all__ = (
+    "BadContentDispositionHeader",
+    "BadContentDispositionParam",
+    "BodyPartReader",
+    "BodyPartWriter",
+    "MultipartReader",
+    "MultipartWriter",
+    "content_disposition_filename",
+    "parse_content_disposition",
+)
 
 _OCTET_STREAM = "application/octet-stream"
 # RFC 9110 §5.6.2: token characters.
@@ -589,3 +607,633 @@ def _boundary_param(boundary: str) -> str:
     if is_token(boundary):
         return boundary
     return '"' + boundary.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# -- Content-Disposition parsing (RFC 6266 §4.1, RFC 2231 continuations, RFC 8187) ---------
+
+
+class BadContentDispositionHeader(RuntimeWarning):
+    """Warned when a ``Content-Disposition`` value cannot be parsed at all."""
+
+
+class BadContentDispositionParam(RuntimeWarning):
+    """Warned when one ``Content-Disposition`` parameter is dropped."""
+
+
+# One parameter: name, "=", then a quoted-string (RFC 9110 §5.6.4) or anything up to ";".
+_PARAM = re.compile(r'\s*([^=;\s]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^";]*?)\s*(?:;|$)', re.DOTALL)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
+_CONTINUATION = re.compile(r"\*\d+\*?\Z")  # RFC 2231 §3: name*0, name*1*, ...
+
+
+def _split_params(text: str) -> list[tuple[str, str]] | None:
+    """``;``-separated ``name=value`` pairs, quoted values unquoted; None if malformed.
+
+    Empty items (``a=1;;b=2``, a trailing ``;``) are skipped.
+    """
+    pairs = []
+    pos = 0
+    while pos < len(text):
+        rest = text[pos:].lstrip()
+        if not rest:
+            break
+        if rest[0] == ";":
+            pos = len(text) - len(rest) + 1
+            continue
+        match = _PARAM.match(text, pos)
+        if match is None:
+            return None
+        value = match[2]
+        if value.startswith('"'):
+            value = _QUOTED_PAIR.sub(r"\1", value[1:-1])
+        pairs.append((match[1].lower(), value))
+        pos = match.end()
+    return pairs
+
+
+def _decode_extended(value: str) -> str | None:
+    """An RFC 8187 ``charset'language'percent-encoded`` value, None if undecodable."""
+    charset, quote1, rest = value.partition("'")
+    _language, quote2, encoded = rest.partition("'")
+    if not (quote1 and quote2):
+        return None
+    try:
+        return unquote(encoded, charset or "utf-8", "strict")
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def parse_content_disposition(header: str | None) -> tuple[str | None, dict[str, str]]:
+    """Parse a ``Content-Disposition`` value, as ``aiohttp.parse_content_disposition``.
+
+    Args:
+        header: the header value, or None.
+
+    Returns:
+        The disposition type (lower-case) and its parameters (names lower-case;
+        ``name*`` values decoded, RFC 2231 continuations kept as they are for
+        :func:`content_disposition_filename`), or ``(None, {})`` when the value is
+        missing or malformed.
+
+    Warns:
+        BadContentDispositionHeader: the value is malformed.
+        BadContentDispositionParam: a parameter is malformed and was dropped.
+    """
+    if not header:
+        return None, {}
+    disptype, _, rest = header.partition(";")
+    disptype = disptype.strip()
+    pairs = _split_params(rest)
+    if not is_token(disptype) or pairs is None:
+        warnings.warn(BadContentDispositionHeader(header), stacklevel=2)
+        return None, {}
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if key in params:
+            warnings.warn(BadContentDispositionHeader(header), stacklevel=2)
+            return None, {}
+        if not is_token(key):
+            warnings.warn(BadContentDispositionParam(f"{key}={value}"), stacklevel=2)
+            continue
+        if key.endswith("*") and not _CONTINUATION.search(key):
+            decoded = _decode_extended(value)
+            if decoded is None:
+                warnings.warn(BadContentDispositionParam(f"{key}={value}"), stacklevel=2)
+                continue
+            value = decoded
+        params[key] = value
+    return disptype.lower(), params
+
+
+def content_disposition_filename(params: Mapping[str, str], name: str = "filename") -> str | None:
+    """The value of parameter *name* (``filename``, ``name``) from parsed parameters.
+
+    Prefers ``name*`` (RFC 8187) over ``name``, and joins RFC 2231 §3 continuations
+    (``name*0``, ``name*1*``...).
+
+    Args:
+        params: the parameters from :func:`parse_content_disposition`.
+        name: the parameter to find.
+
+    Returns:
+        The value, or None when absent or undecodable.
+    """
+    if f"{name}*" in params:
+        return params[f"{name}*"]
+    if name in params:
+        return params[name]
+    pieces = []
+    extended = False
+    for number in range(len(params)):
+        if f"{name}*{number}*" in params:
+            extended = extended or number == 0
+            pieces.append(params[f"{name}*{number}*"])
+        elif f"{name}*{number}" in params:
+            pieces.append(params[f"{name}*{number}"])
+        else:
+            break
+    if not pieces:
+        return None
+    value = "".join(pieces)
+    return _decode_extended(value) if extended else value
+
+
+def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
+    """The media type (lower-case) and parameters of a ``Content-Type`` value."""
+    media_type, _, rest = value.partition(";")
+    return media_type.strip().lower(), dict(_split_params(rest) or [])
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+class _Buffer:
+    """Bytes read from a body stream and not handed out yet.
+
+    Shared by a reader, its parts and its nested readers, which all consume it from the
+    front; it never holds more than one read of :data:`~.formdata.READ_SIZE` bytes beyond
+    what the current step needs.
+    """
+
+    def __init__(self, content: Any) -> None:
+        self.content = content
+        self.data = bytearray()
+        self.eof = False
+
+    async def fill(self) -> bool:
+        """Read more from the stream; False at its end."""
+        if self.eof:
+            return False
+        if hasattr(self.content, "read"):
+            chunk = await self.content.read(READ_SIZE)
+        else:
+            chunk = await self.content.readany()
+        if not chunk:
+            self.eof = True
+            return False
+        self.data += chunk
+        return True
+
+    async def fill_to(self, size: int) -> bool:
+        """Read until *size* bytes are buffered; False if the stream ends first."""
+        while len(self.data) < size:
+            if not await self.fill():
+                return False
+        return True
+
+    def take(self, size: int) -> bytes:
+        """The first *size* bytes, removed from the buffer."""
+        taken = bytes(self.data[:size])
+        del self.data[:size]
+        return taken
+
+
+class BodyPartReader:
+    """One part of a multipart body being received, as ``aiohttp.BodyPartReader``.
+
+    Returned by :meth:`MultipartReader.next`; its body is read from the shared stream
+    as you ask for it and must be read (or :meth:`release`\\ d) before the next part.
+
+    Args:
+        boundary: the dash-boundary, ``b"--" + boundary``.
+        headers: the part's headers.
+        content: the body stream (``resp.content``) or the reader's buffer.
+        subtype: the enclosing multipart subtype (``form-data`` parts ignore
+            ``Content-Encoding``, RFC 7578 §4.8).
+        default_charset: the charset for text without one (a ``_charset_`` field).
+        client_max_size: most bytes :meth:`read` returns.
+    """
+
+    #: Bytes :meth:`read` asks for at a time.
+    chunk_size = 8192
+
+    def __init__(
+        self,
+        boundary: bytes,
+        headers: CIMultiDictProxy[str],
+        content: Any,
+        *,
+        subtype: str = "mixed",
+        default_charset: str | None = None,
+        client_max_size: int = sys.maxsize,
+    ) -> None:
+        self.headers = headers
+        self._boundary = boundary
+        # RFC 2046 §5.1.1: the CRLF before the dash-boundary belongs to the delimiter.
+        self._delimiter = b"\r\n" + boundary
+        self._buffer = content if isinstance(content, _Buffer) else _Buffer(content)
+        self._is_form_data = subtype == "form-data"
+        self._default_charset = default_charset
+        self._client_max_size = client_max_size
+        self._at_eof = False
+
+    def __repr__(self) -> str:
+        return f"<BodyPartReader {self.headers.get('Content-Type', '')!r}>"
+
+    def __aiter__(self) -> BodyPartReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        data = await self.next()
+        if data is None:
+            raise StopAsyncIteration
+        return data
+
+    async def next(self) -> bytes | None:
+        """The whole remaining body (as aiohttp), or None once it was read."""
+        return await self.read() or None
+
+    def at_eof(self) -> bool:
+        """Whether the part's body was read to its end."""
+        return self._at_eof
+
+    async def _scan(self, want: int) -> tuple[int, bool]:
+        """How many buffered bytes belong to this part (at least *want* unless the
+        delimiter comes first), and whether the delimiter follows them."""
+        buffer = self._buffer
+        start = 0
+        while True:
+            index = buffer.data.find(self._delimiter, start)
+            if index >= 0:
+                return index, True
+            # A delimiter may begin in the last len(delimiter) - 1 bytes: keep them.
+            safe = len(buffer.data) - len(self._delimiter) + 1
+            if safe >= want:
+                return safe, False
+            start = max(safe, 0)
+            if not await buffer.fill():
+                raise ValueError(
+                    "multipart body ended before the closing boundary "
+                    f"{short_repr(self._boundary + b'--')}"
+                )
+
+    async def read_chunk(self, size: int = chunk_size) -> bytes:
+        """Read up to *size* bytes of the body, undecoded.
+
+        Returns:
+            The bytes, empty once the part is read.
+
+        Raises:
+            ValueError: the body ended before the part's delimiter.
+        """
+        if self._at_eof:
+            return b""
+        available, found = await self._scan(max(size, 1))
+        chunk = self._buffer.take(min(available, size))
+        if found and len(chunk) == available:
+            self._at_eof = True
+        return chunk
+
+    async def readline(self) -> bytes:
+        """Read one line of the body, with its line ending (the last may have none).
+
+        Returns:
+            The line, empty once the part is read.
+        """
+        line = bytearray()
+        while not self._at_eof:
+            available, found = await self._scan(1)
+            newline = self._buffer.data.find(b"\n", 0, available)
+            if newline >= 0:
+                line += self._buffer.take(newline + 1)
+                break
+            line += self._buffer.take(available)
+            self._at_eof = found
+        return bytes(line)
+
+    async def read(self, *, decode: bool = False) -> bytes:
+        """Read the rest of the body.
+
+        Args:
+            decode: undo ``Content-Transfer-Encoding`` and ``Content-Encoding``.
+
+        Returns:
+            The bytes.
+
+        Raises:
+            ValueError: the body is larger than *client_max_size* or malformed.
+        """
+        data = bytearray()
+        while not self._at_eof:
+            data += await self.read_chunk(max(self.chunk_size, READ_SIZE))
+            if len(data) > self._client_max_size:
+                raise ValueError(f"multipart part is larger than {self._client_max_size} bytes")
+        return self.decode(bytes(data)) if decode else bytes(data)
+
+    async def release(self) -> None:
+        """Read the rest of the body to the void."""
+        while not self._at_eof:
+            await self.read_chunk(READ_SIZE)
+
+    async def text(self, *, encoding: str | None = None) -> str:
+        """The decoded body as text, in *encoding* or the part's charset (UTF-8)."""
+        data = await self.read(decode=True)
+        return data.decode(encoding or self.get_charset(default="utf-8"))
+
+    async def json(self, *, encoding: str | None = None) -> Any:
+        """The decoded body parsed as JSON, or None when empty."""
+        data = await self.read(decode=True)
+        if not data:
+            return None
+        return json.loads(data.decode(encoding or self.get_charset(default="utf-8")))
+
+    async def form(self, *, encoding: str | None = None) -> list[tuple[str, str]]:
+        """The decoded body parsed as ``application/x-www-form-urlencoded`` pairs."""
+        data = await self.read(decode=True)
+        charset = encoding or self.get_charset(default="utf-8")
+        try:
+            text = data.rstrip().decode(charset)
+        except UnicodeDecodeError:
+            raise ValueError(f"data cannot be decoded with {charset} encoding") from None
+        return parse_qsl(text, keep_blank_values=True, encoding=charset)
+
+    def decode(self, data: bytes) -> bytes:
+        """Undo the part's ``Content-Transfer-Encoding`` (RFC 2045 §6), then its
+        ``Content-Encoding`` (ignored in ``form-data``, RFC 7578 §4.8).
+
+        Raises:
+            RuntimeError: an unknown encoding.
+            ValueError: the data does not decode, or inflates beyond *client_max_size*.
+        """
+        transfer = self.headers.get("Content-Transfer-Encoding", "").lower()
+        if transfer == "base64":
+            data = base64.b64decode(data)
+        elif transfer == "quoted-printable":
+            data = binascii.a2b_qp(data)
+        elif transfer not in ("", "binary", "7bit", "8bit"):
+            raise RuntimeError(f"unknown content transfer encoding: {short_repr(transfer)}")
+        coding = "" if self._is_form_data else self.headers.get("Content-Encoding", "")
+        if coding.strip().lower() in ("", "identity"):
+            return data
+        try:
+            decoder = make_decoder(coding, max_total=self._client_max_size)
+        except RemoteProtocolError:
+            raise RuntimeError(f"unknown content encoding: {short_repr(coding)}") from None
+        assert decoder is not None  # not identity: checked above
+        try:
+            out = bytearray(decoder.decompress(data))
+            while decoder.has_pending():
+                out += decoder.decompress(b"")
+            out += decoder.finish()
+        except RemoteProtocolError as exc:
+            raise ValueError(f"multipart part does not decode: {exc}") from exc
+        return bytes(out)
+
+    def get_charset(self, default: str) -> str:
+        """The ``charset`` of the part's ``Content-Type``, else the default charset."""
+        return charset_of(self.headers.get("Content-Type", ""), self._default_charset or default)
+
+    @functools.cached_property
+    def name(self) -> str | None:
+        """The ``name`` parameter of ``Content-Disposition``, if any."""
+        _, params = parse_content_disposition(self.headers.get("Content-Disposition"))
+        return content_disposition_filename(params, "name")
+
+    @functools.cached_property
+    def filename(self) -> str | None:
+        """The ``filename`` parameter of ``Content-Disposition``, if any."""
+        _, params = parse_content_disposition(self.headers.get("Content-Disposition"))
+        return content_disposition_filename(params, "filename")
+
+
+class MultipartReader:
+    """A ``multipart/*`` body read part by part (RFC 2046 §5.1), as
+    ``aiohttp.MultipartReader``.
+
+    ``async for part in reader`` (or ``await reader.next()``) gives a
+    :class:`BodyPartReader` per part, or a nested :class:`MultipartReader` for a
+    ``multipart/*`` part. Parts are read from the stream as you consume them: a part
+    left unread is skipped when the next one is asked for, and memory stays bounded by
+    the size limits below, whatever the body's size.
+
+    Args:
+        headers: the message headers; ``Content-Type`` gives the boundary.
+        content: the body stream, such as a response's ``content``.
+        client_max_size: most bytes one part's ``read()`` returns.
+        max_field_size: longest part header line, in bytes (aiohttp's 8190).
+        max_headers: most header lines in one part (aiohttp's 128).
+
+    Raises:
+        ValueError: the content type is not ``multipart/*`` or has no usable boundary.
+    """
+
+    def __init__(
+        self,
+        headers: Mapping[str, str],
+        content: Any,
+        *,
+        client_max_size: int = sys.maxsize,
+        max_field_size: int = 8190,
+        max_headers: int = 128,
+    ) -> None:
+        content_type = headers.get("Content-Type", "")
+        media_type, params = _parse_content_type(content_type)
+        if not media_type.startswith("multipart/"):
+            raise ValueError(f"multipart/* content type expected, got {short_repr(content_type)}")
+        boundary = params.get("boundary", "")
+        if not boundary:
+            raise ValueError(f"no boundary in Content-Type {short_repr(content_type)}")
+        if len(boundary) > 70:  # RFC 2046 §5.1.1
+            raise ValueError(
+                f"boundary is {len(boundary)} characters long, expected no more than 70: "
+                f"{short_repr(boundary)}"
+            )
+        self.headers = headers
+        self._subtype = media_type.partition("/")[2]
+        self._boundary = b"--" + boundary.encode("utf-8", "surrogateescape")
+        self._buffer = content if isinstance(content, _Buffer) else _Buffer(content)
+        self._client_max_size = client_max_size
+        self._max_field_size = max_field_size
+        self._max_headers = max_headers
+        self._default_charset: str | None = None
+        self._last_part: MultipartReader | BodyPartReader | None = None
+        self._at_bof = True
+        self._at_eof = False
+
+    @classmethod
+    def from_response(cls, response: Any) -> MultipartReader:
+        """A reader over a response's body (its ``headers`` and ``content``).
+
+        Returns:
+            The reader (aiohttp wraps it to release the response at the end; hyperclient
+            responses release themselves once the body has arrived).
+        """
+        return cls(response.headers, response.content)
+
+    def __repr__(self) -> str:
+        return f"<MultipartReader {self.headers.get('Content-Type', '')!r}>"
+
+    def __aiter__(self) -> MultipartReader:
+        return self
+
+    async def __anext__(self) -> MultipartReader | BodyPartReader:
+        part = await self.next()
+        if part is None:
+            raise StopAsyncIteration
+        return part
+
+    def at_eof(self) -> bool:
+        """Whether the close delimiter was read."""
+        return self._at_eof
+
+    async def next(self) -> MultipartReader | BodyPartReader | None:
+        """The next part, after skipping what is left of the previous one.
+
+        Returns:
+            The part, or None after the last one.
+
+        Raises:
+            ValueError: the body is malformed (no starting boundary, a bad delimiter
+                line, part headers too long or too many, no close delimiter).
+        """
+        if self._at_eof:
+            return None
+        if self._last_part is not None:
+            await self._last_part.release()
+            self._last_part = None
+        if self._at_bof:
+            await self._skip_preamble()
+            self._at_bof = False
+        else:
+            await self._skip_to_delimiter()
+        if await self._read_boundary_line():
+            return None
+        part = await self.fetch_next_part()
+        # RFC 7578 §4.6: a first "_charset_" field names the charset of the others.
+        if (
+            self._subtype == "form-data"
+            and isinstance(part, BodyPartReader)
+            and self._default_charset is None
+            and part.name == "_charset_"
+        ):
+            charset = await part.read_chunk(32)
+            if len(charset) > 31 or not part.at_eof():
+                raise ValueError(f"invalid _charset_ field: {short_repr(charset)}")
+            self._default_charset = charset.strip().decode("ascii", "replace")
+            return await self.next()
+        self._last_part = part
+        return part
+
+    async def release(self) -> None:
+        """Read every remaining part to the void, up to the close delimiter."""
+        while (part := await self.next()) is not None:
+            await part.release()
+
+    async def fetch_next_part(self) -> MultipartReader | BodyPartReader:
+        """Read the next part's headers and return its reader (after a delimiter)."""
+        headers = await self._read_headers()
+        media_type, _ = _parse_content_type(headers.get("Content-Type", ""))
+        if media_type.startswith("multipart/"):
+            return type(self)(
+                headers,
+                self._buffer,
+                client_max_size=self._client_max_size,
+                max_field_size=self._max_field_size,
+                max_headers=self._max_headers,
+            )
+        return BodyPartReader(
+            self._boundary,
+            headers,
+            self._buffer,
+            subtype=self._subtype,
+            default_charset=self._default_charset,
+            client_max_size=self._client_max_size,
+        )
+
+    async def _skip_preamble(self) -> None:
+        """Consume the preamble and the first dash-boundary (RFC 2046 §5.1.1: it starts
+        the body or follows the preamble's CRLF)."""
+        buffer = self._buffer
+        await buffer.fill_to(len(self._boundary))
+        if buffer.data.startswith(self._boundary):
+            buffer.take(len(self._boundary))
+            return
+        seen = bytes(buffer.data[:40])
+        if not await self._skip_past(b"\r\n" + self._boundary):
+            if not seen:
+                raise ValueError(
+                    f"multipart body is empty, expected boundary {short_repr(self._boundary)}"
+                )
+            raise ValueError(
+                f"multipart body has no starting boundary {short_repr(self._boundary)}, "
+                f"it starts with {short_repr(seen)}"
+            )
+
+    async def _skip_to_delimiter(self) -> None:
+        """Consume up to and including the next delimiter (``CRLF--boundary``); what
+        comes before it is a nested part's epilogue, if anything."""
+        if not await self._skip_past(b"\r\n" + self._boundary):
+            raise ValueError(
+                "multipart body ended before the closing boundary "
+                f"{short_repr(self._boundary + b'--')}"
+            )
+
+    async def _skip_past(self, needle: bytes) -> bool:
+        """Drop bytes up to and including *needle*; False if the stream ends first.
+        Only the last ``len(needle) - 1`` bytes are kept while looking."""
+        buffer = self._buffer
+        while True:
+            index = buffer.data.find(needle)
+            if index >= 0:
+                del buffer.data[: index + len(needle)]
+                return True
+            del buffer.data[: max(len(buffer.data) - len(needle) + 1, 0)]
+            if not await buffer.fill():
+                return False
+
+    async def _read_boundary_line(self) -> bool:
+        """After a dash-boundary: ``--`` (the close delimiter: True), or transport
+        padding (spaces and tabs) and CRLF (RFC 2046 §5.1.1)."""
+        buffer = self._buffer
+        await buffer.fill_to(2)
+        if buffer.data.startswith(b"--"):
+            buffer.take(2)
+            self._at_eof = True
+            return True
+        line = await self._read_line("boundary line")
+        if line.strip(b" \t"):
+            raise ValueError(
+                f"invalid boundary {short_repr(self._boundary + line)}, "
+                f"expected {short_repr(self._boundary)}"
+            )
+        return False
+
+    async def _read_line(self, what: str) -> bytes:
+        """One CRLF-terminated line of at most *max_field_size* bytes, without the CRLF."""
+        buffer = self._buffer
+        start = 0
+        while (end := buffer.data.find(b"\r\n", start)) < 0:
+            if len(buffer.data) > self._max_field_size + 1:
+                raise ValueError(
+                    f"{what} is longer than {self._max_field_size} bytes: "
+                    f"{short_repr(bytes(buffer.data[:40]))}"
+                )
+            start = max(len(buffer.data) - 1, 0)
+            if not await buffer.fill():
+                raise ValueError(
+                    f"multipart body ended in a {what}: {short_repr(bytes(buffer.data))}"
+                )
+        if end > self._max_field_size:
+            raise ValueError(
+                f"{what} is longer than {self._max_field_size} bytes: "
+                f"{short_repr(bytes(buffer.data[:40]))}"
+            )
+        line = buffer.take(end)
+        buffer.take(2)
+        return line
+
+    async def _read_headers(self) -> CIMultiDictProxy[str]:
+        """The part's header fields, up to the empty line (RFC 2046 §5.1.1, RFC 5322
+        syntax; names and values as UTF-8, as browsers send them)."""
+        headers: CIMultiDict[str] = CIMultiDict()
+        while line := await self._read_line("part header line"):
+            if len(headers) >= self._max_headers:
+                raise ValueError(
+                    f"too many part headers, expected no more than {self._max_headers}"
+                )
+            name, colon, value = line.partition(b":")
+            text_name = name.decode("ascii", "replace")
+            if not colon or not is_token(text_name):
+                raise ValueError(f"invalid part header line: {short_repr(line)}")
+            headers.add(text_name, value.strip(b" \t").decode("utf-8", "surrogateescape"))
+        return CIMultiDictProxy(headers)

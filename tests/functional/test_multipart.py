@@ -331,3 +331,299 @@ def test_misuse_is_refused() -> None:
 
 def test_exported_like_aiohttp() -> None:
     assert hyperclient.MultipartWriter is MultipartWriter
+
+
+# -- MultipartReader -----------------------------------------------------------------------
+
+
+def _served_by_aiohttp() -> web.Application:
+    """Multipart responses built by aiohttp.web's own MultipartWriter."""
+    import aiohttp
+
+    async def mixed(request: web.Request) -> web.StreamResponse:
+        with aiohttp.MultipartWriter("mixed", boundary="srv-boundary") as writer:
+            writer.append("héllo")
+            part = writer.append(b"\x00binary" * 5000)
+            part.set_content_disposition("attachment", filename="blob.bin")
+            writer.append_json({"a": [1, 2]})
+            writer.append_form([("k", "v"), ("k", "w é")])
+            inner = aiohttp.MultipartWriter("related")
+            inner.append("inner one")
+            inner.append(b"inner two", {"Content-Type": "application/x-two"})
+            writer.append(inner)
+            writer.append("after nested")
+            writer.append(b"zipped " * 1000, {"Content-Encoding": "gzip"})
+            writer.append(b"b64 \x00\xff" * 100, {"Content-Transfer-Encoding": "base64"})
+        return web.Response(body=writer)
+
+    async def form(request: web.Request) -> web.StreamResponse:
+        with aiohttp.MultipartWriter("form-data") as writer:
+            writer.append("v1").set_content_disposition("form-data", name="field")
+            upload = writer.append(b"file data")
+            upload.set_content_disposition("form-data", name="up", filename="naïve.txt")
+        return web.Response(body=writer)
+
+    app = web.Application()
+    app.router.add_get("/mixed", mixed)
+    app.router.add_get("/form", form)
+    return app
+
+
+async def test_reader_on_aiohttp_multipart_response(aiohttp_server: Server) -> None:
+    server = await aiohttp_server(_served_by_aiohttp())
+    async with ClientSession() as session, session.get(server.make_url("/mixed")) as resp:
+        reader = hyperclient.MultipartReader.from_response(resp)
+        text = await reader.next()
+        assert isinstance(text, hyperclient.BodyPartReader)
+        assert text.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert await text.text() == "héllo"
+        assert text.at_eof()
+        blob = await reader.next()
+        assert isinstance(blob, hyperclient.BodyPartReader)
+        assert blob.filename == "blob.bin"
+        assert blob.name is None
+        assert await blob.read() == b"\x00binary" * 5000
+        js = await reader.next()
+        assert isinstance(js, hyperclient.BodyPartReader)
+        assert await js.json() == {"a": [1, 2]}
+        form = await reader.next()
+        assert isinstance(form, hyperclient.BodyPartReader)
+        assert await form.form() == [("k", "v"), ("k", "w é")]
+        nested = await reader.next()
+        assert isinstance(nested, hyperclient.MultipartReader)
+        inner = [(part.headers["Content-Type"], await part.read()) async for part in nested]
+        assert inner == [
+            ("text/plain; charset=utf-8", b"inner one"),
+            ("application/x-two", b"inner two"),
+        ]
+        after = await reader.next()
+        assert isinstance(after, hyperclient.BodyPartReader)
+        assert await after.text() == "after nested"
+        zipped = await reader.next()
+        assert isinstance(zipped, hyperclient.BodyPartReader)
+        assert await zipped.read(decode=True) == b"zipped " * 1000
+        b64 = await reader.next()
+        assert isinstance(b64, hyperclient.BodyPartReader)
+        assert await b64.read(decode=True) == b"b64 \x00\xff" * 100
+        assert await reader.next() is None
+        assert reader.at_eof()
+        assert await reader.next() is None
+
+
+async def test_reader_form_data_and_unicode_filename(aiohttp_server: Server) -> None:
+    server = await aiohttp_server(_served_by_aiohttp())
+    async with ClientSession() as session, session.get(server.make_url("/form")) as resp:
+        parts = [
+            (part.name, part.filename, await part.read())
+            async for part in hyperclient.MultipartReader.from_response(resp)
+            if isinstance(part, hyperclient.BodyPartReader)
+        ]
+    # aiohttp percent-encodes the filename (quote_fields=True); it is read as sent.
+    assert parts == [("field", None, b"v1"), ("up", "na%C3%AFve.txt", b"file data")]
+
+
+async def test_reader_reads_what_the_writer_wrote() -> None:
+    writer = MultipartWriter("mixed")
+    writer.append("one")
+    inner = MultipartWriter("alternative")
+    inner.append("plain")
+    inner.append("<b>html</b>", {"Content-Type": "text/html"})
+    writer.append(inner)
+    writer.append(b"")
+    writer.append_json([1]).set_content_disposition("inline", name="ünï", filename="a b.json")
+    body = await writer.as_bytes()
+    for piece_size in (1, 7, len(body)):  # every way the stream may split the body
+        reader = hyperclient.MultipartReader(
+            {"Content-Type": writer.content_type}, _Trickle(body, piece_size)
+        )
+        got: list[Any] = []
+        async for part in reader:
+            if isinstance(part, hyperclient.MultipartReader):
+                got.append([await p.text() async for p in part])  # type: ignore[union-attr]
+            else:
+                got.append((part.name, part.filename, await part.read()))
+        assert got == [
+            (None, None, b"one"),
+            ["plain", "<b>html</b>"],
+            (None, None, b""),
+            ("ünï", "a b.json", b"[1]"),
+        ], piece_size
+
+
+class _Trickle:
+    """A body stream returning at most *size* bytes per read."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data = data
+        self.size = size
+        self.reads: list[int] = []
+
+    async def read(self, n: int = -1) -> bytes:
+        self.reads.append(n)
+        piece, self.data = self.data[: min(n, self.size)], self.data[min(n, self.size) :]
+        return piece
+
+
+async def test_reader_streams_with_bounded_memory() -> None:
+    """A 4 MiB part is read in chunks while the buffer stays at about one read."""
+    big = b"z" * (4 * 2**20)
+    body = b"--b\r\nContent-Type: application/octet-stream\r\n\r\n" + big + b"\r\n--b--\r\n"
+    stream = _Trickle(body, 2**30)
+    reader = hyperclient.MultipartReader({"Content-Type": "multipart/mixed; boundary=b"}, stream)
+    part = await reader.next()
+    assert isinstance(part, hyperclient.BodyPartReader)
+    total = 0
+    while chunk := await part.read_chunk(1000):
+        assert len(chunk) <= 1000
+        assert len(reader._buffer.data) <= 2 * READ_SIZE
+        total += len(chunk)
+    assert total == len(big)
+    assert max(stream.reads) <= READ_SIZE
+    assert await reader.next() is None
+
+
+async def test_unread_parts_are_skipped_and_readline() -> None:
+    body = (
+        b"preamble to ignore\r\n"
+        b"--b  \r\n\r\nline one\nline two\r\n"
+        b"--b\r\n\r\nskipped " + b"s" * 100000 + b"\r\n"
+        b"--b\r\nX-Last: yes\r\n\r\nlast\r\n"
+        b"--b--\r\nepilogue"
+    )
+    reader = hyperclient.MultipartReader(
+        {"Content-Type": 'multipart/mixed; boundary="b"'}, _Trickle(body, 5)
+    )
+    first = await reader.next()
+    assert isinstance(first, hyperclient.BodyPartReader)
+    assert await first.readline() == b"line one\n"
+    assert await first.readline() == b"line two"
+    assert await first.readline() == b""
+    skipped = await reader.next()  # never read: skipped by the next call
+    assert isinstance(skipped, hyperclient.BodyPartReader)
+    last = await reader.next()
+    assert skipped.at_eof()
+    assert await skipped.read() == b""  # does not eat into the next part
+    assert isinstance(last, hyperclient.BodyPartReader)
+    assert last.headers["X-Last"] == "yes"
+    assert await last.read() == b"last"
+    assert await reader.next() is None
+
+
+async def test_form_data_charset_field() -> None:
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="_charset_"\r\n\r\niso-8859-1\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="f"\r\n\r\n\xe9t\xe9\r\n'
+        b"--b--\r\n"
+    )
+    reader = hyperclient.MultipartReader(
+        {"Content-Type": "multipart/form-data; boundary=b"}, _Trickle(body, 1000)
+    )
+    part = await reader.next()
+    assert isinstance(part, hyperclient.BodyPartReader)
+    assert part.name == "f"
+    assert await part.text() == "été"
+
+
+async def _serve(raw_server: Callable[..., Awaitable[RawServer]], body: bytes, ctype: str) -> str:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s"
+            % (ctype.encode(), len(body), body)
+        )
+        await writer.drain()
+
+    return (await raw_server(script)).url
+
+
+async def _read_all(url: str) -> list[bytes]:
+    found = []
+    async with ClientSession() as session, session.get(url) as resp:
+        async for part in hyperclient.MultipartReader.from_response(resp):
+            assert isinstance(part, hyperclient.BodyPartReader)
+            found.append(await part.read())
+    return found
+
+
+async def test_raw_response_is_read_exactly(
+    raw_server: Callable[..., Awaitable[RawServer]],
+) -> None:
+    body = b"--x\r\n\r\na\r\n--x\r\nContent-Type: text/plain\r\n\r\n\r\n--x\r\n\r\n\r\n\r\n--x--"
+    url = await _serve(raw_server, body, "multipart/mixed; boundary=x")
+    assert await _read_all(url) == [b"a", b"", b"\r\n"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (b"", "multipart/mixed", "no boundary in Content-Type 'multipart/mixed'"),
+        (b"", "text/plain; boundary=x", "multipart/* content type expected, got 'text/plain"),
+        (b"", "multipart/mixed; boundary=" + "x" * 71, "boundary is 71 characters long"),
+        (b"", "multipart/mixed; boundary=x", "multipart body is empty, expected boundary b'--x'"),
+        (
+            b"--y\r\n\r\ndata\r\n--y--\r\n",
+            "multipart/mixed; boundary=x",
+            "multipart body has no starting boundary b'--x', it starts with b'--y\\\\r\\\\n",
+        ),
+        (
+            b"--x\r\n\r\ndata without an end",
+            "multipart/mixed; boundary=x",
+            "multipart body ended before the closing boundary b'--x--'",
+        ),
+        (
+            b"--x\r\n\r\ndata\r\n--xyz\r\n\r\n",
+            "multipart/mixed; boundary=x",
+            "invalid boundary b'--xyz', expected b'--x'",
+        ),
+        (
+            b"--x\r\nX-Big: " + b"h" * 9000 + b"\r\n\r\n\r\n--x--\r\n",
+            "multipart/mixed; boundary=x",
+            "part header line is longer than 8190 bytes: b'X-Big: hhh",
+        ),
+        (
+            b"--x\r\nX-Endless: " + b"h" * 200000,
+            "multipart/mixed; boundary=x",
+            "part header line is longer than 8190 bytes: b'X-Endless: hhh",
+        ),
+        (
+            b"--x\r\n" + b"X-Many: 1\r\n" * 129 + b"\r\n\r\n--x--\r\n",
+            "multipart/mixed; boundary=x",
+            "too many part headers, expected no more than 128",
+        ),
+        (
+            b"--x\r\nno colon here\r\n\r\n\r\n--x--\r\n",
+            "multipart/mixed; boundary=x",
+            "invalid part header line: b'no colon here'",
+        ),
+        (
+            b"--x\r\nX-Cut: 1",
+            "multipart/mixed; boundary=x",
+            "multipart body ended in a part header line: b'X-Cut: 1'",
+        ),
+    ],
+)
+async def test_malformed_responses_raise_clear_errors(
+    raw_server: Callable[..., Awaitable[RawServer]], body: bytes, content_type: str, message: str
+) -> None:
+    url = await _serve(raw_server, body, content_type)
+    with pytest.raises(ValueError, match="^" + message.replace("[", "\\[").replace("*", "\\*")):
+        await _read_all(url)
+
+
+def test_content_disposition_parsing() -> None:
+    parse = hyperclient.parse_content_disposition
+    assert parse('attachment; filename="a \\"b\\".txt"; size=3') == (
+        "attachment",
+        {"filename": 'a "b".txt', "size": "3"},
+    )
+    assert parse("INLINE; Filename*=UTF-8''%C3%A9.txt;") == ("inline", {"filename*": "é.txt"})
+    assert parse(None) == (None, {})
+    _, params = parse("attachment; filename*0*=utf-8''%C3%A9; filename*1=.txt")
+    assert hyperclient.content_disposition_filename(params) == "é.txt"
+    assert hyperclient.content_disposition_filename(params, "name") is None
+    with pytest.warns(hyperclient.BadContentDispositionHeader):
+        assert parse("bad type; a=1") == (None, {})
+    with pytest.warns(hyperclient.BadContentDispositionHeader):
+        assert parse('attachment; a="unterminated') == (None, {})
+    with pytest.warns(hyperclient.BadContentDispositionParam):
+        assert parse("attachment; filename*=nocharset; x=1") == ("attachment", {"x": "1"})
