@@ -1,6 +1,9 @@
-"""Parsing of header field values that carry parameters: ``Content-Disposition``.
+"""Parsing of header field values that carry parameters: ``Content-Type`` and
+``Content-Disposition``.
 
-Pure: strings in, values out; no I/O. The grammar is RFC 6266 §4.1 (disposition type and
+Pure: strings in, values out; no I/O. ``Content-Type`` goes through the standard
+library's MIME parser, as aiohttp's does, so both agree on every odd value.
+``Content-Disposition`` has its own parser: RFC 6266 §4.1 (disposition type and
 parameters, RFC 9110 §5.6.6 tokens and quoted strings) with RFC 8187 extended values
 (``filename*=UTF-8''na%C3%AFve.txt``) and RFC 2231 §3 continuations (``filename*0=``,
 ``filename*1*=``), which mail-derived servers still send. A malformed value parses to
@@ -11,9 +14,36 @@ from __future__ import annotations
 
 import codecs
 import re
+import warnings
+from collections.abc import Mapping
+from email.message import Message
 from urllib.parse import unquote, unquote_to_bytes
 
-__all__ = ["content_disposition_filename", "parse_content_disposition"]
+__all__ = [
+    "BadContentDispositionHeader",
+    "BadContentDispositionParam",
+    "content_disposition_filename",
+    "parse_content_disposition",
+    "parse_content_type",
+]
+
+
+class BadContentDispositionHeader(RuntimeWarning):
+    """Warned when a ``Content-Disposition`` value cannot be parsed at all."""
+
+
+class BadContentDispositionParam(RuntimeWarning):
+    """Warned when one ``Content-Disposition`` parameter is left out."""
+
+
+def parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
+    """The media type (lower case; ``text/plain`` when unparsable, RFC 2045 §5.2) and the
+    parameters (names lower case, quoted values unquoted) of a ``Content-Type`` value."""
+    msg = Message()
+    msg["content-type"] = raw
+    params = {k.lower(): v for k, v in (msg.get_params() or [])[1:]}
+    return msg.get_content_type(), params
+
 
 # RFC 9110 §5.6.2: tchar.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -43,13 +73,17 @@ def parse_content_disposition(header: str | None) -> tuple[str | None, dict[str,
         ``(type, parameters)``; ``(None, {})`` when *header* is missing or malformed
         (an unterminated quote, a parameter without a value or given twice). An extended
         value that cannot be decoded is left out.
+
+    Warns:
+        BadContentDispositionHeader: the value is malformed (as aiohttp warns).
+        BadContentDispositionParam: a parameter was left out.
     """
     if not header:
         return None, {}
     disposition, sep, tail = header.partition(";")
     disposition = disposition.strip()
     if not _TOKEN.fullmatch(disposition):
-        return None, {}
+        return _malformed(header)
     rest = ";" + tail if sep else ""
     params: dict[str, str] = {}
     pos = 0
@@ -58,8 +92,9 @@ def parse_content_disposition(header: str | None) -> tuple[str | None, dict[str,
         if match is None:
             skipped = _BAD_NAME_PARAM.match(rest, pos)
             if skipped is None:
-                return None, {}
+                return _malformed(header)
             pos = skipped.end()  # a value under a name that is no token: left out
+            warnings.warn(BadContentDispositionParam(skipped.group().strip(" \t;")), stacklevel=2)
             continue
         name, raw = match.group(1).lower(), match.group(2)
         pos = match.end()
@@ -69,15 +104,21 @@ def parse_content_disposition(header: str | None) -> tuple[str | None, dict[str,
         elif name.endswith("*") and _CONTINUATION.fullmatch(name) is None:
             decoded = _decode_ext_value(raw)
             if decoded is None:  # an undecodable extended value: skip it, as aiohttp does
+                warnings.warn(BadContentDispositionParam(f"{name}={raw}"), stacklevel=2)
                 continue
             value = decoded
         if name in params:  # RFC 6266 §4.1: no parameter twice
-            return None, {}
+            return _malformed(header)
         params[name] = value
     return disposition.lower(), params
 
 
-def content_disposition_filename(params: dict[str, str], name: str = "filename") -> str | None:
+def _malformed(header: str) -> tuple[None, dict[str, str]]:
+    warnings.warn(BadContentDispositionHeader(header), stacklevel=3)
+    return None, {}
+
+
+def content_disposition_filename(params: Mapping[str, str], name: str = "filename") -> str | None:
     """The value of parameter *name* from parsed *params*, preferring the extended form.
 
     RFC 6266 §4.3: a recipient that understands ``filename*`` uses it over ``filename``;
@@ -95,12 +136,14 @@ def content_disposition_filename(params: dict[str, str], name: str = "filename")
     extended = params.get(name + "*")
     if extended is not None:
         return extended
+    if name in params:  # over continuations, as aiohttp
+        return params[name]
     if f"{name}*0" in params or f"{name}*0*" in params:
         return _join_continuations(params, name)
-    return params.get(name)
+    return None
 
 
-def _join_continuations(params: dict[str, str], name: str) -> str | None:
+def _join_continuations(params: Mapping[str, str], name: str) -> str | None:
     pieces: list[tuple[str, bool]] = []  # (value as sent, percent-encoded?)
     while True:
         index = len(pieces)

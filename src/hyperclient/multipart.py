@@ -32,18 +32,24 @@ import json
 import re
 import sys
 import uuid
-import warnings
 import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, unquote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .compression import make_decoder
 from .errors import RemoteProtocolError, short_repr
+from .fieldvalues import (
+    BadContentDispositionHeader,
+    BadContentDispositionParam,
+    content_disposition_filename,
+    parse_content_disposition,
+    parse_content_type,
+)
 from .formdata import (
     READ_SIZE,
     Body,
@@ -609,141 +615,6 @@ def _boundary_param(boundary: str) -> str:
     return '"' + boundary.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-# -- Content-Disposition parsing (RFC 6266 §4.1, RFC 2231 continuations, RFC 8187) ---------
-
-
-class BadContentDispositionHeader(RuntimeWarning):
-    """Warned when a ``Content-Disposition`` value cannot be parsed at all."""
-
-
-class BadContentDispositionParam(RuntimeWarning):
-    """Warned when one ``Content-Disposition`` parameter is dropped."""
-
-
-# One parameter: name, "=", then a quoted-string (RFC 9110 §5.6.4) or anything up to ";".
-_PARAM = re.compile(r'\s*([^=;\s]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^";]*?)\s*(?:;|$)', re.DOTALL)
-_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
-_CONTINUATION = re.compile(r"\*\d+\*?\Z")  # RFC 2231 §3: name*0, name*1*, ...
-
-
-def _split_params(text: str) -> list[tuple[str, str]] | None:
-    """``;``-separated ``name=value`` pairs, quoted values unquoted; None if malformed.
-
-    Empty items (``a=1;;b=2``, a trailing ``;``) are skipped.
-    """
-    pairs = []
-    pos = 0
-    while pos < len(text):
-        rest = text[pos:].lstrip()
-        if not rest:
-            break
-        if rest[0] == ";":
-            pos = len(text) - len(rest) + 1
-            continue
-        match = _PARAM.match(text, pos)
-        if match is None:
-            return None
-        value = match[2]
-        if value.startswith('"'):
-            value = _QUOTED_PAIR.sub(r"\1", value[1:-1])
-        pairs.append((match[1].lower(), value))
-        pos = match.end()
-    return pairs
-
-
-def _decode_extended(value: str) -> str | None:
-    """An RFC 8187 ``charset'language'percent-encoded`` value, None if undecodable."""
-    charset, quote1, rest = value.partition("'")
-    _language, quote2, encoded = rest.partition("'")
-    if not (quote1 and quote2):
-        return None
-    try:
-        return unquote(encoded, charset or "utf-8", "strict")
-    except (LookupError, UnicodeDecodeError):
-        return None
-
-
-def parse_content_disposition(header: str | None) -> tuple[str | None, dict[str, str]]:
-    """Parse a ``Content-Disposition`` value, as ``aiohttp.parse_content_disposition``.
-
-    Args:
-        header: the header value, or None.
-
-    Returns:
-        The disposition type (lower-case) and its parameters (names lower-case;
-        ``name*`` values decoded, RFC 2231 continuations kept as they are for
-        :func:`content_disposition_filename`), or ``(None, {})`` when the value is
-        missing or malformed.
-
-    Warns:
-        BadContentDispositionHeader: the value is malformed.
-        BadContentDispositionParam: a parameter is malformed and was dropped.
-    """
-    if not header:
-        return None, {}
-    disptype, _, rest = header.partition(";")
-    disptype = disptype.strip()
-    pairs = _split_params(rest)
-    if not is_token(disptype) or pairs is None:
-        warnings.warn(BadContentDispositionHeader(header), stacklevel=2)
-        return None, {}
-    params: dict[str, str] = {}
-    for key, value in pairs:
-        if key in params:
-            warnings.warn(BadContentDispositionHeader(header), stacklevel=2)
-            return None, {}
-        if not is_token(key):
-            warnings.warn(BadContentDispositionParam(f"{key}={value}"), stacklevel=2)
-            continue
-        if key.endswith("*") and not _CONTINUATION.search(key):
-            decoded = _decode_extended(value)
-            if decoded is None:
-                warnings.warn(BadContentDispositionParam(f"{key}={value}"), stacklevel=2)
-                continue
-            value = decoded
-        params[key] = value
-    return disptype.lower(), params
-
-
-def content_disposition_filename(params: Mapping[str, str], name: str = "filename") -> str | None:
-    """The value of parameter *name* (``filename``, ``name``) from parsed parameters.
-
-    Prefers ``name*`` (RFC 8187) over ``name``, and joins RFC 2231 §3 continuations
-    (``name*0``, ``name*1*``...).
-
-    Args:
-        params: the parameters from :func:`parse_content_disposition`.
-        name: the parameter to find.
-
-    Returns:
-        The value, or None when absent or undecodable.
-    """
-    if f"{name}*" in params:
-        return params[f"{name}*"]
-    if name in params:
-        return params[name]
-    pieces = []
-    extended = False
-    for number in range(len(params)):
-        if f"{name}*{number}*" in params:
-            extended = extended or number == 0
-            pieces.append(params[f"{name}*{number}*"])
-        elif f"{name}*{number}" in params:
-            pieces.append(params[f"{name}*{number}"])
-        else:
-            break
-    if not pieces:
-        return None
-    value = "".join(pieces)
-    return _decode_extended(value) if extended else value
-
-
-def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
-    """The media type (lower-case) and parameters of a ``Content-Type`` value."""
-    media_type, _, rest = value.partition(";")
-    return media_type.strip().lower(), dict(_split_params(rest) or [])
-
-
 # -- reading ----------------------------------------------------------------------------------
 
 
@@ -1027,7 +898,7 @@ class MultipartReader:
         max_headers: int = 128,
     ) -> None:
         content_type = headers.get("Content-Type", "")
-        media_type, params = _parse_content_type(content_type)
+        media_type, params = parse_content_type(content_type)
         if not media_type.startswith("multipart/"):
             raise ValueError(f"multipart/* content type expected, got {short_repr(content_type)}")
         boundary = params.get("boundary", "")
@@ -1122,7 +993,7 @@ class MultipartReader:
     async def fetch_next_part(self) -> MultipartReader | BodyPartReader:
         """Read the next part's headers and return its reader (after a delimiter)."""
         headers = await self._read_headers()
-        media_type, _ = _parse_content_type(headers.get("Content-Type", ""))
+        media_type, _ = parse_content_type(headers.get("Content-Type", ""))
         if media_type.startswith("multipart/"):
             return type(self)(
                 headers,

@@ -16,7 +16,6 @@ import json
 import warnings
 import weakref
 from collections.abc import Callable, Generator, Iterable
-from email.message import Message
 from http.cookies import CookieError, SimpleCookie
 from time import monotonic as _monotonic
 from types import MappingProxyType, SimpleNamespace, TracebackType
@@ -27,7 +26,11 @@ from yarl import URL
 
 from .compression import make_decoder
 from .errors import ClientPayloadError, ClientResponseError, ContentTypeError, RemoteProtocolError
-from .fieldvalues import content_disposition_filename, parse_content_disposition
+from .fieldvalues import (
+    content_disposition_filename,
+    parse_content_disposition,
+    parse_content_type,
+)
 from .http1 import ResponseHead
 from .streams import EMPTY_PAYLOAD, Decoder, StreamReader
 from .tracing import ResponseTimings
@@ -91,13 +94,6 @@ class ContentDisposition(SimpleNamespace):
     type: str | None
     parameters: MappingProxyType[str, str]
     filename: str | None
-
-
-def _parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
-    msg = Message()
-    msg["content-type"] = raw
-    params = {k.lower(): v for k, v in (msg.get_params() or [])[1:]}
-    return msg.get_content_type(), params
 
 
 class ClientResponse:
@@ -355,7 +351,7 @@ class ClientResponse:
             if raw is None:
                 parsed = ("application/octet-stream", {})
             else:
-                parsed = _parse_content_type(raw)
+                parsed = parse_content_type(raw)
             self._content_type = parsed
         return parsed
 

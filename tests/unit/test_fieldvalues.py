@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import pytest
 from aiohttp import multipart as oracle
 
-from hyperclient.fieldvalues import content_disposition_filename, parse_content_disposition
+from hyperclient.fieldvalues import (
+    content_disposition_filename,
+    parse_content_disposition,
+    parse_content_type,
+)
 
 CASES = [
-    # (header, type, parameters, filename)
+    # (header, type, parameters, filename[, the warning's class name])
     ('attachment; filename="a.txt"', "attachment", {"filename": "a.txt"}, "a.txt"),
     ("ATTACHMENT; FileName=A.txt", "attachment", {"filename": "A.txt"}, "A.txt"),
     ('inline; filename="a \\"b\\".txt"', "inline", {"filename": 'a "b".txt'}, 'a "b".txt'),
@@ -30,27 +35,36 @@ CASES = [
     ("attachment", "attachment", {}, None),
     ("attachment;", "attachment", {}, None),
     # An extended value that cannot be decoded is left out; the rest stands.
-    ("attachment; filename*=bogus%20", "attachment", {}, None),
+    ("attachment; filename*=bogus%20", "attachment", {}, None, "BadContentDispositionParam"),
     ("attachment; filename*=no-such-charset''x; filename=y", "attachment", {"filename": "y"},
-     "y"),
+     "y", "BadContentDispositionParam"),
     # Malformed: nothing is trusted.
-    ('attachment; filename="unterminated', None, {}, None),
-    ("attachment; filename=a; filename=b", None, {}, None),
-    ("x y; a=1", None, {}, None),
-    ("attachment; a=1 b=2", None, {}, None),
+    ('attachment; filename="unterminated', None, {}, None, "BadContentDispositionHeader"),
+    ("attachment; filename=a; filename=b", None, {}, None, "BadContentDispositionHeader"),
+    ("x y; a=1", None, {}, None, "BadContentDispositionHeader"),
+    ("attachment; a=1 b=2", None, {}, None, "BadContentDispositionHeader"),
     # A parameter whose name is no token is left out (as aiohttp does).
-    ("attachment; =x; filename=f", "attachment", {"filename": "f"}, "f"),
-    ("attachment; a b=x", "attachment", {}, None),
+    ("attachment; =x; filename=f", "attachment", {"filename": "f"}, "f",
+     "BadContentDispositionParam"),
+    ("attachment; a b=x", "attachment", {}, None, "BadContentDispositionParam"),
     ("", None, {}, None),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("header", "kind", "params", "filename"), CASES)
-def test_parse_content_disposition(
-    header: str, kind: str | None, params: dict[str, str], filename: str | None
-) -> None:
-    got_kind, got_params = parse_content_disposition(header)
+def _parse(header: str) -> tuple[tuple[str | None, dict[str, str]], list[str]]:
+    """Parse, returning the result and the class names of the warnings raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = parse_content_disposition(header)
+    return result, [type(w.message).__name__ for w in caught]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] or "empty" for c in CASES])
+def test_parse_content_disposition(case: tuple[Any, ...]) -> None:
+    header, kind, params, filename, *warned = case
+    (got_kind, got_params), got_warned = _parse(header)
     assert (got_kind, got_params) == (kind, params)
+    assert got_warned == warned  # malformed values warn as aiohttp's do, once
     assert content_disposition_filename(got_params) == filename
 
 
@@ -58,26 +72,40 @@ def test_parse_content_disposition(
 DIFFERS = {
     # aiohttp keeps a value in a charset Python does not know when it has no %-escape.
     "attachment; filename*=no-such-charset''x; filename=y",
+    # aiohttp warns about a trailing ";" (and refuses one followed by a space).
+    "attachment;",
 }
 
 
 @pytest.mark.parametrize(
-    ("header", "kind", "params", "filename"), [c for c in CASES if c[0] not in DIFFERS]
+    "case",
+    [c for c in CASES if c[0] not in DIFFERS],
+    ids=[c[0] or "empty" for c in CASES if c[0] not in DIFFERS],
 )
-def test_agrees_with_aiohttp(
-    header: str, kind: str | None, params: dict[str, str], filename: str | None
-) -> None:
+def test_agrees_with_aiohttp(case: tuple[Any, ...]) -> None:
     # aiohttp's parser is the oracle for what code written for aiohttp expects.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        want_kind, want_params = oracle.parse_content_disposition(header)
-    assert parse_content_disposition(header) == (want_kind, want_params)
-    assert content_disposition_filename(want_params) == oracle.content_disposition_filename(
-        want_params, "filename"
+    header = case[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        want = oracle.parse_content_disposition(header)
+    assert _parse(header) == (want, [type(w.message).__name__ for w in caught])
+    assert content_disposition_filename(want[1]) == oracle.content_disposition_filename(
+        want[1], "filename"
     )
 
 
-def test_name_parameter() -> None:
+def test_name_parameter_and_order() -> None:
     _, params = parse_content_disposition("form-data; name*=UTF-8''%C3%A9t%C3%A9; name=ete")
     assert content_disposition_filename(params, "name") == "été"
     assert parse_content_disposition(None) == (None, {})
+    # A plain value wins over continuations, as in aiohttp.
+    _, params = parse_content_disposition('attachment; filename*0="a"; filename="b"')
+    assert content_disposition_filename(params) == "b"
+
+
+def test_content_type() -> None:
+    assert parse_content_type('Multipart/Form-Data; Boundary="a b"; charset=utf-8') == (
+        "multipart/form-data",
+        {"boundary": "a b", "charset": "utf-8"},
+    )
+    assert parse_content_type("garbage") == ("text/plain", {})  # RFC 2045 §5.2
