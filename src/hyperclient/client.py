@@ -286,7 +286,7 @@ class ClientSession:
         max_line_size: longest status line accepted, in bytes (the connector's, 8190
             by default, when None); a request's ``max_line_size=`` overrides it.
         max_field_size: longest header line accepted, in bytes (likewise).
-        max_headers: most header fields accepted in a response head (likewise; 100 by
+        max_headers: most header fields accepted in a response head (likewise; 128 by
             default). More raise ``ClientResponseError`` (status 400).
         ssl_shutdown_timeout: deprecated, as in aiohttp 3.12+ (it warns): passed on to
             the ``TCPConnector`` made when *connector* is not given.
@@ -407,7 +407,7 @@ class ClientSession:
         self._read_bufsize = read_bufsize
         self._resolve_charset = fallback_charset_resolver
         self._middlewares = tuple(middlewares)
-        # None: the connector's limits (8190 bytes, 100 fields by default) apply.
+        # None: the connector's limits (8190 bytes, 128 fields by default) apply.
         self._limits = _limits(max_line_size, max_field_size, max_headers, None)
         self._wheel: _DeadlineWheel | None = None
         self._default_options: _RequestOptions | None = None

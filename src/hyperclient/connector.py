@@ -225,7 +225,7 @@ class BaseConnector:
         timeout_ceil_threshold: float = 5,
         max_line_size: int = 8190,
         max_field_size: int = 8190,
-        max_headers: int = 100,
+        max_headers: int = 128,
     ) -> None:
         self._loop = _check_loop(loop)
         if keepalive_timeout is ...:

@@ -443,7 +443,7 @@ class ResponseParser:
         *,
         max_line_size: int = 8190,
         max_field_size: int = 8190,
-        max_headers: int = 100,
+        max_headers: int = 128,
         max_head_size: int = 262144,
         max_chunk_ext_size: int = 4096,
     ) -> None:

@@ -174,7 +174,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         *,
         max_line_size: int = 8190,
         max_field_size: int = 8190,
-        max_headers: int = 100,
+        max_headers: int = 128,
         read_bufsize: int = 2**16,
     ) -> None:
         self._loop = loop

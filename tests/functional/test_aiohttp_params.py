@@ -53,6 +53,16 @@ async def test_session_max_headers_caps_the_field_count(raw_server: Any) -> None
     assert info.value.message == "too many header fields: more than 20"
 
 
+async def test_default_header_field_cap_is_aiohttps_128(raw_server: Any) -> None:
+    fits = await _serve_fields(raw_server, 127)  # 128 fields with Content-Length
+    too_many = await _serve_fields(raw_server, 128)
+    async with ClientSession() as session:
+        async with session.get(fits.url) as resp:
+            assert await resp.read() == b"ok"
+        with pytest.raises(hyperclient.ClientResponseError, match="more than 128"):
+            await session.get(too_many.url)
+
+
 async def test_request_limits_override_the_session_ones(raw_server: Any) -> None:
     srv = await _serve_fields(raw_server, 20)
     async with ClientSession(max_headers=5, max_field_size=4) as session:
