@@ -969,6 +969,13 @@ class MultipartReader:
             await self._skip_to_delimiter()
         if await self._read_boundary_line():
             return None
+        # A delimiter line right after a delimiter line: a part with nothing at all, not
+        # even its blank line. GraphQL servers end streams with "--b CRLF --b--"; like
+        # aiohttp 3.13+, read it as no part rather than as a malformed header.
+        while await self._at_dash_boundary():
+            self._buffer.take(len(self._boundary))
+            if await self._read_boundary_line():
+                return None
         part = await self.fetch_next_part()
         # RFC 7578 §4.6: a first "_charset_" field names the charset of the others.
         if (
@@ -993,6 +1000,11 @@ class MultipartReader:
     async def fetch_next_part(self) -> MultipartReader | BodyPartReader:
         """Read the next part's headers and return its reader (after a delimiter)."""
         headers = await self._read_headers()
+        if await self._at_dash_boundary():
+            # RFC 2046 §5.1.1: body-part := MIME-part-headers [CRLF *OCTET]. With no body,
+            # the CRLF just read as the end of the headers began the next delimiter (a
+            # body cannot start with the dash-boundary): give it back to the body reader.
+            self._buffer.data[:0] = b"\r\n"
         media_type, _ = parse_content_type(headers.get("Content-Type", ""))
         if media_type.startswith("multipart/"):
             return type(self)(
@@ -1010,6 +1022,11 @@ class MultipartReader:
             default_charset=self._default_charset,
             client_max_size=self._client_max_size,
         )
+
+    async def _at_dash_boundary(self) -> bool:
+        """Whether the buffered bytes go on with ``--boundary``."""
+        await self._buffer.fill_to(len(self._boundary))
+        return self._buffer.data.startswith(self._boundary)
 
     async def _skip_preamble(self) -> None:
         """Consume the preamble and the first dash-boundary (RFC 2046 §5.1.1: it starts

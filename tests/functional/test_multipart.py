@@ -554,6 +554,35 @@ async def test_raw_response_is_read_exactly(
 
 
 @pytest.mark.parametrize(
+    ("body", "parts"),
+    [
+        # RFC 2046 §5.1.1: body-part := MIME-part-headers [CRLF *OCTET]: no body at all, so
+        # the blank line after the headers is the next delimiter's CRLF.
+        (b"--x\r\nX: 1\r\n\r\n--x--\r\n", [({"X": "1"}, b"")]),
+        (b"--x\r\nX: 1\r\n\r\na\r\n--x\r\n\r\n--x--\r\n", [({"X": "1"}, b"a"), ({}, b"")]),
+        # A bare delimiter line after a delimiter line (what GraphQL servers send to end a
+        # stream, gql's suite found it): no part, as aiohttp 3.13+ reads it.
+        (b"--x\r\nX: 1\r\n\r\na\r\n--x\r\n--x--\r\n", [({"X": "1"}, b"a")]),
+        (b"--x\r\n--x\r\nX: 1\r\n\r\nb\r\n--x--", [({"X": "1"}, b"b")]),
+    ],
+)
+async def test_empty_parts(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    body: bytes,
+    parts: list[tuple[dict[str, str], bytes]],
+) -> None:
+    url = await _serve(raw_server, body, "multipart/mixed; boundary=x")
+    found = []
+    async with ClientSession() as session, session.get(url) as resp:
+        reader = hyperclient.MultipartReader.from_response(resp)
+        async for part in reader:
+            assert isinstance(part, hyperclient.BodyPartReader)
+            found.append((dict(part.headers), await part.read()))
+        assert reader.at_eof()
+    assert found == parts
+
+
+@pytest.mark.parametrize(
     ("body", "content_type", "message"),
     [
         (b"", "multipart/mixed", "no boundary in Content-Type 'multipart/mixed'"),
