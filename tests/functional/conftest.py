@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import select
 import socket
@@ -12,6 +13,47 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+
+from hyperclient.auth import parse_challenge
+
+
+def checked_digest(
+    request: web.Request, user: str, password: str, realm: str
+) -> dict[str, str] | None:
+    """The request's ``Authorization`` fields when they are a right RFC 7616 digest
+    (SHA-256, qop=auth) of *user*'s credentials for this method and request-target
+    (§3.4); else None (no digest, or a wrong one)."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Digest "):
+        return None
+    fields = parse_challenge(header)
+    h = hashlib.sha256
+    ha1 = h(f"{user}:{realm}:{password}".encode()).hexdigest()
+    ha2 = h(f"{request.method}:{fields['uri']}".encode()).hexdigest()
+    expected = h(
+        f"{ha1}:{fields['nonce']}:{fields['nc']}:{fields['cnonce']}:auth:{ha2}".encode()
+    ).hexdigest()
+    if fields.get("response") != expected or fields.get("username") != user:
+        return None
+    if fields["uri"] != request.raw_path:
+        return None
+    return fields
+
+
+async def echo_form(request: web.Request) -> web.Response:
+    """The form aiohttp.web parsed: fields as text, files as filename, type and data."""
+    post = await request.post()
+    out: dict[str, Any] = {}
+    for name, value in post.items():
+        if isinstance(value, web.FileField):
+            out[name] = {
+                "filename": value.filename,
+                "content_type": value.content_type,
+                "data": value.file.read().decode("latin-1"),
+            }
+        else:
+            out[name] = value
+    return web.json_response(out)
 
 
 def make_app() -> web.Application:
@@ -34,20 +76,6 @@ def make_app() -> web.Application:
                 "version": list(request.version),
             }
         )
-
-    async def form(request: web.Request) -> web.Response:
-        post = await request.post()
-        out: dict[str, Any] = {}
-        for name, value in post.items():
-            if isinstance(value, web.FileField):
-                out[name] = {
-                    "filename": value.filename,
-                    "content_type": value.content_type,
-                    "data": value.file.read().decode("latin-1"),
-                }
-            else:
-                out[name] = value
-        return web.json_response(out)
 
     async def text(request: web.Request) -> web.Response:
         charset = request.query.get("charset")
@@ -105,7 +133,7 @@ def make_app() -> web.Application:
 
     app.router.add_route("*", "/echo", echo)
     app.router.add_route("*", "/echo/{tail:.*}", echo)
-    app.router.add_post("/form", form)
+    app.router.add_post("/form", echo_form)
     app.router.add_get("/text", text)
     app.router.add_get("/status/{code}", status)
     app.router.add_get("/big", big)

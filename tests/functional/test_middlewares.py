@@ -7,7 +7,6 @@ middleware really put on the wire.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import os
 from collections.abc import Awaitable, Callable
@@ -27,9 +26,9 @@ from hyperclient import (
     TraceConfig,
     WSMsgType,
 )
-from hyperclient.auth import parse_challenge
 
 from ..conftest import RawServer, read_request
+from .conftest import checked_digest
 
 Start = Callable[..., Awaitable[Any]]
 
@@ -494,16 +493,8 @@ def digest_app(log: list[dict[str, str]], *, domain: str | None = None) -> web.A
         body = await request.read()
         header = request.headers.get("Authorization", "")
         log.append({"path": request.raw_path, "auth": header, "body": body.decode()})
-        if not header.startswith("Digest "):
-            return challenge()
-        fields = parse_challenge(header)
-        h = hashlib.sha256
-        ha1 = h(f"alice:{realm}:wonder".encode()).hexdigest()
-        ha2 = h(f"{request.method}:{fields['uri']}".encode()).hexdigest()
-        expected = h(
-            f"{ha1}:{fields['nonce']}:{fields['nc']}:{fields['cnonce']}:auth:{ha2}".encode()
-        ).hexdigest()
-        if fields.get("response") != expected or fields["uri"] != request.raw_path:
+        fields = checked_digest(request, "alice", "wonder", realm)
+        if fields is None:
             return challenge()
         return web.Response(text=f"hello alice, nc={fields['nc']}, body={body.decode()}")
 

@@ -21,6 +21,7 @@ from hyperclient import ClientSession, MultipartWriter
 from hyperclient.formdata import READ_SIZE
 
 from ..conftest import RawServer, read_request
+from .conftest import echo_form
 
 Server = Callable[..., Awaitable[Any]]
 
@@ -55,26 +56,11 @@ async def _echo_multipart(request: web.Request) -> web.Response:
     )
 
 
-async def _echo_post(request: web.Request) -> web.Response:
-    form = await request.post()
-    fields: dict[str, Any] = {}
-    for name, value in form.items():
-        if isinstance(value, web.FileField):
-            fields[name] = {
-                "filename": value.filename,
-                "content_type": value.content_type,
-                "data": value.file.read().decode("latin-1"),
-            }
-        else:
-            fields[name] = value
-    return web.json_response(fields)
-
-
 @pytest.fixture
 async def url(aiohttp_server: Server) -> Callable[[str], str]:
     app = web.Application(client_max_size=2**24)
     app.router.add_post("/multipart", _echo_multipart)
-    app.router.add_post("/post", _echo_post)
+    app.router.add_post("/post", echo_form)
 
     async def redirect(request: web.Request) -> web.Response:
         await request.read()

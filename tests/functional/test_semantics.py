@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,9 +13,9 @@ from aiohttp import web
 
 import hyperclient
 from hyperclient import ClientSession, ClientTimeout, TCPConnector
-from hyperclient.auth import parse_challenge
 
 from ..conftest import MS, RawServer, read_request
+from .conftest import checked_digest
 
 Start = Callable[..., Awaitable[Any]]
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -581,18 +580,7 @@ def digest_app(user: str, password: str) -> web.Application:
     async def protected(request: web.Request) -> web.Response:
         header = request.headers.get("Authorization", "")
         app[SEEN].append(f"{request.method} {request.path_qs} {header[:6]}")
-        if not header.startswith("Digest "):
-            return challenge()
-        fields = parse_challenge(header)
-        h = hashlib.sha256
-        ha1 = h(f"{user}:{realm}:{password}".encode()).hexdigest()
-        ha2 = h(f"{request.method}:{fields['uri']}".encode()).hexdigest()
-        expected = h(
-            f"{ha1}:{fields['nonce']}:{fields['nc']}:{fields['cnonce']}:auth:{ha2}".encode()
-        ).hexdigest()
-        if fields.get("response") != expected or fields.get("username") != user:
-            return challenge()
-        if fields["uri"] != request.raw_path:  # RFC 7616 §3.4: the request-target
+        if checked_digest(request, user, password, realm) is None:
             return challenge()
         if request.path == "/moved":
             return web.Response(status=303, headers={"Location": "/secret?after=1"})
