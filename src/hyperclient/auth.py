@@ -63,10 +63,7 @@ def encode_basic_auth(login: str, password: str = "", encoding: str = "utf-8") -
         ValueError: *login* contains a colon (RFC 7617 §2).
         UnicodeEncodeError: the credentials cannot be encoded with *encoding*.
     """
-    if ":" in login:
-        raise ValueError(f"a colon is not allowed in the login (RFC 7617 §2): {login!r}")
-    credentials = f"{login}:{password}".encode(encoding)
-    return "Basic " + base64.b64encode(credentials).decode("ascii")
+    return BasicAuth(login, password, encoding).encode()
 
 
 class BasicAuth(_BasicAuthFields):

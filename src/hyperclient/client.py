@@ -1236,10 +1236,11 @@ class ClientSession:
     ) -> Awaitable[ClientResponse]:
         """Send *req* through the request's middlewares, which end in :meth:`_send`."""
 
-        async def send(request: ClientRequest) -> ClientResponse:
+        def send(request: ClientRequest) -> Awaitable[ClientResponse]:
             # A middleware may have changed the URL, ssl or proxy since the key was made.
+            # A plain function: the chain awaits _send's coroutine itself (no extra frame).
             request._connection_key = None
-            return await self._send(request, options, started)
+            return self._send(request, options, started)
 
         return build_client_middlewares(send, options.middlewares)(req)
 
