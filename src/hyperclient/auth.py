@@ -54,6 +54,12 @@ class _BasicAuthFields(NamedTuple):
     encoding: str = "latin1"
 
 
+def origin_of(url: URL) -> tuple[str, str, int | None]:
+    """The URL's origin (RFC 6454 §4): scheme, lower-case host and effective port, so that
+    ``http://h/`` and ``http://H:80/`` are one origin. Credentials belong to one."""
+    return url.scheme, (url.raw_host or "").lower(), url.port
+
+
 def encode_basic_auth(login: str, password: str = "", encoding: str = "utf-8") -> str:
     """The ``Authorization`` (or ``Proxy-Authorization``) value ``Basic <base64>``.
 

@@ -34,7 +34,8 @@ from typing import Any, Final, Generic, TypeVar, cast
 from multidict import CIMultiDict, getversion
 from yarl import URL
 
-from .auth import BasicAuth, DigestAuth, should_retry_with_digest
+from .auth import BasicAuth, DigestAuth, origin_of
+from .client_middleware_digest_auth import DigestAuthMiddleware
 from .client_middlewares import ClientMiddlewareType, build_client_middlewares
 from .connector import BaseConnector, ProxyConnector, TCPConnector, _Closing
 from .cookies import AbstractCookieJar, CookieJar
@@ -797,6 +798,12 @@ class ClientSession:
             limits=_limits(max_line_size, max_field_size, max_headers, self._limits),
             middlewares=self._middlewares if middlewares is None else tuple(middlewares),
         )
+        if isinstance(auth, DigestAuth):
+            # Digest's rules (one answer per 401, the known challenge answered up front on
+            # same-origin redirect hops) live in the middleware; innermost, so the
+            # caller's middlewares see the answered response.
+            options.middlewares = (*options.middlewares, DigestAuthMiddleware.answering(auth))
+            auth = None
         return await self._run(
             method,
             url,
@@ -1048,8 +1055,6 @@ class ClientSession:
     ) -> ClientResponse:
         history: list[ClientResponse] = []
         req: ClientRequest | None = None
-        digest_tried = False
-        digest_challenge: Mapping[str, str] | None = None
         while True:
             req = self._build_request(method, url, data, headers, cookies, auth, options, req)
             if options.middlewares:
@@ -1059,19 +1064,6 @@ class ClientSession:
             head = resp._head
             if head is not None and head.set_cookie:
                 self._store_cookies(resp)
-            if isinstance(auth, DigestAuth) and resp.status == 401 and not digest_tried:
-                challenge = should_retry_with_digest(resp.status, resp.headers)
-                if challenge is not None and req.is_replayable():
-                    # RFC 7616 §3.3: answer the challenge once, on the same URL.
-                    digest_tried = True
-                    digest_challenge = challenge
-                    resp.release()
-                    headers = CIMultiDict(headers or ())
-                    # The digest covers the request as sent: its method and target, query
-                    # (params=) included (RFC 7616 §3.4).
-                    headers["Authorization"] = auth.authorization(req.method, req.url, challenge)
-                    data = req.replay_data() if data is not None else None
-                    continue
             if not allow_redirects or resp.status not in _REDIRECTS:
                 break
             if head is None or head.location is None:
@@ -1092,20 +1084,12 @@ class ClientSession:
                     await trace.send_request_redirect(method, url, req.headers, resp)
             new_url = self._redirect_target(url, location)
             method, data, headers = self._redirect_request(resp.status, method, data, headers, req)
-            if _origin(new_url) != _origin(url):
+            if origin_of(new_url) != origin_of(url):
                 # RFC 9110 §15.4: credentials are for the origin they were given for.
                 auth = None
                 cookies = None
                 headers = _without(headers, _CREDENTIAL_HEADERS)
-                digest_challenge = None
-            elif digest_challenge is not None and isinstance(auth, DigestAuth):
-                # The digest we added covers the old method and target: answer the same
-                # challenge again for the new ones (RFC 7616 §3.4, the next nc), rather
-                # than send a stale credential and pay a round trip for a new 401.
-                headers = CIMultiDict(headers or ())
-                headers["Authorization"] = auth.authorization(method, new_url, digest_challenge)
             url = new_url
-            digest_tried = False
             options = options.for_redirect()
         resp._history = tuple(history)
         return resp
@@ -1395,10 +1379,6 @@ def _limits(
         max_field_size = defaults[1] if max_field_size is None else max_field_size
         max_headers = defaults[2] if max_headers is None else max_headers
     return (max_line_size, max_field_size, max_headers)
-
-
-def _origin(url: URL) -> tuple[str, str, int | None]:
-    return url.scheme, (url.raw_host or "").lower(), url.port
 
 
 #: RFC 9110 §15.4: what must not follow a redirect to another origin.

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from yarl import URL
 
-from .auth import DigestAuth, should_retry_with_digest
+from .auth import DigestAuth, origin_of, should_retry_with_digest
 from .client_middlewares import ClientHandlerType
+from .cookies import path_match
 from .request import ClientRequest
 from .response import ClientResponse
 
 __all__ = ("DigestAuthMiddleware",)
+
+Origin = tuple[str, str, int | None]
 
 
 class DigestAuthMiddleware:
@@ -42,14 +45,27 @@ class DigestAuthMiddleware:
     """
 
     def __init__(self, login: str, password: str, preemptive: bool = True) -> None:
-        self._auth = DigestAuth(login, password)
+        auth = DigestAuth(login, password)
         if ":" in login:
             # RFC 7616 §3.4.4 lets a username hold one, but aiohttp refuses it; so do we.
             raise ValueError(f"a colon is not allowed in login: {login!r:.80}")
+        self._setup(auth, preemptive)
+
+    @classmethod
+    def answering(cls, auth: DigestAuth) -> DigestAuthMiddleware:
+        """A preemptive middleware answering with *auth* (whose nonce counts it shares):
+        what a request's ``auth=DigestAuth(...)`` runs through."""
+        middleware = cls.__new__(cls)
+        middleware._setup(auth, True)
+        return middleware
+
+    def _setup(self, auth: DigestAuth, preemptive: bool) -> None:
+        self._auth = auth
         self._preemptive = preemptive
         self._challenge: dict[str, str] | None = None
-        self._space: list[str] = []
-        self._origin: URL | None = None
+        # (origin, path prefix) pairs; the first request's origin owns the credentials.
+        self._space: list[tuple[Origin, str]] = []
+        self._origin: Origin | None = None
 
     async def __call__(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         """Send *request* through *handler*, answering one Digest challenge.
@@ -62,7 +78,7 @@ class DigestAuthMiddleware:
             The response: the retried one after a challenge, else the first.
         """
         url = request.url
-        origin = url.origin()
+        origin = origin_of(url)
         if self._origin is None:
             self._origin = origin
         elif origin != self._origin and not self._in_space(url):
@@ -109,22 +125,16 @@ class DigestAuthMiddleware:
     def _learn(self, challenge: dict[str, str], url: URL) -> None:
         """Keep *challenge* and its protection space (RFC 7616 §3.3 ``domain``)."""
         self._challenge = challenge
-        origin = url.origin()
         space = []
         for uri in challenge.get("domain", "").split():
             try:
-                target = URL(uri)
+                target = url.join(URL(uri))
             except ValueError:
                 continue
-            space.append(str(target if target.absolute else origin.join(target)))
-        self._space = space or [str(origin)]
+            space.append((origin_of(target), target.path or "/"))
+        self._space = space or [(origin_of(url), "/")]
 
     def _in_space(self, url: URL) -> bool:
-        """Whether *url* starts with a protection-space URI at a path boundary."""
-        text = str(url)
-        for prefix in self._space:
-            if text.startswith(prefix) and (
-                len(text) == len(prefix) or prefix.endswith("/") or text[len(prefix)] in "/?"
-            ):
-                return True
-        return False
+        """Whether *url* is under a protection-space URI (same origin, path-match)."""
+        origin, path = origin_of(url), url.path or "/"
+        return any(o == origin and path_match(path, prefix) for o, prefix in self._space)

@@ -155,7 +155,7 @@ def _default_path(raw_path: str) -> str:
     return directory or "/"
 
 
-def _path_match(request_path: str, cookie_path: str) -> bool:
+def path_match(request_path: str, cookie_path: str) -> bool:
     """RFC 6265 §5.1.4: does ``request_path`` path-match ``cookie_path``?"""
     if request_path == cookie_path:
         return True
@@ -558,7 +558,7 @@ class CookieJar(AbstractCookieJar):
             for (path, _), cookie in self._domains.get(domain, {}).items():
                 if cookie.host_only and domain != host:
                     continue
-                if not _path_match(request_path, path):
+                if not path_match(request_path, path):
                     continue
                 if cookie.morsel["secure"] and not secure:
                     continue

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict
 from yarl import URL
 
 import hyperclient
@@ -617,3 +618,31 @@ async def test_digest_middleware_leaves_a_challenge_with_a_control_character(
                 assert resp.status == 401
     assert len(requests) == 2  # the 401 is returned as it is, not answered
     assert not any(b"Authorization" in request for request in requests)
+
+
+async def test_digest_middleware_origin_counts_the_default_port_once() -> None:
+    # RFC 6454: http://h/ and http://H:80/ are one origin, the one the credentials were
+    # given for, so a challenge from either is answered. (Port 80 cannot be served here:
+    # the chain ends in a stand-in handler: /public answers 200, /private challenges.)
+    challenge = 'Digest realm="r", qop="auth", nonce="n", algorithm=SHA-256'
+    sent: list[str] = []
+
+    class Answer:
+        def __init__(self, url: URL, status: int) -> None:
+            self.url, self.status = url, status
+            self.headers = CIMultiDict({"WWW-Authenticate": challenge} if status == 401 else {})
+
+        def release(self) -> None:
+            pass
+
+    async def handler(request: ClientRequest) -> Any:
+        authorization = request.headers.get("Authorization", "")[:6]
+        sent.append(f"{request.url.path} {authorization}")
+        public = request.url.path == "/public"
+        return Answer(request.url, 200 if public or authorization else 401)
+
+    middleware = DigestAuthMiddleware("alice", "wonder")
+    assert (await middleware(ClientRequest("GET", URL("http://h/public")), handler)).status == 200
+    private = ClientRequest("GET", URL("http://H:80/private"))
+    assert (await middleware(private, handler)).status == 200
+    assert sent == ["/public ", "/private ", "/private Digest"]
