@@ -31,7 +31,6 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import IO, Any, NoReturn
 
 from multidict import CIMultiDict
-from yarl import URL
 
 from . import (
     BaseConnector,
@@ -56,7 +55,6 @@ from . import (
     UnixConnector,
     __version__,
 )
-from .auth import pick_digest_challenge
 
 __all__ = ("main",)
 
@@ -124,6 +122,9 @@ def describe(exc: BaseException) -> str:
         return exc.message
     if isinstance(exc, TimeoutError) and not str(exc):
         return "operation timed out"
+    if isinstance(exc, InvalidURL) and exc.description:
+        reason = exc.description[:1].lower() + exc.description[1:]
+        return f"bad URL {str(exc.url)!r:.200}: {reason}"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"
 
@@ -826,58 +827,18 @@ class _Output:
             raise CliError(EXIT_WRITE, f"failed writing body: {exc.strerror or exc}") from exc
 
 
-def check_url(url: str) -> None:
-    """Refuse a URL with a bad port (curl's exit 3) before it reaches the session.
-
-    yarl checks the port only when the authority is first read, and then raises a
-    bare ValueError rather than ``InvalidURL``.
-    """
-    try:
-        URL(url).explicit_port  # noqa: B018 - read for its validation
-    except ValueError as exc:
-        reason = str(exc)
-        reason = reason[:1].lower() + reason[1:]
-        raise CliError(EXIT_URL, f"bad URL {url!r:.200}: {reason}") from exc
-
-
 async def _send(
     session: ClientSession, url: str, plan: RequestPlan, timeout: ClientTimeout
 ) -> ClientResponse:
-    """Perform the request; answer one Digest challenge if --digest was given."""
-    check_url(url)
+    """Perform the request (a --digest challenge is answered by the session's auth=)."""
     kwargs = plan.request_kwargs()
-    headers = CIMultiDict(plan.headers)
     try:
         resp: ClientResponse = await session.request(
             plan.method,
             url,
-            headers=headers,
+            headers=CIMultiDict(plan.headers),
             skip_auto_headers=plan.skip_auto_headers,
-            auth=plan.basic,
-            timeout=timeout,
-            **kwargs,
-        )
-    finally:
-        _close_upload(kwargs)
-    if plan.digest is None or resp.status != 401:
-        return resp
-    challenge = pick_digest_challenge(resp.headers.getall("WWW-Authenticate", []))
-    if challenge is None:
-        return resp
-    # RFC 7616 §3.4: answer the challenge on the same request, once.
-    await resp.read()
-    resp.release()
-    headers["Authorization"] = plan.digest.authorization(plan.method, resp.url, challenge)
-    kwargs = plan.request_kwargs()
-    # resp.url is the target that was challenged, query included: -G's params are
-    # already in it, and sending them again would ask for another target.
-    kwargs.pop("params", None)
-    try:
-        resp = await session.request(
-            plan.method,
-            resp.url,
-            headers=headers,
-            skip_auto_headers=plan.skip_auto_headers,
+            auth=plan.digest or plan.basic,
             timeout=timeout,
             **kwargs,
         )
@@ -1115,7 +1076,6 @@ async def run_ws(args: argparse.Namespace, printer: _Printer) -> int:
         options: dict[str, Any] = {"headers": headers, "ssl": ssl_setting(args)}
         if args.protocol:
             options["protocols"] = tuple(args.protocol)
-        check_url(args.url)
         if creds is not None:
             options["auth"] = BasicAuth(*creds, encoding="utf-8")
         async with ws_connect(args.url, **options) as ws:
