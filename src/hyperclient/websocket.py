@@ -452,8 +452,10 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
     def _fail_senders(self, message: str) -> None:
         """Senders blocked in drain() raise: the buffer will not drain any more."""
         waiter = self._drain_waiter
+        if waiter is None:
+            return  # nobody to tell: no error built (connection_lost and _finish both call)
         self._fail_drain(ClientConnectionResetError(message))
-        if waiter is not None and not waiter.cancelled():
+        if not waiter.cancelled():
             # Each drain() retrieves it through shield(); when all of them were
             # cancelled nobody would, and asyncio would log it as never retrieved.
             waiter.exception()
