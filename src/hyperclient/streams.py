@@ -403,9 +403,7 @@ class StreamReader:
             self._reading_all = False
         if self._exception is not None:
             raise self._exception
-        data = self.read_complete()  # at the end, undecoded, nobody waiting: never None
-        assert data is not None
-        return data
+        return self._take(-1) if self._size else b""
 
     async def readany(self) -> bytes:
         """Read whatever is buffered (waiting for at least one byte); b"" at the end."""
