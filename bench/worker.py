@@ -383,9 +383,12 @@ async def floor_ws(wl: Workload, cfg: Config) -> AsyncIterator[Op]:
     if n < 126:
         frame = bytes((0x82, 0x80 | n)) + key + masked
         echoed = 2 + n
-    else:
+    elif n < 1 << 16:
         frame = bytes((0x82, 0x80 | 126)) + n.to_bytes(2, "big") + key + masked
         echoed = 4 + n
+    else:  # RFC 6455 §5.2: 127 and a 64-bit length
+        frame = bytes((0x82, 0x80 | 127)) + n.to_bytes(8, "big") + key + masked
+        echoed = 10 + n
     transport, proto = await loop.create_connection(lambda: FloorProtocol(loop), host, port)
     try:
         await proto.roundtrip(handshake, head_len)
