@@ -7,6 +7,10 @@ a socket; file objects are read synchronously, in bounded pieces of
 :data:`READ_SIZE` bytes, from inside the iterator, so nothing is read before the request
 is sent and no more than one piece is held at a time.
 
+The file and stream sources here (:class:`FileSource`, :class:`StreamSource`) also carry
+multipart parts and plain file or async-iterable request bodies: one reader, one text
+encoder, one replay rule for all of them.
+
 A body can be produced again (after a redirect or for a retry) as long as every file in
 it is seekable: each replay seeks the file back to where it was when it was added. A
 non-seekable file (a pipe, a socket) can be sent once; a second attempt raises
@@ -76,27 +80,60 @@ class Body:
 
 
 class FileSource:
-    """A file object in a form: where it started, and whether it can be read again."""
+    """A file object in a body: where it started, whether it can be read again, and its
+    bytes read in bounded pieces.
 
-    def __init__(self, file: io.IOBase) -> None:
+    Anything with a ``read()`` method is accepted; one that cannot tell its position
+    (no ``seekable()``/``tell()``) is read once, to its end.
+    """
+
+    def __init__(self, file: Any) -> None:
         self.file = file
         self.is_text = isinstance(file, io.TextIOBase)
-        self.replayable = is_seekable_file(file)
-        self.start = file.tell() if self.replayable else 0
-        self.consumed = False  # a non-replayable file was (at least partly) read
+        try:
+            self.seekable = is_seekable_file(file)
+            self.start = file.tell() if self.seekable else 0
+        except (AttributeError, OSError):  # only read(), or a position it cannot tell
+            self.seekable, self.start = False, 0
+        self.consumed = False  # (at least partly) read once
 
     def size(self) -> int | None:
         """Bytes left from the start position, or None if unknown (text or stream)."""
-        if self.is_text or not self.replayable:
+        if self.is_text or not self.seekable:
             return None
         return file_size(self.file, self.start)
 
+    def replayable(self) -> bool:
+        """Whether the file can be read (again): seekable, or not read yet."""
+        return self.seekable or not self.consumed
+
     def rewind(self) -> None:
         """Seek back to the start, or fail if this file was already read once."""
-        if self.replayable:
+        if self.seekable:
             self.file.seek(self.start)
         elif self.consumed:
             raise RuntimeError("form data with a non-seekable file cannot be replayed")
+
+    async def chunks(self, size: int | None, charset: str) -> AsyncIterator[bytes]:
+        """The file's bytes from its current position, in pieces of at most
+        :data:`READ_SIZE`: a binary file as :func:`read_announced` (*size* is what was
+        announced), a text file encoded with *charset*.
+
+        One incremental encoder serves the whole text, so that a charset with a byte
+        order mark (UTF-16) writes it once and not at the start of every piece.
+        """
+        file = self.file
+        self.consumed = True
+        if not self.is_text:
+            async for data in read_announced(file, size):
+                yield data
+            return
+        encoder = codecs.getincrementalencoder(charset)()
+        while text := file.read(READ_SIZE):
+            if data := encoder.encode(text):
+                yield data
+        if data := encoder.encode("", final=True):
+            yield data
 
 
 class StreamSource:
@@ -107,6 +144,10 @@ class StreamSource:
     def __init__(self, stream: Any) -> None:
         self.stream = stream
         self.consumed = False
+
+    def replayable(self) -> bool:
+        """Whether the stream can be read: not read yet."""
+        return not self.consumed
 
     def rewind(self) -> None:
         """Fail if this stream was already read once."""
@@ -172,7 +213,7 @@ async def read_announced(file: Any, size: int | None) -> AsyncIterator[bytes]:
         yield bytes(data)
 
 
-def is_seekable_file(file: io.IOBase) -> bool:
+def is_seekable_file(file: Any) -> bool:
     """Whether *file* can be rewound and measured: seekable, and a regular file if on disk.
 
     ``/dev/zero`` or a FIFO may claim to be seekable, but their size means nothing.
@@ -181,7 +222,7 @@ def is_seekable_file(file: io.IOBase) -> bool:
         return False
     try:
         fd = file.fileno()
-    except (OSError, ValueError):  # in-memory file objects have no descriptor
+    except (OSError, ValueError, AttributeError):  # in-memory file objects have no descriptor
         return True
     return stat.S_ISREG(os.fstat(fd).st_mode)
 
@@ -450,13 +491,11 @@ class _MultipartWriter:
     def _replayable(self) -> bool:
         """False once a part that cannot be read twice (an async stream, a non-seekable
         file) has been read: the body cannot be sent again (redirect, retry)."""
-        for field in self._fields:
-            value = field.value
-            if isinstance(value, StreamSource) and value.consumed:
-                return False
-            if isinstance(value, FileSource) and value.consumed and not value.replayable:
-                return False
-        return True
+        return all(
+            field.value.replayable()
+            for field in self._fields
+            if isinstance(field.value, (FileSource, StreamSource))
+        )
 
     def _part_head(self, field: _Field) -> bytes:
         disposition = "form-data; name=" + quote_param(field.name, self._quote_fields)
@@ -498,7 +537,7 @@ class _MultipartWriter:
                 if pending:
                     yield bytes(pending)
                     pending.clear()
-                async for piece in self._read_file(value, size):
+                async for piece in value.chunks(size, self._charset):
                     yield piece
             elif isinstance(value, StreamSource):
                 if pending:
@@ -520,17 +559,3 @@ class _MultipartWriter:
                 pending.clear()
         pending += self._closing()
         yield bytes(pending)
-
-    async def _read_file(self, source: FileSource, size: int | None) -> AsyncIterator[bytes]:
-        file: Any = source.file  # IOBase declares no read(); text or binary by is_text
-        source.consumed = True
-        if source.is_text:
-            encoder = codecs.getincrementalencoder(self._charset)()
-            while text := file.read(READ_SIZE):
-                if data := encoder.encode(text):
-                    yield data
-            if data := encoder.encode("", final=True):
-                yield data
-            return
-        async for data in read_announced(file, size):
-            yield data

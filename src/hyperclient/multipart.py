@@ -59,7 +59,6 @@ from .formdata import (
     guess_filename,
     guess_type,
     quote_param,
-    read_announced,
 )
 
 __all__ = (
@@ -142,17 +141,10 @@ class _FileValue:
         self.source.rewind()
 
     def replayable(self) -> bool:
-        return self.source.replayable or not self.source.consumed
+        return self.source.replayable()
 
-    async def chunks(self, size: int | None) -> AsyncIterator[bytes]:
-        file: Any = self.source.file  # IOBase declares no read()
-        self.source.consumed = True
-        if self.source.is_text:
-            while text := file.read(READ_SIZE):
-                yield text.encode(self.charset)
-            return
-        async for data in read_announced(file, size):
-            yield data
+    def chunks(self, size: int | None) -> AsyncIterator[bytes]:
+        return self.source.chunks(size, self.charset)
 
 
 class _StreamValue:
@@ -168,7 +160,7 @@ class _StreamValue:
         self.source.rewind()
 
     def replayable(self) -> bool:
-        return not self.source.consumed
+        return self.source.replayable()
 
     def chunks(self, size: int | None) -> AsyncIterator[bytes]:
         return self.source.chunks()

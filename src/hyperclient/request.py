@@ -38,15 +38,7 @@ from .errors import (
     SocketTimeoutError,
     short_repr,
 )
-from .formdata import (
-    READ_SIZE,
-    Body,
-    FormData,
-    file_size,
-    guess_type,
-    is_seekable_file,
-    read_announced,
-)
+from .formdata import Body, FileSource, FormData, StreamSource, guess_type
 from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
 from .multipart import MultipartWriter
 from .proxy import absolute_target, proxy_headers, uses_absolute_form
@@ -139,88 +131,31 @@ def _host_header(url: URL) -> str:
 _OCTET_STREAM: Final = "application/octet-stream"
 
 
-def _file_size(fobj: Any) -> int | None:
-    """Bytes left in *fobj* from its position, or None when that cannot be known: not
-    seekable, not a regular file (a pipe, ``/dev/zero``), or a size that cannot be trusted
-    (see :func:`~.formdata.file_size`). None means the body goes chunked.
-    """
-    try:
-        return file_size(fobj, fobj.tell()) if is_seekable_file(fobj) else None
-    except (OSError, AttributeError, ValueError):
-        return None
+def _file_body(file: Any, content_type: str, charset: str) -> Body:
+    """A file object as a body: read in bounded pieces when sent (a text file encoded
+    with *charset*); sent again from where it started when it is a seekable file."""
+    source = FileSource(file)
+    size = source.size()
+
+    def chunks() -> AsyncIterator[bytes]:
+        if not source.replayable():
+            raise RuntimeError("the request body is an unseekable file and cannot be sent again")
+        source.rewind()
+        return source.chunks(size, charset)
+
+    return Body(content_type, size, chunks, source.replayable)
 
 
-class _FileBody:
-    """A file object streamed in bounded reads; replayable when seekable."""
+def _stream_body(stream: Any) -> Body:
+    """An async iterable of bytes as a body: of unknown length (chunked), sent once."""
+    source = StreamSource(stream)
 
-    def __init__(self, fobj: Any, encoding: str) -> None:
-        self._fobj = fobj
-        self._encoding = encoding
-        self._text = isinstance(fobj, io.TextIOBase)
-        try:
-            self._start: int | None = fobj.tell() if fobj.seekable() else None
-        except (OSError, AttributeError, ValueError):
-            self._start = None
-        self._used = False
-        self.size = None if self._text else _file_size(fobj)
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        if self._used:
-            if self._start is None:
-                raise RuntimeError(
-                    "the request body is an unseekable file and cannot be sent again"
-                )
-            self._fobj.seek(self._start)
-        self._used = True
-        if self._text:
-            while text := self._fobj.read(READ_SIZE):
-                yield text.encode(self._encoding)
-            return
-        async for data in read_announced(self._fobj, self.size):
-            yield data
-
-    @property
-    def replayable(self) -> bool:
-        return self._start is not None or not self._used
-
-
-class _IterableBody:
-    """An async iterable of bytes: streamed once, never replayed."""
-
-    size = None
-
-    def __init__(self, source: AsyncIterable[bytes | bytearray | memoryview]) -> None:
-        self._source = source
-        self._used = False
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        if self._used:
+    def chunks() -> AsyncIterator[bytes]:
+        if not source.replayable():
             raise RuntimeError("the request body is an async iterable and cannot be sent again")
-        self._used = True
-        async for chunk in self._source:
-            yield bytes(chunk)
+        return source.chunks()
 
-    @property
-    def replayable(self) -> bool:
-        return not self._used
-
-
-class _FormBody:
-    """A ``FormData`` body (urlencoded or multipart)."""
-
-    def __init__(self, body: Body) -> None:
-        self._body = body
-        self.size = body.size
-        self._used = False
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        self._used = True
-        async for chunk in self._body.chunks():
-            yield chunk
-
-    @property
-    def replayable(self) -> bool:
-        return self._body.replayable()
+    return Body(_OCTET_STREAM, None, chunks, source.replayable)
 
 
 class ClientRequest:
@@ -316,7 +251,7 @@ class ClientRequest:
             if not isinstance(self.auth, BasicAuth):
                 raise TypeError(f"auth must be a BasicAuth instance, got {self.auth!r}")
             self.headers["Authorization"] = self.auth.encode()
-        self._body_source: _FileBody | _IterableBody | _FormBody | None = None
+        self._body_source: Body | None = None
         self._body = b""
         if skip_auto_headers and any(name.lower() == "content-type" for name in skip_auto_headers):
             self._skip_content_type = True  # else the class's False: one attribute fewer
@@ -397,7 +332,7 @@ class ClientRequest:
                 headers["Content-Length"] = "0"
             return
         content_type: str | None = None
-        if isinstance(data, _FileBody | _IterableBody | _FormBody):
+        if isinstance(data, Body):
             self._body_source = data  # a body sent before, replayed (redirect, retry)
         elif isinstance(data, bytes | bytearray | memoryview):
             self._body = bytes(data)
@@ -411,12 +346,12 @@ class ClientRequest:
             form = FormData(data, charset=self.encoding if self.encoding != "utf-8" else None)
             self._set_form(form.body(), skip_content_type)
         elif isinstance(data, io.IOBase) or (hasattr(data, "read") and callable(data.read)):
-            self._body_source = _FileBody(data, self.encoding)
             name = getattr(data, "name", None)
             content_type = guess_type(name if isinstance(name, str) else None, _OCTET_STREAM)
+            self._body_source = _file_body(data, content_type, self.encoding)
         elif isinstance(data, AsyncIterable):
-            self._body_source = _IterableBody(data)
-            content_type = "application/octet-stream"
+            self._body_source = _stream_body(data)
+            content_type = _OCTET_STREAM
         else:
             raise TypeError(
                 "data must be bytes, str, a dict, FormData, MultipartWriter, a file or an "
@@ -429,7 +364,7 @@ class ClientRequest:
     def _set_form(self, body: Body, skip_content_type: bool) -> None:
         if "Content-Type" not in self.headers and not skip_content_type:
             self.headers["Content-Type"] = body.content_type
-        self._body_source = _FormBody(body)
+        self._body_source = body
 
     def _set_framing(self) -> None:
         headers = self.headers
@@ -551,7 +486,7 @@ class ClientRequest:
     def is_replayable(self) -> bool:
         """True when the body can be sent again (redirect, retry)."""
         source = self._body_source
-        return source is None or source.replayable
+        return source is None or source.replayable()
 
     def replay_data(self) -> Any:
         """The body in a form that a new request can send again."""

@@ -204,6 +204,16 @@ async def test_unknown_size_goes_chunked(url: Callable[[str], str]) -> None:
     assert got["parts"][1]["body"].encode("latin-1") == "text file é".encode()
 
 
+async def test_text_file_part_is_encoded_as_one_text() -> None:
+    """A text file longer than one read is encoded as a whole: UTF-16 puts its byte
+    order mark once, not at the start of every piece."""
+    text = "naïve " * 20_000  # several reads of READ_SIZE characters
+    writer = MultipartWriter(boundary="b")
+    writer.append(io.StringIO(text), {"Content-Type": "text/plain; charset=utf-16"})
+    body = await writer.as_bytes()
+    assert body.split(b"\r\n\r\n", 1)[1] == text.encode("utf-16") + b"\r\n--b--\r\n"
+
+
 async def test_encoded_parts_are_decoded_by_aiohttp(url: Callable[[str], str]) -> None:
     data = b"compress me " * 10000 + bytes(range(256))
     writer = MultipartWriter()

@@ -304,6 +304,44 @@ async def test_file_body_sends_exactly_what_it_announced(
     assert data["body"].startswith("Name:")
 
 
+async def test_text_file_body_is_encoded_as_one_text() -> None:
+    """A text file longer than one read is encoded as a whole: UTF-16 puts its byte
+    order mark once, not at the start of every piece."""
+    text = "naïve " * 20_000  # several reads of READ_SIZE characters
+    loop = asyncio.get_running_loop()
+    req = ClientRequest(
+        "POST", URL("http://a/"), data=io.StringIO(text), encoding="utf-16", loop=loop
+    )
+    source = req._body_source
+    assert source is not None
+    sent = b"".join([c async for c in source.chunks()])
+    assert sent == text.encode("utf-16")
+
+
+async def test_object_with_only_read_is_sent_once(url: Callable[[str], str]) -> None:
+    """Anything with read() is a file body: one that cannot seek or tell goes chunked,
+    and cannot be sent again."""
+
+    class Reader:
+        def __init__(self) -> None:
+            self.pieces = [b"ab", b"cd", b""]
+
+        def read(self, size: int = -1) -> bytes:
+            return self.pieces.pop(0)
+
+    req = ClientRequest("POST", URL(url("/echo")), data=Reader())
+    assert req.headers["Transfer-Encoding"] == "chunked"
+    assert req.is_replayable()
+    async with ClientSession() as session, session.post(url("/echo"), data=Reader()) as resp:
+        assert (await resp.json())["body"] == "abcd"
+    source = req._body_source
+    assert source is not None
+    assert b"".join([c async for c in source.chunks()]) == b"abcd"
+    assert not req.is_replayable()
+    with pytest.raises(RuntimeError, match="unseekable file and cannot be sent again"):
+        _ = [c async for c in source.chunks()]
+
+
 async def test_user_framing_headers_must_match_the_body(url: Callable[[str], str]) -> None:
     """A Content-Length that disagrees with the body, or a Transfer-Encoding that does not
     end with chunked, would let the rest be read as another request: refused, unsent."""
