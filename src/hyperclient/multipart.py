@@ -170,8 +170,6 @@ class _Part:
     """What every part has: headers, and the ``Content-Disposition`` setter."""
 
     _headers: CIMultiDict[str]
-    _encoding: str | None = None  # Content-Encoding applied while sending
-    _te_encoding: str | None = None  # Content-Transfer-Encoding applied while sending
 
     @property
     def headers(self) -> CIMultiDict[str]:
@@ -204,14 +202,19 @@ class _Part:
             disptype, quote_fields, **params
         )
 
-    def _head(self, dash_boundary: bytes) -> bytes:
-        """The delimiter line and header block that open this part."""
+    def _head(self, dash_boundary: bytes, content_length: int | None) -> bytes:
+        """The delimiter line and header block that open this part; a *content_length*
+        replaces any ``Content-Length`` in the headers."""
         lines = [dash_boundary.decode("ascii")]
         for name, value in self._headers.items():
+            if content_length is not None and name.lower() == "content-length":
+                continue
             if not is_token(name):
                 raise ValueError(f"invalid part header name: {short_repr(name)}")
             check_header_value(f"{name} header", value)
             lines.append(f"{name}: {value}")
+        if content_length is not None:
+            lines.append(f"Content-Length: {content_length}")  # as aiohttp, for readers
         # RFC 7578 §5.1.1 / WHATWG: field names and filenames travel as UTF-8.
         return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
@@ -381,7 +384,7 @@ class MultipartWriter(_Part):
 
     def __iter__(self) -> Iterator[tuple[BodyPartWriter | MultipartWriter, str | None, str | None]]:
         """Each part as aiohttp yields it: ``(part, content_encoding, transfer_encoding)``."""
-        return iter([(part, part._encoding, part._te_encoding) for part in self._parts])
+        return iter([(part, *self._codings(part)) for part in self._parts])
 
     def __len__(self) -> int:
         return len(self._parts)
@@ -477,6 +480,21 @@ class MultipartWriter(_Part):
         """
         if part is self:
             raise ValueError("a multipart writer cannot contain itself")
+        self._codings(part)  # checked now; applied as the headers are when sent
+        if self._is_form_data and "Content-Disposition" not in part.headers:
+            # RFC 7578 §4.2: every part needs a name.
+            part.set_content_disposition("form-data", name=f"section-{len(self._parts)}")
+        self._parts.append(part)
+        return part
+
+    def _codings(self, part: BodyPartWriter | MultipartWriter) -> tuple[str | None, str | None]:
+        """The content coding and transfer encoding to apply to *part*, from its headers
+        as they are now (None for identity and binary).
+
+        Raises:
+            ValueError: a ``form-data`` part carries a header RFC 7578 §4.8 leaves out.
+            RuntimeError: an unknown coding.
+        """
         headers = part.headers
         if self._is_form_data:
             # RFC 7578 §4.7/§4.8: no other header fields than Content-Type,
@@ -484,23 +502,17 @@ class MultipartWriter(_Part):
             for name in ("Content-Length", "Content-Encoding", "Content-Transfer-Encoding"):
                 if name in headers:
                     raise ValueError(f"a form-data part cannot carry {name} (RFC 7578 §4.8)")
-            if "Content-Disposition" not in headers:
-                # RFC 7578 §4.2: every part needs a name.
-                part.set_content_disposition("form-data", name=f"section-{len(self._parts)}")
-        else:
-            encoding = headers.get("Content-Encoding", "").lower()
-            if encoding and encoding != "identity" and encoding not in _CONTENT_ENCODINGS:
-                raise RuntimeError(f"unknown content encoding: {short_repr(encoding)}")
-            te_encoding = headers.get("Content-Transfer-Encoding", "").lower()
-            if te_encoding and te_encoding != "binary" and te_encoding not in _TRANSFER_ENCODINGS:
-                raise RuntimeError(f"unknown content transfer encoding: {short_repr(te_encoding)}")
-            part._encoding = encoding if encoding in _CONTENT_ENCODINGS else None
-            part._te_encoding = te_encoding if te_encoding in _TRANSFER_ENCODINGS else None
-            size = part.size
-            if size is not None and not (part._encoding or part._te_encoding):
-                headers["Content-Length"] = str(size)  # as aiohttp, for readers that use it
-        self._parts.append(part)
-        return part
+            return None, None
+        encoding = headers.get("Content-Encoding", "").lower()
+        if encoding and encoding != "identity" and encoding not in _CONTENT_ENCODINGS:
+            raise RuntimeError(f"unknown content encoding: {short_repr(encoding)}")
+        te_encoding = headers.get("Content-Transfer-Encoding", "").lower()
+        if te_encoding and te_encoding != "binary" and te_encoding not in _TRANSFER_ENCODINGS:
+            raise RuntimeError(f"unknown content transfer encoding: {short_repr(te_encoding)}")
+        return (
+            encoding if encoding in _CONTENT_ENCODINGS else None,
+            te_encoding if te_encoding in _TRANSFER_ENCODINGS else None,
+        )
 
     def append_json(
         self, obj: Any, headers: Mapping[str, str] | None = None
@@ -575,15 +587,20 @@ class MultipartWriter(_Part):
             await writer.write(chunk)
 
     def _plan(self, close: bool | None = None) -> _Plan:
+        """The body as the parts and their headers are now: sizes measured, codings and
+        each part's ``Content-Length`` (when its size is known and no coding applies)
+        derived from them, so that a part changed after it was appended, or a nested
+        writer that grew, is sent as it is."""
         dash = b"--" + self._boundary
         parts = []
         for part in self._parts:
+            encoding, te_encoding = self._codings(part)
             value: _Value = part._plan() if isinstance(part, MultipartWriter) else part._value
-            parts.append(
-                _PlannedPart(
-                    part._head(dash), value, value.measure(), part._encoding, part._te_encoding
-                )
-            )
+            size = value.measure()
+            coded = encoding or te_encoding
+            length = None if self._is_form_data or coded else size
+            head = part._head(dash, length)
+            parts.append(_PlannedPart(head, value, size, encoding, te_encoding))
         return _Plan(parts, self._boundary, self._close_boundary if close is None else close)
 
 

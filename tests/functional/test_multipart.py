@@ -143,6 +143,33 @@ async def test_nested_multipart(url: Callable[[str], str]) -> None:
     assert inner.content_type == 'multipart/related; boundary="inner boundary"'
 
 
+async def test_parts_changed_after_append_are_sent_as_they_are(
+    url: Callable[[str], str],
+) -> None:
+    """Part headers may change until the body is sent: a nested writer that grew after it
+    was appended announces its new length, and a coding set afterwards is applied (and
+    drops the Content-Length, which would no longer be the length sent)."""
+    outer = MultipartWriter(boundary="outer")
+    inner = MultipartWriter(boundary="inner")
+    outer.append(inner)
+    inner.append(b"hello")
+    coded = outer.append(b"squeeze me " * 100)
+    coded.headers["Content-Encoding"] = "gzip"
+    assert list(outer) == [(inner, None, None), (coded, "gzip", None)]
+    raw = await outer.as_bytes()
+    nested_length = len(await inner.as_bytes())
+    assert raw.startswith(
+        b"--outer\r\nContent-Type: multipart/mixed; boundary=inner\r\n"
+        b"Content-Length: %d\r\n\r\n--inner\r\n" % nested_length
+    )
+    async with ClientSession() as session, session.post(url("/multipart"), data=outer) as resp:
+        got = await resp.json()
+    [nested_part], coded_part = got["parts"]
+    assert nested_part["body"] == "hello"
+    assert coded_part["body"] == "squeeze me " * 100
+    assert "Content-Length" not in coded_part["headers"]
+
+
 class _SpyFile(io.BytesIO):
     """A file that records the size of every read."""
 
