@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from email.message import Message
 from urllib.parse import unquote, unquote_to_bytes
 
+from .http1 import is_token
+
 __all__ = [
     "BadContentDispositionHeader",
     "BadContentDispositionParam",
@@ -45,8 +47,6 @@ def parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
     return msg.get_content_type(), params
 
 
-# RFC 9110 §5.6.2: tchar.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # A parameter: name "=" (quoted-string / token); whitespace allowed around the parts.
 _PARAM = re.compile(
     r'\s*;\s*([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;"]+)\s*', re.S
@@ -82,7 +82,7 @@ def parse_content_disposition(header: str | None) -> tuple[str | None, dict[str,
         return None, {}
     disposition, sep, tail = header.partition(";")
     disposition = disposition.strip()
-    if not _TOKEN.fullmatch(disposition):
+    if not is_token(disposition):
         return _malformed(header)
     rest = ";" + tail if sep else ""
     params: dict[str, str] = {}

@@ -29,7 +29,6 @@ import binascii
 import functools
 import io
 import json
-import re
 import sys
 import uuid
 import zlib
@@ -60,6 +59,7 @@ from .formdata import (
     guess_type,
     quote_param,
 )
+from .http1 import is_token
 
 __all__ = (
     "BadContentDispositionHeader",
@@ -73,27 +73,13 @@ __all__ = (
 )
 
 _OCTET_STREAM = "application/octet-stream"
-# RFC 9110 §5.6.2: token characters.
-_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # RFC 9110 §5.6.4 qdtext (ASCII part): what a quoted boundary may hold.
 _QDTEXT = frozenset(chr(c) for c in range(0x20, 0x7F)) | {"\t"}
-_CHARSET = re.compile(r';\s*charset\s*=\s*"?([^";\s]+)"?', re.IGNORECASE)
 
 #: Content codings a part may carry (aiohttp's set); the writer applies them while sending.
 _CONTENT_ENCODINGS = frozenset({"deflate", "gzip"})
 #: RFC 2045 §6 transfer encodings the writer applies ("binary" means none).
 _TRANSFER_ENCODINGS = frozenset({"base64", "quoted-printable"})
-
-
-def is_token(value: str) -> bool:
-    """Whether *value* is an RFC 9110 §5.6.2 token."""
-    return bool(value) and _TOKEN.issuperset(value)
-
-
-def charset_of(content_type: str, default: str) -> str:
-    """The ``charset`` parameter of a ``Content-Type`` value, else *default*."""
-    match = _CHARSET.search(content_type)
-    return match[1] if match else default
 
 
 class _Value(Protocol):
@@ -441,9 +427,8 @@ class MultipartWriter(_Part):
         elif isinstance(obj, bytes | bytearray | memoryview):
             part = BodyPartWriter(_BytesValue(bytes(obj)), _OCTET_STREAM)
         elif isinstance(obj, str):
-            content_type = (headers or {}).get("Content-Type", "text/plain; charset=utf-8")
-            encoded = obj.encode(charset_of(content_type, "utf-8"))
-            part = BodyPartWriter(_BytesValue(encoded), content_type)
+            content_type, charset = _text_type(headers)
+            part = BodyPartWriter(_BytesValue(obj.encode(charset)), content_type)
         elif isinstance(obj, io.IOBase):
             part = self._file_part(obj, headers)
         elif hasattr(obj, "readany") or hasattr(obj, "__aiter__"):
@@ -457,8 +442,8 @@ class MultipartWriter(_Part):
     def _file_part(self, file: io.IOBase, headers: Mapping[str, str] | None) -> BodyPartWriter:
         name = guess_filename(file, "")
         if isinstance(file, io.TextIOBase):
-            content_type = (headers or {}).get("Content-Type", "text/plain; charset=utf-8")
-            value = _FileValue(file, charset_of(content_type, "utf-8"))
+            content_type, charset = _text_type(headers)
+            value = _FileValue(file, charset)
         else:
             content_type = guess_type(name, _OCTET_STREAM)
             value = _FileValue(file, "utf-8")
@@ -602,6 +587,15 @@ class MultipartWriter(_Part):
             head = part._head(dash, length)
             parts.append(_PlannedPart(head, value, size, encoding, te_encoding))
         return _Plan(parts, self._boundary, self._close_boundary if close is None else close)
+
+
+def _text_type(headers: Mapping[str, str] | None) -> tuple[str, str]:
+    """The ``Content-Type`` of a text part and the charset to encode it with: the
+    caller's, if *headers* has one (UTF-8 when it names no charset), else UTF-8."""
+    content_type = headers.get("Content-Type") if headers else None
+    if content_type is None:
+        return "text/plain; charset=utf-8", "utf-8"
+    return content_type, parse_content_type(content_type)[1].get("charset") or "utf-8"
 
 
 def _check_boundary(boundary: str) -> bytes:
@@ -861,7 +855,8 @@ class BodyPartReader:
 
     def get_charset(self, default: str) -> str:
         """The ``charset`` of the part's ``Content-Type``, else the default charset."""
-        return charset_of(self.headers.get("Content-Type", ""), self._default_charset or default)
+        charset = parse_content_type(self.headers.get("Content-Type", ""))[1].get("charset")
+        return charset or self._default_charset or default
 
     @functools.cached_property
     def name(self) -> str | None:
@@ -1129,8 +1124,9 @@ class MultipartReader:
                     f"too many part headers, expected no more than {self._max_headers}"
                 )
             name, colon, value = line.partition(b":")
-            text_name = name.decode("ascii", "replace")
-            if not colon or not is_token(text_name):
+            if not colon or not is_token(name):
                 raise ValueError(f"invalid part header line: {short_repr(line)}")
-            headers.add(text_name, value.strip(b" \t").decode("utf-8", "surrogateescape"))
+            headers.add(
+                name.decode("ascii"), value.strip(b" \t").decode("utf-8", "surrogateescape")
+            )
         return CIMultiDictProxy(headers)

@@ -547,6 +547,28 @@ async def test_form_data_charset_field() -> None:
     assert await part.text() == "été"
 
 
+async def test_charset_is_read_as_the_content_type_parser_reads_it() -> None:
+    """A part's charset is its Content-Type's charset parameter as parse_content_type
+    reads it: a quoted value that holds "; charset=" names none, for the writer (which
+    encodes text with it) as for the reader (which decodes with it)."""
+    content_type = 'text/plain; title="a; charset=latin-1"'
+    writer = MultipartWriter(boundary="b")
+    writer.append("été", {"Content-Type": content_type})
+    writer.append("été", {"Content-Type": content_type + "; charset=utf-16-le"})
+    body = await writer.as_bytes()
+    assert "été".encode() in body
+    assert "été".encode("utf-16-le") in body
+    reader = hyperclient.MultipartReader(
+        {"Content-Type": "multipart/mixed; boundary=b"}, _Trickle(body, 1000)
+    )
+    charsets = []
+    async for part in reader:
+        assert isinstance(part, hyperclient.BodyPartReader)
+        charsets.append(part.get_charset(default="utf-8"))
+        assert await part.text() == "été"
+    assert charsets == ["utf-8", "utf-16-le"]
+
+
 async def _serve(raw_server: Callable[..., Awaitable[RawServer]], body: bytes, ctype: str) -> str:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
