@@ -42,7 +42,7 @@ __all__ = ("READ_SIZE", "Body", "FormData", "encode_urlencoded")
 READ_SIZE = 65536
 
 _URLENCODED = "application/x-www-form-urlencoded"
-_OCTET_STREAM = "application/octet-stream"
+_OCTET_STREAM = "application/octet-stream"  # also the request layer's and multipart's default
 
 FieldValue = (
     str

@@ -50,6 +50,7 @@ from .fieldvalues import (
     parse_content_type,
 )
 from .formdata import (
+    _OCTET_STREAM,
     READ_SIZE,
     Body,
     FileSource,
@@ -72,7 +73,6 @@ __all__ = (
     "parse_content_disposition",
 )
 
-_OCTET_STREAM = "application/octet-stream"
 # RFC 9110 §5.6.4 qdtext (ASCII part): what a quoted boundary may hold.
 _QDTEXT = frozenset(chr(c) for c in range(0x20, 0x7F)) | {"\t"}
 

@@ -19,7 +19,7 @@ import io
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from http.cookies import BaseCookie, SimpleCookie
 from time import monotonic as _monotonic
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
@@ -38,7 +38,7 @@ from .errors import (
     SocketTimeoutError,
     short_repr,
 )
-from .formdata import Body, FileSource, FormData, StreamSource, guess_type
+from .formdata import _OCTET_STREAM, Body, FileSource, FormData, StreamSource, guess_type
 from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
 from .multipart import MultipartWriter
 from .proxy import absolute_target, proxy_headers, uses_absolute_form
@@ -126,9 +126,6 @@ def _host_header(url: URL) -> str:
     if port is not None and port != _DEFAULT_PORTS.get(url.scheme):
         host = f"{host}:{port}"
     return host
-
-
-_OCTET_STREAM: Final = "application/octet-stream"
 
 
 def _file_body(file: Any, content_type: str, charset: str) -> Body:
@@ -255,7 +252,7 @@ class ClientRequest:
         self._body = b""
         if skip_auto_headers and any(name.lower() == "content-type" for name in skip_auto_headers):
             self._skip_content_type = True  # else the class's False: one attribute fewer
-        self._prepare_body(data, self._skip_content_type)
+        self._prepare_body(data)
         self._connection_key: ConnectionKey | None = None
         self._head: bytes | None = None
 
@@ -323,7 +320,7 @@ class ClientRequest:
         existing = self.headers.get("Cookie")
         self.headers["Cookie"] = f"{existing}; {value}" if existing else value
 
-    def _prepare_body(self, data: Any, skip_content_type: bool = False) -> None:
+    def _prepare_body(self, data: Any) -> None:
         headers = self.headers
         if data is None or data == b"":
             # No body, nothing to chunk: a last-chunk alone would be read as a request.
@@ -331,6 +328,7 @@ class ClientRequest:
             if self.method in _BODY_METHODS and "Content-Length" not in headers:
                 headers["Content-Length"] = "0"
             return
+        source: Body | None = None
         content_type: str | None = None
         if isinstance(data, Body):
             self._body_source = data  # a body sent before, replayed (redirect, retry)
@@ -341,30 +339,31 @@ class ClientRequest:
             self._body = data.encode(self.encoding)
             content_type = f"text/plain; charset={self.encoding}"
         elif isinstance(data, FormData | MultipartWriter):
-            self._set_form(data.body(), skip_content_type)
+            source = data.body()
         elif isinstance(data, Mapping | MultiDict | MultiDictProxy | list | tuple):
             form = FormData(data, charset=self.encoding if self.encoding != "utf-8" else None)
-            self._set_form(form.body(), skip_content_type)
+            source = form.body()
         elif isinstance(data, io.IOBase) or (hasattr(data, "read") and callable(data.read)):
             name = getattr(data, "name", None)
-            content_type = guess_type(name if isinstance(name, str) else None, _OCTET_STREAM)
-            self._body_source = _file_body(data, content_type, self.encoding)
+            file_type = guess_type(name if isinstance(name, str) else None, _OCTET_STREAM)
+            source = _file_body(data, file_type, self.encoding)
         elif isinstance(data, AsyncIterable):
-            self._body_source = _stream_body(data)
-            content_type = _OCTET_STREAM
+            source = _stream_body(data)
         else:
             raise TypeError(
                 "data must be bytes, str, a dict, FormData, MultipartWriter, a file or an "
                 f"async iterable, got {type(data).__name__}"
             )
-        if content_type is not None and "Content-Type" not in headers and not skip_content_type:
+        if source is not None:
+            self._body_source = source
+            content_type = source.content_type
+        if (
+            content_type is not None
+            and "Content-Type" not in headers
+            and not self._skip_content_type
+        ):
             headers["Content-Type"] = content_type
         self._set_framing()
-
-    def _set_form(self, body: Body, skip_content_type: bool) -> None:
-        if "Content-Type" not in self.headers and not skip_content_type:
-            self.headers["Content-Type"] = body.content_type
-        self._body_source = body
 
     def _set_framing(self) -> None:
         headers = self.headers
@@ -455,7 +454,7 @@ class ClientRequest:
             headers.popall("Transfer-Encoding", None)
         self._body_source = None
         self._body = b""
-        self._prepare_body(data, self._skip_content_type)
+        self._prepare_body(data)
 
     @property
     def connection_key(self) -> ConnectionKey:
