@@ -859,16 +859,19 @@ class BodyPartReader:
         return charset or self._default_charset or default
 
     @functools.cached_property
+    def _disposition_params(self) -> dict[str, str]:
+        """The ``Content-Disposition`` parameters, parsed (and warned about) once."""
+        return parse_content_disposition(self.headers.get("Content-Disposition"))[1]
+
+    @property
     def name(self) -> str | None:
         """The ``name`` parameter of ``Content-Disposition``, if any."""
-        _, params = parse_content_disposition(self.headers.get("Content-Disposition"))
-        return content_disposition_filename(params, "name")
+        return content_disposition_filename(self._disposition_params, "name")
 
-    @functools.cached_property
+    @property
     def filename(self) -> str | None:
         """The ``filename`` parameter of ``Content-Disposition``, if any."""
-        _, params = parse_content_disposition(self.headers.get("Content-Disposition"))
-        return content_disposition_filename(params, "filename")
+        return content_disposition_filename(self._disposition_params, "filename")
 
 
 class MultipartReader:

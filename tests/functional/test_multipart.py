@@ -701,3 +701,19 @@ def test_content_disposition_parsing() -> None:
         assert parse('attachment; a="unterminated') == (None, {})
     with pytest.warns(hyperclient.BadContentDispositionParam):
         assert parse("attachment; filename*=nocharset; x=1") == ("attachment", {"x": "1"})
+
+
+async def test_malformed_part_disposition_warns_once() -> None:
+    """name and filename read one parse of Content-Disposition: a malformed one is
+    warned about once, not once per attribute."""
+    body = b'--b\r\nContent-Disposition: form-data; name="unterminated\r\n\r\nx\r\n--b--\r\n'
+    reader = hyperclient.MultipartReader(
+        {"Content-Type": "multipart/mixed; boundary=b"}, _Trickle(body, 1000)
+    )
+    part = await reader.next()
+    assert isinstance(part, hyperclient.BodyPartReader)
+    with pytest.warns(hyperclient.BadContentDispositionHeader) as warned:
+        names = (part.name, part.filename)
+    assert names == (None, None)
+    assert len(warned) == 1
+    assert await part.read() == b"x"
