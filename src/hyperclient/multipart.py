@@ -657,7 +657,12 @@ class _Buffer:
 
     def take(self, size: int) -> bytes:
         """The first *size* bytes, removed from the buffer."""
-        taken = bytes(self.data[:size])
+        if size < 4096:  # measured: a view costs more than the second copy below this
+            taken = bytes(self.data[:size])
+        else:
+            view = memoryview(self.data)
+            taken = view[:size].tobytes()  # one copy, not a bytearray slice then bytes()
+            view.release()  # a bytearray with a live view cannot shrink
         del self.data[:size]
         return taken
 
