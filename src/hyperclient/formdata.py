@@ -7,9 +7,11 @@ a socket; file objects are read synchronously, in bounded pieces of
 :data:`READ_SIZE` bytes, from inside the iterator, so nothing is read before the request
 is sent and no more than one piece is held at a time.
 
-The file and stream sources here (:class:`FileSource`, :class:`StreamSource`) also carry
-multipart parts and plain file or async-iterable request bodies: one reader, one text
-encoder, one replay rule for all of them.
+The part values here (bytes, :class:`FileSource`, :class:`StreamSource`) and the
+multipart body plan (:class:`_Plan`: part heads and sizes measured once, pieces merged up
+to :data:`READ_SIZE`, gzip/deflate and base64/quoted-printable applied while sending) also
+serve :mod:`.multipart`'s ``MultipartWriter`` and the request layer's file and
+async-iterable bodies: one reader, one text encoder, one replay rule for all of them.
 
 A body can be produced again (after a redirect or for a retry) as long as every file in
 it is seekable: each replay seeks the file back to where it was when it was added. A
@@ -22,19 +24,23 @@ way browsers do (see :func:`quote_param`).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import io
 import mimetypes
 import os
 import stat
 import uuid
+import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from .errors import short_repr
+from .http1 import is_token
 
 __all__ = ("READ_SIZE", "Body", "FormData", "encode_urlencoded")
 
@@ -87,8 +93,9 @@ class FileSource:
     (no ``seekable()``/``tell()``) is read once, to its end.
     """
 
-    def __init__(self, file: Any) -> None:
+    def __init__(self, file: Any, charset: str = "utf-8") -> None:
         self.file = file
+        self.charset = charset  # of a text file's bytes
         self.is_text = isinstance(file, io.TextIOBase)
         try:
             self.seekable = is_seekable_file(file)
@@ -97,7 +104,7 @@ class FileSource:
             self.seekable, self.start = False, 0
         self.consumed = False  # (at least partly) read once
 
-    def size(self) -> int | None:
+    def measure(self) -> int | None:
         """Bytes left from the start position, or None if unknown (text or stream)."""
         if self.is_text or not self.seekable:
             return None
@@ -114,10 +121,10 @@ class FileSource:
         elif self.consumed:
             raise RuntimeError("form data with a non-seekable file cannot be replayed")
 
-    async def chunks(self, size: int | None, charset: str) -> AsyncIterator[bytes]:
+    async def chunks(self, size: int | None) -> AsyncIterator[bytes]:
         """The file's bytes from its current position, in pieces of at most
         :data:`READ_SIZE`: a binary file as :func:`read_announced` (*size* is what was
-        announced), a text file encoded with *charset*.
+        announced), a text file encoded with its charset.
 
         One incremental encoder serves the whole text, so that a charset with a byte
         order mark (UTF-16) writes it once and not at the start of every piece.
@@ -128,7 +135,7 @@ class FileSource:
             async for data in read_announced(file, size):
                 yield data
             return
-        encoder = codecs.getincrementalencoder(charset)()
+        encoder = codecs.getincrementalencoder(self.charset)()
         while text := file.read(READ_SIZE):
             if data := encoder.encode(text):
                 yield data
@@ -145,6 +152,10 @@ class StreamSource:
         self.stream = stream
         self.consumed = False
 
+    def measure(self) -> None:
+        """Unknown: the body goes chunked."""
+        return None
+
     def replayable(self) -> bool:
         """Whether the stream can be read: not read yet."""
         return not self.consumed
@@ -154,7 +165,7 @@ class StreamSource:
         if self.consumed:
             raise RuntimeError("form data with an async stream cannot be replayed")
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self, size: int | None = None) -> AsyncIterator[bytes]:
         """The stream's bytes; read in pieces, never iterated by lines."""
         self.consumed = True
         if hasattr(self.stream, "readany"):
@@ -163,6 +174,37 @@ class StreamSource:
         else:
             async for data in self.stream:
                 yield bytes(data)
+
+
+class _Value(Protocol):
+    """What a part holds: bytes, a file, a stream or a nested writer."""
+
+    def measure(self) -> int | None: ...
+
+    def rewind(self) -> None: ...
+
+    def replayable(self) -> bool: ...
+
+    def chunks(self, size: int | None) -> AsyncIterator[bytes]: ...
+
+
+class _BytesValue:
+    """Bytes already in memory (text is encoded before it gets here)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def measure(self) -> int:
+        return len(self.data)
+
+    def rewind(self) -> None:
+        """Nothing to rewind."""
+
+    def replayable(self) -> bool:
+        return True
+
+    async def chunks(self, size: int | None) -> AsyncIterator[bytes]:
+        yield self.data
 
 
 def guess_type(name: str | None, default: str) -> str:
@@ -364,7 +406,7 @@ class FormData:
         charset = self._charset or "utf-8"
         stored: str | bytes | FileSource | StreamSource
         if isinstance(value, io.IOBase):
-            stored = FileSource(value)
+            stored = FileSource(value, charset)
             if filename is None:
                 filename = guess_filename(value, name)
             default_type = f"text/plain; charset={charset}" if stored.is_text else _OCTET_STREAM
@@ -427,7 +469,7 @@ class FormData:
                 through the public methods).
         """
         if self._is_multipart:
-            return _MultipartWriter(self._fields, self._quote_fields, self._charset).body()
+            return self._multipart_body()
         pairs = []
         for field in self._fields:
             if isinstance(field.value, (FileSource, StreamSource)):  # pragma: no cover  # Defensive
@@ -438,6 +480,36 @@ class FormData:
         if charset.lower().replace("_", "-") != "utf-8":
             content_type += f"; charset={charset}"
         return _fixed_body(content_type, encode_urlencoded(pairs, charset))
+
+    def _multipart_body(self) -> Body:
+        """The form as ``multipart/form-data`` (RFC 7578, RFC 2046 §5.1.1)."""
+        charset = self._charset or "utf-8"
+        # A random boundary cannot collide with the data by accident (2**-122);
+        # hex digits need no quoting (RFC 2046 §5.1.1 bchars).
+        boundary = uuid.uuid4().hex
+        parts = []
+        for field in self._fields:
+            params = {"name": field.name}
+            if field.filename is not None:
+                params["filename"] = field.filename
+            disposition = content_disposition_header("form-data", self._quote_fields, **params)
+            # RFC 7578 §4.8: only Content-Disposition and Content-Type belong in a part;
+            # WHATWG: names and filenames travel as UTF-8.
+            head = (
+                f"--{boundary}\r\n"
+                f"Content-Disposition: {disposition}\r\n"
+                f"Content-Type: {field.content_type}\r\n\r\n"
+            ).encode()
+            value: _Value
+            if isinstance(field.value, str):
+                value = _BytesValue(field.value.encode(charset))
+            elif isinstance(field.value, bytes):
+                value = _BytesValue(field.value)
+            else:
+                value = field.value
+            parts.append(_PlannedPart(head, value, value.measure(), None, None))
+        plan = _Plan(parts, boundary.encode("ascii"), close=True)
+        return plan.body("multipart/form-data; boundary=" + boundary)
 
 
 def encode_urlencoded(
@@ -464,98 +536,107 @@ def _fixed_body(content_type: str, data: bytes) -> Body:
     return Body(content_type, len(data), chunks)
 
 
-class _MultipartWriter:
-    """Serialises form fields as ``multipart/form-data`` (RFC 7578, RFC 2046 §5.1.1)."""
+def content_disposition_header(disptype: str, quote_fields: bool = True, **params: Any) -> str:
+    """A ``Content-Disposition`` value; see
+    :meth:`~.multipart.BodyPartWriter.set_content_disposition`."""
+    if not is_token(disptype):
+        raise ValueError(f"bad content disposition type {short_repr(disptype)}")
+    value = disptype
+    for key, param in params.items():
+        if not is_token(key):
+            raise ValueError(f"bad content disposition parameter {short_repr(key)}")
+        value += f"; {key}={quote_param(str(param), quote_fields)}"
+    return value
 
-    def __init__(self, fields: list[_Field], quote_fields: bool, charset: str | None) -> None:
-        self._fields = list(fields)
-        self._quote_fields = quote_fields
-        self._charset = charset or "utf-8"
-        # A random boundary cannot collide with the data by accident (2**-122);
-        # hex digits need no quoting (RFC 2046 §5.1.1 bchars).
-        self._boundary = uuid.uuid4().hex.encode("ascii")
-        self._sizes: list[int | None] = []
 
-    def body(self) -> Body:
-        # Measured once: the file lengths sent must match the announced total.
-        self._sizes = [self._value_size(field) for field in self._fields]
-        size: int | None = len(self._closing())
-        for field, part_size in zip(self._fields, self._sizes, strict=True):
-            if size is None or part_size is None:
-                size = None
+@dataclass
+class _PlannedPart:
+    head: bytes
+    value: _Value
+    size: int | None  # of the value, measured once per body
+    encoding: str | None
+    te_encoding: str | None
+
+
+class _Plan:
+    """A multipart body frozen for sending (a ``FormData`` or a ``MultipartWriter``):
+    part heads built and value sizes measured once, so that the bytes sent match the
+    announced ``Content-Length``."""
+
+    def __init__(self, parts: list[_PlannedPart], boundary: bytes, close: bool) -> None:
+        self.parts = parts
+        self.closing = b"--" + boundary + b"--\r\n" if close else b""
+        total: int | None = len(self.closing)
+        for part in parts:
+            if total is None or part.size is None or part.encoding or part.te_encoding:
+                total = None
             else:
-                size += len(self._part_head(field)) + part_size + 2
-        content_type = "multipart/form-data; boundary=" + self._boundary.decode("ascii")
-        return Body(content_type, size, self._chunks, self._replayable)
+                total += len(part.head) + part.size + 2
+        self.size = total
 
-    def _replayable(self) -> bool:
-        """False once a part that cannot be read twice (an async stream, a non-seekable
-        file) has been read: the body cannot be sent again (redirect, retry)."""
-        return all(
-            field.value.replayable()
-            for field in self._fields
-            if isinstance(field.value, (FileSource, StreamSource))
-        )
+    def body(self, content_type: str) -> Body:
+        """This plan as a request body of *content_type*."""
 
-    def _part_head(self, field: _Field) -> bytes:
-        disposition = "form-data; name=" + quote_param(field.name, self._quote_fields)
-        if field.filename is not None:
-            disposition += "; filename=" + quote_param(field.filename, self._quote_fields)
-        # RFC 7578 §4.8: only Content-Disposition and Content-Type belong in a part.
-        head = (
-            f"--{self._boundary.decode('ascii')}\r\n"
-            f"Content-Disposition: {disposition}\r\n"
-            f"Content-Type: {field.content_type}\r\n\r\n"
-        )
-        return head.encode("utf-8")  # WHATWG: names and filenames travel as UTF-8
+        def chunks() -> AsyncIterator[bytes]:
+            self.rewind()  # raises here, when the request layer asks, if not replayable
+            return self.chunks()
 
-    def _closing(self) -> bytes:
-        return b"--" + self._boundary + b"--\r\n"
+        return Body(content_type, self.size, chunks, self.replayable)
 
-    def _value_size(self, field: _Field) -> int | None:
-        if isinstance(field.value, FileSource):
-            return field.value.size()
-        if isinstance(field.value, StreamSource):
-            return None
-        if isinstance(field.value, str):
-            return len(field.value.encode(self._charset))
-        return len(field.value)
+    def measure(self) -> int | None:
+        return self.size
 
-    def _chunks(self) -> AsyncIterator[bytes]:
-        # Checked here, when the request layer asks, rather than on first iteration.
-        for field in self._fields:
-            if isinstance(field.value, (FileSource, StreamSource)):
-                field.value.rewind()
-        return self._iterate()
+    def rewind(self) -> None:
+        for part in self.parts:
+            part.value.rewind()
 
-    async def _iterate(self) -> AsyncIterator[bytes]:
+    def replayable(self) -> bool:
+        return all(part.value.replayable() for part in self.parts)
+
+    async def chunks(self, size: int | None = None) -> AsyncIterator[bytes]:
         pending = bytearray()  # small pieces are sent together
-        for field, size in zip(self._fields, self._sizes, strict=True):
-            pending += self._part_head(field)
-            value = field.value
-            if isinstance(value, FileSource):
+        for part in self.parts:
+            pending += part.head
+            pieces = part.value.chunks(part.size)
+            if part.encoding or part.te_encoding:
+                pieces = _encoded(pieces, part.encoding, part.te_encoding)
+            async for piece in pieces:
+                if len(pending) + len(piece) <= READ_SIZE:
+                    pending += piece
+                    continue
                 if pending:
                     yield bytes(pending)
                     pending.clear()
-                async for piece in value.chunks(size, self._charset):
-                    yield piece
-            elif isinstance(value, StreamSource):
-                if pending:
-                    yield bytes(pending)
-                    pending.clear()
-                async for piece in value.chunks():
-                    yield piece
-            else:
-                data = value.encode(self._charset) if isinstance(value, str) else value
-                if len(data) > READ_SIZE:
-                    yield bytes(pending)
-                    pending.clear()
-                    yield data
-                else:
-                    pending += data
+                yield piece
             pending += b"\r\n"
-            if len(pending) >= READ_SIZE:
-                yield bytes(pending)
-                pending.clear()
-        pending += self._closing()
-        yield bytes(pending)
+        pending += self.closing
+        if pending:
+            yield bytes(pending)
+
+
+async def _encoded(
+    pieces: AsyncIterator[bytes], encoding: str | None, te_encoding: str | None
+) -> AsyncIterator[bytes]:
+    """*pieces* compressed with *encoding*, then transfer-encoded (RFC 2045 §6)."""
+    # aiohttp's reader inflates a part's "deflate" as raw RFC 1951 data, not zlib-wrapped
+    # as RFC 9110 §8.4.1.2 says for HTTP bodies: sent raw, so that it can read it.
+    wbits = {"gzip": 16 + zlib.MAX_WBITS, "deflate": -zlib.MAX_WBITS}
+    compressor = zlib.compressobj(wbits=wbits[encoding]) if encoding else None
+    carry = b""  # base64 works on 3-byte groups; the rest waits for more input
+
+    def transfer(data: bytes, final: bool) -> bytes:
+        nonlocal carry
+        if te_encoding == "base64":
+            data = carry + data
+            cut = len(data) if final else len(data) - len(data) % 3
+            carry = data[cut:]
+            return base64.b64encode(data[:cut])
+        if te_encoding == "quoted-printable":
+            return binascii.b2a_qp(data)
+        return data
+
+    async for piece in pieces:
+        if out := transfer(compressor.compress(piece) if compressor else piece, False):
+            yield out
+    if out := transfer(compressor.flush() if compressor else b"", True):
+        yield out

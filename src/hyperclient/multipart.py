@@ -7,7 +7,7 @@ layer writes out, and reading a ``multipart/*`` response part by part from its b
 stream (aiohttp 3's ``MultipartReader``), with bounded memory: the reader only awaits
 the stream's ``read()``, and holds at most one read beyond what the current step needs.
 
-Like :mod:`.formdata`, whose file and stream sources it reuses, this module never
+Like :mod:`.formdata`, whose part values and body plan it reuses, this module never
 imports asyncio and never touches a socket: files are read synchronously, in pieces of
 :data:`~.formdata.READ_SIZE` bytes, from inside the body iterator, so nothing is read
 before the request is sent and no more than one piece is held at a time.
@@ -31,11 +31,9 @@ import io
 import json
 import sys
 import uuid
-import zlib
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -55,10 +53,14 @@ from .formdata import (
     Body,
     FileSource,
     StreamSource,
+    _BytesValue,
+    _Plan,
+    _PlannedPart,
+    _Value,
     check_header_value,
+    content_disposition_header,
     guess_filename,
     guess_type,
-    quote_param,
 )
 from .http1 import is_token
 
@@ -80,76 +82,6 @@ _QDTEXT = frozenset(chr(c) for c in range(0x20, 0x7F)) | {"\t"}
 _CONTENT_ENCODINGS = frozenset({"deflate", "gzip"})
 #: RFC 2045 §6 transfer encodings the writer applies ("binary" means none).
 _TRANSFER_ENCODINGS = frozenset({"base64", "quoted-printable"})
-
-
-class _Value(Protocol):
-    """What a part holds: bytes, a file, a stream or a nested writer."""
-
-    def measure(self) -> int | None: ...
-
-    def rewind(self) -> None: ...
-
-    def replayable(self) -> bool: ...
-
-    def chunks(self, size: int | None) -> AsyncIterator[bytes]: ...
-
-
-class _BytesValue:
-    """Bytes already in memory (text is encoded when appended)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def measure(self) -> int:
-        return len(self.data)
-
-    def rewind(self) -> None:
-        """Nothing to rewind."""
-
-    def replayable(self) -> bool:
-        return True
-
-    async def chunks(self, size: int | None) -> AsyncIterator[bytes]:
-        yield self.data
-
-
-class _FileValue:
-    """A file object, read in pieces; text files are encoded with *charset*."""
-
-    def __init__(self, file: io.IOBase, charset: str) -> None:
-        self.source = FileSource(file)
-        self.charset = charset
-
-    def measure(self) -> int | None:
-        return self.source.size()
-
-    def rewind(self) -> None:
-        self.source.rewind()
-
-    def replayable(self) -> bool:
-        return self.source.replayable()
-
-    def chunks(self, size: int | None) -> AsyncIterator[bytes]:
-        return self.source.chunks(size, self.charset)
-
-
-class _StreamValue:
-    """An async iterable of bytes or a stream with ``readany()``: sent once, chunked."""
-
-    def __init__(self, stream: Any) -> None:
-        self.source = StreamSource(stream)
-
-    def measure(self) -> None:
-        return None
-
-    def rewind(self) -> None:
-        self.source.rewind()
-
-    def replayable(self) -> bool:
-        return self.source.replayable()
-
-    def chunks(self, size: int | None) -> AsyncIterator[bytes]:
-        return self.source.chunks()
 
 
 class _Part:
@@ -226,101 +158,6 @@ class BodyPartWriter(_Part):
     def size(self) -> int | None:
         """The part body's length in bytes before any coding, or None when unknown."""
         return self._value.measure()
-
-
-def content_disposition_header(disptype: str, quote_fields: bool = True, **params: Any) -> str:
-    """A ``Content-Disposition`` value; see :meth:`BodyPartWriter.set_content_disposition`."""
-    if not is_token(disptype):
-        raise ValueError(f"bad content disposition type {short_repr(disptype)}")
-    value = disptype
-    for key, param in params.items():
-        if not is_token(key):
-            raise ValueError(f"bad content disposition parameter {short_repr(key)}")
-        value += f"; {key}={quote_param(str(param), quote_fields)}"
-    return value
-
-
-@dataclass
-class _PlannedPart:
-    head: bytes
-    value: _Value
-    size: int | None  # of the value, measured once per body
-    encoding: str | None
-    te_encoding: str | None
-
-
-class _Plan:
-    """A writer frozen for one body: part heads and value sizes measured once, so that
-    the bytes sent match the announced ``Content-Length``."""
-
-    def __init__(self, parts: list[_PlannedPart], boundary: bytes, close: bool) -> None:
-        self.parts = parts
-        self.closing = b"--" + boundary + b"--\r\n" if close else b""
-        total: int | None = len(self.closing)
-        for part in parts:
-            if total is None or part.size is None or part.encoding or part.te_encoding:
-                total = None
-            else:
-                total += len(part.head) + part.size + 2
-        self.size = total
-
-    def measure(self) -> int | None:
-        return self.size
-
-    def rewind(self) -> None:
-        for part in self.parts:
-            part.value.rewind()
-
-    def replayable(self) -> bool:
-        return all(part.value.replayable() for part in self.parts)
-
-    async def chunks(self, size: int | None = None) -> AsyncIterator[bytes]:
-        pending = bytearray()  # small pieces are sent together
-        for part in self.parts:
-            pending += part.head
-            pieces = part.value.chunks(part.size)
-            if part.encoding or part.te_encoding:
-                pieces = _encoded(pieces, part.encoding, part.te_encoding)
-            async for piece in pieces:
-                if len(pending) + len(piece) <= READ_SIZE:
-                    pending += piece
-                    continue
-                if pending:
-                    yield bytes(pending)
-                    pending.clear()
-                yield piece
-            pending += b"\r\n"
-        pending += self.closing
-        if pending:
-            yield bytes(pending)
-
-
-async def _encoded(
-    pieces: AsyncIterator[bytes], encoding: str | None, te_encoding: str | None
-) -> AsyncIterator[bytes]:
-    """*pieces* compressed with *encoding*, then transfer-encoded (RFC 2045 §6)."""
-    # aiohttp's reader inflates a part's "deflate" as raw RFC 1951 data, not zlib-wrapped
-    # as RFC 9110 §8.4.1.2 says for HTTP bodies: sent raw, so that it can read it.
-    wbits = {"gzip": 16 + zlib.MAX_WBITS, "deflate": -zlib.MAX_WBITS}
-    compressor = zlib.compressobj(wbits=wbits[encoding]) if encoding else None
-    carry = b""  # base64 works on 3-byte groups; the rest waits for more input
-
-    def transfer(data: bytes, final: bool) -> bytes:
-        nonlocal carry
-        if te_encoding == "base64":
-            data = carry + data
-            cut = len(data) if final else len(data) - len(data) % 3
-            carry = data[cut:]
-            return base64.b64encode(data[:cut])
-        if te_encoding == "quoted-printable":
-            return binascii.b2a_qp(data)
-        return data
-
-    async for piece in pieces:
-        if out := transfer(compressor.compress(piece) if compressor else piece, False):
-            yield out
-    if out := transfer(compressor.flush() if compressor else b"", True):
-        yield out
 
 
 class MultipartWriter(_Part):
@@ -432,7 +269,7 @@ class MultipartWriter(_Part):
         elif isinstance(obj, io.IOBase):
             part = self._file_part(obj, headers)
         elif hasattr(obj, "readany") or hasattr(obj, "__aiter__"):
-            part = BodyPartWriter(_StreamValue(obj), _OCTET_STREAM)
+            part = BodyPartWriter(StreamSource(obj), _OCTET_STREAM)
         else:
             raise TypeError(f"cannot make a multipart part from {short_repr(obj)}")
         if headers:
@@ -443,10 +280,10 @@ class MultipartWriter(_Part):
         name = guess_filename(file, "")
         if isinstance(file, io.TextIOBase):
             content_type, charset = _text_type(headers)
-            value = _FileValue(file, charset)
+            value = FileSource(file, charset)
         else:
             content_type = guess_type(name, _OCTET_STREAM)
-            value = _FileValue(file, "utf-8")
+            value = FileSource(file)
         part = BodyPartWriter(value, content_type, name or None)
         if name and "Content-Disposition" not in (headers or {}):
             part.set_content_disposition("attachment", filename=name)
@@ -542,13 +379,7 @@ class MultipartWriter(_Part):
         Returns:
             The :class:`~.formdata.Body`; part heads and file sizes are measured now.
         """
-        plan = self._plan()
-
-        def chunks() -> AsyncIterator[bytes]:
-            plan.rewind()  # raises here, when the request layer asks, if not replayable
-            return plan.chunks()
-
-        return Body(self.content_type, plan.size, chunks, plan.replayable)
+        return self._plan().body(self.content_type)
 
     async def as_bytes(self) -> bytes:
         """The whole body in memory (reads every file).

@@ -131,14 +131,14 @@ def _host_header(url: URL) -> str:
 def _file_body(file: Any, content_type: str, charset: str) -> Body:
     """A file object as a body: read in bounded pieces when sent (a text file encoded
     with *charset*); sent again from where it started when it is a seekable file."""
-    source = FileSource(file)
-    size = source.size()
+    source = FileSource(file, charset)
+    size = source.measure()
 
     def chunks() -> AsyncIterator[bytes]:
         if not source.replayable():
             raise RuntimeError("the request body is an unseekable file and cannot be sent again")
         source.rewind()
-        return source.chunks(size, charset)
+        return source.chunks(size)
 
     return Body(content_type, size, chunks, source.replayable)
 
