@@ -448,7 +448,7 @@ class BaseConnector:
             except BaseException:
                 if waiter.done() and not waiter.cancelled():
                     # We were granted a slot but gave up before using it: pass it on.
-                    self._give_back(key, waiter.result())
+                    self._give_back(key, waiter.result(), loop)
                 else:
                     pool.dequeue(key, waiter)
                 raise
@@ -456,7 +456,7 @@ class BaseConnector:
                 try:
                     await _send_all(traces, "send_connection_queued_end")
                 except BaseException:
-                    self._give_back(key, granted)
+                    self._give_back(key, granted, loop)
                     raise
             waited = loop.time() - queued_at
             if granted is not None:
@@ -469,11 +469,11 @@ class BaseConnector:
                 await _send_all(traces, "send_connection_create_start")
             proto = await self._create_connection(req, traces, timeout)
         except BaseException:
-            self._deliver(pool.give_back_slot(key), ())
+            self._deliver(*pool.give_back_slot(key, loop.time()))
             raise
         if self._closed:
             proto.close()
-            self._deliver(pool.give_back_slot(key), ())
+            self._deliver(*pool.give_back_slot(key, loop.time()))
             raise RuntimeError("connector was closed while connecting")
         pool.connection_created(key)
         conn = Connection(self, key, proto, loop)
@@ -485,9 +485,11 @@ class BaseConnector:
                 raise
         return conn
 
-    def _give_back(self, key: ConnectionKey, proto: ResponseHandler | None) -> None:
+    def _give_back(
+        self, key: ConnectionKey, proto: ResponseHandler | None, loop: asyncio.AbstractEventLoop
+    ) -> None:
         if proto is None:
-            self._deliver(self._pool.give_back_slot(key), ())
+            self._deliver(*self._pool.give_back_slot(key, loop.time()))
         else:
             self._release(key, proto)
 
@@ -510,6 +512,7 @@ class BaseConnector:
             return
         keep = not self._force_close and proto.is_reusable()
         loop = proto._loop
+        now = loop.time()
         expires_at = _NEVER
         keepalive = self._keepalive_timeout
         hint = proto.keepalive_hint
@@ -518,8 +521,8 @@ class BaseConnector:
         if keepalive is not None:
             if keepalive <= 0:
                 keep = False
-            expires_at = loop.time() + keepalive
-        grants, to_close = self._pool.release(key, proto, keep=keep, expires_at=expires_at)
+            expires_at = now + keepalive
+        grants, to_close = self._pool.release(key, proto, keep=keep, expires_at=expires_at, now=now)
         if grants or to_close:
             self._deliver(grants, to_close)
         elif keep and keepalive is not None:
@@ -529,7 +532,7 @@ class BaseConnector:
 
     def _release_detached(self, key: ConnectionKey, proto: ResponseHandler) -> None:
         self._acquired.discard(proto)
-        self._deliver(self._pool.give_back_slot(key), ())
+        self._deliver(*self._pool.give_back_slot(key, proto._loop.time()))
 
     def _deliver(
         self,

@@ -89,7 +89,8 @@ class Pool(Generic[K, C, W]):
         """Pop the most recently used live idle connection for *key*.
 
         Returns it (now counted as in use) or None, and the dead or expired connections
-        met on the way, for the caller to close.
+        popped on the way, for the caller to close. The one place that picks an idle
+        connection: granting a freed slot to a waiter goes through here too.
         """
         stack = self._idle.get(key)
         if stack is None:
@@ -143,13 +144,14 @@ class Pool(Generic[K, C, W]):
     # -- giving it back -------------------------------------------------------------------------
 
     def release(
-        self, key: K, conn: C | None, *, keep: bool, expires_at: float
+        self, key: K, conn: C | None, *, keep: bool, expires_at: float, now: float
     ) -> tuple[list[Grant[K, C, W]] | tuple[()], list[C] | tuple[()]]:
         """Give back a slot of *key*, with its connection if any.
 
         With *keep*, the connection is handed to the oldest waiter of the same key or kept
         idle until *expires_at*; otherwise it is returned for closing. Either way freed
-        slots go to waiters. Returns the grants to deliver and the connections to close.
+        slots go to waiters, with live idle connections as of *now*. Returns the grants to
+        deliver and the connections to close (dead or expired idle ones met on the way too).
         """
         self._unmark_in_use(key)
         if conn is not None and keep:
@@ -165,14 +167,25 @@ class Pool(Generic[K, C, W]):
             else:
                 stack.append((conn, expires_at))
             # The freed slot may serve another key's waiter (total_limit).
-            return (self._grant_free_slots(key) if self._waiters else _NONE), _NONE
-        to_close: list[C] | tuple[()] = [conn] if conn is not None else _NONE
-        return self._grant_free_slots(key), to_close
+            return self._grant_free_slots(key, now) if self._waiters else (_NONE, _NONE)
+        if not self._waiters:
+            return _NONE, ([conn] if conn is not None else _NONE)
+        grants, dead = self._grant_free_slots(key, now)
+        if conn is not None:
+            dead = [conn, *dead]
+        return grants, dead
 
-    def give_back_slot(self, key: K) -> list[Grant[K, C, W]]:
-        """Free a reserved slot that produced no connection (connect failed)."""
+    def give_back_slot(
+        self, key: K, now: float
+    ) -> tuple[list[Grant[K, C, W]] | tuple[()], list[C] | tuple[()]]:
+        """Free a reserved slot that produced no connection (connect failed).
+
+        Returns the grants to deliver and the dead or expired idle connections to close.
+        """
         self._unmark_in_use(key)
-        return self._grant_free_slots(key)
+        if not self._waiters:
+            return _NONE, _NONE
+        return self._grant_free_slots(key, now)
 
     def expire(self, now: float) -> tuple[list[C], float | None]:
         """Remove idle connections that expired or died; return them and the next expiry."""
@@ -283,33 +296,28 @@ class Pool(Generic[K, C, W]):
             del self._waiters[key]
         return None
 
-    def _pop_reusable_idle(self, key: K) -> C | None:
-        """The most recent idle connection of *key* if it is still usable, or None (a dead
-        one stays for ``expire`` or ``take_idle``, which return it for closing)."""
-        stack = self._idle.get(key)
-        if not stack or not stack[-1][0].is_reusable():
-            return None
-        conn, _ = stack.pop()
-        if not stack:
-            del self._idle[key]
-        return conn
+    def _grant_free_slots(
+        self, key: K, now: float
+    ) -> tuple[list[Grant[K, C, W]] | tuple[()], list[C] | tuple[()]]:
+        """Hand free slots to waiters: first those of *key*, then (total cap) any other.
 
-    def _grant_free_slots(self, key: K) -> list[Grant[K, C, W]]:
-        """Hand free slots to waiters: first those of *key*, then (total cap) any other."""
-        if not self._waiters:
-            return []
+        Returns the grants and the dead or expired idle connections met on the way.
+        """
         grants: list[Grant[K, C, W]] = []
+        dead: list[C] = []
         keys = [key, *(k for k in self._waiters if k != key)]
         for k in keys:
             while self._waiters.get(k) and self._has_room(k):
                 waiter = self._pop_waiter(k)
                 if waiter is None:
                     break
-                self._mark_in_use(k)
-                conn = self._pop_reusable_idle(k)
-                if conn is not None:
-                    self._stats_for(k).reused += 1
+                # The slot is free (_has_room), so take_idle passes the total cap.
+                conn, stale = self.take_idle(k, now)
+                if conn is None:
+                    self._mark_in_use(k)
+                if stale:
+                    dead += stale
                 grants.append(Grant(k, waiter, conn))
             if self.total_limit is not None and self._in_use_total >= self.total_limit:
                 break
-        return grants
+        return grants or _NONE, dead or _NONE

@@ -37,7 +37,7 @@ def test_take_idle_returns_most_recent_live_connection_and_dead_ones() -> None:
     for _ in range(3):
         assert pool.try_reserve("k")
     for conn in (a, b, c):
-        pool.release("k", conn, keep=True, expires_at=100.0)
+        pool.release("k", conn, keep=True, expires_at=100.0, now=0.0)
     # c is the most recently used: taken first (LIFO keeps fewer sockets warm).
     got, dead = pool.take_idle("k", now=1.0)
     assert got is c
@@ -52,7 +52,7 @@ def test_expired_idle_connections_are_returned_for_closing() -> None:
     pool = make()
     conn = FakeConn("a")
     assert pool.try_reserve("k")
-    pool.release("k", conn, keep=True, expires_at=5.0)
+    pool.release("k", conn, keep=True, expires_at=5.0, now=0.0)
     got, dead = pool.take_idle("k", now=5.0)
     assert got is None
     assert dead == [conn]
@@ -67,12 +67,12 @@ def test_per_key_limit_queues_and_hands_off_fifo() -> None:
     pool.enqueue("k", w1)
     pool.enqueue("k", w2)
     conn = FakeConn("a")
-    grants, to_close = pool.release("k", conn, keep=True, expires_at=10.0)
+    grants, to_close = pool.release("k", conn, keep=True, expires_at=10.0, now=0.0)
     assert [(g.waiter, g.connection) for g in grants] == [(w1, conn)]
     assert not to_close
     assert pool.in_use("k") == 1
     # Closing instead of keeping frees a slot: the next waiter opens a new connection.
-    grants, to_close = pool.release("k", conn, keep=False, expires_at=10.0)
+    grants, to_close = pool.release("k", conn, keep=False, expires_at=10.0, now=0.0)
     assert [(g.waiter, g.connection) for g in grants] == [(w2, None)]
     assert to_close == [conn]
 
@@ -83,7 +83,7 @@ def test_newcomer_does_not_jump_the_queue() -> None:
     assert pool.try_reserve("k")
     waiter = FakeWaiter("w")
     pool.enqueue("k", waiter)
-    grants = pool.give_back_slot("k")
+    grants, _ = pool.give_back_slot("k", now=0.0)
     assert [g.waiter for g in grants] == [waiter]
     # The slot went to the waiter; a newcomer must queue.
     assert not pool.try_reserve("k")
@@ -95,7 +95,7 @@ def test_cancelled_waiters_are_skipped_and_never_hold_a_slot() -> None:
     gone, alive = FakeWaiter("gone", cancelled=True), FakeWaiter("alive")
     pool.enqueue("k", gone)
     pool.enqueue("k", alive)
-    grants = pool.give_back_slot("k")
+    grants, _ = pool.give_back_slot("k", now=0.0)
     assert [g.waiter for g in grants] == [alive]
     assert pool.in_use("k") == 1
 
@@ -106,7 +106,8 @@ def test_dequeue_forgets_a_waiter() -> None:
     waiter = FakeWaiter("w")
     pool.enqueue("k", waiter)
     pool.dequeue("k", waiter)
-    assert pool.give_back_slot("k") == []
+    grants, _ = pool.give_back_slot("k", now=0.0)
+    assert list(grants) == []
     assert pool.in_use("k") == 0
     assert pool.try_reserve("k")
 
@@ -120,7 +121,7 @@ def test_total_limit_spans_keys_and_wakes_other_keys() -> None:
     pool.enqueue("c", waiter)
     conn = FakeConn("a1")
     # Keeping a's connection idle frees a total slot: c may open its own.
-    grants, to_close = pool.release("a", conn, keep=True, expires_at=10.0)
+    grants, to_close = pool.release("a", conn, keep=True, expires_at=10.0, now=0.0)
     assert [(g.key, g.waiter, g.connection) for g in grants] == [("c", waiter, None)]
     assert not to_close
     assert pool.in_use_total == 2
@@ -136,9 +137,9 @@ def test_no_limit_means_no_cap() -> None:
 def test_double_release_is_refused() -> None:
     pool = make()
     assert pool.try_reserve("k")
-    pool.give_back_slot("k")
+    pool.give_back_slot("k", now=0.0)
     with pytest.raises(RuntimeError, match="released twice"):
-        pool.give_back_slot("k")
+        pool.give_back_slot("k", now=0.0)
 
 
 def test_stats_count_created_reused_idle_waiting() -> None:
@@ -146,7 +147,7 @@ def test_stats_count_created_reused_idle_waiting() -> None:
     assert pool.try_reserve("k")
     pool.connection_created("k")
     conn = FakeConn("a")
-    pool.release("k", conn, keep=True, expires_at=10.0)
+    pool.release("k", conn, keep=True, expires_at=10.0, now=0.0)
     got, _ = pool.take_idle("k", now=0.0)
     assert got is conn
     pool.enqueue("k", FakeWaiter("w"))
@@ -165,7 +166,7 @@ def test_expire_returns_dead_and_next_expiry() -> None:
     old, fresh, dead = FakeConn("old"), FakeConn("fresh"), FakeConn("dead")
     for conn, expiry in ((old, 1.0), (fresh, 9.0), (dead, 9.0)):
         assert pool.try_reserve("k")
-        pool.release("k", conn, keep=True, expires_at=expiry)
+        pool.release("k", conn, keep=True, expires_at=expiry, now=0.0)
     dead.reusable = False
     closed, next_expiry = pool.expire(now=2.0)
     assert set(map(id, closed)) == {id(old), id(dead)}
@@ -177,7 +178,7 @@ def test_drain_returns_everything() -> None:
     pool = make(limit=1)
     assert pool.try_reserve("k")
     conn = FakeConn("a")
-    pool.release("k", conn, keep=True, expires_at=10.0)
+    pool.release("k", conn, keep=True, expires_at=10.0, now=0.0)
     assert pool.try_reserve("k")
     waiter = FakeWaiter("w")
     assert not pool.try_reserve("k")
@@ -194,7 +195,7 @@ def test_total_limit_also_holds_when_reusing_idle_connections() -> None:
     pool = make(limit=10, total=1)
     idle_a = FakeConn("a1")
     assert pool.try_reserve("a")
-    pool.release("a", idle_a, keep=True, expires_at=100.0)
+    pool.release("a", idle_a, keep=True, expires_at=100.0, now=0.0)
     assert pool.try_reserve("b")
     got, dead = pool.take_idle("a", now=1.0)
     assert got is None
@@ -202,23 +203,68 @@ def test_total_limit_also_holds_when_reusing_idle_connections() -> None:
     assert not pool.try_reserve("a")
     waiter = FakeWaiter("wa")
     pool.enqueue("a", waiter)
-    grants, to_close = pool.release("b", FakeConn("b1"), keep=True, expires_at=100.0)
+    grants, to_close = pool.release("b", FakeConn("b1"), keep=True, expires_at=100.0, now=0.0)
     assert [(g.key, g.waiter, g.connection) for g in grants] == [("a", waiter, idle_a)]
     assert not to_close
     assert pool.in_use_total == 1
     assert pool.stats()["a"].reused == 1
 
 
-def test_granting_leaves_a_dead_idle_connection_for_closing() -> None:
+def test_granting_returns_a_dead_idle_connection_for_closing() -> None:
     pool = make(limit=10, total=1)
     dead_a = FakeConn("a1")
     assert pool.try_reserve("a")
-    pool.release("a", dead_a, keep=True, expires_at=100.0)
+    pool.release("a", dead_a, keep=True, expires_at=100.0, now=0.0)
     dead_a.reusable = False
     assert pool.try_reserve("b")
     waiter = FakeWaiter("wa")
     pool.enqueue("a", waiter)
-    grants, _ = pool.release("b", None, keep=False, expires_at=0.0)
+    grants, to_close = pool.release("b", None, keep=False, expires_at=0.0, now=0.0)
     assert [(g.key, g.connection) for g in grants] == [("a", None)]  # a new connection
+    # The dead one is closed now, not left for expire().
+    assert to_close == [dead_a]
     dead, _ = pool.expire(now=1.0)
-    assert dead == [dead_a]
+    assert dead == []
+    assert pool.idle_count() == 0
+
+
+def _waiting_for_a(
+    conns: list[tuple[FakeConn, float]],
+) -> tuple[Pool[str, FakeConn, FakeWaiter], FakeWaiter]:
+    """total=1: *conns* idle for a (the last on top), b in use, a waiter queued for a."""
+    pool = make(limit=10, total=1)
+    for conn, expires_at in conns:
+        assert pool.try_reserve("a")
+        pool.release("a", conn, keep=True, expires_at=expires_at, now=0.0)
+    assert pool.try_reserve("b")
+    waiter = FakeWaiter("wa")
+    pool.enqueue("a", waiter)
+    return pool, waiter
+
+
+def test_granting_skips_a_dead_idle_connection_hiding_a_live_one() -> None:
+    live, dead = FakeConn("live"), FakeConn("dead")
+    pool, waiter = _waiting_for_a([(live, 100.0), (dead, 100.0)])
+    dead.reusable = False
+    grants, to_close = pool.release("b", None, keep=False, expires_at=0.0, now=1.0)
+    assert [(g.key, g.waiter, g.connection) for g in grants] == [("a", waiter, live)]
+    assert to_close == [dead]
+    assert pool.idle_count() == 0
+    assert pool.stats()["a"].reused == 1
+
+
+def test_granting_never_hands_out_an_expired_idle_connection() -> None:
+    live, expired = FakeConn("live"), FakeConn("expired")
+    pool, waiter = _waiting_for_a([(live, 100.0), (expired, 5.0)])
+    grants, to_close = pool.give_back_slot("b", now=5.0)
+    assert [(g.key, g.waiter, g.connection) for g in grants] == [("a", waiter, live)]
+    assert to_close == [expired]
+
+
+def test_granting_a_new_connection_when_every_idle_one_expired() -> None:
+    old = FakeConn("old")
+    pool, waiter = _waiting_for_a([(old, 5.0)])
+    grants, to_close = pool.release("b", FakeConn("b1"), keep=False, expires_at=0.0, now=6.0)
+    assert [(g.key, g.waiter, g.connection) for g in grants] == [("a", waiter, None)]
+    assert [c.name for c in to_close] == ["b1", "old"]
+    assert pool.in_use_total == 1
