@@ -263,11 +263,12 @@ class BaseConnector:
         self._closed = False
         self._cleanup_handle: asyncio.TimerHandle | None = None
         self._cleanup_at: float | None = None
-        self._in_progress: set[ResponseHandler] = set()
+        #: Connections being opened (close() stops them), with what close() can reach:
+        #: the socket of a connect or TLS handshake, the task of a connect that has no
+        #: socket of ours (uvloop), or None once there is a transport (proxy tunnel).
+        self._in_progress: dict[ResponseHandler, socket.socket | asyncio.Task[Any] | None] = {}
         #: Connections handed out and not yet given back (closed by close()).
         self._acquired: set[ResponseHandler] = set()
-        #: Connects and TLS handshakes that may stall (close() cancels them).
-        self._connecting: set[asyncio.Task[Any]] = set()
 
     def __del__(self, _warnings: Any = warnings) -> None:
         if self._closed:
@@ -342,15 +343,18 @@ class BaseConnector:
             self._cleanup_handle.cancel()
             self._cleanup_handle = None
         idle, pool_waiters = self._pool.drain()
-        for proto in [*idle, *self._in_progress]:
+        in_progress, self._in_progress = self._in_progress, {}
+        for proto in [*idle, *in_progress]:
             if abort_ssl:
                 _abort_tls(proto)  # first: close() would send a close_notify at once
             proto.close()
             waiters.append(proto.closed_future)
-        self._in_progress.clear()
-        # A TLS handshake under way has no transport to close yet: stop it (see _wrap).
-        for attempt in self._connecting:
-            attempt.cancel()
+        # A connect or TLS handshake under way has no transport to close yet (see _wrap).
+        for opening in in_progress.values():
+            if isinstance(opening, socket.socket):
+                _shut_down(opening)
+            elif opening is not None:
+                opening.cancel()
         # Connections in use go too (as in aiohttp): their requests fail now instead of
         # running on a connector that is gone.
         acquired, self._acquired = self._acquired, set()
@@ -916,7 +920,7 @@ class TCPConnector(BaseConnector):
         proto = await self._start(sock, proxy_tls, proxy_key.host, proxy_key, timeout, proxy=True)
         if uses_absolute_form(req.url.scheme, proxy):
             return proto
-        self._in_progress.add(proto)
+        self._in_progress[proto] = None
         try:
             async with asyncio.timeout(timeout.sock_connect):
                 await self._open_tunnel(req, key, proxy, proto)
@@ -931,7 +935,7 @@ class TCPConnector(BaseConnector):
             proto.close()
             raise
         finally:
-            self._in_progress.discard(proto)
+            self._in_progress.pop(proto, None)
             proto.never_connected()  # a no-op once connected
 
     async def _open_tunnel(
@@ -1144,36 +1148,46 @@ class TCPConnector(BaseConnector):
     ) -> ResponseHandler:
         """A new protocol on ``loop.create_connection(sock=sock, **connection)``.
 
-        Counted as in progress meanwhile (``close()`` closes it), within *seconds*; errors
+        Counted as in progress meanwhile (``close()`` stops it), within *seconds*; errors
         become the client's (see ``_translate``) and *sock* is closed on any failure.
         """
+        if self._closed:
+            if sock is not None:
+                sock.close()
+            raise ClientConnectionError("the connector was closed while connecting")
         loop = self._loop or asyncio.get_running_loop()
         proto = self._make_protocol()
-        self._in_progress.add(proto)
+        # A connect or TLS handshake may stall with no transport to close yet. close()
+        # shuts our socket down, which fails the loop's handshake at once; with no socket
+        # of ours (uvloop's create_connection(host=)) it cancels this task instead.
+        task = asyncio.current_task() if sock is None else None
+        self._in_progress[proto] = sock if sock is not None else task
         try:
             opened = loop.create_connection(lambda: proto, sock=sock, **connection)
             if seconds is None:
                 await opened
             else:
-                # A TLS handshake (or uvloop's connect) may stall: run it as a task of its
-                # own that close() can cancel, as there is no transport to close yet.
-                attempt = loop.create_task(opened)
-                self._connecting.add(attempt)
-                try:
-                    async with asyncio.timeout(seconds):
-                        await attempt
-                finally:
-                    self._connecting.discard(attempt)
+                async with asyncio.timeout(seconds):
+                    await opened
         except BaseException as exc:
             if sock is not None:
                 sock.close()
+            if proto not in self._in_progress:
+                # close() took it out and stopped it: a shutdown, or one cancel of this task.
+                if task is not None:
+                    task.uncancel()
+                if not isinstance(exc, asyncio.CancelledError) or (
+                    task is not None and not task.cancelling()
+                ):
+                    raise ClientConnectionError(
+                        "the connector was closed while connecting"
+                    ) from None
+                raise  # cancelled by someone else too
             if isinstance(exc, OSError):  # TimeoutError included
                 raise self._translate(key, exc, proxy=proxy) from exc
-            if isinstance(exc, asyncio.CancelledError) and self._closed and not _cancelling():
-                raise ClientConnectionError("the connector was closed while connecting") from None
             raise
         finally:
-            self._in_progress.discard(proto)
+            self._in_progress.pop(proto, None)
             proto.never_connected()  # a no-op once connected
         return proto
 
@@ -1249,6 +1263,15 @@ def _cancelling() -> bool:
     """Whether the current task itself is being cancelled (not just something it awaits)."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+def _shut_down(sock: socket.socket) -> None:
+    """Shut *sock* down both ways: its transport sees EOF at once, the descriptor stays valid
+    (closing it here could let a new socket reuse the number under the transport)."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # not connected yet or already reset: nothing to stop
 
 
 def _is_uvloop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -461,15 +461,19 @@ class StaticProtoZero(hyperclient.AbstractResolver):
         return None
 
 
-async def test_closing_while_a_tls_handshake_stalls_does_not_hang(raw_server: Any) -> None:
+@pytest.mark.parametrize("sock_connect", [30, None])
+async def test_closing_while_a_tls_handshake_stalls_does_not_hang(
+    raw_server: Any, sock_connect: float | None
+) -> None:
     # The server accepts TCP and never answers the TLS ClientHello: the protocol is never
     # connected, so nothing would ever resolve the future connector.close() waits on.
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()
 
     srv: RawServer = await raw_server(silent)
-    # sock_connect is long: close() must stop the handshake itself, not wait for it.
-    session = ClientSession(timeout=hyperclient.ClientTimeout(sock_connect=30))
+    # sock_connect is long or unset: close() must stop the handshake itself, not wait for
+    # it, whether or not a connect timer runs.
+    session = ClientSession(timeout=hyperclient.ClientTimeout(sock_connect=sock_connect))
     fds = open_fds()
     request = asyncio.ensure_future(session.get(f"https://127.0.0.1:{srv.port}/"))
     await asyncio.sleep(100 * MS)

@@ -102,6 +102,18 @@ def connect_failures_on_uvloop(
             await request
         except hyperclient.ClientError as exc:
             out.append((type(exc).__name__, str(exc)))
+        # The same with no connect timeout: no timer runs, close() must still stop it.
+        session = hyperclient.ClientSession()
+        timeout = hyperclient.ClientTimeout(sock_connect=None)
+        request = asyncio.ensure_future(
+            session.get(f"http://127.0.0.1:{black_hole}/", timeout=timeout)
+        )
+        await asyncio.sleep(0.1)
+        await asyncio.wait_for(session.close(), 5)
+        try:
+            await asyncio.wait_for(request, 5)
+        except hyperclient.ClientError as exc:
+            out.append((type(exc).__name__, str(exc)))
         return out
 
     return uvloop.run(main())  # type: ignore[no-any-return]
@@ -122,3 +134,4 @@ async def test_connection_failures_on_uvloop(url: Callable[[str], str], black_ho
     assert result[2:5] == [200, True, 200]
     # close() stops the stalled connect at once, and the request says why.
     assert result[5] == ("ClientConnectionError", "the connector was closed while connecting")
+    assert result[6] == ("ClientConnectionError", "the connector was closed while connecting")
