@@ -435,22 +435,19 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         stopped before the whole body was sent (the server may still expect the rest).
 
         ``sock_read`` does not run while the body is being written: it times the server's
-        answer, not our upload (a slow body source is not a silent server).
+        answer, not our upload (a slow body source is not a silent server). The timer stays
+        armed (see ``_on_read_timer``); the clock restarts when writing ends.
         """
         self._writing = flag
         if flag:
             self._stop_sending = False
-            timer = self._read_timer
-            if timer is not None:
-                self._read_timer = None
-                timer.cancel()
             return
         if not finished:
             # The stream position is unknown to the server: never reuse the connection.
             self._reusable = False
         if self._in_flight:
-            if self._read_timeout is not None and self._read_timer is None:
-                self._arm_read_timer(self._read_timeout)
+            if self._read_timeout is not None:
+                self._last_read = self._loop.time()
         elif not self._reusable and self.transport is not None:
             # The response ended before we finished sending: the server will not read the
             # rest, so the connection is done.
@@ -631,8 +628,9 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         timeout = self._read_timeout
         if timeout is None or not self._in_flight:
             return
-        if self._reading_paused:
-            # The reader is slow, not the server: the clock restarts when reading resumes.
+        if self._reading_paused or self._writing:
+            # The reader or the body source is slow, not the server: the clock restarts when
+            # reading resumes or the body is sent.
             self._last_read = self._loop.time()
         deadline = self._last_read + timeout
         if self._loop.time() < deadline:
