@@ -285,7 +285,8 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
                 self._process()
             if self._in_flight:
                 self._fail(self._disconnect_error(exc))
-        self._fail_drain(self._disconnect_error(exc))
+        if self._drain_waiter is not None:  # the error is built only for a waiter
+            self._fail_drain(self._disconnect_error(exc))
         if not self._closed_waiter.done():
             self._closed_waiter.set_result(None)
         self.transport = None
