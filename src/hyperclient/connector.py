@@ -936,7 +936,6 @@ class TCPConnector(BaseConnector):
             raise
         finally:
             self._in_progress.pop(proto, None)
-            proto.never_connected()  # a no-op once connected
 
     async def _open_tunnel(
         self, req: _RequestLike, key: ConnectionKey, proxy: URL, proto: ResponseHandler
