@@ -40,6 +40,7 @@ from .client_middlewares import ClientMiddlewareType, build_client_middlewares
 from .connector import BaseConnector, ProxyConnector, TCPConnector, _Closing
 from .cookies import AbstractCookieJar, CookieJar
 from .errors import (
+    ClientError,
     ClientOSError,
     ClientResponseError,
     InvalidUrlRedirectClientError,
@@ -1058,7 +1059,21 @@ class ClientSession:
         while True:
             req = self._build_request(method, url, data, headers, cookies, auth, options, req)
             if options.middlewares:
-                resp = await self._through_middlewares(req, options, started)
+                try:
+                    resp = await self._through_middlewares(req, options, started)
+                except OSError as exc:
+                    # A middleware's own I/O (a token file, a socket of its own): callers
+                    # catch ClientError, as aiohttp's wrapping lets them.
+                    if isinstance(exc, ClientError) or (
+                        exc.errno is None and isinstance(exc, TimeoutError)
+                    ):
+                        raise
+                    args = (
+                        exc.args
+                        if exc.filename is None
+                        else (exc.errno, exc.strerror, exc.filename)
+                    )
+                    raise ClientOSError(*args) from exc
             else:
                 resp = await self._send(req, options, started)
             head = resp._head

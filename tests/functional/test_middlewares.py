@@ -399,6 +399,33 @@ async def test_middleware_raising_before_or_after_the_handler(
     assert ends == ["Refused", "Refused"]
 
 
+async def test_an_oserror_of_a_middleware_reaches_the_caller_as_a_client_error(
+    served: tuple[str, list[dict[str, Any]]], tmp_path: Any
+) -> None:
+    base, log = served
+    missing = tmp_path / "token"
+
+    async def read_token(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        request.headers["Authorization"] = missing.read_text()  # FileNotFoundError
+        return await handler(request)
+
+    async def timing_out(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        raise TimeoutError
+
+    async with ClientSession() as session:
+        # As aiohttp wraps it: a ClientOSError keeping errno, message and cause.
+        with pytest.raises(hyperclient.ClientOSError) as caught:
+            await session.get(f"{base}/echo", middlewares=[read_token])
+        assert caught.value.errno == 2
+        assert str(missing) in str(caught.value)
+        assert isinstance(caught.value.__cause__, FileNotFoundError)
+        # A timeout is not an OS error of the middleware: it goes through unchanged.
+        with pytest.raises(TimeoutError) as timed_out:
+            await session.get(f"{base}/echo", middlewares=[timing_out])
+        assert type(timed_out.value) is TimeoutError
+    assert log == []
+
+
 # -- where the chain runs: redirects, cookies, tracing, WebSockets ----------------------------
 
 
