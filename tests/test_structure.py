@@ -34,6 +34,7 @@ RANKS: dict[str, int] = {
     "tls": 3,
     "pool": 5,
     "tracing": 5,
+    "progress": 5,
     "connector": 6,
     "response": 7,
     "request": 8,

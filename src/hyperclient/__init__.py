@@ -69,6 +69,7 @@ from .errors import (
     SocketTimeoutError,
     TooManyRedirects,
     UnixClientConnectorError,
+    UploadAbortedError,
     WSMessageTypeError,
     WSServerHandshakeError,
 )
@@ -83,6 +84,7 @@ from .multipart import (
     parse_content_disposition,
 )
 from .pool import EndpointStats
+from .progress import UploadTracker
 from .request import ClientRequest
 from .resolver import (
     AbstractResolver,
@@ -216,6 +218,8 @@ __all__ = (
     "TraceResponseChunkReceivedParams",
     "UnixClientConnectorError",
     "UnixConnector",
+    "UploadAbortedError",
+    "UploadTracker",
     "WSCloseCode",
     "WSMessage",
     "WSMessageTypeError",

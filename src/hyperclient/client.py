@@ -51,6 +51,7 @@ from .errors import (
     ServerTimeoutError,
     TooManyRedirects,
 )
+from .progress import UploadTracker
 from .proxy import proxy_for as proxy_from_env
 from .proxy import split_credentials
 from .request import ClientRequest, make_url
@@ -758,65 +759,79 @@ class ClientSession:
         max_line_size: int | None = None,
         max_field_size: int | None = None,
         max_headers: int | None = None,
+        upload_tracker: UploadTracker | None = None,
     ) -> ClientResponse:
-        if self.closed:
-            raise RuntimeError("session is closed")
-        if json is not None:  # as in aiohttp: json=None is no JSON body
-            if data is not None:
-                raise ValueError("data and json parameters can not be used at the same time")
-            if self._json_serialize_bytes is not None:
-                data = self._json_serialize_bytes(json)
-            else:
-                data = self._json_serialize(json).encode("utf-8")
-            headers = CIMultiDict(headers or ())
-            headers.setdefault("Content-Type", "application/json")
-        if files is not None:
-            data = _merge_files(data, files)
-        loop = asyncio.get_running_loop()
-        tm = self._request_timeout(timeout)
-        url, auth = self._url_and_auth(str_or_url, auth)
-        if raise_for_status is None:
-            raise_for_status = self._raise_for_status
-        options = _RequestOptions(
-            params=params,
-            skip_auto_headers=self._merge_skip(skip_auto_headers),
-            compress=compress,
-            chunked=chunked,
-            expect100=expect100,
-            version=version or self._version,
-            encoding=encoding,
-            read_until_eof=read_until_eof,
-            auto_decompress=self._auto_decompress if auto_decompress is None else auto_decompress,
-            ssl=_ssl_setting(ssl, verify_ssl, ssl_context, fingerprint),
-            server_hostname=server_hostname,
-            proxy=URL(proxy) if isinstance(proxy, str) else proxy,
-            proxy_auth=proxy_auth,
-            proxy_headers=proxy_headers,
-            loop=loop,
-            timeout=tm,
-            traces=self._make_traces(trace_request_ctx),
-            read_bufsize=read_bufsize or self._read_bufsize,
-            limits=_limits(max_line_size, max_field_size, max_headers, self._limits),
-            middlewares=self._middlewares if middlewares is None else tuple(middlewares),
-        )
-        if isinstance(auth, DigestAuth):
-            # Digest's rules (one answer per 401, the known challenge answered up front on
-            # same-origin redirect hops) live in the middleware; innermost, so the
-            # caller's middlewares see the answered response.
-            options.middlewares = (*options.middlewares, DigestAuthMiddleware.answering(auth))
-            auth = None
-        return await self._run(
-            method,
-            url,
-            data,
-            self._merge_headers(headers),
-            cookies,
-            auth,
-            options,
-            allow_redirects,
-            max_redirects,
-            raise_for_status,
-        )
+        if upload_tracker is not None:
+            # Claimed before anything can fail: a tracker passed to a second request
+            # raises without settling the first request's upload_complete.
+            upload_tracker._bind()
+        try:
+            if self.closed:
+                raise RuntimeError("session is closed")
+            if json is not None:  # as in aiohttp: json=None is no JSON body
+                if data is not None:
+                    raise ValueError("data and json parameters can not be used at the same time")
+                if self._json_serialize_bytes is not None:
+                    data = self._json_serialize_bytes(json)
+                else:
+                    data = self._json_serialize(json).encode("utf-8")
+                headers = CIMultiDict(headers or ())
+                headers.setdefault("Content-Type", "application/json")
+            if files is not None:
+                data = _merge_files(data, files)
+            loop = asyncio.get_running_loop()
+            tm = self._request_timeout(timeout)
+            url, auth = self._url_and_auth(str_or_url, auth)
+            if raise_for_status is None:
+                raise_for_status = self._raise_for_status
+            options = _RequestOptions(
+                params=params,
+                skip_auto_headers=self._merge_skip(skip_auto_headers),
+                compress=compress,
+                chunked=chunked,
+                expect100=expect100,
+                version=version or self._version,
+                encoding=encoding,
+                read_until_eof=read_until_eof,
+                auto_decompress=self._auto_decompress
+                if auto_decompress is None
+                else auto_decompress,
+                ssl=_ssl_setting(ssl, verify_ssl, ssl_context, fingerprint),
+                server_hostname=server_hostname,
+                proxy=URL(proxy) if isinstance(proxy, str) else proxy,
+                proxy_auth=proxy_auth,
+                proxy_headers=proxy_headers,
+                loop=loop,
+                timeout=tm,
+                traces=self._make_traces(trace_request_ctx),
+                read_bufsize=read_bufsize or self._read_bufsize,
+                limits=_limits(max_line_size, max_field_size, max_headers, self._limits),
+                middlewares=self._middlewares if middlewares is None else tuple(middlewares),
+                upload_tracker=upload_tracker,
+            )
+            if isinstance(auth, DigestAuth):
+                # Digest's rules (one answer per 401, the known challenge answered up front on
+                # same-origin redirect hops) live in the middleware; innermost, so the
+                # caller's middlewares see the answered response.
+                options.middlewares = (*options.middlewares, DigestAuthMiddleware.answering(auth))
+                auth = None
+            return await self._run(
+                method,
+                url,
+                data,
+                self._merge_headers(headers),
+                cookies,
+                auth,
+                options,
+                allow_redirects,
+                max_redirects,
+                raise_for_status,
+            )
+        finally:
+            if upload_tracker is not None:
+                # Settles upload_complete: the request returned or raised, whatever the
+                # stage (a closed session and a refused connection included).
+                upload_tracker._finalize()
 
     async def _run(
         self,
@@ -1258,7 +1273,13 @@ class ClientSession:
         if connector is None:
             raise RuntimeError("session is closed")
         reuse = True
+        tracker = options.upload_tracker
         while True:
+            if tracker is not None:
+                # Each send is an attempt: a retry here, a redirect hop, a middleware's
+                # second call of its handler.
+                req._upload_tracker = tracker
+                tracker._attempt_started()
             # The pool is looked at once: here without a coroutine when connect() is ours,
             # else by connect() itself.
             tried = reuse and not options.traces and type(connector).connect is _BASE_CONNECT
@@ -1374,6 +1395,8 @@ class _RequestOptions:
     templates: dict[tuple[str, URL], tuple[int, ClientRequest]] | None = None
     #: Run around each hop's send (see ``client_middlewares``); empty: none, no cost.
     middlewares: tuple[ClientMiddlewareType, ...] = ()
+    #: Told about every attempt of every hop (``upload_tracker=``).
+    upload_tracker: UploadTracker | None = None
 
     def for_redirect(self) -> _RequestOptions:
         """The options for the next hop: the query given as ``params`` is not repeated."""

@@ -31,6 +31,7 @@ from .errors import (
     SocketTimeoutError,
     TooManyRedirects,
     UnixClientConnectorError,
+    UploadAbortedError,
     WSMessageTypeError,
     WSServerHandshakeError,
 )
@@ -64,6 +65,7 @@ __all__ = (
     "SocketTimeoutError",
     "TooManyRedirects",
     "UnixClientConnectorError",
+    "UploadAbortedError",
     "WSMessageTypeError",
     "WSServerHandshakeError",
 )

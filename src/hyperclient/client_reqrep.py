@@ -1,7 +1,9 @@
-"""aiohttp's ``client_reqrep`` module name: request, response and related value types."""
+"""aiohttp's ``client_reqrep`` module name: request, response, upload tracker and related
+value types."""
 
 from __future__ import annotations
 
+from .progress import UploadTracker
 from .request import ClientRequest
 from .response import ClientResponse, ContentDisposition
 from .values import ConnectionKey, Fingerprint, RequestInfo
@@ -13,4 +15,5 @@ __all__ = (
     "ContentDisposition",
     "Fingerprint",
     "RequestInfo",
+    "UploadTracker",
 )

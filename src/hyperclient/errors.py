@@ -26,6 +26,7 @@ for aiohttp keep working::
     │   ├── ClientHttpProxyError
     │   └── TooManyRedirects
     ├── ClientPayloadError
+    ├── UploadAbortedError                       held by UploadTracker.upload_complete
     └── InvalidURL (ValueError)                   url, description
         ├── InvalidUrlClientError
         │   └── InvalidUrlRedirectClientError
@@ -79,6 +80,7 @@ __all__ = (
     "SocketTimeoutError",
     "TooManyRedirects",
     "UnixClientConnectorError",
+    "UploadAbortedError",
     "WSMessageTypeError",
     "WSServerHandshakeError",
 )
@@ -350,6 +352,12 @@ class SocketTimeoutError(ServerTimeoutError):
 
 class ClientPayloadError(ClientError):
     """The response body is broken: truncated, bad framing, bad compression."""
+
+
+class UploadAbortedError(ClientError):
+    """The request body was not fully sent: an ``UploadTracker``'s ``upload_complete``
+    holds it when the final attempt was cut short (the server answered first, the request
+    was cancelled) or never started writing (the connection could not be made)."""
 
 
 class InvalidURL(ClientError, ValueError):

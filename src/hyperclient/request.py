@@ -41,6 +41,7 @@ from .errors import (
 from .formdata import _OCTET_STREAM, Body, FileSource, FormData, StreamSource, guess_type
 from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
 from .multipart import MultipartWriter
+from .progress import UploadTracker
 from .proxy import absolute_target, proxy_headers, uses_absolute_form
 from .response import ClientResponse
 from .values import (
@@ -169,6 +170,8 @@ class ClientRequest:
     # instance's attribute dict compact (shared keys) only up to 30 attributes, and the
     # request is created for every call (measured: +0.5 µs per request past that).
     _skip_content_type = False
+    # Set by the session on a request sent with upload_tracker= (each attempt).
+    _upload_tracker: UploadTracker | None = None
 
     def __init__(
         self,
@@ -544,6 +547,11 @@ class ClientRequest:
         )
         # The common case: the body (if any) goes with the head, no coroutine.
         with_head = self._body_source is None and not self.chunked and not self.expect100
+        tracker = self._upload_tracker
+        if tracker is not None and len(self._body) > _SMALL_BODY:
+            # Written as a streamed body is, waiting for the socket to drain, so that the
+            # tracker sees it go out and the upload ends when it is sent (as in aiohttp).
+            with_head = False
         try:
             if with_head:
                 body = self._body
@@ -551,10 +559,16 @@ class ClientRequest:
                     protocol.write(head + body if body else head)
                 else:
                     protocol.write_pair(head, body)
+                if tracker is not None:
+                    tracker._sent_with_head(len(body))
             else:
                 try:
-                    await self._write(protocol, head)
+                    await self._write(
+                        protocol if tracker is None else tracker._watch(protocol), head
+                    )
                 except ClientConnectionError as exc:
+                    if tracker is not None:
+                        tracker._attempt_failed(exc)  # the upload's error, whatever we raise
                     # The connection broke while we were sending. If the server answered
                     # first (RFC 9112 §9.6: an early 413, then a reset), the answer wins;
                     # if the response had failed, its error says more than ours.
@@ -576,7 +590,9 @@ class ClientRequest:
             # at one request at a time that is latency saved.
             response = self._new_response()
             result = await waiter
-        except BaseException:
+        except BaseException as exc:
+            if tracker is not None:
+                tracker._attempt_failed(exc)  # ignored once the body was sent
             if not waiter.done():
                 waiter.cancel()
             elif not waiter.cancelled():
@@ -624,7 +640,10 @@ class ClientRequest:
         chunk_size = self.chunked if type(self.chunked) is int and self.chunked > 0 else None
         source = self._body_source
         pieces: AsyncIterator[bytes] = source.chunks() if source is not None else _one(self._body)
+        tracker = self._upload_tracker
         async for data in pieces:
+            if tracker is not None:
+                tracker._accept(len(data))  # payload bytes: before compression and framing
             if encoder is not None:
                 data = encoder.compress(data)
             if data:

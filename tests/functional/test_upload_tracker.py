@@ -1,0 +1,510 @@
+"""``UploadTracker`` and ``upload_tracker=`` (aiohttp 3.14), over real sockets.
+
+Most scenarios run twice, on aiohttp's client and on ours, against the same server: the
+two must agree on ``attempts``, on how ``upload_complete`` settles and on
+``bytes_written``. Where they differ on purpose (we stop sending on an early answer), the
+test says so.
+
+Loopback sockets buffer megabytes in the kernel, which would swallow a whole body at
+once; the client sockets here get a 64 KiB send buffer (``socket_factory=``) and the
+servers read slowly, so progress can be watched while the body is still leaving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import os
+import socket
+import types
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from yarl import URL
+
+import hyperclient
+from hyperclient import ClientRequest, UploadAbortedError, UploadTracker
+
+from ..conftest import MS, RawServer, read_request
+from .test_dns import free_port
+
+Start = Callable[..., Awaitable[Any]]
+LIBS = (aiohttp, hyperclient)
+BIG = 8 * 2**20
+#: aiohttp warns about bytes bodies over 1 MiB; the same bytes are what we compare.
+LARGE_BYTES_OK = pytest.mark.filterwarnings("ignore:Sending a large body:ResourceWarning")
+
+
+def small_send_buffer(addr_info: Any) -> socket.socket:
+    """A client socket with a 64 KiB send buffer (``socket_factory=``, both libraries)."""
+    family, type_, proto, _, _ = addr_info
+    sock = socket.socket(family, type_, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 2**16)
+    return sock
+
+
+def session(lib: types.ModuleType, **kwargs: Any) -> Any:
+    connector = lib.TCPConnector(socket_factory=small_send_buffer)
+    return lib.ClientSession(connector=connector, **kwargs)
+
+
+async def outcome(tracker: Any) -> Any:
+    """How ``upload_complete`` settled: None, or the exception's class name."""
+    try:
+        return await asyncio.wait_for(tracker.upload_complete, 5000 * MS)
+    except Exception as exc:
+        return type(exc).__name__
+
+
+class Sampler:
+    """Reads ``tracker.bytes_written`` every couple of ms while a request runs."""
+
+    def __init__(self, tracker: Any) -> None:
+        self.tracker = tracker
+        self.samples: list[int] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            self.samples.append(self.tracker.bytes_written)
+            await asyncio.sleep(2 * MS)
+
+    async def __aenter__(self) -> Sampler:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    def assert_grew_to(self, size: int) -> None:
+        samples = self.samples
+        assert samples == sorted(samples), "bytes_written went backwards"
+        assert all(0 <= s <= size for s in samples), (max(samples), size)
+        # Counted as the transport's buffer empties, not at once when handed to it.
+        between = {s for s in samples if 0 < s < size}
+        assert len(between) >= 3, samples
+
+
+def sink_app(seen: list[int]) -> web.Application:
+    """``/sink`` reads the body slowly and reports its size; ``/307`` and ``/303`` read
+    it, then redirect there. Each body's size is appended to *seen*."""
+    app = web.Application(client_max_size=64 * 2**20)
+
+    async def sink(request: web.Request) -> web.Response:
+        total = 0
+        while chunk := await request.content.read(2**16):
+            total += len(chunk)
+            await asyncio.sleep(MS)
+        seen.append(total)
+        return web.json_response({"received": total})
+
+    async def redirect(request: web.Request) -> web.Response:
+        seen.append(len(await request.read()))
+        status = int(request.match_info["status"])
+        return web.Response(status=status, headers={"Location": "/sink"})
+
+    app.router.add_route("*", "/sink", sink)
+    app.router.add_post("/{status:30[37]}", redirect)
+    return app
+
+
+@pytest.fixture
+async def sink(aiohttp_server: Start) -> tuple[str, list[int]]:
+    seen: list[int] = []
+    server = await aiohttp_server(sink_app(seen))
+    return f"http://127.0.0.1:{server.port}", seen
+
+
+async def upload(lib: types.ModuleType, url: str, data: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """POST *data* with a tracker sampled all along; (tracker, sampler)."""
+    tracker = lib.UploadTracker()
+    async with session(lib) as s, Sampler(tracker) as sampler:
+        async with s.post(url, data=data, upload_tracker=tracker, **kwargs) as resp:
+            assert resp.status == 200
+            await resp.read()
+    return tracker, sampler
+
+
+# -- progress --------------------------------------------------------------------------------
+
+
+@LARGE_BYTES_OK
+async def test_a_large_bytes_body_is_counted_as_it_leaves(sink: tuple[str, list[int]]) -> None:
+    base, seen = sink
+    for lib in LIBS:
+        tracker, sampler = await upload(lib, f"{base}/sink", b"x" * BIG)
+        sampler.assert_grew_to(BIG)
+        assert tracker.bytes_written == BIG, lib
+        assert tracker.attempts == 1
+        assert await outcome(tracker) is None
+    assert seen == [BIG, BIG]
+
+
+async def test_a_file_body_is_counted_as_it_leaves(
+    sink: tuple[str, list[int]], tmp_path: Path
+) -> None:
+    base, seen = sink
+    path = tmp_path / "upload.bin"
+    path.write_bytes(os.urandom(4 * 2**20))
+    for lib in LIBS:
+        with path.open("rb") as f:
+            tracker, sampler = await upload(lib, f"{base}/sink", f)
+        sampler.assert_grew_to(4 * 2**20)
+        assert tracker.bytes_written == 4 * 2**20, lib
+        assert (tracker.attempts, await outcome(tracker)) == (1, None)
+    assert seen == [4 * 2**20] * 2
+
+
+def pieces(count: int, size: int) -> Callable[[], AsyncIterator[bytes]]:
+    data = os.urandom(size)
+
+    async def gen() -> AsyncIterator[bytes]:
+        for _ in range(count):
+            yield data
+
+    return gen
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"chunked": True}, {"compress": "deflate"}], ids=["chunked", "deflate"]
+)
+async def test_chunked_and_compressed_bodies_count_payload_bytes_not_wire_bytes(
+    sink: tuple[str, list[int]], kwargs: dict[str, Any]
+) -> None:
+    """Chunk framing and deflate (random bytes grow a little) add bytes on the wire;
+    bytes_written counts the caller's bytes, never more."""
+    base, seen = sink
+    size = 64 * 2**16
+    for lib in LIBS:
+        tracker, sampler = await upload(lib, f"{base}/sink", pieces(64, 2**16)(), **kwargs)
+        sampler.assert_grew_to(size)
+        assert tracker.bytes_written == size, lib
+        assert (tracker.attempts, await outcome(tracker)) == (1, None)
+    assert seen == [size, size]
+
+
+async def test_a_small_body_sent_with_the_head_and_no_body_at_all(raw_server: Any) -> None:
+    got: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            _, body = await read_request(reader)
+            got.append(body)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    for lib in LIBS:
+        async with lib.ClientSession() as s:
+            small, empty = lib.UploadTracker(), lib.UploadTracker()
+            async with s.post(srv.url, data=b"hello", upload_tracker=small) as resp:
+                # Settled when the request returned, before its body is read.
+                assert small.upload_complete.done()
+                await resp.read()
+            async with s.get(srv.url, upload_tracker=empty) as resp:
+                assert empty.upload_complete.done()
+                await resp.read()
+        assert (small.attempts, small.bytes_written, await outcome(small)) == (1, 5, None)
+        # No body: the request went out whole, zero bytes of it (aiohttp's rule).
+        assert (empty.attempts, empty.bytes_written, await outcome(empty)) == (1, 0, None)
+    assert got == [b"hello", b"", b"hello", b""]
+
+
+# -- cut short, failed, never sent ----------------------------------------------------------
+
+
+@LARGE_BYTES_OK
+async def test_an_early_413_cuts_the_upload_short(raw_server: Any) -> None:
+    """The server reads 100 kB of a 16 MiB body, answers 413 and closes. We stop sending
+    at the answer (RFC 9112 §9.6): the upload was cut short. aiohttp keeps writing until
+    the connection fails, so its tracker may hold that error instead."""
+    size = 16 * 2**20
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2**16)
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(100_000)
+        writer.write(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n")
+        writer.write(b"Connection: close\r\n\r\n")
+        await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    for lib in LIBS:
+        tracker = lib.UploadTracker()
+        async with session(lib) as s:
+            async with s.post(srv.url, data=b"x" * size, upload_tracker=tracker) as resp:
+                assert resp.status == 413
+        assert tracker.attempts == 1
+        assert tracker.bytes_written < size
+        settled = await outcome(tracker)
+        if lib is hyperclient:
+            assert settled == "UploadAbortedError"
+            assert tracker.bytes_written > 0, "counted while the connection was open"
+        else:
+            assert settled in ("UploadAbortedError", "ClientOSError")
+
+
+async def test_a_refused_connection_is_one_attempt_never_sent() -> None:
+    url = f"http://127.0.0.1:{free_port()}/"
+    for lib in LIBS:
+        tracker = lib.UploadTracker()
+        async with lib.ClientSession() as s:
+            with pytest.raises(lib.ClientConnectorError):
+                await s.post(url, data=b"abc", upload_tracker=tracker)
+        assert (tracker.attempts, tracker.bytes_written) == (1, 0)
+        assert await outcome(tracker) == "UploadAbortedError"
+    with pytest.raises(UploadAbortedError, match="the request body was not fully sent"):
+        await tracker.upload_complete
+
+
+async def test_a_closed_session_settles_the_tracker_without_an_attempt() -> None:
+    for lib in LIBS:
+        s = lib.ClientSession()
+        await s.close()
+        tracker = lib.UploadTracker()
+        with pytest.raises(RuntimeError, match=r"(?i)session is closed"):
+            await s.post("http://127.0.0.1:1/", data=b"x", upload_tracker=tracker)
+        assert (tracker.attempts, await outcome(tracker)) == (0, "UploadAbortedError")
+
+
+async def test_a_failing_body_source_is_the_uploads_error(sink: tuple[str, list[int]]) -> None:
+    """The tracker holds what the request raised: aiohttp wraps the source's error in a
+    ClientConnectionError, we raise it as is."""
+
+    async def failing() -> AsyncIterator[bytes]:
+        yield b"a" * 1000
+        raise ValueError("disk gone")
+
+    base, _ = sink
+    for lib in LIBS:
+        tracker = lib.UploadTracker()
+        async with lib.ClientSession() as s:
+            with pytest.raises(Exception) as info:
+                async with s.post(f"{base}/sink", data=failing(), upload_tracker=tracker):
+                    pass
+        assert (tracker.attempts, tracker.bytes_written) == (1, 1000)
+        exc = tracker.upload_complete.exception()
+        assert type(exc) is type(info.value)
+        if lib is hyperclient:
+            assert exc is info.value
+            assert isinstance(exc, ValueError)
+
+
+class Stall:
+    """A server script: reads a request head, never the body, until ``release()``."""
+
+    def __init__(self) -> None:
+        self._released = asyncio.Event()
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await self._released.wait()
+
+    def release(self) -> None:
+        self._released.set()
+
+
+@LARGE_BYTES_OK
+async def test_cancelling_settles_the_tracker_and_logs_nothing(raw_server: Any) -> None:
+    size = 16 * 2**20
+
+    stall = Stall()
+    srv: RawServer = await raw_server(stall)
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: errors.append(context))
+    try:
+        for lib in LIBS:
+            tracker = lib.UploadTracker()
+            async with session(lib) as s:
+                task = asyncio.create_task(
+                    s.post(srv.url, data=b"x" * size, upload_tracker=tracker)
+                )
+                for _ in range(5000):  # until the body is on its way
+                    if tracker.bytes_written:
+                        break
+                    await asyncio.sleep(MS)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                assert tracker.upload_complete.done()
+            assert tracker.attempts == 1
+            assert 0 < tracker.bytes_written < size  # polled until it moved
+            assert isinstance(tracker.upload_complete.exception(), lib.UploadAbortedError)
+        # A tracker nobody awaits: its exception is marked retrieved, nothing is logged.
+        tracker = hyperclient.UploadTracker()
+        async with session(hyperclient) as s:
+            task = asyncio.create_task(s.post(srv.url, data=b"x" * size, upload_tracker=tracker))
+            await asyncio.sleep(20 * MS)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        del tracker, task
+        gc.collect()
+        await asyncio.sleep(0)
+        assert errors == []
+    finally:
+        loop.set_exception_handler(None)
+        stall.release()
+
+
+async def test_the_total_timeout_settles_the_tracker(raw_server: Any) -> None:
+    stall = Stall()
+    srv: RawServer = await raw_server(stall)
+    for lib in LIBS:
+        tracker = lib.UploadTracker()
+        async with session(lib, timeout=lib.ClientTimeout(total=100 * MS)) as s:
+            with pytest.raises(asyncio.TimeoutError):
+                await s.put(srv.url, data=io.BytesIO(b"x" * BIG), upload_tracker=tracker)
+        assert tracker.attempts == 1
+        assert tracker.bytes_written < BIG
+        if lib is hyperclient:  # never polled: aiohttp has no count from an open connection
+            assert tracker.bytes_written > 0
+        assert await outcome(tracker) == "UploadAbortedError"
+    stall.release()
+
+
+# -- attempts ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "size", "written"),
+    [(307, 10, 10), (307, 300_000, 300_000), (303, 300_000, 0)],
+    ids=["307-small", "307-large", "303"],
+)
+async def test_a_redirect_is_a_new_attempt(
+    sink: tuple[str, list[int]], status: int, size: int, written: int
+) -> None:
+    """307 sends the body again: counting starts over. 303 follows with a GET and no body
+    (zero bytes, sent whole)."""
+    base, seen = sink
+    for lib in LIBS:
+        tracker = lib.UploadTracker()
+        async with lib.ClientSession() as s:
+            async with s.post(f"{base}/{status}", data=b"x" * size, upload_tracker=tracker) as r:
+                assert await r.json() == {"received": written}
+        assert (tracker.attempts, tracker.bytes_written) == (2, written), lib
+        assert await outcome(tracker) is None
+    assert seen == [size, written] * 2
+
+
+async def test_a_retry_on_a_stale_pooled_connection_is_a_new_attempt(raw_server: Any) -> None:
+    """The server reads the second request on a kept-alive connection and closes without
+    answering: the PUT (idempotent, replayable) is sent again on a new connection."""
+    state = {"connections": 0, "answered": 0}
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        state["connections"] += 1
+        first = state["connections"] == 1
+        while True:
+            await read_request(reader)
+            if first and state["answered"] == 1:
+                return  # closed by the fixture: a stale keep-alive connection
+            state["answered"] += 1
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    for lib in LIBS:
+        state.update(connections=0, answered=0)
+        tracker = lib.UploadTracker()
+        async with lib.ClientSession() as s:
+            async with s.put(srv.url, data=b"abc") as r:
+                await r.read()
+            async with s.put(srv.url, data=b"abcd", upload_tracker=tracker) as r:
+                assert await r.read() == b"ok"
+        assert state["connections"] == 2
+        assert (tracker.attempts, tracker.bytes_written, await outcome(tracker)) == (2, 4, None)
+
+
+async def test_a_middleware_sending_twice_makes_two_attempts(sink: tuple[str, list[int]]) -> None:
+    async def twice(req: Any, handler: Any) -> Any:
+        first = await handler(req)
+        first.release()
+        return await handler(req)
+
+    base, seen = sink
+    for lib in LIBS:
+        tracker = lib.UploadTracker()
+        async with lib.ClientSession(middlewares=(twice,)) as s:
+            async with s.post(f"{base}/sink", data=b"abc", upload_tracker=tracker) as r:
+                assert await r.json() == {"received": 3}
+        assert (tracker.attempts, tracker.bytes_written, await outcome(tracker)) == (2, 3, None)
+    assert seen == [3] * 4
+
+
+# -- misuse and API surface -----------------------------------------------------------------
+
+
+async def test_a_tracker_observes_one_request_only(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    for lib in LIBS:
+        tracker = lib.UploadTracker()
+        async with lib.ClientSession() as s:
+            async with s.post(srv.url, data=b"one", upload_tracker=tracker) as r:
+                await r.read()
+            with pytest.raises(
+                RuntimeError, match=r"^UploadTracker is already bound to a request$"
+            ):
+                await s.post(srv.url, data=b"second", upload_tracker=tracker)
+        # The refused second request leaves the first one's record alone.
+        assert (tracker.attempts, tracker.bytes_written, await outcome(tracker)) == (1, 3, None)
+    assert srv.connections == 2  # one per library: the second request never connected
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=lambda m: m.__name__)
+def test_a_tracker_needs_a_running_loop(lib: types.ModuleType) -> None:
+    with pytest.raises(RuntimeError, match="no running event loop"):
+        lib.UploadTracker()
+
+
+async def test_every_verb_and_module_function_takes_upload_tracker(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    verbs = ("get", "options", "head", "post", "put", "patch", "delete")
+    async with hyperclient.ClientSession() as s:
+        calls: list[Callable[..., Any]] = [getattr(s, verb) for verb in verbs]
+        calls.append(lambda url, **kw: s.request("POST", url, **kw))
+        calls += [getattr(hyperclient, verb) for verb in verbs]
+        calls.append(lambda url, **kw: hyperclient.request("PUT", url, **kw))
+        for call in calls:
+            tracker = UploadTracker()
+            async with call(srv.url, upload_tracker=tracker) as resp:
+                await resp.read()
+            assert (tracker.attempts, await outcome(tracker)) == (1, None), call
+
+
+def test_the_public_names_are_aiohttps() -> None:
+    assert hyperclient.UploadTracker is hyperclient.client_reqrep.UploadTracker
+    assert hyperclient.UploadAbortedError is hyperclient.client_exceptions.UploadAbortedError
+    assert issubclass(UploadAbortedError, hyperclient.ClientError)
+    assert aiohttp.UploadAbortedError.__mro__[1].__name__ == UploadAbortedError.__mro__[1].__name__
+
+
+def test_a_request_pays_no_attribute_for_a_tracker_it_has_not() -> None:
+    """The tracker is a class default on ClientRequest, set on a request only when one
+    is passed: the instance dict stays within CPython 3.11's shared-key size."""
+    req = ClientRequest(
+        "POST", URL("http://127.0.0.1/"), data=b"x", skip_auto_headers=["Content-Type"]
+    )
+    assert "_upload_tracker" not in vars(req)
+    assert len(vars(req)) <= 29
+    assert req._upload_tracker is None
