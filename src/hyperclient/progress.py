@@ -11,14 +11,17 @@ Rules it keeps:
 * It only listens. The request writes its body as if no tracker were there; a tracked
   request's body writer gets the connection's protocol wrapped in ``_WatchedWrites``,
   which counts the bytes written and reports when writing ends. Untracked requests pay
-  one ``is None`` check per send, nothing per byte.
-* ``bytes_written`` is computed on access from the transport's unsent buffer: bytes
+  an attribute read and an ``is None`` check in the session's send and the request's,
+  nothing per byte.
+* ``bytes_written`` is computed from the transport's unsent buffer, on access and also
+  at each piece and around each wait for the socket to drain (so that a count stands
+  when the connection then closes, and the list of piece starts stays short): bytes
   still queued in the event loop are not counted, bytes in the kernel's socket buffer
-  are (nobody can see past it). Payload bytes, not wire bytes: the head, chunked framing
-  and compression are taken out by remembering, for each piece of the body, how many
-  payload bytes had been given and how many bytes had been written when it started, and
-  interpolating inside a piece (exact without compression, an estimate with it; aiohttp
-  estimates the same way).
+  are (nobody can see past it). It never steps back. Payload bytes, not wire bytes: the
+  head, chunked framing and compression are taken out by remembering, for each piece of
+  the body, how many payload bytes had been given and how many bytes had been written
+  when it started, and interpolating inside a piece (exact without compression, an
+  estimate with it; aiohttp estimates the same way).
 * Attempts of one request never overlap: the body is written before the response head is
   awaited, so an attempt has ended (sent, cut short or failed) before the next one
   starts. Reports from a wrapper of an earlier attempt are ignored all the same.
@@ -247,7 +250,11 @@ class UploadTracker:
             # Inside a piece: its payload spread evenly over its bytes on the wire.
             sent = min(out, end_wire) - wire
             payload += (end_payload - payload) * sent // (end_wire - wire)
-        self._flushed = payload
+        # Never backwards, for progress bars: a TLS transport that holds records back
+        # (during a handshake) counts them in its buffer, and a record is a little
+        # larger than the plaintext it carries.
+        if payload > self._flushed:
+            self._flushed = payload
 
 
 class _WatchedWrites:
