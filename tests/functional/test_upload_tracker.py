@@ -18,6 +18,7 @@ import io
 import os
 import socket
 import ssl
+import struct
 import types
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -340,6 +341,56 @@ async def test_a_small_body_sent_with_the_head_and_no_body_at_all(raw_server: An
     assert got == [b"hello", b"", b"hello", b""]
 
 
+async def test_expect_100_continue_sent_or_refused(aiohttp_server: Start) -> None:
+    """Told to go on, the body goes; refused (417), it never leaves: aborted, zero bytes."""
+
+    async def sink(request: web.Request) -> web.Response:
+        return web.json_response({"received": len(await request.read())})
+
+    async def expect_handler(request: web.Request) -> None:
+        if request.path == "/refuse":
+            raise web.HTTPExpectationFailed()
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    app = web.Application()
+    for path in ("/go", "/refuse"):
+        app.router.add_post(path, sink, expect_handler=expect_handler)
+    server = await aiohttp_server(app)
+    for lib in LIBS:
+        results = []
+        for path, status in (("/go", 200), ("/refuse", 417)):
+            tracker = lib.UploadTracker()
+            async with lib.ClientSession() as s:
+                url = f"http://127.0.0.1:{server.port}{path}"
+                async with s.post(
+                    url, data=b"abc" * 1000, expect100=True, upload_tracker=tracker
+                ) as r:
+                    assert r.status == status
+            results.append((tracker.attempts, tracker.bytes_written, await outcome(tracker)))
+        assert results == [(1, 3000, None), (1, 0, "UploadAbortedError")], lib
+
+
+async def test_a_cancelled_upload_complete_is_left_alone(raw_server: Any) -> None:
+    """Cancelling the future is the caller's business: the request still runs and the
+    counts are kept, nothing raises when the tracker would settle it."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    for lib in LIBS:
+        tracker = lib.UploadTracker()
+        tracker.upload_complete.cancel()
+        async with lib.ClientSession() as s:
+            async with s.post(srv.url, data=b"hello", upload_tracker=tracker) as resp:
+                assert await resp.read() == b"ok"
+        assert (tracker.attempts, tracker.bytes_written) == (1, 5)
+        assert tracker.upload_complete.cancelled()
+    assert repr(tracker) == "<UploadTracker attempts=1 bytes_written=5 sent>"
+
+
 # -- cut short, failed, never sent ----------------------------------------------------------
 
 
@@ -373,6 +424,38 @@ async def test_an_early_413_cuts_the_upload_short(raw_server: Any) -> None:
             assert tracker.bytes_written > 0, "counted while the connection was open"
         else:
             assert settled in ("UploadAbortedError", "ClientOSError")
+
+
+@LARGE_BYTES_OK
+async def test_a_reset_while_sending_is_the_uploads_error(raw_server: Any) -> None:
+    """The server reads 100 kB and resets the connection: our upload failed with the
+    connection's error, which the tracker holds (the request raises the response's error,
+    chained to it). aiohttp's tracker holds that error or UploadAbortedError, by race."""
+    size = 16 * 2**20
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(100_000)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # RST
+
+    srv: RawServer = await raw_server(script)
+    for lib in LIBS:
+        tracker = lib.UploadTracker()
+        async with session(lib) as s:
+            with pytest.raises(lib.ClientConnectionError) as info:
+                await s.post(srv.url, data=b"x" * size, upload_tracker=tracker)
+        assert tracker.attempts == 1
+        assert tracker.bytes_written < size
+        error = tracker.upload_complete.exception()
+        if lib is hyperclient:
+            assert isinstance(error, hyperclient.ClientConnectionResetError), error
+            assert str(error).startswith("connection lost while sending")
+            assert error is info.value.__cause__
+            assert tracker.bytes_written > 0  # aiohttp counts only when polled
+        else:  # its writer task is cancelled or fails, whichever comes first
+            assert isinstance(error, lib.UploadAbortedError | lib.ClientConnectionError)
 
 
 async def test_a_refused_connection_is_one_attempt_never_sent() -> None:
