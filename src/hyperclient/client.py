@@ -793,9 +793,9 @@ class ClientSession:
                 version=version or self._version,
                 encoding=encoding,
                 read_until_eof=read_until_eof,
-                auto_decompress=self._auto_decompress
-                if auto_decompress is None
-                else auto_decompress,
+                auto_decompress=(
+                    self._auto_decompress if auto_decompress is None else auto_decompress
+                ),
                 ssl=_ssl_setting(ssl, verify_ssl, ssl_context, fingerprint),
                 server_hostname=server_hostname,
                 proxy=URL(proxy) if isinstance(proxy, str) else proxy,
