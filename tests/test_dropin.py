@@ -286,7 +286,7 @@ def test_test_client_drives_hyperclient_under_client_swap() -> None:
 #: aiohttp's submodules that client code imports names from; hyperclient has each.
 SUBMODULES = ("abc", "client_exceptions", "client_middleware_digest_auth",
               "client_middlewares", "client_reqrep", "client_ws", "cookiejar", "hdrs",
-              "helpers", "streams")  # fmt: skip
+              "helpers", "payload", "streams")  # fmt: skip
 
 
 def test_aiohttp_submodule_names_are_importable() -> None:

@@ -28,6 +28,7 @@ RANKS: dict[str, int] = {
     "formdata": 2,
     "fieldvalues": 2,
     "multipart": 2,
+    "payload": 2,
     "streams": 3,
     "protocol": 4,
     "resolver": 3,
@@ -61,7 +62,8 @@ RANKS: dict[str, int] = {
 }
 
 PURE = {"http1", "ws_frames", "ws_handshake", "cookies", "auth", "proxy", "socks",
-        "compression", "formdata", "fieldvalues", "multipart", "errors", "values"}  # fmt: skip
+        "compression", "formdata", "fieldvalues", "multipart", "payload", "errors",
+        "values"}  # fmt: skip
 
 FORBIDDEN = ["aiohttp", "httpx", "h11", "httptools", "requests", "urllib3", "httpcore"]
 

@@ -15,6 +15,7 @@ from . import client_ws as client_ws
 from . import cookiejar as cookiejar
 from . import hdrs as hdrs
 from . import helpers as helpers
+from . import payload as payload
 from . import streams as streams
 from .auth import BasicAuth, DigestAuth, encode_basic_auth
 from .client import (
@@ -83,6 +84,21 @@ from .multipart import (
     content_disposition_filename,
     parse_content_disposition,
 )
+from .payload import (
+    PAYLOAD_REGISTRY,
+    AsyncIterablePayload,
+    BufferedReaderPayload,
+    BytesIOPayload,
+    BytesPayload,
+    IOBasePayload,
+    JsonPayload,
+    Payload,
+    StringIOPayload,
+    StringPayload,
+    TextIOPayload,
+    get_payload,
+    payload_type,
+)
 from .pool import EndpointStats
 from .progress import UploadTracker
 from .request import ClientRequest
@@ -131,15 +147,20 @@ __version__ = "0.1.0"
 
 __all__ = (
     "EMPTY_PAYLOAD",
+    "PAYLOAD_REGISTRY",
     "AbstractCookieJar",
     "AbstractResolver",
     "AddrInfoType",
+    "AsyncIterablePayload",
     "AsyncResolver",
     "BadContentDispositionHeader",
     "BadContentDispositionParam",
     "BaseConnector",
     "BasicAuth",
     "BodyPartReader",
+    "BufferedReaderPayload",
+    "BytesIOPayload",
+    "BytesPayload",
     "ClientConnectionError",
     "ClientConnectionResetError",
     "ClientConnectorCertificateError",
@@ -177,13 +198,16 @@ __all__ = (
     "HttpVersion",
     "HttpVersion10",
     "HttpVersion11",
+    "IOBasePayload",
     "InvalidURL",
     "InvalidUrlClientError",
     "InvalidUrlRedirectClientError",
+    "JsonPayload",
     "MultipartReader",
     "MultipartWriter",
     "NonHttpUrlClientError",
     "NonHttpUrlRedirectClientError",
+    "Payload",
     "ProxyConnector",
     "RedirectClientError",
     "RequestInfo",
@@ -196,7 +220,10 @@ __all__ = (
     "SocketTimeoutError",
     "StaticResolver",
     "StreamReader",
+    "StringIOPayload",
+    "StringPayload",
     "TCPConnector",
+    "TextIOPayload",
     "ThreadedResolver",
     "TooManyRedirects",
     "TraceConfig",
@@ -231,11 +258,13 @@ __all__ = (
     "delete",
     "encode_basic_auth",
     "get",
+    "get_payload",
     "head",
     "options",
     "parse_content_disposition",
     "parse_mimetype",
     "patch",
+    "payload_type",
     "post",
     "put",
     "request",

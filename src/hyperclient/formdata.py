@@ -39,6 +39,8 @@ from pathlib import PurePath
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from multidict import CIMultiDict
+
 from .errors import short_repr
 from .http1 import is_token
 
@@ -50,6 +52,29 @@ READ_SIZE = 65536
 _URLENCODED = "application/x-www-form-urlencoded"
 _OCTET_STREAM = "application/octet-stream"  # also the request layer's and multipart's default
 
+
+class PayloadBase:
+    """What a form or a multipart body needs from a :class:`~.payload.Payload`: its part
+    headers and its bytes as a part value. :mod:`.payload` builds on this module, so this
+    module knows payloads by this base class and never imports them."""
+
+    _headers: CIMultiDict[str]
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        """The part's headers (``Content-Type`` included); mutable until it is sent."""
+        return self._headers
+
+    @property
+    def content_type(self) -> str:
+        """The ``Content-Type`` header."""
+        return self._headers["Content-Type"]
+
+    def _source(self) -> _Value:
+        """The bytes to send, as a part value (the same object on every call)."""
+        raise NotImplementedError  # pragma: no cover  # Defensive: payload.Payload overrides it
+
+
 FieldValue = (
     str
     | bytes
@@ -57,6 +82,7 @@ FieldValue = (
     | memoryview
     | io.IOBase
     | AsyncIterable[bytes]
+    | PayloadBase
     | int
     | float
     | list[Any]
@@ -272,7 +298,7 @@ def is_seekable_file(file: Any) -> bool:
 @dataclass
 class _Field:
     name: str
-    value: str | bytes | FileSource | StreamSource
+    value: str | bytes | FileSource | StreamSource | PayloadBase
     filename: str | None
     content_type: str
 
@@ -404,7 +430,7 @@ class FormData:
             self._is_multipart = True
 
         charset = self._charset or "utf-8"
-        stored: str | bytes | FileSource | StreamSource
+        stored: str | bytes | FileSource | StreamSource | PayloadBase
         if isinstance(value, io.IOBase):
             stored = FileSource(value, charset)
             if filename is None:
@@ -420,6 +446,13 @@ class FormData:
         elif isinstance(value, (str, int, float)):
             stored = value if isinstance(value, str) else str(value)
             default_type = f"text/plain; charset={charset}"
+        elif isinstance(value, PayloadBase):
+            # aiohttp would urlencode the payload's repr in a form without files; a part
+            # is the only way to send its bytes. Its own headers (Content-Type...) go
+            # with it; the filename is only what the caller gives, as in aiohttp.
+            stored = value
+            default_type = value.content_type
+            self._is_multipart = True
         elif hasattr(value, "readany") or hasattr(value, "__aiter__"):
             stored = StreamSource(value)
             default_type = _OCTET_STREAM
@@ -429,7 +462,9 @@ class FormData:
 
         if filename is not None:
             self._is_multipart = True
-        if content_type is None:
+        if content_type is None and isinstance(stored, PayloadBase):
+            content_type = default_type  # the payload's own, whatever the filename
+        elif content_type is None:
             named = filename is not None and not isinstance(stored, str)
             content_type = guess_type(filename if named else None, default_type)
         self._fields.append(_Field(name, stored, filename, content_type))
@@ -472,7 +507,8 @@ class FormData:
             return self._multipart_body()
         pairs = []
         for field in self._fields:
-            if isinstance(field.value, (FileSource, StreamSource)):  # pragma: no cover  # Defensive
+            streamed = isinstance(field.value, FileSource | StreamSource | PayloadBase)
+            if streamed:  # pragma: no cover  # Defensive
                 raise TypeError("a file object needs a multipart form")
             pairs.append((field.name, field.value))
         charset = self._charset or "utf-8"
@@ -495,13 +531,16 @@ class FormData:
             disposition = content_disposition_header("form-data", self._quote_fields, **params)
             # RFC 7578 §4.8: only Content-Disposition and Content-Type belong in a part;
             # WHATWG: names and filenames travel as UTF-8.
+            extra = _payload_headers(field.value) if isinstance(field.value, PayloadBase) else ""
             head = (
                 f"--{boundary}\r\n"
                 f"Content-Disposition: {disposition}\r\n"
-                f"Content-Type: {field.content_type}\r\n\r\n"
+                f"Content-Type: {field.content_type}\r\n{extra}\r\n"
             ).encode()
             value: _Value
-            if isinstance(field.value, str):
+            if isinstance(field.value, PayloadBase):
+                value = field.value._source()
+            elif isinstance(field.value, str):
                 value = _BytesValue(field.value.encode(charset))
             elif isinstance(field.value, bytes):
                 value = _BytesValue(field.value)
@@ -510,6 +549,28 @@ class FormData:
             parts.append(_PlannedPart(head, value, value.measure(), None, None))
         plan = _Plan(parts, boundary.encode("ascii"), close=True)
         return plan.body("multipart/form-data; boundary=" + boundary)
+
+
+def _payload_headers(payload: PayloadBase) -> str:
+    """A payload's own part header lines, other than the two a form part always has and
+    ``Content-Length`` (aiohttp drops it from form parts too).
+
+    Raises:
+        ValueError: a coding header RFC 7578 §4.7/§4.8 leaves out of ``form-data``, or a
+            header that would break the part head.
+    """
+    lines = []
+    for name, value in payload.headers.items():
+        lowered = name.lower()
+        if lowered in ("content-type", "content-disposition", "content-length"):
+            continue
+        if lowered in ("content-encoding", "content-transfer-encoding"):
+            raise ValueError(f"a form-data part cannot carry {name} (RFC 7578 §4.8)")
+        if not is_token(name):
+            raise ValueError(f"invalid part header name: {short_repr(name)}")
+        check_header_value(f"{name} header", value)
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines)
 
 
 def encode_urlencoded(

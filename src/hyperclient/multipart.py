@@ -63,6 +63,8 @@ from .formdata import (
     guess_type,
 )
 from .http1 import is_token
+from .payload import LookupError as PayloadLookupError
+from .payload import Payload, get_payload
 
 __all__ = (
     "BadContentDispositionHeader",
@@ -120,22 +122,6 @@ class _Part:
             disptype, quote_fields, **params
         )
 
-    def _head(self, dash_boundary: bytes, content_length: int | None) -> bytes:
-        """The delimiter line and header block that open this part; a *content_length*
-        replaces any ``Content-Length`` in the headers."""
-        lines = [dash_boundary.decode("ascii")]
-        for name, value in self._headers.items():
-            if content_length is not None and name.lower() == "content-length":
-                continue
-            if not is_token(name):
-                raise ValueError(f"invalid part header name: {short_repr(name)}")
-            check_header_value(f"{name} header", value)
-            lines.append(f"{name}: {value}")
-        if content_length is not None:
-            lines.append(f"Content-Length: {content_length}")  # as aiohttp, for readers
-        # RFC 7578 §5.1.1 / WHATWG: field names and filenames travel as UTF-8.
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-
 
 class BodyPartWriter(_Part):
     """One part of a :class:`MultipartWriter`, as returned by its ``append*`` methods.
@@ -145,7 +131,7 @@ class BodyPartWriter(_Part):
     """
 
     def __init__(self, value: _Value, content_type: str, filename: str | None = None) -> None:
-        self._value = value
+        self._part_value = value
         self._filename = filename
         self._headers = CIMultiDict({"Content-Type": content_type})
 
@@ -157,7 +143,7 @@ class BodyPartWriter(_Part):
     @property
     def size(self) -> int | None:
         """The part body's length in bytes before any coding, or None when unknown."""
-        return self._value.measure()
+        return self._part_value.measure()
 
 
 class MultipartWriter(_Part):
@@ -189,7 +175,7 @@ class MultipartWriter(_Part):
         self._subtype = subtype
         self._close_boundary = close_boundary
         self._is_form_data = subtype == "form-data"
-        self._parts: list[BodyPartWriter | MultipartWriter] = []
+        self._parts: list[_AnyPart] = []
         content_type = f"multipart/{subtype}; boundary={_boundary_param(boundary)}"
         check_header_value("multipart subtype", content_type)
         self._headers = CIMultiDict({"Content-Type": content_type})
@@ -205,7 +191,7 @@ class MultipartWriter(_Part):
     ) -> None:
         pass
 
-    def __iter__(self) -> Iterator[tuple[BodyPartWriter | MultipartWriter, str | None, str | None]]:
+    def __iter__(self) -> Iterator[tuple[_AnyPart, str | None, str | None]]:
         """Each part as aiohttp yields it: ``(part, content_encoding, transfer_encoding)``."""
         return iter([(part, *self._codings(part)) for part in self._parts])
 
@@ -234,9 +220,7 @@ class MultipartWriter(_Part):
         (a stream, a text or non-seekable file, a content or transfer coding)."""
         return self._plan().size
 
-    def append(
-        self, obj: Any, headers: Mapping[str, str] | None = None
-    ) -> BodyPartWriter | MultipartWriter:
+    def append(self, obj: Any, headers: Mapping[str, str] | None = None) -> _AnyPart:
         """Append a part.
 
         Args:
@@ -245,8 +229,10 @@ class MultipartWriter(_Part):
                 *headers*), a file object (binary or text; its type and an ``attachment``
                 disposition come from its name; read when sent, never closed), an async
                 iterable of bytes or a stream such as a response's ``content`` (sent
-                once, chunked), another :class:`MultipartWriter` (nested), or a part
-                returned by another ``append``.
+                once, chunked), another :class:`MultipartWriter` (nested), a part
+                returned by another ``append``, a :class:`~.payload.Payload` (sent with
+                its headers), or a value of a type registered with
+                :class:`~.payload.payload_type`.
             headers: part headers; they replace the defaults.
 
         Returns:
@@ -258,8 +244,8 @@ class MultipartWriter(_Part):
             RuntimeError: an unknown ``Content-Encoding`` or
                 ``Content-Transfer-Encoding`` header.
         """
-        part: BodyPartWriter | MultipartWriter
-        if isinstance(obj, BodyPartWriter | MultipartWriter):
+        part: _AnyPart
+        if isinstance(obj, BodyPartWriter | MultipartWriter | Payload):
             part = obj
         elif isinstance(obj, bytes | bytearray | memoryview):
             part = BodyPartWriter(_BytesValue(bytes(obj)), _OCTET_STREAM)
@@ -271,7 +257,10 @@ class MultipartWriter(_Part):
         elif hasattr(obj, "readany") or hasattr(obj, "__aiter__"):
             part = BodyPartWriter(StreamSource(obj), _OCTET_STREAM)
         else:
-            raise TypeError(f"cannot make a multipart part from {short_repr(obj)}")
+            try:
+                part = get_payload(obj)  # a type registered with payload_type()
+            except PayloadLookupError:
+                raise TypeError(f"cannot make a multipart part from {short_repr(obj)}") from None
         if headers:
             part.headers.update(headers)
         return self.append_payload(part)
@@ -289,10 +278,9 @@ class MultipartWriter(_Part):
             part.set_content_disposition("attachment", filename=name)
         return part
 
-    def append_payload(
-        self, part: BodyPartWriter | MultipartWriter
-    ) -> BodyPartWriter | MultipartWriter:
-        """Append a part made by another writer's ``append*`` (aiohttp's name).
+    def append_payload(self, part: _AnyPart) -> _AnyPart:
+        """Append a :class:`~.payload.Payload`, or a part made by another writer's
+        ``append*``.
 
         Returns:
             *part*.
@@ -309,7 +297,7 @@ class MultipartWriter(_Part):
         self._parts.append(part)
         return part
 
-    def _codings(self, part: BodyPartWriter | MultipartWriter) -> tuple[str | None, str | None]:
+    def _codings(self, part: _AnyPart) -> tuple[str | None, str | None]:
         """The content coding and transfer encoding to apply to *part*, from its headers
         as they are now (None for identity and binary).
 
@@ -336,9 +324,7 @@ class MultipartWriter(_Part):
             te_encoding if te_encoding in _TRANSFER_ENCODINGS else None,
         )
 
-    def append_json(
-        self, obj: Any, headers: Mapping[str, str] | None = None
-    ) -> BodyPartWriter | MultipartWriter:
+    def append_json(self, obj: Any, headers: Mapping[str, str] | None = None) -> _AnyPart:
         """Append *obj* serialised as JSON (``application/json``, UTF-8).
 
         Returns:
@@ -354,7 +340,7 @@ class MultipartWriter(_Part):
         self,
         obj: Sequence[tuple[str, Any]] | Mapping[str, Any],
         headers: Mapping[str, str] | None = None,
-    ) -> BodyPartWriter | MultipartWriter:
+    ) -> _AnyPart:
         """Append *obj* as ``application/x-www-form-urlencoded`` (sequences repeat the key).
 
         Returns:
@@ -411,13 +397,40 @@ class MultipartWriter(_Part):
         parts = []
         for part in self._parts:
             encoding, te_encoding = self._codings(part)
-            value: _Value = part._plan() if isinstance(part, MultipartWriter) else part._value
+            value: _Value
+            if isinstance(part, MultipartWriter):
+                value = part._plan()
+            else:  # a Payload, or a BodyPartWriter: the same part value interface
+                value = part._part_value if isinstance(part, BodyPartWriter) else part._source()
             size = value.measure()
             coded = encoding or te_encoding
             length = None if self._is_form_data or coded else size
-            head = part._head(dash, length)
+            head = _part_head(part.headers, dash, length)
             parts.append(_PlannedPart(head, value, size, encoding, te_encoding))
         return _Plan(parts, self._boundary, self._close_boundary if close is None else close)
+
+
+#: What a writer holds: its own parts, nested writers, and payloads.
+_AnyPart = BodyPartWriter | MultipartWriter | Payload
+
+
+def _part_head(
+    headers: Mapping[str, str], dash_boundary: bytes, content_length: int | None
+) -> bytes:
+    """The delimiter line and header block that open a part with *headers*; a
+    *content_length* replaces any ``Content-Length`` in them."""
+    lines = [dash_boundary.decode("ascii")]
+    for name, value in headers.items():
+        if content_length is not None and name.lower() == "content-length":
+            continue
+        if not is_token(name):
+            raise ValueError(f"invalid part header name: {short_repr(name)}")
+        check_header_value(f"{name} header", value)
+        lines.append(f"{name}: {value}")
+    if content_length is not None:
+        lines.append(f"Content-Length: {content_length}")  # as aiohttp, for readers
+    # RFC 7578 §5.1.1 / WHATWG: field names and filenames travel as UTF-8.
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
 def _text_type(headers: Mapping[str, str] | None) -> tuple[str, str]:

@@ -41,6 +41,8 @@ from .errors import (
 from .formdata import _OCTET_STREAM, Body, FileSource, FormData, StreamSource, guess_type
 from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
 from .multipart import MultipartWriter
+from .payload import LookupError as PayloadLookupError
+from .payload import Payload, get_payload, payload_body
 from .progress import UploadTracker
 from .proxy import absolute_target, proxy_headers, uses_absolute_form
 from .response import ClientResponse
@@ -75,6 +77,9 @@ _URL_CACHE: dict[str, URL] = {}
 _DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": accept_encoding()}
 _AUTO_HEADERS = (*_DEFAULT_HEADERS.items(), ("User-Agent", _USER_AGENT))
 _URL_CACHE_SIZE = 512
+#: A payload's headers that its request does not take as they are: the type follows
+#: the rule of every body (caller's first, skip_auto_headers), framing is ours.
+_NOT_FROM_PAYLOAD = frozenset({"content-type", "content-length", "transfer-encoding"})
 
 
 def _is_encoded(url: str) -> bool:
@@ -346,6 +351,8 @@ class ClientRequest:
         elif isinstance(data, Mapping | MultiDict | MultiDictProxy | list | tuple):
             form = FormData(data, charset=self.encoding if self.encoding != "utf-8" else None)
             source = form.body()
+        elif isinstance(data, Payload):  # after the common cases: they pay nothing for it
+            source = self._payload_source(data)
         elif isinstance(data, io.IOBase) or (hasattr(data, "read") and callable(data.read)):
             name = getattr(data, "name", None)
             file_type = guess_type(name if isinstance(name, str) else None, _OCTET_STREAM)
@@ -353,10 +360,14 @@ class ClientRequest:
         elif isinstance(data, AsyncIterable):
             source = _stream_body(data)
         else:
-            raise TypeError(
-                "data must be bytes, str, a dict, FormData, MultipartWriter, a file or an "
-                f"async iterable, got {type(data).__name__}"
-            )
+            try:
+                payload = get_payload(data)  # a type registered with payload_type()
+            except PayloadLookupError:
+                raise TypeError(
+                    "data must be bytes, str, a dict, FormData, MultipartWriter, a Payload, "
+                    f"a file or an async iterable, got {type(data).__name__}"
+                ) from None
+            source = self._payload_source(payload)
         if source is not None:
             self._body_source = source
             content_type = source.content_type
@@ -367,6 +378,16 @@ class ClientRequest:
         ):
             headers["Content-Type"] = content_type
         self._set_framing()
+
+    def _payload_source(self, payload: Payload) -> Body:
+        """*payload* as the body; its headers other than ``Content-Type`` (set with the
+        other bodies' types) and framing join the request's unless already there, as
+        aiohttp copies them."""
+        headers = self.headers
+        for name, value in payload.headers.items():
+            if name.lower() not in _NOT_FROM_PAYLOAD and name not in headers:
+                headers[name] = value
+        return payload_body(payload)
 
     def _set_framing(self) -> None:
         headers = self.headers
