@@ -227,6 +227,17 @@ async def test_payloads_in_formdata_parse_as_aiohttps(
     assert ours["file"]["data"].encode("latin-1") == bytes(range(256)) * 1000
 
 
+async def test_payload_headers_travel_in_its_form_part(url: Callable[[str], str]) -> None:
+    def make(m: Any) -> Any:
+        form = aiohttp.FormData() if m is aiohttp.payload else hyperclient.FormData()
+        form.add_field("j", m.JsonPayload([1], headers={"X-Extra": "1"}), filename="j.json")
+        return form
+
+    ours, theirs = await _send_both(url("/multipart"), make)
+    assert ours["parts"] == theirs["parts"]
+    assert ours["parts"][0]["headers"]["X-Extra"] == "1"
+
+
 async def test_payload_alone_makes_a_multipart_form(url: Callable[[str], str]) -> None:
     form = hyperclient.FormData()
     form.add_field("note", hyperclient.StringPayload("é"))
@@ -298,6 +309,22 @@ async def test_write_only_payload_writing_less_than_its_size_fails(
 def _client_tasks() -> set[asyncio.Task[Any]]:
     """Running tasks, less the test server's connection handlers."""
     return {t for t in asyncio.all_tasks() if "RequestHandler" not in repr(t)}
+
+
+async def test_payload_with_file_like_methods_is_sent_as_a_payload(
+    url: Callable[[str], str],
+) -> None:
+    class Readable(hyperclient.Payload):
+        def read(self) -> bytes:  # a helper of its own, not a file's read()
+            return b"not this"
+
+        async def write(self, writer: Any) -> None:
+            await writer.write(b"but this")
+
+    async with ClientSession() as session:
+        async with session.post(url("/echo"), data=Readable(None, filename="r.txt")) as r:
+            got = await r.json()
+    assert (got["body"], got["content_type"]) == ("but this", "text/plain")
 
 
 class Failing(hyperclient.Payload):
