@@ -607,8 +607,12 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
                 head_waiter.set_exception(exc)
         elif payload is not None:
             payload.set_exception(_payload_error(exc))
+        # A body writer waiting in drain() stops (stop_sending is now true). Unsent bytes
+        # are dropped: a graceful close would wait for a peer that may never read them,
+        # and until then neither connection_lost nor closed_future would come.
+        self._wake_drain()
         if self.transport is not None:
-            self.transport.close()
+            self.transport.abort()
         self._complete()
 
     def _disconnect_error(self, exc: BaseException | None) -> Exception:

@@ -380,6 +380,32 @@ async def test_early_error_response_stops_the_upload(raw_server: Any, then: str)
         stop.set()
 
 
+async def test_closing_the_session_mid_upload_ends_it_at_once(raw_server: Any) -> None:
+    """The server stopped reading, so the upload waits in drain with bytes buffered: the
+    session's close aborts the connection, the upload fails at once with the connector's
+    error, and close() does not wait for bytes the server will never read."""
+    stop = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.transport.pause_reading()
+        await stop.wait()
+
+    srv: RawServer = await raw_server(script)
+    try:
+        session = ClientSession()
+        task = asyncio.ensure_future(session.post(srv.url, data=endless_body()))
+        await asyncio.sleep(100 * MS)
+        assert not task.done()
+        async with asyncio.timeout(1):
+            await session.close()
+            with pytest.raises(hyperclient.ClientConnectionError) as info:
+                await task
+    finally:
+        stop.set()
+    assert str(info.value) == "the connector was closed while in use"
+
+
 async def test_early_success_response_lets_the_upload_finish(raw_server: Any) -> None:
     """A 2xx head before the body ended: the server reads on (streaming), so we send on."""
     got: list[int] = []
