@@ -13,6 +13,11 @@ to :data:`READ_SIZE`, gzip/deflate and base64/quoted-printable applied while sen
 serve :mod:`.multipart`'s ``MultipartWriter`` and the request layer's file and
 async-iterable bodies: one reader, one text encoder, one replay rule for all of them.
 
+A plain binary file on disk can also be described as a :class:`FileRange` (descriptor-
+backed bytes at an offset) so that the request layer lets the kernel copy it to the socket
+(sendfile(2)) instead of reading it here; :meth:`FileSource.file_range` decides which
+files qualify, and a body offers that route through :attr:`Body.sendfile_plan`.
+
 A body can be produced again (after a redirect or for a retry) as long as every file in
 it is seekable: each replay seeks the file back to where it was when it was added. A
 non-seekable file (a pipe, a socket) can be sent once; a second attempt raises
@@ -36,7 +41,7 @@ import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlencode
 
 from multidict import CIMultiDict
@@ -44,10 +49,14 @@ from multidict import CIMultiDict
 from .errors import short_repr
 from .http1 import is_token
 
-__all__ = ("READ_SIZE", "Body", "FormData", "encode_urlencoded")
+__all__ = ("READ_SIZE", "Body", "FileRange", "FormData", "encode_urlencoded")
 
 #: Bytes (or characters, for text files) read from a file object at a time.
 READ_SIZE = 65536
+
+#: File objects whose ``read()`` returns the bytes on disk unchanged, so that the kernel may
+#: send those bytes instead (``GzipFile`` also has a ``fileno()``, of the compressed file).
+_PLAIN_FILES = (io.FileIO, io.BufferedReader, io.BufferedRandom)
 
 _URLENCODED = "application/x-www-form-urlencoded"
 _OCTET_STREAM = "application/octet-stream"  # also the request layer's and multipart's default
@@ -90,6 +99,18 @@ FieldValue = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class FileRange:
+    """*count* bytes of a regular file from *offset*, for the kernel to send (sendfile(2)).
+
+    *file* is a binary file object from ``open()``; its position is not used.
+    """
+
+    file: BinaryIO
+    offset: int
+    count: int
+
+
 @dataclass(frozen=True)
 class Body:
     """A serialised form, ready for the request layer.
@@ -100,6 +121,10 @@ class Body:
             (then the body is sent chunked).
         chunks: a factory: each call returns a fresh async iterator over the body bytes,
             so the body can be sent again after a redirect.
+        sendfile_plan: None, or a factory of the same bytes as pieces in order: ``bytes``
+            to write and :class:`FileRange` pieces the kernel can copy from disk. It
+            returns None when the body cannot go that way after all (the file was closed,
+            or is no longer a regular file); ``chunks()`` then sends it.
 
     ``chunks()`` raises ``RuntimeError`` when the body holds a non-seekable file that a
     previous iterator already started reading; ``replayable()`` says so beforehand.
@@ -109,6 +134,7 @@ class Body:
     size: int | None
     chunks: Callable[[], AsyncIterator[bytes]]
     replayable: Callable[[], bool] = lambda: True
+    sendfile_plan: Callable[[], list[bytes | FileRange] | None] | None = None
 
 
 class FileSource:
@@ -135,6 +161,24 @@ class FileSource:
         if self.is_text or not self.seekable:
             return None
         return file_size(self.file, self.start)
+
+    def file_range(self, size: int | None) -> FileRange | None:
+        """The *size* bytes from the start position as a :class:`FileRange`, when the
+        kernel can send them as they are: a binary file from ``open()`` (``read()`` adds
+        no decoding or decompression) on a regular file, still open. Else None, and the
+        file is read by :meth:`chunks`.
+        """
+        file = self.file
+        if size is None or type(file) not in _PLAIN_FILES or not self.seekable:
+            return None
+        try:
+            mode = os.fstat(file.fileno()).st_mode
+        except (OSError, ValueError):  # closed since the request was built
+            return None
+        # sendfile(2) reads from the page cache: a FIFO or a device is not a file there.
+        if not stat.S_ISREG(mode):  # pragma: no cover  # Defensive: seekable said regular
+            return None
+        return FileRange(file, self.start, size)
 
     def replayable(self) -> bool:
         """Whether the file can be read (again): seekable, or not read yet."""
@@ -273,12 +317,16 @@ async def read_announced(file: Any, size: int | None) -> AsyncIterator[bytes]:
     while remaining:
         data = file.read(min(READ_SIZE, remaining))
         if not data:
-            raise RuntimeError(
-                f"file {short_repr(guess_filename(file, '?'))} ended after "
-                f"{size - remaining} of {size} bytes"
-            )
+            raise file_ended(file, size - remaining, size)
         remaining -= len(data)
         yield bytes(data)
+
+
+def file_ended(file: Any, sent: int, size: int) -> RuntimeError:
+    """The error for a *file* that ended after *sent* of the *size* bytes announced."""
+    return RuntimeError(
+        f"file {short_repr(guess_filename(file, '?'))} ended after {sent} of {size} bytes"
+    )
 
 
 def is_seekable_file(file: Any) -> bool:

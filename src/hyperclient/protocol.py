@@ -4,8 +4,9 @@
 feeds the parser, hands the response head to the request waiting for it, fills the body
 ``StreamReader``, and tells its owner when a message is complete so the connection can go
 back to the pool. It also owns the socket-level policies that need the loop: the read
-timeout, write flow control, and the rule that an idle connection which receives anything
-(bytes or EOF) is dead and is never reused for another request.
+timeout, write flow control, sending a file range with the loop's ``sendfile`` (and
+noticing meanwhile that the server answered), and the rule that an idle connection which
+receives anything (bytes or EOF) is dead and is never reused for another request.
 
 Errors it sees are handed on raw (``RemoteProtocolError``, ``OSError``) to the head
 waiter; body errors become ``ClientPayloadError`` on the stream, since the response
@@ -15,10 +16,11 @@ object already exists by then.
 from __future__ import annotations
 
 import asyncio
+import socket
 import weakref
 from collections.abc import Callable
 from time import monotonic as _monotonic
-from typing import cast
+from typing import BinaryIO, cast
 
 from .errors import (
     ClientOSError,
@@ -42,6 +44,10 @@ __all__ = ("ResponseHandler", "SharedBufferReads", "WriteFlowControl", "receive_
 _bytes = bytes
 # The base class's writelines() joins its arguments into one bytes object.
 _JOINING_WRITELINES = asyncio.WriteTransport.writelines
+#: Seconds between two looks, while the kernel sends a file, at whether the server answered.
+_ANSWER_CHECK_INTERVAL = 0.05
+#: Bytes of a waiting answer looked at to tell whether it ends the upload (a head fits).
+_PEEK_SIZE = 65536
 
 
 class WriteFlowControl(asyncio.Protocol):
@@ -160,6 +166,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         "_reading_paused",
         "_receive_buffer",
         "_reusable",
+        "_sendfile_cut",
         "_stop_sending",
         "_upgraded",
         "_writing",
@@ -196,6 +203,8 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         self._reading_paused = False
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
+        # Set while asyncio's sendfile holds the transport: cuts that send short.
+        self._sendfile_cut: Callable[[], None] | None = None
         self._on_complete: Callable[[], None] | None = None
         self._keepalive_hint: float | None = None
         #: ``time.monotonic()`` when the first byte of the current response arrived.
@@ -338,8 +347,21 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
     def close(self) -> None:
         """Close the socket now."""
         self._reusable = False
-        if self.transport is not None:
-            self.transport.close()
+        self._close_transport()
+
+    def _close_transport(self, *, abort: bool = False) -> None:
+        """Close the socket (*abort*: dropping what is still buffered to send), or, while
+        asyncio's sendfile holds the transport, cut that send short and let it close the
+        socket once asyncio let go (closed under it, the send would wait for ever and
+        asyncio would fail on its own bookkeeping)."""
+        cut = self._sendfile_cut
+        if cut is not None:
+            cut()
+        elif self.transport is not None:
+            if abort:
+                self.transport.abort()
+            else:
+                self.transport.close()
 
     def abort(self, exc: BaseException) -> None:
         """Close the socket now; a request or body in progress fails with *exc*."""
@@ -476,6 +498,147 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         waiter = self._drain_waiter = self._loop.create_future()
         await waiter
 
+    async def sendfile(
+        self, file: BinaryIO, offset: int, count: int, timeout: float | None
+    ) -> int | None:
+        """Send *count* bytes of *file* from *offset* with the loop's ``sendfile``: the
+        kernel copies them from the page cache to the socket (sendfile(2)).
+
+        asyncio stops reading the socket while it sends. If the server answers in a way
+        that ends the upload (see :attr:`stop_sending`) while the kernel waits on a server
+        that stopped reading, the send is cut short instead of waiting for a reader that
+        will not come back; then, or when this raises, whatever arrived is read before it
+        returns, so that the early answer (RFC 9112 §9.6) is seen. After a range sent
+        whole, nothing is read: call :meth:`read_pending` before sending more. (The last
+        range of a body must be followed by ``writing(False)`` at once: a complete answer
+        read before that would count as an early one.)
+
+        Args:
+            timeout: seconds the whole range may take (``ClientTimeout.write``), or None.
+
+        Returns:
+            The bytes sent (fewer than *count*: the file ended), or None when the server's
+            answer cut the send short (how much went out is then unknown).
+
+        Raises:
+            asyncio.SendfileNotAvailableError: no sendfile on this connection (TLS, uvloop,
+                a file the kernel refuses, or a socket already broken); nothing was sent.
+            TimeoutError: *timeout* passed; part of the range may have been sent.
+            OSError: sendfile(2) failed; part of the range may have been sent.
+            ClientOSError, ServerDisconnectedError: the connection was already lost.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise self._disconnect_error(self._lost_exc)
+        try:
+            sent = await self._send_segment(transport, file, offset, count, timeout)
+        except (NotImplementedError, RuntimeError) as exc:
+            if not isinstance(exc, asyncio.SendfileNotAvailableError):
+                # uvloop has no sendfile (NotImplementedError); asyncio refuses TLS
+                # transports with a RuntimeError: both before sending (or pausing) anything.
+                raise asyncio.SendfileNotAvailableError(str(exc)) from exc
+            # asyncio says so when the first sendfile(2) call fails: nothing of the range
+            # went out, but reading was paused, and the cause may be a server that answered
+            # and reset the connection.
+            await self.read_pending()
+            raise
+        except Exception:
+            await self.read_pending()
+            raise
+        if sent is None:
+            await self.read_pending()
+        return sent
+
+    async def _send_segment(
+        self,
+        transport: asyncio.Transport,
+        file: BinaryIO,
+        offset: int,
+        count: int,
+        timeout: float | None,
+    ) -> int | None:
+        """``loop.sendfile`` under *timeout*, cut short when an answer ends the upload or
+        the connection is closed meanwhile."""
+        loop = self._loop
+        cut_for: str | None = None  # why the send was cut short: "answered" or "closed"
+        sent: int | None = None
+        try:
+            async with asyncio.timeout(timeout) as deadline:
+                if transport.get_write_buffer_size():
+                    await self._flush(transport)
+                if self.stop_sending:
+                    return None
+                checker: asyncio.TimerHandle
+
+                def cut(reason: str) -> None:
+                    nonlocal cut_for
+                    if cut_for is None:
+                        cut_for = reason
+                        deadline.reschedule(loop.time())
+
+                def check() -> None:
+                    nonlocal checker
+                    if self._answer_ends_upload(transport):
+                        cut("answered")
+                    else:
+                        checker = loop.call_later(_ANSWER_CHECK_INTERVAL, check)
+
+                checker = loop.call_later(_ANSWER_CHECK_INTERVAL, check)
+                self._sendfile_cut = lambda: cut("closed")
+                try:
+                    sent = await loop.sendfile(transport, file, offset, count, fallback=False)
+                finally:
+                    checker.cancel()
+                    self._sendfile_cut = None
+        except TimeoutError:
+            if cut_for is None:
+                raise
+        if cut_for == "closed":
+            # close() or abort() came while asyncio held the transport: close it now.
+            transport.close()
+            raise self._disconnect_error(self._lost_exc)
+        return sent
+
+    async def _flush(self, transport: asyncio.Transport) -> None:
+        """Wait until the transport has handed every buffered byte to the kernel.
+
+        ``loop.sendfile`` waits for that itself, but a cancellation there (a timeout, an
+        answer) would leave the transport half switched over, reading paused for good;
+        a cancellation here is harmless. A high-water mark of 0 makes the transport
+        pause us now and resume us once its buffer is empty.
+        """
+        low, high = transport.get_write_buffer_limits()
+        transport.set_write_buffer_limits(high=0)
+        try:
+            await self.drain()
+        finally:
+            transport.set_write_buffer_limits(high=high, low=low)
+
+    def _answer_ends_upload(self, transport: asyncio.Transport) -> bool:
+        """Whether the bytes waiting on the socket (unread: asyncio's sendfile paused
+        reading) end the upload as ``_on_head`` or ``_on_end`` would. Judged on a peeked
+        copy, parsed by a parser of its own: the bytes stay for the transport to read."""
+        if self._head_waiter is None:
+            # The head was read between two segments; the end of that response is
+            # noticed between segments too.
+            return False
+        sock = transport.get_extra_info("socket")
+        if sock is None:  # pragma: no cover  # Defensive: socket transports have one
+            return False
+        waiting = _peek(sock.fileno())
+        return bool(waiting) and _ends_upload(self._parser.trailing_data[0] + waiting)
+
+    async def read_pending(self) -> None:
+        """Let the transport read what arrived while asyncio's sendfile paused reading.
+
+        Reading resumes when sendfile returns, but the transport's read callback runs in
+        the loop iteration after the one whose poll found the socket readable: after one
+        yield we would run first, and the next segment would pause reading again (and
+        cancel that callback). After two, it has run.
+        """
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
     # -- events ------------------------------------------------------------------------------
 
     def _process(self) -> None:
@@ -611,8 +774,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         # are dropped: a graceful close would wait for a peer that may never read them,
         # and until then neither connection_lost nor closed_future would come.
         self._wake_drain()
-        if self.transport is not None:
-            self.transport.abort()
+        self._close_transport(abort=True)
         self._complete()
 
     def _disconnect_error(self, exc: BaseException | None) -> Exception:
@@ -680,6 +842,44 @@ class _CopiedReads(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._handler.resume_writing()
+
+
+def _peek(fd: int) -> bytes:
+    """Up to :data:`_PEEK_SIZE` bytes waiting on socket *fd*, left there (MSG_PEEK)."""
+    if fd < 0:  # pragma: no cover  # Defensive: closed sockets are not checked
+        return b""
+    sock = socket.socket(fileno=fd)
+    try:
+        return sock.recv(_PEEK_SIZE, socket.MSG_PEEK)
+    except OSError:  # nothing there (the socket does not block), or an error the send reports
+        return b""
+    finally:
+        sock.detach()  # the transport owns the descriptor
+
+
+def _ends_upload(data: bytes) -> bool:
+    """Whether a response starting with *data* ends the upload it answers: a final status
+    of 300 or more (``_on_head``) or a complete response (``_on_end``).
+
+    The method is not known here: parsed as the answer to a POST, a response to HEAD is
+    never complete, which only errs on the side of sending on.
+    """
+    parser = ResponseParser()
+    parser.start("POST")
+    parser.receive_data(data)
+    try:
+        while True:
+            event = parser.next_event()
+            if type(event) is ResponseHead:
+                if event.status >= 300:
+                    return True
+            elif type(event) is EndOfMessage:
+                return True
+            elif event is NEED_DATA or event is PAUSED:
+                return False
+    except RemoteProtocolError:
+        # Let the connection's own parser fail it, once reading resumes.
+        return False
 
 
 def _payload_error(exc: BaseException) -> BaseException:

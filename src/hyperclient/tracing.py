@@ -251,6 +251,10 @@ class Trace:
             self._config.on_request_start, TraceRequestStartParams(method, url, headers)
         )
 
+    def sends_request_chunks(self) -> bool:
+        """Whether a callback waits for each chunk of a request body sent."""
+        return bool(self._config.on_request_chunk_sent)
+
     async def send_request_chunk_sent(self, method: str, url: URL, chunk: bytes) -> None:
         await self._send(
             self._config.on_request_chunk_sent, TraceRequestChunkSentParams(method, url, chunk)

@@ -49,7 +49,8 @@ class ClientTimeout:
         sock_read: the longest gap between two reads from the socket.
         sock_connect: one TCP connect attempt (and its TLS handshake).
         pool: waiting for a free connection when the pool is at its limit.
-        write: the longest a single write may stay blocked by flow control.
+        write: the longest a single write may stay blocked by flow control; for a file
+            body sent with sendfile, the longest one segment of it (up to 4 MiB) may take.
         ceil_threshold: accepted for aiohttp compatibility; unused.
     """
 

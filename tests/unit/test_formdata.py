@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.parser
 import email.policy
+import gzip
 import io
 import os
 from collections.abc import Iterator
@@ -18,7 +19,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from multidict import MultiDict
 
-from hyperclient.formdata import READ_SIZE, Body, FormData, encode_urlencoded
+from hyperclient.formdata import (
+    READ_SIZE,
+    Body,
+    FileRange,
+    FileSource,
+    FormData,
+    encode_urlencoded,
+)
 
 
 async def collect(body: Body) -> list[bytes]:
@@ -523,3 +531,30 @@ async def test_sequence_values_make_one_field_per_item() -> None:
         (("f", "f.bin"), b"1"),
         (("f", "f.bin"), b"2"),
     ]
+
+
+def test_file_range_only_for_plain_binary_files(tmp_path: Path) -> None:
+    """The kernel may send a file's bytes only when read() would return them unchanged:
+    a binary file from open() (buffered or not) on a regular file, still open."""
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * 100)
+    with path.open("rb") as fobj:
+        fobj.seek(10)
+        source = FileSource(fobj)
+        assert source.file_range(source.measure()) == FileRange(fobj, 10, 90)
+        assert source.file_range(None) is None  # unknown size: chunked, read
+    with path.open("rb", buffering=0) as raw, path.open("r+b") as both:
+        assert FileSource(raw).file_range(100) == FileRange(raw, 0, 100)
+        assert FileSource(both).file_range(100) == FileRange(both, 0, 100)
+    closed = FileSource(path.open("rb"))
+    closed.file.close()
+    assert closed.file_range(100) is None
+    with gzip.open(tmp_path / "f.gz", "wb") as out:
+        out.write(b"y" * 1000)
+    # GzipFile's fileno() is the compressed file's: its bytes are not what read() returns.
+    with gzip.open(tmp_path / "f.gz", "rb") as packed, path.open(encoding="ascii") as text:
+        assert FileSource(packed).file_range(1000) is None
+        assert FileSource(text).file_range(100) is None
+    assert FileSource(io.BytesIO(b"z" * 100)).file_range(100) is None
+    with Path("/dev/zero").open("rb") as device:
+        assert FileSource(device).file_range(100) is None

@@ -1,0 +1,726 @@
+"""File bodies copied by the kernel (``loop.sendfile``), and every way back to reading.
+
+Each test that expects the sendfile path checks it was taken by wrapping the running
+loop's ``sendfile`` in a counting pass-through (instrumentation: the real call runs).
+Servers are real: aiohttp.web for byte-exact uploads, raw scripted servers for early
+answers, stalls and resets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import io
+import logging
+import os
+import select
+import socket
+import ssl
+import struct
+import sys
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pytest
+import trustme
+from aiohttp import test_utils, web
+
+import hyperclient
+from hyperclient import ClientSession, ClientTimeout, TCPConnector
+
+from ..conftest import MS, RawServer, open_fds, read_request
+
+#: Odd-sized, over two 4 MiB segments; sent from START, after a read that filled the
+#: BufferedReader's read-ahead (asyncio moves the descriptor's offset behind it).
+SIZE = 9 * 2**20 + 12345
+START = 1000
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+TOO_BIG = (
+    b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!"
+)
+
+
+@dataclass
+class SendfileCalls:
+    """What the loop's ``sendfile`` was asked: (offset, count) per call, and what it raised."""
+
+    calls: list[tuple[int, int | None]] = field(default_factory=list)
+    errors: list[type[BaseException]] = field(default_factory=list)
+
+    def offsets(self) -> list[int]:
+        return [offset for offset, _ in self.calls]
+
+
+@pytest.fixture
+async def sendfile_calls(monkeypatch: pytest.MonkeyPatch) -> SendfileCalls:
+    """Count the running loop's ``sendfile`` calls; each still runs for real."""
+    loop = asyncio.get_running_loop()
+    record = SendfileCalls()
+    real = loop.sendfile
+
+    async def counting(
+        transport: Any, file: Any, offset: int = 0, count: int | None = None, **kwargs: Any
+    ) -> int:
+        record.calls.append((offset, count))
+        try:
+            return await real(transport, file, offset, count, **kwargs)
+        except BaseException as exc:
+            record.errors.append(type(exc))
+            raise
+
+    monkeypatch.setattr(loop, "sendfile", counting)
+    return record
+
+
+@pytest.fixture(scope="module")
+def payload() -> bytes:
+    return os.urandom(SIZE)
+
+
+@pytest.fixture
+def data_file(tmp_path: Path, payload: bytes) -> Path:
+    path = tmp_path / "upload.bin"
+    path.write_bytes(payload)
+    return path
+
+
+def opened_at_start(path: Path) -> BinaryIO:
+    """*path* opened for reading, positioned at START with a read-ahead buffer filled."""
+    fobj = path.open("rb")
+    assert fobj.read(START)
+    return fobj
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Received:
+    """What the upload server got: (path, sha256, length) per request body, and the
+    client port each came from."""
+
+    bodies: list[tuple[str, str, int]] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+
+
+def upload_app(received: Received) -> web.Application:
+    async def upload(request: web.Request) -> web.Response:
+        digest = hashlib.sha256()
+        length = 0
+        async for chunk in request.content.iter_any():
+            digest.update(chunk)
+            length += len(chunk)
+        received.bodies.append((request.path, digest.hexdigest(), length))
+        assert request.transport is not None
+        received.ports.append(request.transport.get_extra_info("peername")[1])
+        return web.json_response({"sha": digest.hexdigest(), "length": length})
+
+    async def moved(request: web.Request) -> web.Response:
+        await upload(request)  # the whole body was read, then: try there
+        raise web.HTTPTemporaryRedirect("/upload")
+
+    app = web.Application(client_max_size=2**30)
+    app.router.add_post("/upload", upload)
+    app.router.add_put("/upload", upload)
+    app.router.add_post("/moved", moved)
+    return app
+
+
+@pytest.fixture
+async def upload_server(aiohttp_server: Callable[..., Awaitable[Any]]) -> tuple[str, Received]:
+    received = Received()
+    server = await aiohttp_server(upload_app(received))
+    return f"http://127.0.0.1:{server.port}", received
+
+
+def big_sparse_file(tmp_path: Path, size: int = 256 * 2**20) -> Path:
+    """A large file that costs no disk: far more than the socket buffers hold."""
+    path = tmp_path / "sparse.bin"
+    with path.open("wb") as fobj:
+        fobj.truncate(size)
+    return path
+
+
+# -- the sendfile path -----------------------------------------------------------------------
+
+
+async def test_file_is_sent_by_sendfile_byte_exact(
+    upload_server: tuple[str, Received],
+    data_file: Path,
+    payload: bytes,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    base, received = upload_server
+    async with ClientSession() as session:
+        for _ in range(2):
+            with opened_at_start(data_file) as fobj:
+                async with session.post(base + "/upload", data=fobj) as resp:
+                    assert resp.status == 200
+                    assert await resp.json() == {
+                        "sha": sha(payload[START:]),
+                        "length": SIZE - START,
+                    }
+                # Where reading it would have left it, and the file object agrees with itself.
+                assert fobj.tell() == SIZE
+                assert fobj.read() == b""
+                fobj.seek(START + 5)
+                assert fobj.read(7) == payload[START + 5 : START + 12]
+    segment = 4 * 2**20
+    assert sendfile_calls.calls == 2 * [
+        (START, segment),
+        (START + segment, segment),
+        (START + 2 * segment, SIZE - START - 2 * segment),
+    ]
+    assert sendfile_calls.errors == []
+    assert received.bodies == 2 * [("/upload", sha(payload[START:]), SIZE - START)]
+    # The answer to a whole body is no early answer: the connection is kept alive.
+    assert len(set(received.ports)) == 1
+
+
+async def test_redirect_307_sends_the_file_again_by_sendfile(
+    upload_server: tuple[str, Received],
+    data_file: Path,
+    payload: bytes,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    base, received = upload_server
+    with opened_at_start(data_file) as fobj:
+        async with ClientSession() as session:
+            async with session.post(base + "/moved", data=fobj) as resp:
+                assert resp.status == 200
+                assert [r.status for r in resp.history] == [307]
+                assert await resp.json() == {"sha": sha(payload[START:]), "length": SIZE - START}
+        assert fobj.tell() == SIZE
+    expected = (sha(payload[START:]), SIZE - START)
+    assert received.bodies == [("/moved", *expected), ("/upload", *expected)]
+    # Both hops: from the file's start, by the kernel.
+    assert sendfile_calls.offsets().count(START) == 2
+    assert sendfile_calls.errors == []
+
+
+async def test_stale_connection_retry_sends_the_file_again(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    data_file: Path,
+    payload: bytes,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    """The server reads the whole PUT on a kept-alive connection, then hangs up without a
+    byte of answer: the PUT goes again, on a new connection, from the file's start."""
+    bodies: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head, body = await read_request(reader)
+        if head.startswith(b"GET"):
+            writer.write(OK)
+            await writer.drain()
+            _, body = await read_request(reader)
+            bodies.append(body)
+            return  # and the connection closes
+        bodies.append(body)
+        writer.write(OK)
+        await writer.drain()
+
+    srv = await raw_server(script)
+    with opened_at_start(data_file) as fobj:
+        async with ClientSession() as session:
+            async with session.get(srv.url) as resp:
+                assert await resp.read() == b"ok"
+            async with session.put(srv.url, data=fobj) as resp:
+                assert await resp.read() == b"ok"
+    assert srv.connections == 2
+    assert [sha(b) for b in bodies] == [sha(payload[START:])] * 2
+    assert sendfile_calls.offsets().count(START) == 2
+
+
+async def test_early_2xx_answer_lets_the_sendfile_upload_finish(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    data_file: Path,
+    payload: bytes,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    """A streaming server sends its 200 head first and reads the body late: the head sits
+    unread while the kernel waits, and must not cut the upload short."""
+    got: list[str] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n")
+        await writer.drain()
+        await asyncio.sleep(300 * MS)  # several answer checks while the kernel waits
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        got.append(sha(await reader.readexactly(length)))
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    srv = await raw_server(script)
+    big = data_file.parent / "big.bin"
+    big.write_bytes(payload * 4)  # more than the loopback socket buffers hold
+    with big.open("rb") as fobj:
+        async with ClientSession() as session:
+            async with session.post(srv.url, data=fobj) as resp:
+                assert resp.status == 200
+                assert await resp.read() == b"ok"
+    assert got == [sha(payload * 4)]
+    assert sum(count or 0 for _, count in sendfile_calls.calls) == len(payload) * 4
+
+
+@pytest.fixture
+def instant_server() -> Iterator[tuple[int, list[int]]]:
+    """A server in a thread of its own that answers each request the moment its body is
+    in: port, and one entry per connection accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    connections: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            connections.append(1)
+            with conn, conn.makefile("rb") as stream:
+                while head := stream.readline():
+                    length = 0
+                    while head not in (b"\r\n", b""):
+                        name, _, value = head.partition(b":")
+                        if name.lower() == b"content-length":
+                            length = int(value)
+                        head = stream.readline()
+                    stream.read(length)
+                    conn.sendall(OK)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], connections
+    listener.close()
+    thread.join(5)
+
+
+async def test_answer_to_the_whole_body_keeps_the_connection(
+    instant_server: tuple[int, list[int]],
+    data_file: Path,
+    sendfile_calls: SendfileCalls,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server answers as soon as the last byte arrives, before sendfile even returns:
+    that is the answer to a whole body, not an early one, and the connection is reused."""
+    port, connections = instant_server
+    loop = asyncio.get_running_loop()
+    counting = loop.sendfile
+
+    async def answered_when_done(
+        transport: Any, file: Any, offset: int, count: int, **kw: Any
+    ) -> int:
+        sent = await counting(transport, file, offset, count, **kw)
+        if offset + count == SIZE:  # the last segment: wait until the answer is here
+            sock = transport.get_extra_info("socket")
+            assert select.select([sock], [], [], 5)[0]
+        return sent
+
+    monkeypatch.setattr(loop, "sendfile", answered_when_done)
+    async with ClientSession() as session:
+        for _ in range(3):
+            with opened_at_start(data_file) as fobj:
+                async with session.post(f"http://127.0.0.1:{port}/", data=fobj) as resp:
+                    assert await resp.read() == b"ok"
+    assert connections == [1]
+    assert len(sendfile_calls.calls) == 9
+
+
+# -- early answers, stalls, failures -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("then", ["close", "stop_reading"])
+async def test_early_413_during_sendfile_is_the_response(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    tmp_path: Path,
+    sendfile_calls: SendfileCalls,
+    then: str,
+) -> None:
+    """The server refuses a large upload at once, then closes (so the kernel resets: the
+    send fails) or stops reading (so the kernel waits for ever): the 413 is the answer."""
+    stop = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(2**20)  # the upload is under way, by sendfile
+        writer.write(TOO_BIG)
+        await writer.drain()
+        if then == "stop_reading":
+            writer.transport.pause_reading()
+            await stop.wait()
+
+    srv = await raw_server(script)
+    path = big_sparse_file(tmp_path)
+    try:
+        with path.open("rb") as fobj:
+            async with ClientSession(timeout=ClientTimeout(total=None)) as session:
+                async with asyncio.timeout(5):
+                    async with session.post(srv.url, data=fobj) as resp:
+                        assert resp.status == 413
+                        assert await resp.read() == b"too big!"
+                stats = session.connector.stats()  # type: ignore[union-attr]
+                assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
+    finally:
+        stop.set()
+    assert sendfile_calls.calls
+    assert sum(count or 0 for _, count in sendfile_calls.calls) < path.stat().st_size
+
+
+async def test_server_that_stops_reading_hits_the_write_timeout(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    tmp_path: Path,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    stop = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.transport.pause_reading()  # never reads the body, never answers
+        await stop.wait()
+
+    srv = await raw_server(script)
+    try:
+        with big_sparse_file(tmp_path).open("rb") as fobj:
+            async with ClientSession(timeout=ClientTimeout(write=100 * MS)) as session:
+                started = asyncio.get_running_loop().time()
+                with pytest.raises(hyperclient.SocketTimeoutError) as info:
+                    async with asyncio.timeout(5):
+                        await session.post(srv.url, data=fobj)
+                elapsed = asyncio.get_running_loop().time() - started
+                stats = session.connector.stats()  # type: ignore[union-attr]
+                assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
+    finally:
+        stop.set()
+    assert str(info.value) == "timeout on writing the request body after 0.1s"
+    assert isinstance(info.value.__cause__, TimeoutError)
+    assert elapsed < 2
+    assert sendfile_calls.errors[-1:] == [asyncio.CancelledError]
+
+
+@pytest.mark.parametrize("by_kernel", [True, False])
+async def test_reset_mid_upload_raises_the_same_error_either_way(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    tmp_path: Path,
+    sendfile_calls: SendfileCalls,
+    monkeypatch: pytest.MonkeyPatch,
+    by_kernel: bool,
+) -> None:
+    """The server resets the connection after part of the body, without a word: the
+    error is the one the read/write path raises, and the connection is gone."""
+    monkeypatch.setattr(importlib.import_module("hyperclient.request"), "_USE_SENDFILE", by_kernel)
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(2**20)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # RST: linger on, timeout 0
+
+    srv = await raw_server(script)
+    with big_sparse_file(tmp_path).open("rb") as fobj:
+        async with ClientSession() as session:
+            # The classes the session retries on (a stale pooled connection); which one
+            # depends on whether the reset or the EOF after it was read first, either way.
+            with pytest.raises(
+                (hyperclient.ServerDisconnectedError, hyperclient.ClientOSError)
+            ) as info:
+                async with asyncio.timeout(5):
+                    await session.post(srv.url, data=fobj)
+            stats = session.connector.stats()  # type: ignore[union-attr]
+            assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
+    if by_kernel:
+        # The sendfile failure, chained as the write path chains a failed drain.
+        cause = info.value.__cause__
+        assert isinstance(cause, hyperclient.ClientConnectionResetError)
+        assert str(cause).startswith("connection lost while sending: [Errno 104]")
+    assert bool(sendfile_calls.calls) is by_kernel
+
+
+async def test_cancelled_mid_sendfile_leaks_nothing(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    tmp_path: Path,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    stop = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if head.startswith(b"POST"):
+                writer.transport.pause_reading()  # the upload stalls in sendfile
+                await stop.wait()
+                return
+            writer.write(OK)
+            await writer.drain()
+
+    srv = await raw_server(script)
+    fds = open_fds()
+    try:
+        with big_sparse_file(tmp_path).open("rb") as fobj:
+            async with ClientSession() as session:
+                task = asyncio.ensure_future(session.post(srv.url, data=fobj))
+                for _ in range(500):
+                    await asyncio.sleep(MS)
+                    if sendfile_calls.calls:
+                        break
+                await asyncio.sleep(50 * MS)
+                assert not task.done()
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                assert sendfile_calls.errors == [asyncio.CancelledError]
+                # That connection is never used again: the next request opens another.
+                async with session.get(srv.url) as resp:
+                    assert await resp.read() == b"ok"
+                assert srv.connections == 2
+            # The file is still the caller's, open and usable.
+            fobj.seek(0)
+            assert fobj.read(4) == b"\0" * 4
+    finally:
+        stop.set()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert open_fds() == fds
+
+
+@pytest.mark.parametrize("by_kernel", [True, False])
+async def test_session_closed_mid_upload_ends_it_at_once(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    tmp_path: Path,
+    sendfile_calls: SendfileCalls,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    by_kernel: bool,
+) -> None:
+    """Closing the session aborts a connection in use: asyncio's sendfile must let go of
+    the transport first (closed under it, the send would wait for ever)."""
+    monkeypatch.setattr(importlib.import_module("hyperclient.request"), "_USE_SENDFILE", by_kernel)
+    stop = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.transport.pause_reading()  # the upload waits on the socket
+        await stop.wait()
+
+    srv = await raw_server(script)
+    try:
+        with big_sparse_file(tmp_path).open("rb") as fobj:
+            session = ClientSession()
+            task = asyncio.ensure_future(session.post(srv.url, data=fobj))
+            await asyncio.sleep(100 * MS)
+            assert not task.done()
+            await session.close()
+            with pytest.raises(hyperclient.ClientConnectionError) as info:
+                async with asyncio.timeout(1):
+                    await task
+    finally:
+        stop.set()
+    assert str(info.value) == "the connector was closed while in use"
+    assert bool(sendfile_calls.calls) is by_kernel
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_file_that_shrank_fails_and_is_not_reused(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    tmp_path: Path,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    """The file lost bytes between being measured and sent: fewer bytes than announced
+    would desynchronise the connection, so the request fails, as on the read path."""
+    seen: list[int] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await reader.readuntil(b"\r\n\r\n")
+            seen.append(len(await reader.read(2**30)))
+
+    async def shrink(req: Any, handler: Any) -> Any:
+        os.truncate(path, 3 * 2**20)
+        return await handler(req)
+
+    srv = await raw_server(script)
+    path = tmp_path / "shrinking.bin"
+    path.write_bytes(b"s" * (5 * 2**20))
+    with path.open("rb") as fobj:
+        async with ClientSession(middlewares=(shrink,)) as session:
+            with pytest.raises(RuntimeError, match=r"ended after 3145728 of 5242880 bytes"):
+                await session.post(srv.url, data=fobj)
+            stats = session.connector.stats()  # type: ignore[union-attr]
+            assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
+    assert sendfile_calls.calls == [(0, 4 * 2**20)]
+
+
+async def test_sendfile_refused_mid_way_goes_on_by_reading(
+    upload_server: tuple[str, Received],
+    data_file: Path,
+    payload: bytes,
+    sendfile_calls: SendfileCalls,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """asyncio says SendfileNotAvailableError when a sendfile(2) call fails before sending
+    a byte (here injected on the second segment): the rest is read and written, nothing
+    twice. The file object's read-ahead (a buffer larger than the file) must not hand
+    out bytes from before asyncio moved the descriptor's offset."""
+    loop = asyncio.get_running_loop()
+    counting = loop.sendfile
+
+    async def refusing_the_second(*args: Any, **kwargs: Any) -> int:
+        if len(sendfile_calls.calls) == 1:
+            sendfile_calls.calls.append(args[2:4])
+            raise asyncio.SendfileNotAvailableError("os.sendfile call failed")
+        return await counting(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "sendfile", refusing_the_second)
+    base, _ = upload_server
+    with data_file.open("rb", buffering=16 * 2**20) as fobj:
+        assert fobj.read(START)
+        async with ClientSession() as session:
+            async with session.post(base + "/upload", data=fobj) as resp:
+                assert await resp.json() == {"sha": sha(payload[START:]), "length": SIZE - START}
+        assert fobj.tell() == SIZE
+    assert sendfile_calls.calls == [(START, 4 * 2**20), (START + 4 * 2**20, 4 * 2**20)]
+
+
+# -- when the file is read instead -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case", ["small", "bytesio", "text", "compress", "chunked", "trace", "unbuffered"]
+)
+async def test_what_goes_by_sendfile_and_what_is_read(
+    upload_server: tuple[str, Received],
+    tmp_path: Path,
+    payload: bytes,
+    sendfile_calls: SendfileCalls,
+    case: str,
+) -> None:
+    """Only plain binary files of a known size, sent as they are, go by sendfile; the rest
+    is read and written, and arrives all the same."""
+    base, received = upload_server
+    data = payload[: 2**20 + 3]
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    kwargs: dict[str, Any] = {}
+    session_kwargs: dict[str, Any] = {}
+    chunks: list[int] = []
+    expected, by_kernel = data, False
+    if case == "small":
+        data = expected = payload[: 2**19 - 1]
+        path.write_bytes(data)
+        fobj: Any = path.open("rb")
+    elif case == "bytesio":
+        fobj = io.BytesIO(data)
+    elif case == "text":
+        text = "naïve\n" * 100_000
+        (tmp_path / "f.txt").write_text(text, encoding="utf-8")
+        fobj = (tmp_path / "f.txt").open(encoding="utf-8")
+        expected = text.encode("utf-8")
+    elif case == "compress":
+        fobj = path.open("rb")
+        kwargs["compress"] = "deflate"
+    elif case == "chunked":
+        fobj = path.open("rb")
+        kwargs["chunked"] = True
+    elif case == "trace":
+
+        async def on_chunk(session: Any, ctx: Any, params: Any) -> None:
+            chunks.append(len(params.chunk))
+
+        config = hyperclient.TraceConfig()
+        config.on_request_chunk_sent.append(on_chunk)
+        session_kwargs["trace_configs"] = [config]
+        fobj = path.open("rb")
+    else:
+        fobj = path.open("rb", buffering=0)
+        by_kernel = True
+    with fobj:
+        async with ClientSession(**session_kwargs) as session:
+            async with session.post(base + "/upload", data=fobj, **kwargs) as resp:
+                assert resp.status == 200
+    # (aiohttp.web inflates a deflated request body for its reader.)
+    assert received.bodies == [("/upload", sha(expected), len(expected))]
+    assert bool(sendfile_calls.calls) is by_kernel
+    if case == "trace":
+        assert sum(chunks) == len(data)
+
+
+async def test_tls_falls_back_to_reading_the_file(
+    https_upload: str,
+    trusting: ssl.SSLContext,
+    data_file: Path,
+    payload: bytes,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    with opened_at_start(data_file) as fobj:
+        async with ClientSession(connector=TCPConnector(ssl=trusting)) as session:
+            async with session.post(https_upload, data=fobj) as resp:
+                assert await resp.json() == {"sha": sha(payload[START:]), "length": SIZE - START}
+        assert fobj.tell() == SIZE
+    # Tried once (asyncio refuses TLS transports before sending a byte), then read.
+    assert sendfile_calls.calls == [(START, 4 * 2**20)]
+    assert sendfile_calls.errors == [RuntimeError]
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def trusting(ca: trustme.CA) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    return ctx
+
+
+@pytest.fixture
+async def https_upload(ca: trustme.CA) -> AsyncIterator[str]:
+    """The upload application over TLS; its /upload URL."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(ctx)
+    server = test_utils.TestServer(upload_app(Received()), host="127.0.0.1", port=0)
+    await server.start_server(ssl=ctx)
+    yield f"https://127.0.0.1:{server.port}/upload"
+    await server.close()
+
+
+def upload_on_uvloop(url: str, path: Path) -> tuple[Any, list[str]]:
+    uvloop = pytest.importorskip("uvloop")
+    attempts: list[str] = []
+
+    class CountingLoop(uvloop.Loop):  # type: ignore[misc,name-defined]
+        async def sendfile(self, *args: Any, **kwargs: Any) -> int:
+            try:
+                return await super().sendfile(*args, **kwargs)  # type: ignore[no-any-return]
+            except NotImplementedError:
+                attempts.append("NotImplementedError")
+                raise
+
+    async def main() -> Any:
+        with opened_at_start(path) as fobj:
+            async with ClientSession() as session:
+                async with session.post(url, data=fobj) as resp:
+                    result = await resp.json()
+            assert fobj.tell() == SIZE
+        return result
+
+    return uvloop.run(main(), loop_factory=CountingLoop), attempts
+
+
+async def test_uvloop_falls_back_to_reading_the_file(
+    upload_server: tuple[str, Received], data_file: Path, payload: bytes
+) -> None:
+    if sys.platform == "win32":  # pragma: no cover
+        pytest.skip("uvloop does not run on Windows")
+    pytest.importorskip("uvloop")
+    base, _ = upload_server
+    # The server lives on this loop; the uvloop client runs in a thread of its own.
+    result, attempts = await asyncio.to_thread(upload_on_uvloop, base + "/upload", data_file)
+    assert result == {"sha": sha(payload[START:]), "length": SIZE - START}
+    assert attempts == ["NotImplementedError"]
