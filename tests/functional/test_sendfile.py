@@ -117,7 +117,8 @@ def upload_app(received: Received) -> web.Application:
             length += len(chunk)
         received.bodies.append((request.path, digest.hexdigest(), length))
         assert request.transport is not None
-        received.ports.append(request.transport.get_extra_info("peername")[1])
+        peer = request.transport.get_extra_info("peername")
+        received.ports.append(peer[1] if isinstance(peer, tuple) else 0)  # 0: a Unix socket
         return web.json_response({"sha": digest.hexdigest(), "length": length})
 
     async def moved(request: web.Request) -> web.Response:
@@ -180,6 +181,26 @@ async def test_file_is_sent_by_sendfile_byte_exact(
     assert received.bodies == 2 * [("/upload", sha(payload[START:]), SIZE - START)]
     # The answer to a whole body is no early answer: the connection is kept alive.
     assert len(set(received.ports)) == 1
+
+
+async def test_unix_socket_upload_goes_by_sendfile(
+    tmp_path: Path, data_file: Path, payload: bytes, sendfile_calls: SendfileCalls
+) -> None:
+    received = Received()
+    runner = web.AppRunner(upload_app(received))
+    await runner.setup()
+    path = str(tmp_path / "upload.sock")
+    await web.UnixSite(runner, path).start()
+    try:
+        with opened_at_start(data_file) as fobj:
+            async with ClientSession(connector=hyperclient.UnixConnector(path=path)) as session:
+                async with session.post("http://localhost/upload", data=fobj) as resp:
+                    assert resp.status == 200
+    finally:
+        await runner.cleanup()
+    assert [body[1:] for body in received.bodies] == [(sha(payload[START:]), SIZE - START)]
+    assert sendfile_calls.offsets()[0] == START
+    assert sendfile_calls.errors == []
 
 
 async def test_redirect_307_sends_the_file_again_by_sendfile(
