@@ -122,9 +122,11 @@ class Body:
         chunks: a factory: each call returns a fresh async iterator over the body bytes,
             so the body can be sent again after a redirect.
         sendfile_plan: None, or a factory of the same bytes as pieces in order: ``bytes``
-            to write and :class:`FileRange` pieces the kernel can copy from disk. It
-            returns None when the body cannot go that way after all (the file was closed,
-            or is no longer a regular file); ``chunks()`` then sends it.
+            to write and :class:`FileRange` pieces the kernel can copy from disk, each of
+            at least the size it is given (smaller files are read into the bytes). It
+            returns None when the body cannot go that way after all (a file was closed, a
+            part needs encoding or streaming, no file is large enough); ``chunks()`` then
+            sends it.
 
     ``chunks()`` raises ``RuntimeError`` when the body holds a non-seekable file that a
     previous iterator already started reading; ``replayable()`` says so beforehand.
@@ -134,7 +136,7 @@ class Body:
     size: int | None
     chunks: Callable[[], AsyncIterator[bytes]]
     replayable: Callable[[], bool] = lambda: True
-    sendfile_plan: Callable[[], list[bytes | FileRange] | None] | None = None
+    sendfile_plan: Callable[[int], list[bytes | FileRange] | None] | None = None
 
 
 class FileSource:
@@ -320,6 +322,22 @@ async def read_announced(file: Any, size: int | None) -> AsyncIterator[bytes]:
             raise file_ended(file, size - remaining, size)
         remaining -= len(data)
         yield bytes(data)
+
+
+def _read_exactly(file: Any, size: int) -> bytes:
+    """*size* bytes of a binary *file* from its position (raw files may return fewer per
+    ``read()``).
+
+    Raises:
+        RuntimeError: the file ended first.
+    """
+    data = bytearray()
+    while len(data) < size:
+        piece = file.read(size - len(data))
+        if not piece:
+            raise file_ended(file, len(data), size)
+        data += piece
+    return bytes(data)
 
 
 def file_ended(file: Any, sent: int, size: int) -> RuntimeError:
@@ -690,7 +708,63 @@ class _Plan:
             self.rewind()  # raises here, when the request layer asks, if not replayable
             return self.chunks()
 
-        return Body(content_type, self.size, chunks, self.replayable)
+        # Only a body of known size (no codings, no streams) can go by sendfile.
+        plan = self.sendfile_plan if self.size is not None else None
+        return Body(content_type, self.size, chunks, self.replayable, plan)
+
+    def sendfile_plan(self, min_range: int) -> list[bytes | FileRange] | None:
+        """The body as bytes and file ranges of at least *min_range* bytes (see
+        :attr:`Body.sendfile_plan`), or None. Nothing is read unless it is not None."""
+        if not self.replayable():
+            return None  # chunks() says why
+        flat: list[bytes | FileRange] = []
+        if not self._flatten(flat) or not any(
+            isinstance(piece, FileRange) and piece.count >= min_range for piece in flat
+        ):
+            return None
+        self.rewind()
+        pieces: list[bytes | FileRange] = []
+        pending = bytearray()
+        for piece in flat:
+            if isinstance(piece, bytes):
+                pending += piece
+            elif piece.count < min_range:
+                # Small: read now (from its start, rewound above), as chunks() would.
+                pending += _read_exactly(piece.file, piece.count)
+            else:
+                if pending:
+                    pieces.append(bytes(pending))
+                    pending.clear()
+                pieces.append(piece)
+        pieces.append(bytes(pending))
+        return pieces
+
+    def _flatten(self, flat: list[bytes | FileRange]) -> bool:
+        """Append this plan's bytes and file ranges to *flat*, in order; False if a part
+        cannot be sent that way (a coding, a stream, a file the kernel cannot send)."""
+        for part in self.parts:
+            # A coded part leaves the size unknown, and no plan is asked for: this keeps
+            # it so if that changes (its bytes are not the file's).
+            if part.encoding or part.te_encoding:  # pragma: no cover  # Defensive
+                return False
+            flat.append(part.head)
+            value = part.value
+            if isinstance(value, _BytesValue):
+                flat.append(value.data)
+            elif isinstance(value, _Plan):
+                if not value._flatten(flat):
+                    return False
+            elif isinstance(value, FileSource):
+                piece = value.file_range(part.size)
+                if piece is None:
+                    return False
+                value.consumed = True
+                flat.append(piece)
+            else:  # a stream: its length is unknown
+                return False
+            flat.append(b"\r\n")
+        flat.append(self.closing)
+        return True
 
     def measure(self) -> int | None:
         return self.size

@@ -167,9 +167,9 @@ def _file_body(file: Any, content_type: str, charset: str) -> Body:
         source.rewind()
         return source.chunks(size)
 
-    def sendfile_plan() -> list[bytes | FileRange] | None:
+    def sendfile_plan(min_range: int) -> list[bytes | FileRange] | None:
         piece = source.file_range(size)
-        if piece is None:
+        if piece is None or piece.count < min_range:
             return None
         # As chunks() does: from the start again (a BufferedRandom's pending writes reach
         # the disk on seek), and a one-shot source counts as read.
@@ -738,7 +738,7 @@ class ClientRequest:
         ):
             return None
         assert source.sendfile_plan is not None
-        return source.sendfile_plan()
+        return source.sendfile_plan(_SENDFILE_MIN)
 
     async def _write_planned(self, protocol: Any, plan: list[bytes | FileRange]) -> bool:
         """Send a body planned for sendfile: bytes are written, file ranges copied by the

@@ -9,6 +9,7 @@ answers, stalls and resets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib
 import io
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import aiohttp
 import pytest
 import trustme
 from aiohttp import test_utils, web
@@ -106,6 +108,7 @@ class Received:
 
     bodies: list[tuple[str, str, int]] = field(default_factory=list)
     ports: list[int] = field(default_factory=list)
+    forms: list[list[list[Any]]] = field(default_factory=list)
 
 
 def upload_app(received: Received) -> web.Application:
@@ -125,7 +128,29 @@ def upload_app(received: Received) -> web.Application:
         await upload(request)  # the whole body was read, then: try there
         raise web.HTTPTemporaryRedirect("/upload")
 
+    async def form(request: web.Request) -> web.Response:
+        """Each part as name, filename, sha256 and length; nested parts flattened."""
+        seen: list[list[Any]] = []
+
+        async def walk(reader: Any) -> None:
+            while (part := await reader.next()) is not None:
+                if isinstance(part, aiohttp.MultipartReader):  # a nested multipart
+                    await walk(part)
+                    continue
+                data = await part.read()
+                seen.append([part.name, part.filename, sha(bytes(data)), len(data)])
+
+        await walk(await request.multipart())
+        received.forms.append(seen)
+        return web.json_response(seen)
+
+    async def form_moved(request: web.Request) -> web.Response:
+        await form(request)
+        raise web.HTTPTemporaryRedirect("/form")
+
     app = web.Application(client_max_size=2**30)
+    app.router.add_post("/form", form)
+    app.router.add_post("/form-moved", form_moved)
     app.router.add_post("/upload", upload)
     app.router.add_put("/upload", upload)
     app.router.add_post("/moved", moved)
@@ -351,6 +376,123 @@ async def test_answer_to_the_whole_body_keeps_the_connection(
                     assert await resp.read() == b"ok"
     assert connections == [1]
     assert len(sendfile_calls.calls) == 9
+
+
+async def test_form_files_go_by_sendfile_byte_exact(
+    upload_server: tuple[str, Received],
+    data_file: Path,
+    payload: bytes,
+    tmp_path: Path,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    """A form's large file goes by sendfile, between the written part heads; a small one
+    is read with them. A 307 sends the form again, the large file by sendfile again."""
+    base, received = upload_server
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"s" * 10_000)
+    with opened_at_start(data_file) as big, small.open("rb") as little:
+        form = hyperclient.FormData()
+        form.add_field("title", "holiday")
+        form.add_field("big", big, filename="big.bin")
+        form.add_field("small", little, filename="small.txt")
+        form.add_field("raw", b"\x00\x01" * 100)
+        async with ClientSession() as session:
+            async with session.post(base + "/form-moved", data=form) as resp:
+                assert resp.status == 200
+                assert [r.status for r in resp.history] == [307]
+        assert big.tell() == SIZE
+    expected = [
+        ["title", None, sha(b"holiday"), 7],
+        ["big", "big.bin", sha(payload[START:]), SIZE - START],
+        ["small", "small.txt", sha(b"s" * 10_000), 10_000],
+        ["raw", "raw", sha(b"\x00\x01" * 100), 200],
+    ]
+    assert received.forms == [expected, expected]
+    segment = 4 * 2**20
+    assert sendfile_calls.calls == 2 * [
+        (START, segment),
+        (START + segment, segment),
+        (START + 2 * segment, SIZE - START - 2 * segment),
+    ]
+
+
+async def test_nested_multipart_writer_files_go_by_sendfile(
+    upload_server: tuple[str, Received],
+    data_file: Path,
+    payload: bytes,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    base, received = upload_server
+    with data_file.open("rb") as first, data_file.open("rb") as second:
+        second.seek(SIZE - 2**20)
+        with hyperclient.MultipartWriter("form-data") as outer:
+            outer.append("hello").set_content_disposition("form-data", name="text")
+            outer.append(first).set_content_disposition(
+                "form-data", name="first", filename="first.bin"
+            )
+            with hyperclient.MultipartWriter("mixed") as inner:
+                inner.append(second).set_content_disposition(
+                    "form-data", name="second", filename="second.bin"
+                )
+            outer.append(inner)
+        async with ClientSession() as session:
+            async with session.post(base + "/form", data=outer) as resp:
+                assert resp.status == 200
+    assert received.forms == [
+        [
+            ["text", None, sha(b"hello"), 5],
+            ["first", "first.bin", sha(payload), SIZE],
+            ["second", "second.bin", sha(payload[-(2**20) :]), 2**20],
+        ]
+    ]
+    assert sendfile_calls.offsets() == [0, 4 * 2**20, 8 * 2**20, SIZE - 2**20]
+
+
+@pytest.mark.parametrize("case", ["gzip", "stream", "text", "small"])
+async def test_forms_that_are_read(
+    upload_server: tuple[str, Received],
+    data_file: Path,
+    payload: bytes,
+    tmp_path: Path,
+    sendfile_calls: SendfileCalls,
+    case: str,
+) -> None:
+    """A form with a part that needs encoding or streaming, or with no file large enough,
+    is read and written as a whole."""
+    base, received = upload_server
+    (tmp_path / "t.txt").write_text("naïve\n" * 100_000, encoding="utf-8")
+    (tmp_path / "s.bin").write_bytes(payload[: 300 * 1024])
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield b"streamed"
+
+    with contextlib.ExitStack() as files:
+        # "mixed": a form-data part may not carry Content-Encoding (RFC 7578 §4.8).
+        form = hyperclient.MultipartWriter("mixed")
+        if case == "small":  # two files under the sendfile threshold, 600 KiB in all
+            for name in ("one", "two"):
+                part = form.append(files.enter_context((tmp_path / "s.bin").open("rb")))
+                part.set_content_disposition("form-data", name=name, filename=name)
+        else:
+            big = files.enter_context(data_file.open("rb"))
+            form.append(big).set_content_disposition("form-data", name="big", filename="b")
+            if case == "gzip":
+                other = form.append(b"zipped", {"Content-Encoding": "gzip"})
+            elif case == "stream":
+                other = form.append(stream())
+            else:
+                text = files.enter_context((tmp_path / "t.txt").open(encoding="utf-8"))
+                other = form.append(text)
+            other.set_content_disposition("form-data", name="other", filename="o")
+        async with ClientSession() as session:
+            async with session.post(base + "/form", data=form) as resp:
+                assert resp.status == 200
+    assert sendfile_calls.calls == []
+    parts = received.forms[0]
+    if case == "small":
+        assert [p[2:] for p in parts] == [[sha(payload[: 300 * 1024]), 300 * 1024]] * 2
+    else:
+        assert parts[0] == ["big", "b", sha(payload), SIZE]
 
 
 # -- early answers, stalls, failures -----------------------------------------------------------

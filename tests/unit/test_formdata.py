@@ -558,3 +558,34 @@ def test_file_range_only_for_plain_binary_files(tmp_path: Path) -> None:
     assert FileSource(io.BytesIO(b"z" * 100)).file_range(100) is None
     with Path("/dev/zero").open("rb") as device:
         assert FileSource(device).file_range(100) is None
+
+
+def test_form_sendfile_plan(tmp_path: Path) -> None:
+    """A form's large files become ranges between its bytes; small ones are read into
+    them. With no file large enough there is no plan (and nothing was read into memory)."""
+    path = tmp_path / "f.bin"
+    path.write_bytes(bytes(range(256)) * 4)  # 1 KiB
+    (tmp_path / "small.bin").write_bytes(b"s" * 100)
+    with path.open("rb") as big, (tmp_path / "small.bin").open("rb") as small:
+        big.seek(24)
+        form = FormData()
+        form.add_field("a", "text")
+        form.add_field("big", big, filename="big")
+        form.add_field("small", small, filename="small")
+        body = form.body()
+        assert body.sendfile_plan is not None
+        assert body.sendfile_plan(2000) is None  # no file that large: read as usual
+        assert small.tell() == 0
+        plan = body.sendfile_plan(500)
+        assert plan is not None
+        assert [type(piece) for piece in plan] == [bytes, FileRange, bytes]
+        assert plan[1] == FileRange(big, 24, 1000)
+        # The bytes around the range are what chunks() sends around the file's bytes.
+        head, _, tail = plan
+        whole = b"".join(asyncio.run(collect(body)))
+        assert isinstance(head, bytes)
+        assert isinstance(tail, bytes)
+        assert whole == head + path.read_bytes()[24:] + tail
+    stream_form = FormData()
+    stream_form.add_field("s", io.BytesIO(b"in memory"), filename="s")
+    assert stream_form.body().sendfile_plan(1) is None  # no descriptor: never by sendfile
