@@ -164,6 +164,11 @@ async def upload_server(aiohttp_server: Callable[..., Awaitable[Any]]) -> tuple[
     return f"http://127.0.0.1:{server.port}", received
 
 
+async def discard_all(reader: asyncio.StreamReader) -> None:
+    while await reader.read(2**20):
+        pass
+
+
 def big_sparse_file(tmp_path: Path, size: int = 256 * 2**20) -> Path:
     """A large file that costs no disk: far more than the socket buffers hold."""
     path = tmp_path / "sparse.bin"
@@ -498,7 +503,7 @@ async def test_forms_that_are_read(
 # -- early answers, stalls, failures -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("then", ["close", "stop_reading"])
+@pytest.mark.parametrize("then", ["close", "stop_reading", "drain"])
 async def test_early_413_during_sendfile_is_the_response(
     raw_server: Callable[..., Awaitable[RawServer]],
     tmp_path: Path,
@@ -506,12 +511,24 @@ async def test_early_413_during_sendfile_is_the_response(
     then: str,
 ) -> None:
     """The server refuses a large upload at once, then closes (so the kernel resets: the
-    send fails) or stops reading (so the kernel waits for ever): the 413 is the answer."""
+    send fails), stops reading (so the kernel waits for ever: the answer check cuts the
+    segment) or reads on to discard the body while its answer's body is still to come
+    (the head is read between two segments): the 413 is the answer, and the rest of the
+    file is not sent."""
     stop = asyncio.Event()
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         await reader.readexactly(2**20)  # the upload is under way, by sendfile
+        if then == "drain":
+            writer.write(TOO_BIG[:-4])  # the head and half the body
+            await writer.drain()
+            discard = asyncio.ensure_future(discard_all(reader))
+            await asyncio.sleep(100 * MS)
+            writer.write(TOO_BIG[-4:])
+            await writer.drain()
+            await discard
+            return
         writer.write(TOO_BIG)
         await writer.drain()
         if then == "stop_reading":
@@ -531,8 +548,82 @@ async def test_early_413_during_sendfile_is_the_response(
                 assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
     finally:
         stop.set()
-    assert sendfile_calls.calls
-    assert sum(count or 0 for _, count in sendfile_calls.calls) < path.stat().st_size
+    # Stopped within a few 4 MiB segments of the answer (the socket buffers hold some),
+    # not once the answer's body completed and the connection closed (35 segments).
+    assert 1 <= len(sendfile_calls.calls) <= 4
+
+
+@pytest.mark.parametrize("then", ["reads_late", "never_reads"])
+async def test_bytes_still_buffered_are_flushed_before_sendfile(
+    tmp_path: Path,
+    payload: bytes,
+    sendfile_calls: SendfileCalls,
+    caplog: pytest.LogCaptureFixture,
+    then: str,
+) -> None:
+    """Tiny socket buffers: the form's bytes before its file stay partly in the transport's
+    buffer (under its high-water mark, so nothing drained them). asyncio's sendfile would
+    wait for that buffer itself, where a timeout would break the transport; it is flushed
+    first, under the write timeout."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # inherited on accept
+    listener.bind(("127.0.0.1", 0))
+    got: list[int] = []
+    stop = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if then == "never_reads":
+                writer.transport.pause_reading()
+                await stop.wait()
+                return
+            await asyncio.sleep(200 * MS)
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            got.append(len(await reader.readexactly(length)))
+            writer.write(OK)
+            await writer.drain()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, sock=listener)
+
+    def small_buffers(addr_info: Any) -> socket.socket:
+        sock = socket.socket(*addr_info[:3])
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        return sock
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(payload[: 2**20])
+    try:
+        with path.open("rb") as fobj:
+            form = hyperclient.FormData()
+            form.add_field("pad", b"p" * 60_000)  # one written piece of ~60 KiB
+            form.add_field("file", fobj, filename="f.bin")
+            connector = TCPConnector(socket_factory=small_buffers)
+            # reads_late: the flush waits for the server, well within its write timeout.
+            timeout = ClientTimeout(write=(100 if then == "never_reads" else 2000) * MS)
+            async with ClientSession(connector=connector, timeout=timeout) as session:
+                url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+                if then == "never_reads":
+                    with pytest.raises(hyperclient.SocketTimeoutError, match="writing"):
+                        async with asyncio.timeout(5):
+                            await session.post(url, data=form)
+                else:
+                    async with session.post(url, data=form) as resp:
+                        assert await resp.read() == b"ok"
+    finally:
+        stop.set()
+        server.close()
+        await server.wait_closed()
+    if then == "never_reads":
+        assert sendfile_calls.calls == []  # the flush timed out first
+    else:
+        assert got
+        assert got[0] > 2**20 + 60_000
+        assert sendfile_calls.calls == [(0, 2**20)]
+        assert sendfile_calls.errors == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_server_that_stops_reading_hits_the_write_timeout(
