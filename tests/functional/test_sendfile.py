@@ -288,6 +288,34 @@ async def test_stale_connection_retry_sends_the_file_again(
     assert sendfile_calls.offsets().count(START) == 2
 
 
+async def test_expect_100_continue_then_sendfile(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    data_file: Path,
+    payload: bytes,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    """The body waits for 100 Continue (read off the connection first), then goes by
+    sendfile."""
+    got: list[str] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert b"\r\nExpect: 100-continue\r\n" in head
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await writer.drain()
+        got.append(sha(await reader.readexactly(SIZE - START)))
+        writer.write(OK)
+        await writer.drain()
+
+    srv = await raw_server(script)
+    with opened_at_start(data_file) as fobj:
+        async with ClientSession() as session:
+            async with session.post(srv.url, data=fobj, expect100=True) as resp:
+                assert await resp.read() == b"ok"
+    assert got == [sha(payload[START:])]
+    assert sendfile_calls.offsets()[0] == START
+
+
 async def test_early_2xx_answer_lets_the_sendfile_upload_finish(
     raw_server: Callable[..., Awaitable[RawServer]],
     data_file: Path,
