@@ -498,6 +498,29 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         waiter = self._drain_waiter = self._loop.create_future()
         await waiter
 
+    def sendfile_pays(self) -> bool:
+        """Whether :meth:`sendfile` should cost less CPU than writing the file here.
+
+        Not under BBR congestion control: without the ``fq`` qdisc, BBR paces inside TCP
+        with a timer, and a sendfile(2) that fills the whole send buffer at once fires it
+        per burst (measured over loopback: ~17,000 timer interrupts for 1.3 GB against
+        ~150 when writing 64 KiB pieces, and 0.46 CPU-s/GB against 0.22). Under CUBIC
+        (Linux's default) sendfile halves the CPU (0.11 against 0.22). A Unix socket
+        has no congestion control; a platform without ``TCP_CONGESTION`` is not Linux.
+        """
+        transport = self.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None:
+            return False
+        option = getattr(socket, "TCP_CONGESTION", None)
+        if option is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return True
+        try:
+            algorithm = sock.getsockopt(socket.IPPROTO_TCP, option, 16)
+        except OSError:  # pragma: no cover - Defensive: a socket closed under us
+            return False
+        return not algorithm.startswith(b"bbr")
+
     async def sendfile(
         self, file: BinaryIO, offset: int, count: int, timeout: float | None
     ) -> int | None:
@@ -772,8 +795,10 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
             payload.set_exception(_payload_error(exc))
         # A body writer waiting in drain() stops (stop_sending is now true). Unsent bytes
         # are dropped: a graceful close would wait for a peer that may never read them,
-        # and until then neither connection_lost nor closed_future would come.
-        self._wake_drain()
+        # and until then neither connection_lost nor closed_future would come. (When the
+        # connection was lost, connection_lost fails the waiter with the loss instead.)
+        if not self._connection_lost:
+            self._wake_drain()
         self._close_transport(abort=True)
         self._complete()
 

@@ -689,7 +689,13 @@ class ClientRequest:
     async def _write_body(self, protocol: Any) -> bool:
         """Send the body; False when it stopped early because the server answered."""
         source = self._body_source
-        if source is not None and source.sendfile_plan is not None:
+        if (
+            source is not None
+            and source.sendfile_plan is not None
+            # The tracker counts what goes through write(); sendfile(2) bypasses it.
+            and self._upload_tracker is None
+            and protocol.sendfile_pays()
+        ):
             plan = self._sendfile_plan(source)
             if plan is not None:
                 return await self._write_planned(protocol, plan)

@@ -36,6 +36,19 @@ from hyperclient import ClientSession, ClientTimeout, TCPConnector
 
 from ..conftest import MS, RawServer, open_fds, read_request
 
+
+def cubic_socket(addr_info: Any) -> socket.socket:
+    """A client socket under CUBIC: sendfile is skipped under BBR, this VM's default
+    (see ``ResponseHandler.sendfile_pays``)."""
+    sock = socket.socket(*addr_info[:3])
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
+    return sock
+
+
+def cubic() -> TCPConnector:
+    return TCPConnector(socket_factory=cubic_socket)
+
+
 #: Odd-sized, over two 4 MiB segments; sent from START, after a read that filled the
 #: BufferedReader's read-ahead (asyncio moves the descriptor's offset behind it).
 SIZE = 9 * 2**20 + 12345
@@ -187,7 +200,7 @@ async def test_file_is_sent_by_sendfile_byte_exact(
     sendfile_calls: SendfileCalls,
 ) -> None:
     base, received = upload_server
-    async with ClientSession() as session:
+    async with ClientSession(connector=cubic()) as session:
         for _ in range(2):
             with opened_at_start(data_file) as fobj:
                 async with session.post(base + "/upload", data=fobj) as resp:
@@ -211,6 +224,31 @@ async def test_file_is_sent_by_sendfile_byte_exact(
     assert received.bodies == 2 * [("/upload", sha(payload[START:]), SIZE - START)]
     # The answer to a whole body is no early answer: the connection is kept alive.
     assert len(set(received.ports)) == 1
+
+
+@pytest.mark.parametrize("algorithm", [b"bbr", b"cubic"])
+async def test_sendfile_only_where_it_pays(
+    upload_server: tuple[str, Received],
+    data_file: Path,
+    payload: bytes,
+    sendfile_calls: SendfileCalls,
+    algorithm: bytes,
+) -> None:
+    # Under BBR, sendfile(2) costs twice the CPU of writing (see sendfile_pays): the file
+    # is read and written instead, byte-exact all the same.
+    def with_algorithm(addr_info: Any) -> socket.socket:
+        sock = socket.socket(*addr_info[:3])
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, algorithm)
+        return sock
+
+    base, received = upload_server
+    connector = TCPConnector(socket_factory=with_algorithm)
+    async with ClientSession(connector=connector) as session:
+        with opened_at_start(data_file) as fobj:
+            async with session.post(base + "/upload", data=fobj) as resp:
+                assert resp.status == 200
+    assert received.bodies == [("/upload", sha(payload[START:]), SIZE - START)]
+    assert bool(sendfile_calls.calls) is (algorithm == b"cubic")
 
 
 async def test_unix_socket_upload_goes_by_sendfile(
@@ -241,7 +279,7 @@ async def test_redirect_307_sends_the_file_again_by_sendfile(
 ) -> None:
     base, received = upload_server
     with opened_at_start(data_file) as fobj:
-        async with ClientSession() as session:
+        async with ClientSession(connector=cubic()) as session:
             async with session.post(base + "/moved", data=fobj) as resp:
                 assert resp.status == 200
                 assert [r.status for r in resp.history] == [307]
@@ -278,7 +316,7 @@ async def test_stale_connection_retry_sends_the_file_again(
 
     srv = await raw_server(script)
     with opened_at_start(data_file) as fobj:
-        async with ClientSession() as session:
+        async with ClientSession(connector=cubic()) as session:
             async with session.get(srv.url) as resp:
                 assert await resp.read() == b"ok"
             async with session.put(srv.url, data=fobj) as resp:
@@ -309,7 +347,7 @@ async def test_expect_100_continue_then_sendfile(
 
     srv = await raw_server(script)
     with opened_at_start(data_file) as fobj:
-        async with ClientSession() as session:
+        async with ClientSession(connector=cubic()) as session:
             async with session.post(srv.url, data=fobj, expect100=True) as resp:
                 assert await resp.read() == b"ok"
     assert got == [sha(payload[START:])]
@@ -340,7 +378,7 @@ async def test_early_2xx_answer_lets_the_sendfile_upload_finish(
     big = data_file.parent / "big.bin"
     big.write_bytes(payload * 4)  # more than the loopback socket buffers hold
     with big.open("rb") as fobj:
-        async with ClientSession() as session:
+        async with ClientSession(connector=cubic()) as session:
             async with session.post(srv.url, data=fobj) as resp:
                 assert resp.status == 200
                 assert await resp.read() == b"ok"
@@ -402,7 +440,7 @@ async def test_answer_to_the_whole_body_keeps_the_connection(
         return sent
 
     monkeypatch.setattr(loop, "sendfile", answered_when_done)
-    async with ClientSession() as session:
+    async with ClientSession(connector=cubic()) as session:
         for _ in range(3):
             with opened_at_start(data_file) as fobj:
                 async with session.post(f"http://127.0.0.1:{port}/", data=fobj) as resp:
@@ -429,7 +467,7 @@ async def test_form_files_go_by_sendfile_byte_exact(
         form.add_field("big", big, filename="big.bin")
         form.add_field("small", little, filename="small.txt")
         form.add_field("raw", b"\x00\x01" * 100)
-        async with ClientSession() as session:
+        async with ClientSession(connector=cubic()) as session:
             async with session.post(base + "/form-moved", data=form) as resp:
                 assert resp.status == 200
                 assert [r.status for r in resp.history] == [307]
@@ -468,7 +506,7 @@ async def test_nested_multipart_writer_files_go_by_sendfile(
                     "form-data", name="second", filename="second.bin"
                 )
             outer.append(inner)
-        async with ClientSession() as session:
+        async with ClientSession(connector=cubic()) as session:
             async with session.post(base + "/form", data=outer) as resp:
                 assert resp.status == 200
     assert received.forms == [
@@ -517,7 +555,7 @@ async def test_forms_that_are_read(
                 text = files.enter_context((tmp_path / "t.txt").open(encoding="utf-8"))
                 other = form.append(text)
             other.set_content_disposition("form-data", name="other", filename="o")
-        async with ClientSession() as session:
+        async with ClientSession(connector=cubic()) as session:
             async with session.post(base + "/form", data=form) as resp:
                 assert resp.status == 200
     assert sendfile_calls.calls == []
@@ -567,7 +605,9 @@ async def test_early_413_during_sendfile_is_the_response(
     path = big_sparse_file(tmp_path)
     try:
         with path.open("rb") as fobj:
-            async with ClientSession(timeout=ClientTimeout(total=None)) as session:
+            async with ClientSession(
+                connector=cubic(), timeout=ClientTimeout(total=None)
+            ) as session:
                 async with asyncio.timeout(5):
                     async with session.post(srv.url, data=fobj) as resp:
                         assert resp.status == 413
@@ -617,7 +657,7 @@ async def test_bytes_still_buffered_are_flushed_before_sendfile(
     server = await asyncio.start_server(handle, sock=listener)
 
     def small_buffers(addr_info: Any) -> socket.socket:
-        sock = socket.socket(*addr_info[:3])
+        sock = cubic_socket(addr_info)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         return sock
 
@@ -669,7 +709,9 @@ async def test_server_that_stops_reading_hits_the_write_timeout(
     srv = await raw_server(script)
     try:
         with big_sparse_file(tmp_path).open("rb") as fobj:
-            async with ClientSession(timeout=ClientTimeout(write=100 * MS)) as session:
+            async with ClientSession(
+                connector=cubic(), timeout=ClientTimeout(write=100 * MS)
+            ) as session:
                 started = asyncio.get_running_loop().time()
                 with pytest.raises(hyperclient.SocketTimeoutError) as info:
                     async with asyncio.timeout(5):
@@ -706,7 +748,7 @@ async def test_reset_mid_upload_raises_the_same_error_either_way(
 
     srv = await raw_server(script)
     with big_sparse_file(tmp_path).open("rb") as fobj:
-        async with ClientSession() as session:
+        async with ClientSession(connector=cubic()) as session:
             # The classes the session retries on (a stale pooled connection); which one
             # depends on whether the reset or the EOF after it was read first, either way.
             with pytest.raises(
@@ -745,7 +787,7 @@ async def test_cancelled_mid_sendfile_leaks_nothing(
     fds = open_fds()
     try:
         with big_sparse_file(tmp_path).open("rb") as fobj:
-            async with ClientSession() as session:
+            async with ClientSession(connector=cubic()) as session:
                 task = asyncio.ensure_future(session.post(srv.url, data=fobj))
                 for _ in range(500):
                     await asyncio.sleep(MS)
@@ -793,7 +835,7 @@ async def test_session_closed_mid_upload_ends_it_at_once(
     srv = await raw_server(script)
     try:
         with big_sparse_file(tmp_path).open("rb") as fobj:
-            session = ClientSession()
+            session = ClientSession(connector=cubic())
             task = asyncio.ensure_future(session.post(srv.url, data=fobj))
             await asyncio.sleep(100 * MS)
             assert not task.done()
@@ -830,7 +872,7 @@ async def test_file_that_shrank_fails_and_is_not_reused(
     path = tmp_path / "shrinking.bin"
     path.write_bytes(b"s" * (5 * 2**20))
     with path.open("rb") as fobj:
-        async with ClientSession(middlewares=(shrink,)) as session:
+        async with ClientSession(connector=cubic(), middlewares=(shrink,)) as session:
             with pytest.raises(RuntimeError, match=r"ended after 3145728 of 5242880 bytes"):
                 await session.post(srv.url, data=fobj)
             stats = session.connector.stats()  # type: ignore[union-attr]
@@ -862,7 +904,7 @@ async def test_sendfile_refused_mid_way_goes_on_by_reading(
     base, _ = upload_server
     with data_file.open("rb", buffering=16 * 2**20) as fobj:
         assert fobj.read(START)
-        async with ClientSession() as session:
+        async with ClientSession(connector=cubic()) as session:
             async with session.post(base + "/upload", data=fobj) as resp:
                 assert await resp.json() == {"sha": sha(payload[START:]), "length": SIZE - START}
         assert fobj.tell() == SIZE
@@ -922,7 +964,7 @@ async def test_what_goes_by_sendfile_and_what_is_read(
         fobj = path.open("rb", buffering=0)
         by_kernel = True
     with fobj:
-        async with ClientSession(**session_kwargs) as session:
+        async with ClientSession(connector=cubic(), **session_kwargs) as session:
             async with session.post(base + "/upload", data=fobj, **kwargs) as resp:
                 assert resp.status == 200
     # (aiohttp.web inflates a deflated request body for its reader.)
@@ -939,8 +981,9 @@ async def test_tls_falls_back_to_reading_the_file(
     payload: bytes,
     sendfile_calls: SendfileCalls,
 ) -> None:
+    connector = TCPConnector(ssl=trusting, socket_factory=cubic_socket)
     with opened_at_start(data_file) as fobj:
-        async with ClientSession(connector=TCPConnector(ssl=trusting)) as session:
+        async with ClientSession(connector=connector) as session:
             async with session.post(https_upload, data=fobj) as resp:
                 assert await resp.json() == {"sha": sha(payload[START:]), "length": SIZE - START}
         assert fobj.tell() == SIZE
@@ -986,7 +1029,7 @@ def upload_on_uvloop(url: str, path: Path) -> tuple[Any, list[str]]:
 
     async def main() -> Any:
         with opened_at_start(path) as fobj:
-            async with ClientSession() as session:
+            async with ClientSession(connector=cubic()) as session:
                 async with session.post(url, data=fobj) as resp:
                     result = await resp.json()
             assert fobj.tell() == SIZE
