@@ -62,10 +62,9 @@ _URLENCODED = "application/x-www-form-urlencoded"
 _OCTET_STREAM = "application/octet-stream"  # also the request layer's and multipart's default
 
 
-class PayloadBase:
-    """What a form or a multipart body needs from a :class:`~.payload.Payload`: its part
-    headers and its bytes as a part value. :mod:`.payload` builds on this module, so this
-    module knows payloads by this base class and never imports them."""
+class PartHeaders:
+    """What every multipart part has, a payload included: headers, the ``Content-Type``,
+    and the ``Content-Disposition`` setter."""
 
     _headers: CIMultiDict[str]
 
@@ -78,6 +77,33 @@ class PayloadBase:
     def content_type(self) -> str:
         """The ``Content-Type`` header."""
         return self._headers["Content-Type"]
+
+    def set_content_disposition(
+        self, disptype: str, quote_fields: bool = True, _charset: str = "utf-8", **params: Any
+    ) -> None:
+        """Set the ``Content-Disposition`` header (RFC 2183, RFC 7578 §4.2).
+
+        Args:
+            disptype: ``"attachment"``, ``"inline"``, ``"form-data"``: a token.
+            quote_fields: escape values as browsers do (``"``, CR and LF percent-encoded);
+                when false, ``"`` is sent as a quoted-pair, as aiohttp does.
+            _charset: accepted for aiohttp compatibility; values always travel as
+                UTF-8, as browsers send them (RFC 7578 §4.2 forbids RFC 5987 encoding).
+            params: parameters such as ``name`` and ``filename``.
+
+        Raises:
+            ValueError: *disptype* or a parameter name is not a token, or a value
+                holds NUL.
+        """
+        self._headers["Content-Disposition"] = content_disposition_header(
+            disptype, quote_fields, **params
+        )
+
+
+class PayloadBase(PartHeaders):
+    """What a form or a multipart body needs from a :class:`~.payload.Payload`: its part
+    headers and its bytes as a part value. :mod:`.payload` builds on this module, so this
+    module knows payloads by this base class and never imports them."""
 
     def _source(self) -> _Value:
         """The bytes to send, as a part value (the same object on every call)."""

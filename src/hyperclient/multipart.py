@@ -52,13 +52,13 @@ from .formdata import (
     READ_SIZE,
     Body,
     FileSource,
+    PartHeaders,
     StreamSource,
     _BytesValue,
     _Plan,
     _PlannedPart,
     _Value,
     check_header_value,
-    content_disposition_header,
     guess_filename,
     guess_type,
 )
@@ -86,44 +86,7 @@ _CONTENT_ENCODINGS = frozenset({"deflate", "gzip"})
 _TRANSFER_ENCODINGS = frozenset({"base64", "quoted-printable"})
 
 
-class _Part:
-    """What every part has: headers, and the ``Content-Disposition`` setter."""
-
-    _headers: CIMultiDict[str]
-
-    @property
-    def headers(self) -> CIMultiDict[str]:
-        """The part's headers (mutable until the request is sent)."""
-        return self._headers
-
-    @property
-    def content_type(self) -> str:
-        """The part's ``Content-Type``."""
-        return self._headers["Content-Type"]
-
-    def set_content_disposition(
-        self, disptype: str, quote_fields: bool = True, _charset: str = "utf-8", **params: Any
-    ) -> None:
-        """Set the ``Content-Disposition`` header (RFC 2183, RFC 7578 §4.2).
-
-        Args:
-            disptype: ``"attachment"``, ``"inline"``, ``"form-data"``: a token.
-            quote_fields: escape values as browsers do (``"``, CR and LF percent-encoded);
-                when false, ``"`` is sent as a quoted-pair, as aiohttp does.
-            _charset: accepted for aiohttp compatibility; values always travel as
-                UTF-8, as browsers send them (RFC 7578 §4.2 forbids RFC 5987 encoding).
-            params: parameters such as ``name`` and ``filename``.
-
-        Raises:
-            ValueError: *disptype* or a parameter name is not a token, or a value
-                holds NUL.
-        """
-        self._headers["Content-Disposition"] = content_disposition_header(
-            disptype, quote_fields, **params
-        )
-
-
-class BodyPartWriter(_Part):
+class BodyPartWriter(PartHeaders):
     """One part of a :class:`MultipartWriter`, as returned by its ``append*`` methods.
 
     Its :attr:`headers` may be changed until the request is sent, most often with
@@ -146,7 +109,7 @@ class BodyPartWriter(_Part):
         return self._part_value.measure()
 
 
-class MultipartWriter(_Part):
+class MultipartWriter(PartHeaders):
     """A ``multipart/*`` body built part by part, as ``aiohttp.MultipartWriter``.
 
     Pass it as ``session.post(url, data=writer)``: the request gets its

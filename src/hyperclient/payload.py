@@ -45,7 +45,6 @@ from .formdata import (
     StreamSource,
     _BytesValue,
     _Value,
-    content_disposition_header,
     guess_filename,
     guess_type,
 )
@@ -162,19 +161,6 @@ class Payload(PayloadBase, ABC):
         """Whether :meth:`close` has nothing to release (no file to close)."""
         return self._autoclose
 
-    def set_content_disposition(
-        self, disptype: str, quote_fields: bool = True, _charset: str = "utf-8", **params: Any
-    ) -> None:
-        """Set the ``Content-Disposition`` header, as
-        :meth:`~.multipart.BodyPartWriter.set_content_disposition` does.
-
-        Raises:
-            ValueError: *disptype* or a parameter name is not a token, or a value holds NUL.
-        """
-        self._headers["Content-Disposition"] = content_disposition_header(
-            disptype, quote_fields, **params
-        )
-
     @abstractmethod
     async def write(self, writer: Any) -> None:
         """Write the payload's bytes with ``await writer.write(chunk)``.
@@ -257,16 +243,6 @@ class _SourcePayload(Payload):
         part.rewind()
         async for chunk in part.chunks(size):
             await writer.write(chunk)
-
-    async def as_bytes(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
-        """The whole payload in memory (a file is read from its start position).
-
-        Returns:
-            The bytes.
-        """
-        collected = _Collector()
-        await self.write(collected)
-        return bytes(collected.data)
 
 
 class BytesPayload(_SourcePayload):
