@@ -56,6 +56,62 @@ async def echo_form(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+async def _describe(reader: Any) -> list[Any]:
+    """What aiohttp's own multipart reader found: one dict per part, nested as lists."""
+    found: list[Any] = []
+    async for part in reader:
+        if isinstance(part, type(reader)):
+            found.append(await _describe(part))
+            continue
+        found.append(
+            {
+                "headers": dict(part.headers),
+                "body": (await part.read(decode=True)).decode("latin-1"),
+                "name": part.name,
+                "filename": part.filename,
+            }
+        )
+    return found
+
+
+async def echo_multipart(request: web.Request) -> web.Response:
+    """Each part as aiohttp.web's multipart reader saw it, with the request's framing."""
+    parts = await _describe(await request.multipart())
+    return web.json_response(
+        {
+            "content_type": request.headers["Content-Type"],
+            "content_length": request.headers.get("Content-Length"),
+            "transfer_encoding": request.headers.get("Transfer-Encoding"),
+            "parts": parts,
+        }
+    )
+
+
+async def form_server(
+    aiohttp_server: Callable[..., Awaitable[Any]],
+    *,
+    redirect_to: str,
+    client_max_size: int,
+    **posts: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> Callable[[str], str]:
+    """A server for form and multipart uploads: ``/multipart`` (:func:`echo_multipart`),
+    ``/post`` (:func:`echo_form`), ``/redirect`` (a 307 to *redirect_to*, after reading
+    the body) and the POST routes in *posts* (path without the slash); the URL maker."""
+    app = web.Application(client_max_size=client_max_size)
+    app.router.add_post("/multipart", echo_multipart)
+    app.router.add_post("/post", echo_form)
+    for path, handler in posts.items():
+        app.router.add_post(f"/{path}", handler)
+
+    async def redirect(request: web.Request) -> web.Response:
+        await request.read()
+        raise web.HTTPTemporaryRedirect(redirect_to)
+
+    app.router.add_post("/redirect", redirect)
+    server = await aiohttp_server(app)
+    return lambda path: str(server.make_url(path))
+
+
 def make_app() -> web.Application:
     """Routes used by the functional tests; each reports what the server really got."""
     app = web.Application(client_max_size=64 * 2**20)

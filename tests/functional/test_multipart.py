@@ -21,54 +21,14 @@ from hyperclient import ClientSession, MultipartWriter
 from hyperclient.formdata import READ_SIZE
 
 from ..conftest import RawServer, read_request
-from .conftest import echo_form
+from .conftest import form_server
 
 Server = Callable[..., Awaitable[Any]]
 
 
-async def _describe(reader: Any) -> list[Any]:
-    """What aiohttp's own multipart reader found: one dict per part, nested as lists."""
-    found: list[Any] = []
-    async for part in reader:
-        if isinstance(part, type(reader)):
-            found.append(await _describe(part))
-            continue
-        found.append(
-            {
-                "headers": dict(part.headers),
-                "body": (await part.read(decode=True)).decode("latin-1"),
-                "name": part.name,
-                "filename": part.filename,
-            }
-        )
-    return found
-
-
-async def _echo_multipart(request: web.Request) -> web.Response:
-    parts = await _describe(await request.multipart())
-    return web.json_response(
-        {
-            "content_type": request.headers["Content-Type"],
-            "content_length": request.headers.get("Content-Length"),
-            "transfer_encoding": request.headers.get("Transfer-Encoding"),
-            "parts": parts,
-        }
-    )
-
-
 @pytest.fixture
 async def url(aiohttp_server: Server) -> Callable[[str], str]:
-    app = web.Application(client_max_size=2**24)
-    app.router.add_post("/multipart", _echo_multipart)
-    app.router.add_post("/post", echo_form)
-
-    async def redirect(request: web.Request) -> web.Response:
-        await request.read()
-        raise web.HTTPTemporaryRedirect("/multipart")
-
-    app.router.add_post("/redirect", redirect)
-    server = await aiohttp_server(app)
-    return lambda path: str(server.make_url(path))
+    return await form_server(aiohttp_server, redirect_to="/multipart", client_max_size=2**24)
 
 
 # -- MultipartWriter -----------------------------------------------------------------------

@@ -24,8 +24,7 @@ import hyperclient
 import hyperclient.payload
 from hyperclient import ClientSession
 
-from .conftest import echo_form
-from .test_multipart import _echo_multipart
+from .conftest import form_server
 
 Server = Callable[..., Awaitable[Any]]
 MiB = 2**20
@@ -51,18 +50,9 @@ async def _echo(request: web.Request) -> web.Response:
 
 @pytest.fixture
 async def url(aiohttp_server: Server) -> Callable[[str], str]:
-    app = web.Application(client_max_size=64 * MiB)
-    app.router.add_post("/echo", _echo)
-    app.router.add_post("/multipart", _echo_multipart)
-    app.router.add_post("/post", echo_form)
-
-    async def redirect(request: web.Request) -> web.Response:
-        await request.read()
-        raise web.HTTPTemporaryRedirect("/echo")
-
-    app.router.add_post("/redirect", redirect)
-    server = await aiohttp_server(app)
-    return lambda path: str(server.make_url(path))
+    return await form_server(
+        aiohttp_server, redirect_to="/echo", client_max_size=64 * MiB, echo=_echo
+    )
 
 
 @pytest.fixture
