@@ -121,6 +121,18 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
         body += data[:-2]
 
 
+#: The smallest complete keep-alive response.
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+async def answer_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A raw server script: read each request whole and answer :data:`OK`, until EOF."""
+    while True:
+        await read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+
+
 @pytest.fixture
 async def aiohttp_server() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """Start an aiohttp.web application on 127.0.0.1:0; returns its TestServer."""

@@ -34,7 +34,7 @@ from aiohttp import test_utils, web
 import hyperclient
 from hyperclient import ClientSession, ClientTimeout, TCPConnector
 
-from ..conftest import MS, RawServer, open_fds, read_request
+from ..conftest import MS, OK, RawServer, open_fds, read_request
 
 
 def cubic_socket(addr_info: Any) -> socket.socket:
@@ -53,7 +53,6 @@ def cubic() -> TCPConnector:
 #: BufferedReader's read-ahead (asyncio moves the descriptor's offset behind it).
 SIZE = 9 * 2**20 + 12345
 START = 1000
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 TOO_BIG = (
     b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!"
 )

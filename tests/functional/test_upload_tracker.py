@@ -34,7 +34,7 @@ from yarl import URL
 import hyperclient
 from hyperclient import ClientRequest, UploadAbortedError, UploadTracker
 
-from ..conftest import MS, RawServer, read_request
+from ..conftest import MS, OK, RawServer, answer_ok, read_request
 from .test_dns import free_port
 
 Start = Callable[..., Awaitable[Any]]
@@ -376,7 +376,7 @@ async def test_a_cancelled_upload_complete_is_left_alone(raw_server: Any) -> Non
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        writer.write(OK)
         await writer.drain()
 
     srv: RawServer = await raw_server(script)
@@ -619,7 +619,7 @@ async def test_a_retry_on_a_stale_pooled_connection_is_a_new_attempt(raw_server:
             if first and state["answered"] == 1:
                 return  # closed by the fixture: a stale keep-alive connection
             state["answered"] += 1
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            writer.write(OK)
             await writer.drain()
 
     srv: RawServer = await raw_server(script)
@@ -655,13 +655,7 @@ async def test_a_middleware_sending_twice_makes_two_attempts(sink: tuple[str, li
 
 
 async def test_a_tracker_observes_one_request_only(raw_server: Any) -> None:
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            await read_request(reader)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            await writer.drain()
-
-    srv: RawServer = await raw_server(script)
+    srv: RawServer = await raw_server(answer_ok)
     for lib in LIBS:
         tracker = lib.UploadTracker()
         async with lib.ClientSession() as s:
@@ -683,13 +677,7 @@ def test_a_tracker_needs_a_running_loop(lib: types.ModuleType) -> None:
 
 
 async def test_every_verb_and_module_function_takes_upload_tracker(raw_server: Any) -> None:
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            await read_request(reader)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            await writer.drain()
-
-    srv: RawServer = await raw_server(script)
+    srv: RawServer = await raw_server(answer_ok)
     verbs = ("get", "options", "head", "post", "put", "patch", "delete")
     async with hyperclient.ClientSession() as s:
         calls: list[Callable[..., Any]] = [getattr(s, verb) for verb in verbs]
