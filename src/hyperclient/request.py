@@ -689,14 +689,8 @@ class ClientRequest:
     async def _write_body(self, protocol: Any) -> bool:
         """Send the body; False when it stopped early because the server answered."""
         source = self._body_source
-        if (
-            source is not None
-            and source.sendfile_plan is not None
-            # The tracker counts what goes through write(); sendfile(2) bypasses it.
-            and self._upload_tracker is None
-            and protocol.sendfile_pays()
-        ):
-            plan = self._sendfile_plan(source)
+        if source is not None and source.sendfile_plan is not None:
+            plan = self._sendfile_plan(source, protocol)
             if plan is not None:
                 return await self._write_planned(protocol, plan)
         encoder = None
@@ -728,10 +722,11 @@ class ClientRequest:
             protocol.write(LAST_CHUNK)
         return True
 
-    def _sendfile_plan(self, source: Body) -> list[bytes | FileRange] | None:
+    def _sendfile_plan(self, source: Body, protocol: Any) -> list[bytes | FileRange] | None:
         """*source* as pieces for sendfile when it may go that way: sent as is, exactly as
-        long as announced, large enough to gain, and no trace waiting to see each chunk
-        sent. Decided before a byte of it is sent."""
+        long as announced, large enough to gain, with no trace waiting to see each chunk
+        sent and no tracker counting writes, on a connection where sendfile pays (the
+        socket is asked last: it costs a system call). Decided before a byte is sent."""
         size = source.size
         if (
             not _USE_SENDFILE
@@ -741,6 +736,9 @@ class ClientRequest:
             # have changed a body's header: then the written path sends what it sends.
             or self.headers.getall("Content-Length", None) != [str(size)]
             or (self.traces and any(trace.sends_request_chunks() for trace in self.traces))
+            # The tracker counts what goes through write(); sendfile(2) bypasses it.
+            or self._upload_tracker is not None
+            or not protocol.sendfile_pays()
         ):
             return None
         assert source.sendfile_plan is not None
