@@ -64,7 +64,7 @@ from .formdata import (
 )
 from .http1 import is_token
 from .payload import LookupError as PayloadLookupError
-from .payload import Payload, get_payload
+from .payload import Payload, get_payload, text_encoding
 
 __all__ = (
     "BadContentDispositionHeader",
@@ -213,7 +213,7 @@ class MultipartWriter(PartHeaders):
         elif isinstance(obj, bytes | bytearray | memoryview):
             part = BodyPartWriter(_BytesValue(bytes(obj)), _OCTET_STREAM)
         elif isinstance(obj, str):
-            content_type, charset = _text_type(headers)
+            charset, content_type = text_encoding(None, (headers or {}).get("Content-Type"))
             part = BodyPartWriter(_BytesValue(obj.encode(charset)), content_type)
         elif isinstance(obj, io.IOBase):
             part = self._file_part(obj, headers)
@@ -231,7 +231,7 @@ class MultipartWriter(PartHeaders):
     def _file_part(self, file: io.IOBase, headers: Mapping[str, str] | None) -> BodyPartWriter:
         name = guess_filename(file, "")
         if isinstance(file, io.TextIOBase):
-            content_type, charset = _text_type(headers)
+            charset, content_type = text_encoding(None, (headers or {}).get("Content-Type"))
             value = FileSource(file, charset)
         else:
             content_type = guess_type(name, _OCTET_STREAM)
@@ -394,15 +394,6 @@ def _part_head(
         lines.append(f"Content-Length: {content_length}")  # as aiohttp, for readers
     # RFC 7578 §5.1.1 / WHATWG: field names and filenames travel as UTF-8.
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-
-
-def _text_type(headers: Mapping[str, str] | None) -> tuple[str, str]:
-    """The ``Content-Type`` of a text part and the charset to encode it with: the
-    caller's, if *headers* has one (UTF-8 when it names no charset), else UTF-8."""
-    content_type = headers.get("Content-Type") if headers else None
-    if content_type is None:
-        return "text/plain; charset=utf-8", "utf-8"
-    return content_type, parse_content_type(content_type)[1].get("charset") or "utf-8"
 
 
 def _check_boundary(boundary: str) -> bytes:

@@ -278,7 +278,7 @@ class BytesPayload(_SourcePayload):
         return data
 
 
-def _text_encoding(encoding: str | None, content_type: str | None) -> tuple[str, str]:
+def text_encoding(encoding: str | None, content_type: str | None) -> tuple[str, str]:
     """The charset to encode text with and the ``Content-Type``, as aiohttp picks them:
     *encoding* names both; else the content type's ``charset``; else UTF-8."""
     if encoding is not None:
@@ -300,7 +300,7 @@ class StringPayload(BytesPayload):
         content_type: str | None = None,
         **kwargs: Any,
     ) -> None:
-        charset, content_type = _text_encoding(encoding, content_type)
+        charset, content_type = text_encoding(encoding, content_type)
         super().__init__(
             value.encode(charset), *args, encoding=charset, content_type=content_type, **kwargs
         )
@@ -366,7 +366,7 @@ class TextIOPayload(IOBasePayload):
         content_type: str | None = None,
         **kwargs: Any,
     ) -> None:
-        charset, content_type = _text_encoding(encoding, content_type)
+        charset, content_type = text_encoding(encoding, content_type)
         super().__init__(value, *args, content_type=content_type, encoding=charset, **kwargs)
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
