@@ -115,7 +115,7 @@ class ResponseHead:
     status: int
     reason: str
     version: HttpVersion
-    raw_headers: list[tuple[bytes, bytes]]
+    raw_headers: tuple[tuple[bytes, bytes], ...]
     keep_alive: bool
     content_length: int | None
     chunked: bool
@@ -133,7 +133,7 @@ class InformationalResponse:
     status: int
     reason: str
     version: HttpVersion
-    raw_headers: list[tuple[bytes, bytes]]
+    raw_headers: tuple[tuple[bytes, bytes], ...]
 
 
 @dataclass(slots=True)
@@ -331,7 +331,7 @@ def _parse_content_length(values: list[bytes]) -> int:
     return int(found.pop())
 
 
-def _is_chunked(values: list[bytes]) -> bool:
+def _is_chunked(values: tuple[bytes, ...]) -> bool:
     """Whether the final transfer coding is chunked (RFC 9112 §6.3 rule 4).
 
     chunked must be last and may appear once (RFC 9112 §6.1). We also refuse what llhttp
@@ -396,6 +396,106 @@ def _keep_alive_timeout(value: bytes) -> float | None:
     return timeout
 
 
+@dataclass(slots=True, frozen=True)
+class _FramingFields:
+    """What a final head's framing and connection fields say, before the request's method
+    and the status are taken into account; a pure function of the head (see
+    :func:`_framing_fields`), so it is remembered with it."""
+
+    content_length: int | None
+    codings: tuple[bytes, ...] | None
+    keep_alive: bool
+    keep_alive_timeout: float | None
+    content_encoding: bytes | None
+    set_cookie: bool
+    location: bytes | None
+
+
+def _framing_fields(
+    version: HttpVersion, specials: list[tuple[int, bytes]] | None
+) -> _FramingFields:
+    """Read the special fields of a head (RFC 9112 §6.3, §9.3; RFC 9110 §8.4, §10.2.2).
+
+    Raises:
+        RemoteProtocolError: an invalid ``Content-Length``.
+    """
+    lengths: list[bytes] | None = None
+    codings: list[bytes] | None = None
+    connection = 0
+    keep_alive_timeout = None
+    content_encoding = location = None
+    set_cookie = False
+    if specials is not None:
+        for kind, value in specials:
+            if kind == _CONTENT_LENGTH:
+                lengths = [value] if lengths is None else [*lengths, value]
+            elif kind == _TRANSFER_ENCODING:
+                codings = [value] if codings is None else [*codings, value]
+            elif kind == _CONNECTION:
+                connection |= _connection_options(value)
+            elif kind == _KEEP_ALIVE:
+                if keep_alive_timeout is None:
+                    keep_alive_timeout = _keep_alive_timeout(value)
+            elif kind == _SET_COOKIE:
+                set_cookie = True
+            elif kind == _CONTENT_ENCODING:
+                # RFC 9110 §5.3: several fields are one comma-separated list.
+                content_encoding = (
+                    value if content_encoding is None else content_encoding + b", " + value
+                )
+            elif location is None:
+                location = value
+    content_length = None
+    if lengths is not None:
+        value = lengths[0]
+        if len(lengths) == 1 and value.isdigit() and len(value) <= _MAX_CONTENT_LENGTH_DIGITS:
+            content_length = int(value)
+        else:
+            content_length = _parse_content_length(lengths)
+    # RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
+    if version is HttpVersion11:
+        keep_alive = not connection & _CLOSE
+    else:
+        keep_alive = bool(connection & _PERSIST)
+    return _FramingFields(
+        content_length,
+        None if codings is None else tuple(codings),
+        keep_alive,
+        keep_alive_timeout,
+        content_encoding,
+        set_cookie,
+        location,
+    )
+
+
+#: A head parsed before: status, reason, version, fields and what they say about framing.
+_ParsedHead = tuple[int, str, HttpVersion, tuple[tuple[bytes, bytes], ...], _FramingFields]
+
+#: Servers send the same head byte for byte response after response (nginx's changes once
+#: a second, with its Date field): each valid final head is remembered with its parsed
+#: form, so the next one costs one lookup instead of the split, the whole-head checks and
+#: a loop over its lines. One cache per set of limits (a head valid under one may not be
+#: under another); each is bounded (cleared when full) and keeps only heads up to
+#: _CACHED_HEAD_LENGTH bytes, so a hostile server cannot grow it; heads with Set-Cookie
+#: are never kept.
+_HEAD_CACHE_SIZE: Final = 256
+_CACHED_HEAD_LENGTH: Final = 2048
+_head_caches: dict[tuple[int, int, int, int], dict[bytes, _ParsedHead]] = {}
+
+
+def _head_cache(
+    max_line: int, max_field: int, max_headers: int, max_head: int
+) -> dict[bytes, _ParsedHead]:
+    """The head cache for these limits."""
+    key = (max_line, max_field, max_headers, max_head)
+    cache = _head_caches.get(key)
+    if cache is None:
+        if len(_head_caches) >= 8:  # one per set of limits in use: a few at most
+            _head_caches.clear()
+        cache = _head_caches[key] = {}
+    return cache
+
+
 class ResponseParser:
     """Incremental, strict parser of HTTP/1.x responses (RFC 9112), one at a time.
 
@@ -422,6 +522,7 @@ class ResponseParser:
         "_eof",
         "_error",
         "_expected",
+        "_heads",
         "_is_connect",
         "_is_head",
         "_max_chunk_line",
@@ -454,6 +555,7 @@ class ResponseParser:
         self._max_chunk_line = max_chunk_ext_size
         # A head no longer than this cannot hold a line over either limit.
         self._short_lines = min(max_line_size, max_field_size)
+        self._heads = _head_cache(max_line_size, max_field_size, max_headers, max_head_size)
         self._base_limits = (max_line_size, max_field_size, max_headers)
         # Input not consumed yet is self._buf[self._pos:]. It is the caller's own bytes
         # object while that is all there is (so body data can be handed out without a
@@ -510,6 +612,9 @@ class ResponseParser:
         self._max_field = base_field if max_field_size is None else max_field_size
         self._max_headers = base_headers if max_headers is None else max_headers
         self._short_lines = min(self._max_line, self._max_field)
+        self._heads = _head_cache(
+            self._max_line, self._max_field, self._max_headers, self._max_head
+        )
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Append bytes received from the server; any split is fine.
@@ -800,6 +905,16 @@ class ResponseParser:
                 raise RemoteProtocolError("connection closed in the middle of the response head")
             return NEED_DATA
         head = buf[pos:end] if type(buf) is bytes else bytes(buf[pos:end])
+        cached = self._heads.get(head)
+        if cached is None:
+            return self._parse_head(head, end)
+        self._pos = end + 4
+        self._scanned = self._checked = self._nlines = 0
+        return self._framing(*cached)
+
+    def _parse_head(self, head: bytes, end: int) -> ResponseHead | InformationalResponse:
+        """Validate and parse a complete *head* (it ends at *end*, before CRLFCRLF) seen
+        for the first time under these limits; remember a final one (see _head_caches)."""
         lines = head.split(b"\r\n")
         nlines = len(lines)
         status_line = lines[0]
@@ -844,55 +959,29 @@ class ResponseParser:
         version, status, reason = start
         if status < 200 and status != 101:
             # RFC 9110 §15.2: interim responses; the final response follows.
-            return InformationalResponse(status, reason, version, headers)
-        return self._framing(status, reason, version, headers, specials)
+            return InformationalResponse(status, reason, version, tuple(headers))
+        fields = _framing_fields(version, specials)
+        parsed = (status, reason, version, tuple(headers), fields)
+        if not fields.set_cookie and len(head) <= _CACHED_HEAD_LENGTH:
+            # Set-Cookie values are per client and often secret: never kept beyond the
+            # response that carried them.
+            heads = self._heads
+            if len(heads) >= _HEAD_CACHE_SIZE:
+                heads.clear()
+            heads[head] = parsed
+        return self._framing(*parsed)
 
     def _framing(
         self,
         status: int,
         reason: str,
         version: HttpVersion,
-        headers: list[tuple[bytes, bytes]],
-        specials: list[tuple[int, bytes]] | None,
+        headers: tuple[tuple[bytes, bytes], ...],
+        fields: _FramingFields,
     ) -> ResponseHead:
         """Decide how the body is delimited (RFC 9112 §6.3) and enter the matching state."""
-        lengths = codings = None
-        connection = 0
-        keep_alive_timeout = None
-        content_encoding = location = None
-        set_cookie = False
-        if specials is not None:
-            for kind, value in specials:
-                if kind == _CONTENT_LENGTH:
-                    lengths = [value] if lengths is None else [*lengths, value]
-                elif kind == _TRANSFER_ENCODING:
-                    codings = [value] if codings is None else [*codings, value]
-                elif kind == _CONNECTION:
-                    connection |= _connection_options(value)
-                elif kind == _KEEP_ALIVE:
-                    if keep_alive_timeout is None:
-                        keep_alive_timeout = _keep_alive_timeout(value)
-                elif kind == _SET_COOKIE:
-                    set_cookie = True
-                elif kind == _CONTENT_ENCODING:
-                    # RFC 9110 §5.3: several fields are one comma-separated list.
-                    content_encoding = (
-                        value if content_encoding is None else content_encoding + b", " + value
-                    )
-                elif location is None:
-                    location = value
-        content_length = None
-        if lengths is not None:
-            value = lengths[0]
-            if len(lengths) == 1 and value.isdigit() and len(value) <= _MAX_CONTENT_LENGTH_DIGITS:
-                content_length = int(value)
-            else:
-                content_length = _parse_content_length(lengths)
-        # RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
-        if version is HttpVersion11:
-            keep_alive = not connection & _CLOSE
-        else:
-            keep_alive = bool(connection & _PERSIST)
+        content_length = fields.content_length
+        keep_alive = fields.keep_alive
         chunked = upgrade = False
         if status == 101 or (self._is_connect and 200 <= status < 300):
             # RFC 9112 §6.3 rule 2 and RFC 9110 §15.2.2: the bytes after this head belong to
@@ -904,14 +993,14 @@ class ResponseParser:
             # RFC 9112 §6.3 rule 1: no body, whatever the framing fields say.
             self._remaining = self._expected = 0
             self._state = _BODY_LENGTH
-        elif codings is not None:
+        elif fields.codings is not None:
             if content_length is not None:
                 # RFC 9112 §6.3 rule 3 lets a recipient drop Content-Length; we refuse the
                 # message instead, as the two disagreeing is the classic smuggling vector.
                 raise RemoteProtocolError(
                     "both Content-Length and Transfer-Encoding in response head"
                 )
-            chunked = _is_chunked(codings)
+            chunked = _is_chunked(fields.codings)
             if version is HttpVersion10:
                 # RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty
                 # framing; close the connection after the message.
@@ -943,10 +1032,10 @@ class ResponseParser:
             content_length,
             chunked,
             upgrade,
-            keep_alive_timeout,
-            content_encoding,
-            set_cookie,
-            location,
+            fields.keep_alive_timeout,
+            fields.content_encoding,
+            fields.set_cookie,
+            fields.location,
         )
 
     # -- slow path: head errors in stream order --------------------------------------------

@@ -128,7 +128,7 @@ def head(
         status,
         reason,
         version,
-        list(headers),
+        tuple(headers),
         keep_alive,
         content_length,
         chunked,
@@ -329,7 +329,7 @@ VALID: list[tuple[str, bytes, dict[str, Any], list[Any]]] = [
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
         {},
         [
-            InformationalResponse(100, "Continue", HttpVersion11, []),
+            InformationalResponse(100, "Continue", HttpVersion11, ()),
             head(headers=[CL5], content_length=5),
             b"hello",
             *done(),
@@ -342,8 +342,8 @@ VALID: list[tuple[str, bytes, dict[str, Any], list[Any]]] = [
         b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
         {},
         [
-            InformationalResponse(103, "Early Hints", HttpVersion11, [(b"Link", b"</a.css>")]),
-            InformationalResponse(102, "Processing", HttpVersion11, [(b"Content-Length", b"9")]),
+            InformationalResponse(103, "Early Hints", HttpVersion11, ((b"Link", b"</a.css>"),)),
+            InformationalResponse(102, "Processing", HttpVersion11, ((b"Content-Length", b"9"),)),
             head(headers=[(b"Content-Length", b"0")], content_length=0),
             *done(),
         ],
@@ -1472,7 +1472,7 @@ def test_random_valid_responses_round_trip(
     assert first.status == expected["status"]
     assert first.reason == expected["reason"]
     assert first.version == expected["version"]
-    assert first.raw_headers == expected["headers"]
+    assert list(first.raw_headers) == expected["headers"]
     assert first.chunked == expected["chunked"]
     body = b"".join(e for e in events if isinstance(e, bytes))
     assert body == expected["body"]
@@ -1692,6 +1692,93 @@ def test_line_caches_are_bounded() -> None:
     long_line = b"X-Big: " + b"x" * http1._CACHED_LINE_LENGTH
     _head(ResponseParser(), b"HTTP/1.1 200 OK\r\n" + long_line + b"\r\n\r\n")
     assert long_line not in http1._field_lines
+
+
+# -- remembered heads --------------------------------------------------------------------------
+
+_REPEATED = b"HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: 2\r\nContent-Length: 5\r\n\r\n"
+
+
+def _cached(data: bytes) -> bool:
+    head = data[: data.index(b"\r\n\r\n")]
+    return any(head in cache for cache in http1._head_caches.values())
+
+
+def test_remembered_heads_still_meet_each_parsers_limits() -> None:
+    first = _head(ResponseParser(), _REPEATED)
+    assert _cached(_REPEATED)
+    assert _head(ResponseParser(), _REPEATED) == first
+    few = ResponseParser(max_headers=2)
+    for _ in range(2):  # the limit at construction, then the same limit for one response
+        few.start("GET")
+        few.receive_data(_REPEATED)
+        with pytest.raises(PayloadTooBig, match="too many header fields"):
+            few.next_event()
+        few = ResponseParser()
+        few.set_limits(None, None, 2)
+    small = ResponseParser(max_head_size=30)
+    small.start("GET")
+    small.receive_data(_REPEATED)
+    with pytest.raises(PayloadTooBig, match="30"):
+        small.next_event()
+
+
+def test_remembered_heads_are_framed_for_each_request() -> None:
+    parser = ResponseParser()
+    parser.receive_data(_REPEATED + b"hello" + _REPEATED)
+    for method, body in (("GET", [b"hello"]), ("HEAD", [])):
+        parser.start(method)
+        event = parser.next_event()
+        assert isinstance(event, ResponseHead)
+        assert event.content_length == 5
+        assert [*_events(parser)] == [*body, EndOfMessage([])]
+    connect = ResponseParser()
+    connect.start("CONNECT")
+    connect.receive_data(_REPEATED + b"tunnel")
+    event = connect.next_event()
+    assert isinstance(event, ResponseHead)
+    assert event.upgrade
+    assert not event.keep_alive
+    assert connect.trailing_data == (b"tunnel", False)
+
+
+def _events(parser: ResponseParser) -> Iterator[Any]:
+    while (event := parser.next_event()) is not PAUSED:
+        assert event is not NEED_DATA
+        yield event
+
+
+def test_heads_refused_are_refused_every_time() -> None:
+    data = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
+    for _ in range(2):
+        parser = ResponseParser()
+        parser.start("GET")
+        parser.receive_data(data)
+        with pytest.raises(RemoteProtocolError, match="Content-Length"):
+            parser.next_event()
+    assert not _cached(data)
+
+
+def test_heads_with_set_cookie_are_not_remembered() -> None:
+    data = b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=s3cret\r\nContent-Length: 0\r\n\r\n"
+    assert _head(ResponseParser(), data).set_cookie
+    assert _head(ResponseParser(), data).raw_headers == (
+        (b"Set-Cookie", b"sid=s3cret"),
+        (b"Content-Length", b"0"),
+    )
+    assert not _cached(data)
+
+
+def test_head_cache_is_bounded() -> None:
+    parser = ResponseParser()
+    for i in range(http1._HEAD_CACHE_SIZE + 10):
+        head = _head(parser, b"HTTP/1.1 200 OK\r\nX-N: %d\r\nContent-Length: 0\r\n\r\n" % i)
+        assert head.raw_headers[0] == (b"X-N", b"%d" % i)
+        assert parser.next_event() == EndOfMessage([])
+    assert 0 < len(parser._heads) <= http1._HEAD_CACHE_SIZE
+    big = b"HTTP/1.1 200 OK\r\nX-Big: " + b"x" * http1._CACHED_HEAD_LENGTH + b"\r\n\r\n"
+    _head(ResponseParser(), big)
+    assert not _cached(big)
 
 
 def test_take_whole_body_only_when_all_of_it_is_here() -> None:

@@ -196,7 +196,7 @@ def compare(raw: bytes, *, must_accept: bool) -> None:
     assert first.status == recorder.status
     assert f"{first.version.major}.{first.version.minor}" == recorder.version
     assert first.reason.encode("utf-8", "surrogateescape") == recorder.reason
-    assert first.raw_headers == recorder.headers
+    assert list(first.raw_headers) == recorder.headers
     assert b"".join(e for e in events if isinstance(e, bytes)) == recorder.body
     if complete:
         assert recorder.complete
