@@ -91,7 +91,7 @@ NEED_DATA: Final = Sentinel.NEED_DATA
 PAUSED: Final = Sentinel.PAUSED
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ResponseHead:
     """The status line and header fields of a final (non-1xx, or 101) response.
 
@@ -468,8 +468,29 @@ def _framing_fields(
     )
 
 
-#: A head parsed before: status, reason, version, fields and what they say about framing.
-_ParsedHead = tuple[int, str, HttpVersion, tuple[tuple[bytes, bytes], ...], _FramingFields]
+class _ParsedHead:
+    """A valid final head: its status line, fields and what they say about framing; and,
+    once an ordinary request's response (not to HEAD or CONNECT, read until close) was
+    framed by it, that outcome: the parser state, the body length and the ResponseHead
+    (immutable, so one object serves every response with this head)."""
+
+    __slots__ = ("fields", "headers", "plain", "reason", "status", "version")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        version: HttpVersion,
+        headers: tuple[tuple[bytes, bytes], ...],
+        fields: _FramingFields,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.version = version
+        self.headers = headers
+        self.fields = fields
+        self.plain: tuple[_State, int, ResponseHead] | None = None
+
 
 #: Servers send the same head byte for byte response after response (nginx's changes once
 #: a second, with its Date field): each valid final head is remembered with its parsed
@@ -531,6 +552,7 @@ class ResponseParser:
         "_max_headers",
         "_max_line",
         "_nlines",
+        "_plain",
         "_pos",
         "_read_until_eof",
         "_remaining",
@@ -568,6 +590,7 @@ class ResponseParser:
         self._is_head = False
         self._is_connect = False
         self._read_until_eof = True
+        self._plain = True  # none of the three above changes the framing
         self._remaining = 0  # bytes left in a Content-Length body or in the current chunk
         self._expected = 0  # the Content-Length, for the truncation message
         # While a head or trailer section is incomplete: how far (relative to _pos) the
@@ -601,6 +624,7 @@ class ResponseParser:
         self._is_head = method == "HEAD"
         self._is_connect = method == "CONNECT"
         self._read_until_eof = read_until_eof
+        self._plain = read_until_eof and not (self._is_head or self._is_connect)
         self._scanned = self._checked = self._nlines = 0
 
     def set_limits(
@@ -910,7 +934,7 @@ class ResponseParser:
             return self._parse_head(head, end)
         self._pos = end + 4
         self._scanned = self._checked = self._nlines = 0
-        return self._framing(*cached)
+        return self._framing(cached)
 
     def _parse_head(self, head: bytes, end: int) -> ResponseHead | InformationalResponse:
         """Validate and parse a complete *head* (it ends at *end*, before CRLFCRLF) seen
@@ -961,7 +985,7 @@ class ResponseParser:
             # RFC 9110 §15.2: interim responses; the final response follows.
             return InformationalResponse(status, reason, version, tuple(headers))
         fields = _framing_fields(version, specials)
-        parsed = (status, reason, version, tuple(headers), fields)
+        parsed = _ParsedHead(status, reason, version, tuple(headers), fields)
         if not fields.set_cookie and len(head) <= _CACHED_HEAD_LENGTH:
             # Set-Cookie values are per client and often secret: never kept beyond the
             # response that carried them.
@@ -969,30 +993,35 @@ class ResponseParser:
             if len(heads) >= _HEAD_CACHE_SIZE:
                 heads.clear()
             heads[head] = parsed
-        return self._framing(*parsed)
+        return self._framing(parsed)
 
-    def _framing(
-        self,
-        status: int,
-        reason: str,
-        version: HttpVersion,
-        headers: tuple[tuple[bytes, bytes], ...],
-        fields: _FramingFields,
-    ) -> ResponseHead:
-        """Decide how the body is delimited (RFC 9112 §6.3) and enter the matching state."""
+    def _framing(self, parsed: _ParsedHead) -> ResponseHead:
+        """Decide how the body is delimited (RFC 9112 §6.3) and enter the matching state.
+
+        The outcome depends on the head and on the request (HEAD, CONNECT, read until
+        close); for an ordinary request it is remembered with the head.
+        """
+        if self._plain:
+            plain = parsed.plain
+            if plain is not None:
+                self._state, self._remaining, head = plain
+                self._expected = self._remaining
+                return head
+        status = parsed.status
+        fields = parsed.fields
         content_length = fields.content_length
         keep_alive = fields.keep_alive
+        remaining = 0
         chunked = upgrade = False
         if status == 101 or (self._is_connect and 200 <= status < 300):
             # RFC 9112 §6.3 rule 2 and RFC 9110 §15.2.2: the bytes after this head belong to
             # the tunnel or the new protocol.
             upgrade = True
             keep_alive = False
-            self._state = _UPGRADED
+            state = _UPGRADED
         elif self._is_head or status == 204 or status == 304:
             # RFC 9112 §6.3 rule 1: no body, whatever the framing fields say.
-            self._remaining = self._expected = 0
-            self._state = _BODY_LENGTH
+            state = _BODY_LENGTH
         elif fields.codings is not None:
             if content_length is not None:
                 # RFC 9112 §6.3 rule 3 lets a recipient drop Content-Length; we refuse the
@@ -1001,20 +1030,20 @@ class ResponseParser:
                     "both Content-Length and Transfer-Encoding in response head"
                 )
             chunked = _is_chunked(fields.codings)
-            if version is HttpVersion10:
+            if parsed.version is HttpVersion10:
                 # RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty
                 # framing; close the connection after the message.
                 keep_alive = False
             if chunked:
-                self._state = _CHUNK_HEADER
+                state = _CHUNK_HEADER
             else:
                 # RFC 9112 §6.3 rule 4: another final coding: read until close.
                 keep_alive = False
-                self._state = _BODY_EOF
+                state = _BODY_EOF
         elif content_length is not None or not self._read_until_eof:
             # RFC 9112 §6.3 rule 6 (or an empty body when asked not to read until close).
-            self._remaining = self._expected = content_length or 0
-            self._state = _BODY_LENGTH
+            remaining = content_length or 0
+            state = _BODY_LENGTH
             if content_length is None:
                 # Unframed: whatever the server sends next is this body, not the next
                 # response (rule 8), so the connection cannot be used again.
@@ -1022,12 +1051,12 @@ class ResponseParser:
         else:
             # RFC 9112 §6.3 rule 8: no framing at all, the body ends when the server closes.
             keep_alive = False
-            self._state = _BODY_EOF
-        return ResponseHead(
+            state = _BODY_EOF
+        head = ResponseHead(
             status,
-            reason,
-            version,
-            headers,
+            parsed.reason,
+            parsed.version,
+            parsed.headers,
             keep_alive,
             content_length,
             chunked,
@@ -1037,6 +1066,11 @@ class ResponseParser:
             fields.set_cookie,
             fields.location,
         )
+        self._state = state
+        self._remaining = self._expected = remaining
+        if self._plain:
+            parsed.plain = (state, remaining, head)
+        return head
 
     # -- slow path: head errors in stream order --------------------------------------------
 

@@ -1732,6 +1732,26 @@ def test_remembered_heads_are_framed_for_each_request() -> None:
         assert isinstance(event, ResponseHead)
         assert event.content_length == 5
         assert [*_events(parser)] == [*body, EndOfMessage([])]
+    # The other way round: a HEAD response first, then an ordinary one.
+    parser = ResponseParser()
+    parser.receive_data(_REPEATED + _REPEATED + b"hello")
+    for method, body in (("HEAD", []), ("GET", [b"hello"])):
+        parser.start(method)
+        assert isinstance(parser.next_event(), ResponseHead)
+        assert [*_events(parser)] == [*body, EndOfMessage([])]
+    # Unframed: read until close, or (read_until_eof=False) an empty body.
+    unframed = b"HTTP/1.1 200 OK\r\nX-U: 1\r\n\r\n"
+    for read_until_eof in (True, False, True):
+        parser = ResponseParser()
+        parser.start("GET", read_until_eof=read_until_eof)
+        parser.receive_data(unframed + b"rest")
+        event = parser.next_event()
+        assert isinstance(event, ResponseHead)
+        assert not event.keep_alive
+        expected = [b"rest"] if read_until_eof else [EndOfMessage([])]
+        assert [parser.next_event()] == expected
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.status = 500  # type: ignore[misc]  # shared by responses: immutable
     connect = ResponseParser()
     connect.start("CONNECT")
     connect.receive_data(_REPEATED + b"tunnel")
