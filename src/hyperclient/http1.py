@@ -213,7 +213,8 @@ _VERSIONS: Final = {b"HTTP/1.1": HttpVersion11, b"HTTP/1.0": HttpVersion10}
 
 #: Servers repeat the same status and field lines response after response: each line seen
 #: valid is remembered with its parsed form, so the next head costs one lookup per line.
-#: Only short lines, and bounded (cleared when full) so a hostile server cannot grow them.
+#: Only short lines, and bounded (cleared when full) so a hostile server cannot grow them;
+#: never a Set-Cookie line, whose value must not outlive its response.
 #: The per-head checks (control characters, sizes) still run on every head.
 _LINE_CACHE_SIZE: Final = 4096
 _CACHED_LINE_LENGTH: Final = 200
@@ -253,7 +254,8 @@ def _check_field_line(line: bytes) -> tuple[tuple[bytes, bytes], int] | None:
         return None
     # Control characters are excluded by the whole-head check, so strip() only removes OWS.
     field = ((name, value.strip()), kind)
-    _remember(_field_lines, line, field)
+    if kind != _SET_COOKIE:  # cookie values are per client and often secret: not kept
+        _remember(_field_lines, line, field)
     return field
 
 
