@@ -316,16 +316,31 @@ def guess_type(name: str | None, default: str) -> str:
 
 def file_size(file: Any, start: int) -> int | None:
     """Bytes of a seekable *file* (see :func:`is_seekable_file`) from *start*, or None when
-    its size cannot be trusted: ``/proc`` and sysfs files say 0 whatever they hold."""
-    try:
-        fd = file.fileno()
-    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation: in memory
-        end = file.seek(0, io.SEEK_END)
-        file.seek(start)
-    else:
+    its size cannot be known or trusted.
+
+    Only a plain binary file from ``open()`` is measured by its descriptor: another
+    object's ``fileno()`` may belong to a file whose bytes are not the ones it reads
+    (``gzip.open()``, ``bz2.open()`` and ``lzma.open()`` give the compressed file's), so
+    it is asked through its own ``seek()``. For those three that means decompressing the
+    whole file once to measure it; one that cannot seek from its end has no known size,
+    and its body goes chunked.
+    """
+    fd = None
+    if type(file) in _PLAIN_FILES:
+        try:
+            fd = file.fileno()
+        except (OSError, ValueError):  # io.UnsupportedOperation: a buffer over BytesIO
+            pass
+    if fd is not None:
         end = os.fstat(fd).st_size
-        if end == 0:
-            return None
+        # /proc and sysfs files say 0 whatever they hold.
+        return None if end == 0 else max(end - start, 0)
+    try:
+        end = file.seek(0, io.SEEK_END)
+    except (OSError, ValueError):  # io.UnsupportedOperation, or ValueError as GzipFile's
+        return None
+    finally:
+        file.seek(start)
     return max(int(end) - start, 0)
 
 

@@ -520,6 +520,21 @@ def test_seekable_device_is_not_measured() -> None:
         assert form.body().size is None
 
 
+def test_only_plain_files_are_measured_by_their_descriptor(tmp_path: Path) -> None:
+    """Another object is measured by its own seek, and left where it stood: a GzipFile's
+    descriptor is the compressed file's, a buffer over BytesIO has none."""
+    with gzip.open(tmp_path / "f.gz", "wb") as out:
+        out.write(b"y" * 100_000)
+    with gzip.open(tmp_path / "f.gz", "rb") as packed:
+        packed.read(10)
+        assert FileSource(packed).measure() == 99_990
+        assert packed.tell() == 10
+    buffered = io.BufferedReader(io.BytesIO(b"x" * 100))
+    buffered.read(10)
+    assert FileSource(buffered).measure() == 90
+    assert buffered.read() == b"x" * 90
+
+
 async def test_sequence_values_make_one_field_per_item() -> None:
     _, data = await serialise(FormData({"a": [1, 2], "b": ("x",)}))
     assert data == b"a=1&a=2&b=x"
