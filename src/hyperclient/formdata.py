@@ -19,7 +19,8 @@ backed bytes at an offset) so that the request layer lets the kernel copy it to 
 files qualify, and a body offers that route through :attr:`Body.sendfile_plan`.
 
 A body can be produced again (after a redirect or for a retry) as long as every file in
-it is seekable: each replay seeks the file back to where it was when it was added. A
+it is seekable: each replay seeks the file back to where it was when it was added (and
+each part seeks it there as it starts, so one file in two parts is sent twice). A
 non-seekable file (a pipe, a socket) can be sent once; a second attempt raises
 ``RuntimeError``. Files are never closed here: they belong to the caller.
 
@@ -220,14 +221,20 @@ class FileSource:
             raise RuntimeError("form data with a non-seekable file cannot be replayed")
 
     async def chunks(self, size: int | None) -> AsyncIterator[bytes]:
-        """The file's bytes from its current position, in pieces of at most
-        :data:`READ_SIZE`: a binary file as :func:`read_announced` (*size* is what was
-        announced), a text file encoded with its charset.
+        """The file's bytes from its start position (a non-seekable file: from where it
+        is), in pieces of at most :data:`READ_SIZE`: a binary file as
+        :func:`read_announced` (*size* is what was announced), a text file encoded with
+        its charset.
 
         One incremental encoder serves the whole text, so that a charset with a byte
         order mark (UTF-16) writes it once and not at the start of every piece.
         """
         file = self.file
+        if self.seekable:
+            # Sought as this part starts, not when the body does: the same file in two
+            # parts is read twice from where it stood, as sendfile sends each range by
+            # its offset, and as aiohttp sends it (each payload seeks to its start).
+            file.seek(self.start)
         self.consumed = True
         if not self.is_text:
             async for data in read_announced(file, size):
@@ -770,7 +777,9 @@ class _Plan:
             if isinstance(piece, bytes):
                 pending += piece
             elif piece.count < min_range:
-                # Small: read now (from its start, rewound above), as chunks() would.
+                # Small: read now from its start, as chunks() would (the file may be
+                # another part's too, which left it elsewhere).
+                piece.file.seek(piece.offset)
                 pending += _read_exactly(piece.file, piece.count)
             else:
                 if pending:

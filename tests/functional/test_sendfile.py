@@ -565,6 +565,51 @@ async def test_forms_that_are_read(
         assert parts[0] == ["big", "b", sha(payload), SIZE]
 
 
+@pytest.mark.parametrize("container", ["FormData", "MultipartWriter"])
+@pytest.mark.parametrize("size", [10_000, 2**20 + 7], ids=["read", "sendfile"])
+async def test_one_file_in_two_parts_is_sent_twice_either_way(
+    upload_server: tuple[str, Received],
+    payload: bytes,
+    tmp_path: Path,
+    sendfile_calls: SendfileCalls,
+    size: int,
+    container: str,
+) -> None:
+    """The same file object in two parts is sent twice, each time from where it stood
+    when it was added: read (a small file) or copied by the kernel by offset (a large
+    one), the server gets the same, and what aiohttp's client sends for the same form."""
+    base, received = upload_server
+    path = tmp_path / "twice.bin"
+    path.write_bytes(payload[:size])
+
+    def build(module: Any, file: BinaryIO) -> Any:
+        file.seek(START)
+        if container == "FormData":
+            form = module.FormData()
+            form.add_field("one", file, filename="one.bin")
+            form.add_field("two", file, filename="two.bin")
+            return form
+        writer = module.MultipartWriter("form-data")
+        for name in ("one", "two"):
+            part = writer.append(file)
+            part.set_content_disposition("form-data", name=name, filename=f"{name}.bin")
+        return writer
+
+    with path.open("rb") as file:
+        async with ClientSession(connector=cubic()) as session:
+            async with session.post(base + "/form", data=build(hyperclient, file)) as resp:
+                assert resp.status == 200
+        assert file.tell() == size  # where reading the second part leaves it
+    assert sendfile_calls.offsets() == ([] if size < 2**19 else [START, START])
+    with path.open("rb") as file:  # aiohttp closes a FormData's files: one of its own
+        async with aiohttp.ClientSession() as theirs:
+            async with theirs.post(base + "/form", data=build(aiohttp, file)) as resp:
+                assert resp.status == 200
+    sent = [sha(payload[START:size]), size - START]
+    assert received.forms[0] == [["one", "one.bin", *sent], ["two", "two.bin", *sent]]
+    assert received.forms[1] == received.forms[0]
+
+
 # -- early answers, stalls, failures -----------------------------------------------------------
 
 

@@ -604,3 +604,33 @@ def test_form_sendfile_plan(tmp_path: Path) -> None:
     stream_form = FormData()
     stream_form.add_field("s", io.BytesIO(b"in memory"), filename="s")
     assert stream_form.body().sendfile_plan(1) is None  # no descriptor: never by sendfile
+
+
+async def test_one_file_in_two_parts_is_sent_twice(tmp_path: Path) -> None:
+    """Each part reads the file from where it stood when added, whether the body is read
+    or planned for sendfile (where small files are read into the bytes around ranges)."""
+    big, small = tmp_path / "big.bin", tmp_path / "small.bin"
+    big.write_bytes(bytes(range(256)) * 4)
+    small.write_bytes(b"0123456789" * 10)
+    with big.open("rb") as large, small.open("rb") as little:
+        little.seek(5)
+        form = FormData()
+        form.add_field("big", large, filename="big")
+        for name in ("one", "two"):
+            form.add_field(name, little, filename=name)
+        body, data = await serialise(form)
+        parts = parse_multipart(body, data)
+        assert [payload(part) for part in parts] == [
+            big.read_bytes(),
+            small.read_bytes()[5:],
+            small.read_bytes()[5:],
+        ]
+        assert body.size == len(data)
+        assert body.sendfile_plan is not None
+        plan = body.sendfile_plan(500)
+        assert plan is not None
+        head, whole, tail = plan
+        assert whole == FileRange(large, 0, 1024)
+        assert isinstance(head, bytes)
+        assert isinstance(tail, bytes)
+        assert head + big.read_bytes() + tail == data
