@@ -84,6 +84,11 @@ _QDTEXT = frozenset(chr(c) for c in range(0x20, 0x7F)) | {"\t"}
 _CONTENT_ENCODINGS = frozenset({"deflate", "gzip"})
 #: RFC 2045 §6 transfer encodings the writer applies ("binary" means none).
 _TRANSFER_ENCODINGS = frozenset({"base64", "quoted-printable"})
+#: Most epilogue bytes (RFC 2046 §5.1.1: what follows the close delimiter, usually a CRLF
+#: or a line of text) the outermost reader drops to reach the end of the body, so that the
+#: connection can be reused: one read (64 KiB). Past it, reading on would cost more than a
+#: new connection; the rest is left, and release() closes the connection.
+_EPILOGUE_LIMIT = READ_SIZE
 
 
 class BodyPartWriter(PartHeaders):
@@ -453,6 +458,16 @@ class _Buffer:
                 return False
         return True
 
+    async def skip_to_end(self, limit: int) -> None:
+        """Drop what is buffered and read the stream to its end, dropping that too,
+        unless it comes to more than *limit* bytes: then stop (one read past *limit* at
+        most) and leave the rest in the stream."""
+        dropped = len(self.data)
+        self.data.clear()
+        while dropped <= limit and await self.fill():
+            dropped += len(self.data)
+            self.data.clear()
+
     def take(self, size: int) -> bytes:
         """The first *size* bytes, removed from the buffer."""
         if size < 4096:  # measured: a view costs more than the second copy below this
@@ -685,7 +700,10 @@ class MultipartReader:
     :class:`BodyPartReader` per part, or a nested :class:`MultipartReader` for a
     ``multipart/*`` part. Parts are read from the stream as you consume them: a part
     left unread is skipped when the next one is asked for, and memory stays bounded by
-    the size limits below, whatever the body's size.
+    the size limits below, whatever the body's size. Once it reads the close delimiter,
+    the reader reads the stream to its end, dropping the epilogue (up to 64 KiB of it),
+    so that a response read this way ends and its connection can be reused (aiohttp
+    reads up to two lines of it for the same reason).
 
     Args:
         headers: the message headers; ``Content-Type`` gives the boundary.
@@ -730,6 +748,9 @@ class MultipartReader:
         self._last_part: MultipartReader | BodyPartReader | None = None
         self._at_bof = True
         self._at_eof = False
+        # A nested reader shares its parent's buffer: what follows its close delimiter
+        # is the parent's to read (its next delimiter), not an epilogue to drop.
+        self._is_outermost = not isinstance(content, _Buffer)
 
     @classmethod
     def from_response(cls, response: Any) -> MultipartReader:
@@ -887,6 +908,10 @@ class MultipartReader:
         if buffer.data.startswith(b"--"):
             buffer.take(2)
             self._at_eof = True
+            if self._is_outermost:
+                # The epilogue, and the end of the body after it, may still be on their
+                # way: a response released before its body ended closes its connection.
+                await buffer.skip_to_end(_EPILOGUE_LIMIT)
             return True
         line = await self._read_line("boundary line")
         if line.strip(b" \t"):

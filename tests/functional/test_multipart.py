@@ -20,7 +20,7 @@ import hyperclient
 from hyperclient import ClientSession, MultipartWriter
 from hyperclient.formdata import READ_SIZE
 
-from ..conftest import RawServer, read_request
+from ..conftest import MS, OK, RawServer, read_request
 from .conftest import form_server
 
 Server = Callable[..., Awaitable[Any]]
@@ -677,3 +677,110 @@ async def test_malformed_part_disposition_warns_once() -> None:
     assert names == (None, None)
     assert len(warned) == 1
     assert await part.read() == b"x"
+
+
+# -- the epilogue and keep-alive ---------------------------------------------------------------
+
+#: A preamble, a nested multipart with an epilogue of its own, and the outer close
+#: delimiter; the outer epilogue (RFC 2046 §5.1.1) is sent apart, after a pause.
+_BEFORE_EPILOGUE = (
+    b"preamble\r\n--x\r\nContent-Type: text/plain\r\n\r\none\r\n"
+    b"--x\r\nContent-Type: multipart/mixed; boundary=y\r\n\r\n"
+    b"--y\r\n\r\ninner\r\n--y--\r\ninner epilogue\r\n"
+    b"--x\r\n\r\ntwo\r\n--x--"
+)
+
+
+async def _multipart_then_ok(
+    raw_server: Callable[..., Awaitable[RawServer]], framing: str, epilogue: bytes, stall: bool
+) -> RawServer:
+    """A keep-alive server: ``/multipart`` answers :data:`_BEFORE_EPILOGUE`, then after a
+    pause *epilogue* (with the last chunk when chunked; never, when *stall*: the body then
+    never ends); any other path is answered ``ok``."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            if not head.startswith(b"GET /multipart "):
+                writer.write(OK)
+                await writer.drain()
+                continue
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: multipart/mixed; boundary=x\r\n"
+            if framing == "chunked":
+                writer.write(head + b"Transfer-Encoding: chunked\r\n\r\n")
+                writer.write(b"%x\r\n%s\r\n" % (len(_BEFORE_EPILOGUE), _BEFORE_EPILOGUE))
+                late = (b"%x\r\n%s\r\n" % (len(epilogue), epilogue) if epilogue else b"") + (
+                    b"0\r\n\r\n"
+                )
+            else:
+                length = len(_BEFORE_EPILOGUE) + len(epilogue) + stall
+                writer.write(head + b"Content-Length: %d\r\n\r\n" % length)
+                writer.write(_BEFORE_EPILOGUE)
+                late = epilogue
+            await writer.drain()
+            await asyncio.sleep(50 * MS)  # the client has read the close delimiter by now
+            writer.write(late[:-1] if stall else late)
+            await writer.drain()
+            if stall:
+                await reader.read()  # until the client gives up on the connection
+                return
+
+    return await raw_server(script)
+
+
+async def _read_nested(reader: hyperclient.MultipartReader) -> list[Any]:
+    found: list[Any] = []
+    async for part in reader:
+        if isinstance(part, hyperclient.MultipartReader):
+            found.append(await _read_nested(part))
+        else:
+            found.append(await part.read())
+    return found
+
+
+@pytest.mark.parametrize(
+    ("framing", "epilogue"),
+    [
+        # (With a Content-Length and no epilogue, nothing comes after the close delimiter.)
+        ("length", b"\r\n"),
+        ("length", b"\r\nthe end: \xff any text\r\n"),
+        ("chunked", b""),  # only the last chunk comes late
+        ("chunked", b"\r\n"),
+        ("chunked", b"\r\nthe end: \xff any text\r\n"),
+    ],
+)
+async def test_connection_is_reused_after_reading_every_part(
+    raw_server: Callable[..., Awaitable[RawServer]], framing: str, epilogue: bytes
+) -> None:
+    """Reading up to the close delimiter reads the body to its end: the epilogue (and the
+    last chunk) that came after it are not left unread, which would close the connection
+    on release. A nested reader's epilogue stays its parent's to skip."""
+    server = await _multipart_then_ok(raw_server, framing, epilogue, stall=False)
+    async with ClientSession() as session:
+        async with session.get(server.url + "/multipart") as resp:
+            reader = hyperclient.MultipartReader.from_response(resp)
+            assert await _read_nested(reader) == [b"one", [b"inner"], b"two"]
+            assert reader.at_eof()
+        async with session.get(server.url + "/ok") as resp:
+            assert await resp.read() == b"ok"
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+async def test_a_long_epilogue_is_not_waited_for(
+    raw_server: Callable[..., Awaitable[RawServer]], framing: str
+) -> None:
+    """Past 64 KiB of epilogue the reader stops: it returns after the close delimiter
+    although this body never ends, and the connection is closed on release, as it would
+    be for any body left unread."""
+    epilogue = b"\r\n" + b"e" * (4 * READ_SIZE)
+    server = await _multipart_then_ok(raw_server, framing, epilogue, stall=True)
+    async with ClientSession() as session:
+        async with asyncio.timeout(2000 * MS):  # without a bound: until the read timeout
+            async with session.get(server.url + "/multipart") as resp:
+                reader = hyperclient.MultipartReader.from_response(resp)
+                assert await _read_nested(reader) == [b"one", [b"inner"], b"two"]
+                assert await reader.next() is None
+        async with session.get(server.url + "/ok") as resp:
+            assert await resp.read() == b"ok"
+    assert server.connections == 2
