@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import weakref
 from collections.abc import Callable
 from time import monotonic as _monotonic
@@ -48,6 +49,9 @@ _JOINING_WRITELINES = asyncio.WriteTransport.writelines
 _ANSWER_CHECK_INTERVAL = 0.05
 #: Bytes of a waiting answer looked at to tell whether it ends the upload (a head fits).
 _PEEK_SIZE = 65536
+#: ``struct tcp_info`` (linux/tcp.h): ``tcpi_bytes_acked``, a u64 at byte 120 (Linux 4.1+).
+_TCP_INFO_SIZE = 128
+_BYTES_ACKED_AT = 120
 
 
 class WriteFlowControl(asyncio.Protocol):
@@ -537,7 +541,9 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         read before that would count as an early one.)
 
         Args:
-            timeout: seconds the whole range may take (``ClientTimeout.write``), or None.
+            timeout: ``ClientTimeout.write``: seconds the range may go without the server
+                acknowledging any of it (Linux; elsewhere, seconds the whole range may
+                take), or None.
 
         Returns:
             The bytes sent (fewer than *count*: the file ended), or None when the server's
@@ -546,7 +552,8 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         Raises:
             asyncio.SendfileNotAvailableError: no sendfile on this connection (TLS, uvloop,
                 a file the kernel refuses, or a socket already broken); nothing was sent.
-            TimeoutError: *timeout* passed; part of the range may have been sent.
+            TimeoutError: *timeout* passed (without progress); part of the range may have
+                been sent.
             OSError: sendfile(2) failed; part of the range may have been sent.
             ClientOSError, ServerDisconnectedError: the connection was already lost.
         """
@@ -599,12 +606,22 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
                         cut_for = reason
                         deadline.reschedule(loop.time())
 
+                sock = transport.get_extra_info("socket")
+                acked = _bytes_acked(sock)
+
                 def check() -> None:
-                    nonlocal checker
+                    nonlocal checker, acked
                     if self._answer_ends_upload(transport):
                         cut("answered")
-                    else:
-                        checker = loop.call_later(_ANSWER_CHECK_INTERVAL, check)
+                        return
+                    if timeout is not None and acked is not None:
+                        # The write timeout bounds a stall, as it does each drain of a
+                        # written body: while the server acknowledges bytes, it restarts.
+                        now_acked = _bytes_acked(sock)
+                        if now_acked is not None and now_acked != acked:
+                            acked = now_acked
+                            deadline.reschedule(loop.time() + timeout)
+                    checker = loop.call_later(_ANSWER_CHECK_INTERVAL, check)
 
                 checker = loop.call_later(_ANSWER_CHECK_INTERVAL, check)
                 self._sendfile_cut = lambda: cut("closed")
@@ -867,6 +884,22 @@ class _CopiedReads(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._handler.resume_writing()
+
+
+def _bytes_acked(sock: object) -> int | None:
+    """How many bytes sent on *sock* the peer has acknowledged (``tcpi_bytes_acked``, RFC
+    4898's tcpEStatsAppHCThruOctetsAcked), or None where the kernel does not say (not
+    Linux, Linux before 4.1, not TCP)."""
+    getsockopt = getattr(sock, "getsockopt", None)
+    if getsockopt is None or not hasattr(socket, "TCP_INFO") or sys.platform != "linux":
+        return None
+    try:
+        info = getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
+    except OSError:  # a Unix socket, or closed meanwhile
+        return None
+    if len(info) < _TCP_INFO_SIZE:
+        return None
+    return int.from_bytes(info[_BYTES_ACKED_AT:_TCP_INFO_SIZE], sys.byteorder)
 
 
 def _peek(fd: int) -> bytes:

@@ -776,8 +776,8 @@ class ClientRequest:
         reached: its end, or less when the server answered (``stop_sending``) or the loop
         cannot sendfile here (then nothing more of it was sent).
 
-        Each segment gets the write timeout of its own, as each drain does for written
-        bodies, and between two the server's answer is read.
+        The write timeout bounds a stall (see ``ResponseHandler.sendfile``), as it bounds
+        each drain of a written body; between two segments the server's answer is read.
         """
         file = piece.file
         position, end = piece.offset, piece.offset + piece.count

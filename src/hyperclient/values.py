@@ -50,7 +50,9 @@ class ClientTimeout:
         sock_connect: one TCP connect attempt (and its TLS handshake).
         pool: waiting for a free connection when the pool is at its limit.
         write: the longest a single write may stay blocked by flow control; for a file
-            body sent with sendfile, the longest one segment of it (up to 4 MiB) may take.
+            body sent with sendfile, the longest it may go without the server
+            acknowledging any of it (on Linux; elsewhere, the longest one segment of it,
+            up to 4 MiB, may take).
         ceil_threshold: accepted for aiohttp compatibility; unused.
     """
 

@@ -771,6 +771,56 @@ async def test_server_that_stops_reading_hits_the_write_timeout(
     assert sendfile_calls.errors[-1:] == [asyncio.CancelledError]
 
 
+def small_buffer_cubic_socket(addr_info: Any) -> socket.socket:
+    """A CUBIC client socket whose send buffer cannot hide a slow reader: what sendfile
+    hands the kernel goes out only as fast as the server reads."""
+    sock = cubic_socket(addr_info)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+    return sock
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="progress is read from Linux's TCP_INFO")
+async def test_slow_steady_reader_is_no_write_timeout(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    tmp_path: Path,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    """ClientTimeout.write bounds a stall, not a whole 4 MiB segment: a server that reads
+    steadily but slowly (a slow uplink) gets the whole file, as it would by the read path's
+    per-drain timeout. Each segment here takes several times the write timeout."""
+    size = 8 * 2**20
+    received: list[int] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        got = 0
+        while got < size:
+            piece = await reader.read(64 * 1024)
+            if not piece:
+                break
+            got += len(piece)
+            await asyncio.sleep(0.012)  # about 5 MB/s: a segment takes ~0.8 s
+        received.append(got)
+        writer.write(OK)
+        await writer.drain()
+
+    srv = await raw_server(script)
+    with big_sparse_file(tmp_path, size).open("rb") as fobj:
+        async with ClientSession(
+            connector=TCPConnector(socket_factory=small_buffer_cubic_socket),
+            timeout=ClientTimeout(write=300 * MS),
+        ) as session:
+            started = asyncio.get_running_loop().time()
+            async with asyncio.timeout(10):
+                async with session.post(srv.url, data=fobj) as resp:
+                    assert resp.status == 200
+            elapsed = asyncio.get_running_loop().time() - started
+    assert received == [size]
+    assert sendfile_calls.offsets() == [0, 4 * 2**20]
+    assert sendfile_calls.errors == []
+    assert elapsed > 2 * 0.300  # the two segments together outlasted two write timeouts
+
+
 @pytest.mark.parametrize("by_kernel", [True, False])
 async def test_reset_mid_upload_raises_the_same_error_either_way(
     raw_server: Callable[..., Awaitable[RawServer]],
