@@ -37,6 +37,7 @@ import io
 import mimetypes
 import os
 import stat
+import sys
 import uuid
 import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
@@ -328,10 +329,13 @@ def file_size(file: Any, start: int) -> int | None:
     Only a plain binary file from ``open()`` is measured by its descriptor: another
     object's ``fileno()`` may belong to a file whose bytes are not the ones it reads
     (``gzip.open()``, ``bz2.open()`` and ``lzma.open()`` give the compressed file's), so
-    it is asked through its own ``seek()``. For those three that means decompressing the
-    whole file once to measure it; one that cannot seek from its end has no known size,
-    and its body goes chunked.
+    it is asked through its own ``seek()``. Not a decompressing reader, though: its
+    ``seek()`` to the end would decompress the whole file, blocking the event loop, only
+    for the body to decompress it again; like one that cannot seek from its end, it has
+    no known size and its body goes chunked.
     """
+    if _decompresses(file):
+        return None
     fd = None
     if type(file) in _PLAIN_FILES:
         try:
@@ -349,6 +353,26 @@ def file_size(file: Any, start: int) -> int | None:
     finally:
         file.seek(start)
     return max(int(end) - start, 0)
+
+
+#: The standard library's decompressing file readers, as (module, class): looked up in
+#: ``sys.modules`` only, since a file of theirs means the module was imported.
+_DECOMPRESSING_READERS = (
+    ("gzip", "GzipFile"),
+    ("bz2", "BZ2File"),
+    ("lzma", "LZMAFile"),
+    ("compression.zstd", "ZstdFile"),
+    ("backports.zstd", "ZstdFile"),
+)
+
+
+def _decompresses(file: Any) -> bool:
+    """Whether *file* is one of :data:`_DECOMPRESSING_READERS`."""
+    for module, name in _DECOMPRESSING_READERS:
+        reader = getattr(sys.modules.get(module), name, None)
+        if reader is not None and isinstance(file, reader):
+            return True
+    return False
 
 
 async def read_announced(file: Any, size: int | None) -> AsyncIterator[bytes]:

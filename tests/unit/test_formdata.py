@@ -8,6 +8,7 @@ import email.policy
 import gzip
 import io
 import os
+import tempfile
 from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
@@ -521,18 +522,26 @@ def test_seekable_device_is_not_measured() -> None:
 
 
 def test_only_plain_files_are_measured_by_their_descriptor(tmp_path: Path) -> None:
-    """Another object is measured by its own seek, and left where it stood: a GzipFile's
-    descriptor is the compressed file's, a buffer over BytesIO has none."""
+    """Another object is measured by its own seek, and left where it stood (a buffer over
+    BytesIO has no descriptor; a NamedTemporaryFile is a wrapper). A decompressing reader
+    is not measured at all: its descriptor is the compressed file's, and its seek to the
+    end would decompress everything."""
     with gzip.open(tmp_path / "f.gz", "wb") as out:
         out.write(b"y" * 100_000)
     with gzip.open(tmp_path / "f.gz", "rb") as packed:
         packed.read(10)
-        assert FileSource(packed).measure() == 99_990
+        assert FileSource(packed).measure() is None
         assert packed.tell() == 10
     buffered = io.BufferedReader(io.BytesIO(b"x" * 100))
     buffered.read(10)
     assert FileSource(buffered).measure() == 90
     assert buffered.read() == b"x" * 90
+    with tempfile.NamedTemporaryFile() as named:
+        named.write(b"z" * 50)
+        named.seek(5)
+        assert type(named) is not io.BufferedRandom
+        assert FileSource(named).measure() == 45
+        assert named.read() == b"z" * 45
 
 
 async def test_sequence_values_make_one_field_per_item() -> None:
