@@ -544,6 +544,20 @@ def test_only_plain_files_are_measured_by_their_descriptor(tmp_path: Path) -> No
         assert named.read() == b"z" * 45
 
 
+class _NoEnd(io.BytesIO):
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            raise io.UnsupportedOperation("seek from end not supported")
+        return super().seek(offset, whence)
+
+
+def test_a_file_that_cannot_seek_to_its_end_has_no_size() -> None:
+    stream = _NoEnd(b"w" * 30)
+    stream.read(3)
+    assert FileSource(stream).measure() is None
+    assert stream.read() == b"w" * 27
+
+
 async def test_sequence_values_make_one_field_per_item() -> None:
     _, data = await serialise(FormData({"a": [1, 2], "b": ("x",)}))
     assert data == b"a=1&a=2&b=x"
