@@ -398,85 +398,32 @@ def _keep_alive_timeout(value: bytes) -> float | None:
     return timeout
 
 
-@dataclass(slots=True, frozen=True)
-class _FramingFields:
-    """What a final head's framing and connection fields say, before the request's method
-    and the status are taken into account; a pure function of the head (see
-    :func:`_framing_fields`), so it is remembered with it."""
-
-    content_length: int | None
-    codings: tuple[bytes, ...] | None
-    keep_alive: bool
-    keep_alive_timeout: float | None
-    content_encoding: bytes | None
-    set_cookie: bool
-    location: bytes | None
-
-
-def _framing_fields(
-    version: HttpVersion, specials: list[tuple[int, bytes]] | None
-) -> _FramingFields:
-    """Read the special fields of a head (RFC 9112 §6.3, §9.3; RFC 9110 §8.4, §10.2.2).
+class _ParsedHead:
+    """A valid final head: its status line, fields and what its special fields say about
+    framing and the connection (RFC 9112 §6.3, §9.3; RFC 9110 §8.4, §10.2.2), before the
+    request's method is taken into account. Once an ordinary request's response (not to
+    HEAD or CONNECT, read until close) was framed by it, also that outcome (``plain``):
+    the parser state, the body length and the ResponseHead (immutable, so one object
+    serves every response with this head).
 
     Raises:
         RemoteProtocolError: an invalid ``Content-Length``.
     """
-    lengths: list[bytes] | None = None
-    codings: list[bytes] | None = None
-    connection = 0
-    keep_alive_timeout = None
-    content_encoding = location = None
-    set_cookie = False
-    if specials is not None:
-        for kind, value in specials:
-            if kind == _CONTENT_LENGTH:
-                lengths = [value] if lengths is None else [*lengths, value]
-            elif kind == _TRANSFER_ENCODING:
-                codings = [value] if codings is None else [*codings, value]
-            elif kind == _CONNECTION:
-                connection |= _connection_options(value)
-            elif kind == _KEEP_ALIVE:
-                if keep_alive_timeout is None:
-                    keep_alive_timeout = _keep_alive_timeout(value)
-            elif kind == _SET_COOKIE:
-                set_cookie = True
-            elif kind == _CONTENT_ENCODING:
-                # RFC 9110 §5.3: several fields are one comma-separated list.
-                content_encoding = (
-                    value if content_encoding is None else content_encoding + b", " + value
-                )
-            elif location is None:
-                location = value
-    content_length = None
-    if lengths is not None:
-        value = lengths[0]
-        if len(lengths) == 1 and value.isdigit() and len(value) <= _MAX_CONTENT_LENGTH_DIGITS:
-            content_length = int(value)
-        else:
-            content_length = _parse_content_length(lengths)
-    # RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
-    if version is HttpVersion11:
-        keep_alive = not connection & _CLOSE
-    else:
-        keep_alive = bool(connection & _PERSIST)
-    return _FramingFields(
-        content_length,
-        None if codings is None else tuple(codings),
-        keep_alive,
-        keep_alive_timeout,
-        content_encoding,
-        set_cookie,
-        location,
+
+    __slots__ = (
+        "codings",
+        "content_encoding",
+        "content_length",
+        "headers",
+        "keep_alive",
+        "keep_alive_timeout",
+        "location",
+        "plain",
+        "reason",
+        "set_cookie",
+        "status",
+        "version",
     )
-
-
-class _ParsedHead:
-    """A valid final head: its status line, fields and what they say about framing; and,
-    once an ordinary request's response (not to HEAD or CONNECT, read until close) was
-    framed by it, that outcome: the parser state, the body length and the ResponseHead
-    (immutable, so one object serves every response with this head)."""
-
-    __slots__ = ("fields", "headers", "plain", "reason", "status", "version")
 
     def __init__(
         self,
@@ -484,14 +431,57 @@ class _ParsedHead:
         reason: str,
         version: HttpVersion,
         headers: tuple[tuple[bytes, bytes], ...],
-        fields: _FramingFields,
+        specials: list[tuple[int, bytes]] | None,
     ) -> None:
         self.status = status
         self.reason = reason
         self.version = version
         self.headers = headers
-        self.fields = fields
         self.plain: tuple[_State, int, ResponseHead] | None = None
+        lengths: list[bytes] | None = None
+        codings: list[bytes] | None = None
+        connection = 0
+        keep_alive_timeout = None
+        content_encoding = location = None
+        set_cookie = False
+        if specials is not None:
+            for kind, value in specials:
+                if kind == _CONTENT_LENGTH:
+                    lengths = [value] if lengths is None else [*lengths, value]
+                elif kind == _TRANSFER_ENCODING:
+                    codings = [value] if codings is None else [*codings, value]
+                elif kind == _CONNECTION:
+                    connection |= _connection_options(value)
+                elif kind == _KEEP_ALIVE:
+                    if keep_alive_timeout is None:
+                        keep_alive_timeout = _keep_alive_timeout(value)
+                elif kind == _SET_COOKIE:
+                    set_cookie = True
+                elif kind == _CONTENT_ENCODING:
+                    # RFC 9110 §5.3: several fields are one comma-separated list.
+                    content_encoding = (
+                        value if content_encoding is None else content_encoding + b", " + value
+                    )
+                elif location is None:
+                    location = value
+        content_length = None
+        if lengths is not None:
+            value = lengths[0]
+            if len(lengths) == 1 and value.isdigit() and len(value) <= _MAX_CONTENT_LENGTH_DIGITS:
+                content_length = int(value)
+            else:
+                content_length = _parse_content_length(lengths)
+        self.content_length = content_length
+        self.codings = None if codings is None else tuple(codings)
+        # RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
+        if version is HttpVersion11:
+            self.keep_alive = not connection & _CLOSE
+        else:
+            self.keep_alive = bool(connection & _PERSIST)
+        self.keep_alive_timeout = keep_alive_timeout
+        self.content_encoding = content_encoding
+        self.set_cookie = set_cookie
+        self.location = location
 
 
 #: Servers send the same head byte for byte response after response (nginx's changes once
@@ -986,9 +976,8 @@ class ResponseParser:
         if status < 200 and status != 101:
             # RFC 9110 §15.2: interim responses; the final response follows.
             return InformationalResponse(status, reason, version, tuple(headers))
-        fields = _framing_fields(version, specials)
-        parsed = _ParsedHead(status, reason, version, tuple(headers), fields)
-        if not fields.set_cookie and len(head) <= _CACHED_HEAD_LENGTH:
+        parsed = _ParsedHead(status, reason, version, tuple(headers), specials)
+        if not parsed.set_cookie and len(head) <= _CACHED_HEAD_LENGTH:
             # Set-Cookie values are per client and often secret: never kept beyond the
             # response that carried them.
             heads = self._heads
@@ -1010,9 +999,8 @@ class ResponseParser:
                 self._expected = self._remaining
                 return head
         status = parsed.status
-        fields = parsed.fields
-        content_length = fields.content_length
-        keep_alive = fields.keep_alive
+        content_length = parsed.content_length
+        keep_alive = parsed.keep_alive
         remaining = 0
         chunked = upgrade = False
         if status == 101 or (self._is_connect and 200 <= status < 300):
@@ -1024,14 +1012,14 @@ class ResponseParser:
         elif self._is_head or status == 204 or status == 304:
             # RFC 9112 §6.3 rule 1: no body, whatever the framing fields say.
             state = _BODY_LENGTH
-        elif fields.codings is not None:
+        elif parsed.codings is not None:
             if content_length is not None:
                 # RFC 9112 §6.3 rule 3 lets a recipient drop Content-Length; we refuse the
                 # message instead, as the two disagreeing is the classic smuggling vector.
                 raise RemoteProtocolError(
                     "both Content-Length and Transfer-Encoding in response head"
                 )
-            chunked = _is_chunked(fields.codings)
+            chunked = _is_chunked(parsed.codings)
             if parsed.version is HttpVersion10:
                 # RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty
                 # framing; close the connection after the message.
@@ -1063,10 +1051,10 @@ class ResponseParser:
             content_length,
             chunked,
             upgrade,
-            fields.keep_alive_timeout,
-            fields.content_encoding,
-            fields.set_cookie,
-            fields.location,
+            parsed.keep_alive_timeout,
+            parsed.content_encoding,
+            parsed.set_cookie,
+            parsed.location,
         )
         self._state = state
         self._remaining = self._expected = remaining
