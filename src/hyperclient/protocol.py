@@ -50,6 +50,7 @@ _ANSWER_CHECK_INTERVAL = 0.05
 #: Bytes of a waiting answer looked at to tell whether it ends the upload (a head fits).
 _PEEK_SIZE = 65536
 #: ``struct tcp_info`` (linux/tcp.h): ``tcpi_bytes_acked``, a u64 at byte 120 (Linux 4.1+).
+_TCP_INFO = sys.platform == "linux" and hasattr(socket, "TCP_INFO")
 _TCP_INFO_SIZE = 128
 _BYTES_ACKED_AT = 120
 
@@ -890,11 +891,12 @@ def _bytes_acked(sock: object) -> int | None:
     """How many bytes sent on *sock* the peer has acknowledged (``tcpi_bytes_acked``, RFC
     4898's tcpEStatsAppHCThruOctetsAcked), or None where the kernel does not say (not
     Linux, Linux before 4.1, not TCP)."""
-    getsockopt = getattr(sock, "getsockopt", None)
-    if getsockopt is None or not hasattr(socket, "TCP_INFO") or sys.platform != "linux":
+    if not _TCP_INFO or sock is None:
         return None
     try:
-        info = getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
+        info = cast(socket.socket, sock).getsockopt(
+            socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE
+        )
     except OSError:  # a Unix socket, or closed meanwhile
         return None
     if len(info) < _TCP_INFO_SIZE:
