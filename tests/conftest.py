@@ -125,6 +125,19 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
+#: An early refusal that closes the connection (RFC 9112 §9.6), for upload tests.
+TOO_BIG = (
+    b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!"
+)
+
+
+async def stall(writer: asyncio.StreamWriter) -> None:
+    """In a :func:`raw_server` script: stop reading the socket for good, so the client's
+    sends back up; the fixture cancels the script when the test ends."""
+    writer.transport.pause_reading()
+    await asyncio.get_running_loop().create_future()
+
+
 async def answer_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """A raw server script: read each request whole and answer :data:`OK`, until EOF."""
     while True:

@@ -27,16 +27,7 @@ from hyperclient.resolver import (
     ThreadedResolver,
 )
 
-from ..conftest import MS, RawServer, read_request
-
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-
-async def keepalive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    while True:
-        await read_request(reader)
-        writer.write(OK)
-        await writer.drain()
+from ..conftest import MS, OK, RawServer, answer_ok, read_request
 
 
 class CountingResolver(AbstractResolver):
@@ -79,7 +70,7 @@ def dns_events(names: list[str]) -> TraceConfig:
 
 
 async def test_cache_hit_and_miss_are_counted_and_traced(raw_server: Any) -> None:
-    srv: RawServer = await raw_server(keepalive)
+    srv: RawServer = await raw_server(answer_ok)
     resolver = CountingResolver({"svc.test": "127.0.0.1"})
     events: list[str] = []
     connector = TCPConnector(resolver=resolver, use_dns_cache=True, force_close=True)
@@ -107,7 +98,7 @@ async def test_cache_hit_and_miss_are_counted_and_traced(raw_server: Any) -> Non
 
 
 async def test_cache_entries_expire_after_the_ttl(raw_server: Any) -> None:
-    srv: RawServer = await raw_server(keepalive)
+    srv: RawServer = await raw_server(answer_ok)
     resolver = CountingResolver({"svc.test": "127.0.0.1"})
     connector = TCPConnector(
         resolver=resolver, use_dns_cache=True, ttl_dns_cache=50 * MS, force_close=True
@@ -122,7 +113,7 @@ async def test_cache_entries_expire_after_the_ttl(raw_server: Any) -> None:
 
 
 async def test_without_cache_every_new_connection_resolves(raw_server: Any) -> None:
-    srv: RawServer = await raw_server(keepalive)
+    srv: RawServer = await raw_server(answer_ok)
     resolver = CountingResolver({"svc.test": "127.0.0.1"})
     events: list[str] = []
     connector = TCPConnector(resolver=resolver, force_close=True)
@@ -146,7 +137,7 @@ def test_clear_dns_cache_needs_both_host_and_port() -> None:
 async def test_concurrent_lookups_of_one_host_are_coalesced(
     raw_server: Any, use_dns_cache: bool
 ) -> None:
-    srv: RawServer = await raw_server(keepalive)
+    srv: RawServer = await raw_server(answer_ok)
     resolver = CountingResolver({"svc.test": "127.0.0.1"}, delay=30 * MS)
     connector = TCPConnector(resolver=resolver, use_dns_cache=use_dns_cache)
     async with ClientSession(connector=connector) as session:
@@ -157,7 +148,7 @@ async def test_concurrent_lookups_of_one_host_are_coalesced(
 
 
 async def test_a_cancelled_caller_does_not_fail_the_shared_lookup(raw_server: Any) -> None:
-    srv: RawServer = await raw_server(keepalive)
+    srv: RawServer = await raw_server(answer_ok)
     resolver = CountingResolver({"svc.test": "127.0.0.1"}, delay=50 * MS)
     connector = TCPConnector(resolver=resolver, use_dns_cache=True)
     async with ClientSession(connector=connector) as session:
@@ -258,7 +249,7 @@ async def ipv6_server(raw_server: Any) -> AsyncIterator[int]:
 
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
-        await keepalive(reader, writer)
+        await answer_ok(reader, writer)
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
     finally:
@@ -302,7 +293,7 @@ def test_family_must_be_an_ip_family() -> None:
 
 
 async def test_a_stalled_first_address_loses_the_race(raw_server: Any, black_hole: int) -> None:
-    srv: RawServer = await raw_server(keepalive)
+    srv: RawServer = await raw_server(answer_ok)
     resolver = StaticResolver({"svc.test": [("127.0.0.1", black_hole), ("127.0.0.1", srv.port)]})
     timeout = ClientTimeout(sock_connect=5)
     async with ClientSession(connector=TCPConnector(resolver=resolver), timeout=timeout) as s:
@@ -317,7 +308,7 @@ async def test_a_stalled_first_address_loses_the_race(raw_server: Any, black_hol
 async def test_without_racing_the_stalled_address_costs_its_timeout(
     raw_server: Any, black_hole: int
 ) -> None:
-    srv: RawServer = await raw_server(keepalive)
+    srv: RawServer = await raw_server(answer_ok)
     resolver = StaticResolver({"svc.test": [("127.0.0.1", black_hole), ("127.0.0.1", srv.port)]})
     connector = TCPConnector(resolver=resolver, happy_eyeballs_delay=None)
     timeout = ClientTimeout(sock_connect=0.4)
@@ -333,7 +324,7 @@ async def test_without_racing_the_stalled_address_costs_its_timeout(
 
 
 async def test_a_refused_first_address_moves_on_at_once(raw_server: Any) -> None:
-    srv: RawServer = await raw_server(keepalive)
+    srv: RawServer = await raw_server(answer_ok)
     resolver = StaticResolver({"svc.test": [("127.0.0.1", free_port()), ("127.0.0.1", srv.port)]})
     async with ClientSession(connector=TCPConnector(resolver=resolver)) as session:
         started = time.monotonic()
@@ -391,7 +382,7 @@ async def test_static_resolver_answers_like_curl_resolve() -> None:
 
 
 async def test_static_resolver_keeps_tls_checking_the_url_host(raw_server: Any) -> None:
-    srv: RawServer = await raw_server(keepalive)
+    srv: RawServer = await raw_server(answer_ok)
     # Pointed at a plain server: the name in the URL is what the Host header carries.
     seen: list[bytes] = []
 
@@ -418,7 +409,7 @@ async def test_real_resolvers_find_localhost(
         assert addrs[0]["host"] == "127.0.0.1"
         assert addrs[0]["port"] == 8080
         assert addrs[0]["hostname"] == "localhost"
-        srv: RawServer = await raw_server(keepalive)
+        srv: RawServer = await raw_server(answer_ok)
         async with ClientSession(connector=TCPConnector(resolver=resolver)) as session:
             await get_ok(session, f"http://localhost:{srv.port}/")
     finally:

@@ -14,7 +14,7 @@ from aiohttp import web
 import hyperclient
 from hyperclient import ClientSession, ClientTimeout, TCPConnector
 
-from ..conftest import MS, RawServer, read_request
+from ..conftest import MS, TOO_BIG, RawServer, read_request, stall
 from .conftest import checked_digest
 
 Start = Callable[..., Awaitable[Any]]
@@ -339,10 +339,6 @@ async def test_expect_100_final_status_never_reuses_the_connection(raw_server: A
 
 # -- early responses while uploading (RFC 9112 §9.6) ------------------------------------------
 
-TOO_BIG = (
-    b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!"
-)
-
 
 async def endless_body() -> AsyncIterator[bytes]:
     chunk = b"x" * 65536
@@ -354,7 +350,6 @@ async def endless_body() -> AsyncIterator[bytes]:
 async def test_early_error_response_stops_the_upload(raw_server: Any, then: str) -> None:
     """The server refuses the upload at once; it stops reading (so we sit in drain), or
     resets the connection. Either way its answer is what the caller gets, at once."""
-    stop = asyncio.Event()
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -364,45 +359,36 @@ async def test_early_error_response_stops_the_upload(raw_server: Any, then: str)
             await asyncio.sleep(50 * MS)
             writer.transport.abort()
         else:
-            writer.transport.pause_reading()
-            await stop.wait()
+            await stall(writer)
 
     srv: RawServer = await raw_server(script)
-    try:
-        async with ClientSession(timeout=ClientTimeout(total=None, sock_read=5)) as session:
-            async with asyncio.timeout(3):
-                async with session.post(srv.url + "/upload", data=endless_body()) as resp:
-                    assert resp.status == 413
-                    assert await resp.read() == b"too big!"
-            stats = session.connector.stats()  # type: ignore[union-attr]
-            assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
-    finally:
-        stop.set()
+    async with ClientSession(timeout=ClientTimeout(total=None, sock_read=5)) as session:
+        async with asyncio.timeout(3):
+            async with session.post(srv.url + "/upload", data=endless_body()) as resp:
+                assert resp.status == 413
+                assert await resp.read() == b"too big!"
+        stats = session.connector.stats()  # type: ignore[union-attr]
+        assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
 
 
 async def test_closing_the_session_mid_upload_ends_it_at_once(raw_server: Any) -> None:
     """The server stopped reading, so the upload waits in drain with bytes buffered: the
     session's close aborts the connection, the upload fails at once with the connector's
     error, and close() does not wait for bytes the server will never read."""
-    stop = asyncio.Event()
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.transport.pause_reading()
-        await stop.wait()
+        await stall(writer)
 
     srv: RawServer = await raw_server(script)
-    try:
-        session = ClientSession()
-        task = asyncio.ensure_future(session.post(srv.url, data=endless_body()))
-        await asyncio.sleep(100 * MS)
-        assert not task.done()
-        async with asyncio.timeout(1):
-            await session.close()
-            with pytest.raises(hyperclient.ClientConnectionError) as info:
-                await task
-    finally:
-        stop.set()
+    session = ClientSession()
+    task = asyncio.ensure_future(session.post(srv.url, data=endless_body()))
+    await asyncio.sleep(100 * MS)
+    assert not task.done()
+    async with asyncio.timeout(1):
+        await session.close()
+        with pytest.raises(hyperclient.ClientConnectionError) as info:
+            await task
     assert str(info.value) == "the connector was closed while in use"
 
 

@@ -34,7 +34,7 @@ from aiohttp import test_utils, web
 import hyperclient
 from hyperclient import ClientSession, ClientTimeout, TCPConnector
 
-from ..conftest import MS, OK, RawServer, open_fds, read_request
+from ..conftest import MS, OK, TOO_BIG, RawServer, open_fds, read_request, stall
 
 
 def cubic_socket(addr_info: Any) -> socket.socket:
@@ -53,9 +53,6 @@ def cubic() -> TCPConnector:
 #: BufferedReader's read-ahead (asyncio moves the descriptor's offset behind it).
 SIZE = 9 * 2**20 + 12345
 START = 1000
-TOO_BIG = (
-    b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!"
-)
 
 
 @dataclass
@@ -625,7 +622,6 @@ async def test_early_413_during_sendfile_is_the_response(
     segment) or reads on to discard the body while its answer's body is still to come
     (the head is read between two segments): the 413 is the answer, and the rest of the
     file is not sent."""
-    stop = asyncio.Event()
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -642,24 +638,18 @@ async def test_early_413_during_sendfile_is_the_response(
         writer.write(TOO_BIG)
         await writer.drain()
         if then == "stop_reading":
-            writer.transport.pause_reading()
-            await stop.wait()
+            await stall(writer)
 
     srv = await raw_server(script)
     path = big_sparse_file(tmp_path)
-    try:
-        with path.open("rb") as fobj:
-            async with ClientSession(
-                connector=cubic(), timeout=ClientTimeout(total=None)
-            ) as session:
-                async with asyncio.timeout(5):
-                    async with session.post(srv.url, data=fobj) as resp:
-                        assert resp.status == 413
-                        assert await resp.read() == b"too big!"
-                stats = session.connector.stats()  # type: ignore[union-attr]
-                assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
-    finally:
-        stop.set()
+    with path.open("rb") as fobj:
+        async with ClientSession(connector=cubic(), timeout=ClientTimeout(total=None)) as session:
+            async with asyncio.timeout(5):
+                async with session.post(srv.url, data=fobj) as resp:
+                    assert resp.status == 413
+                    assert await resp.read() == b"too big!"
+            stats = session.connector.stats()  # type: ignore[union-attr]
+            assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
     # Stopped within a few 4 MiB segments of the answer (the socket buffers hold some),
     # not once the answer's body completed and the connection closed (35 segments).
     assert 1 <= len(sendfile_calls.calls) <= 4
@@ -743,28 +733,23 @@ async def test_server_that_stops_reading_hits_the_write_timeout(
     tmp_path: Path,
     sendfile_calls: SendfileCalls,
 ) -> None:
-    stop = asyncio.Event()
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.transport.pause_reading()  # never reads the body, never answers
-        await stop.wait()
+        await stall(writer)  # never reads the body, never answers
 
     srv = await raw_server(script)
-    try:
-        with big_sparse_file(tmp_path).open("rb") as fobj:
-            async with ClientSession(
-                connector=cubic(), timeout=ClientTimeout(write=100 * MS)
-            ) as session:
-                started = asyncio.get_running_loop().time()
-                with pytest.raises(hyperclient.SocketTimeoutError) as info:
-                    async with asyncio.timeout(5):
-                        await session.post(srv.url, data=fobj)
-                elapsed = asyncio.get_running_loop().time() - started
-                stats = session.connector.stats()  # type: ignore[union-attr]
-                assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
-    finally:
-        stop.set()
+    with big_sparse_file(tmp_path).open("rb") as fobj:
+        async with ClientSession(
+            connector=cubic(), timeout=ClientTimeout(write=100 * MS)
+        ) as session:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(hyperclient.SocketTimeoutError) as info:
+                async with asyncio.timeout(5):
+                    await session.post(srv.url, data=fobj)
+            elapsed = asyncio.get_running_loop().time() - started
+            stats = session.connector.stats()  # type: ignore[union-attr]
+            assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
     assert str(info.value) == "timeout on writing the request body after 0.1s"
     assert isinstance(info.value.__cause__, TimeoutError)
     assert elapsed < 2
@@ -865,7 +850,7 @@ async def test_cancelled_mid_sendfile_leaks_nothing(
     tmp_path: Path,
     sendfile_calls: SendfileCalls,
 ) -> None:
-    stop = asyncio.Event()
+    stop = asyncio.Event()  # the stalled server connection must close before fds are counted
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
@@ -919,26 +904,21 @@ async def test_session_closed_mid_upload_ends_it_at_once(
     """Closing the session aborts a connection in use: asyncio's sendfile must let go of
     the transport first (closed under it, the send would wait for ever)."""
     monkeypatch.setattr(importlib.import_module("hyperclient.request"), "_USE_SENDFILE", by_kernel)
-    stop = asyncio.Event()
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.transport.pause_reading()  # the upload waits on the socket
-        await stop.wait()
+        await stall(writer)  # the upload waits on the socket
 
     srv = await raw_server(script)
-    try:
-        with big_sparse_file(tmp_path).open("rb") as fobj:
-            session = ClientSession(connector=cubic())
-            task = asyncio.ensure_future(session.post(srv.url, data=fobj))
-            await asyncio.sleep(100 * MS)
-            assert not task.done()
-            await session.close()
-            with pytest.raises(hyperclient.ClientConnectionError) as info:
-                async with asyncio.timeout(1):
-                    await task
-    finally:
-        stop.set()
+    with big_sparse_file(tmp_path).open("rb") as fobj:
+        session = ClientSession(connector=cubic())
+        task = asyncio.ensure_future(session.post(srv.url, data=fobj))
+        await asyncio.sleep(100 * MS)
+        assert not task.done()
+        await session.close()
+        with pytest.raises(hyperclient.ClientConnectionError) as info:
+            async with asyncio.timeout(1):
+                await task
     assert str(info.value) == "the connector was closed while in use"
     assert bool(sendfile_calls.calls) is by_kernel
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
