@@ -177,7 +177,9 @@ async def test_over_tls_a_file_body_is_counted_piece_by_piece(tmp_path: Path) ->
     client_ctx = ssl.create_default_context()
     ca.configure_trust(client_ctx)
     seen: list[int] = []
-    server = test_utils.TestServer(sink_app(seen), host="127.0.0.1", port=0)
+    server = test_utils.TestServer(
+        sink_app(seen), host="127.0.0.1", port=0, socket_factory=small_receive_buffer
+    )
     await server.start_server(ssl=server_ctx)
     path = tmp_path / "upload.bin"
     path.write_bytes(os.urandom(4 * 2**20))
@@ -186,6 +188,16 @@ async def test_over_tls_a_file_body_is_counted_piece_by_piece(tmp_path: Path) ->
     finally:
         await server.close()
     assert seen == [4 * 2**20] * 2
+
+
+def small_receive_buffer(host: str, port: int, family: socket.AddressFamily) -> socket.socket:
+    """A listening socket whose connections keep a 64 KiB receive buffer: the kernel's
+    autotuning would otherwise let megabytes of the upload land at once, and the count
+    jump with them, however slowly the server reads."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2**16)  # inherited on accept
+    sock.bind((host, port))
+    return sock
 
 
 async def tls_uploads(port: int, client_ctx: ssl.SSLContext, path: Path) -> None:
