@@ -33,6 +33,7 @@ RANKS: dict[str, int] = {
     "protocol": 4,
     "resolver": 3,
     "tls": 3,
+    "timers": 3,
     "pool": 5,
     "tracing": 5,
     "progress": 5,

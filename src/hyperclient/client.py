@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json as _json
-import math
 import netrc
 import os
 import warnings
@@ -56,6 +55,7 @@ from .proxy import proxy_for as proxy_from_env
 from .proxy import split_credentials
 from .request import ClientRequest, make_url
 from .response import ClientResponse
+from .timers import COARSE_MIN, CoarseTimers, Expiring, coarse_timers
 from .tls import legacy_fingerprint
 from .tracing import Trace, TraceConfig
 from .values import DEFAULT_TIMEOUT, ClientTimeout, HttpVersion, HttpVersion11
@@ -92,53 +92,6 @@ _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELET
 #: Prepared plain requests kept per session (see ``ClientSession._from_template``).
 _TEMPLATES_PER_SESSION = 256
 
-#: Budgets at least this long share one-second timer buckets (aiohttp's ceil_threshold).
-_COARSE_TIMEOUT = 5.0
-
-
-class _DeadlineWheel:
-    """Coarse timers for long budgets: one loop timer per second of expiry, not per request.
-
-    Most requests run under a long ``total`` (aiohttp's default is 300 s) and finish in
-    milliseconds: arming and cancelling a loop timer for each costs more than the rest of
-    the request's bookkeeping. Deadlines of 5 s or more instead go into the bucket of the
-    whole second they expire in, and may fire up to a second late.
-    """
-
-    __slots__ = ("_armed", "_buckets", "_handle", "_loop")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._buckets: dict[int, set[_Deadline]] = {}
-        self._handle: asyncio.TimerHandle | None = None
-        self._armed: int | None = None
-
-    def add(self, deadline: _Deadline, when: float) -> set[_Deadline]:
-        """Put *deadline* in the bucket of *when*; returns the bucket (to discard from)."""
-        bucket = math.ceil(when)
-        members = self._buckets.get(bucket)
-        if members is None:
-            members = self._buckets[bucket] = set()
-            if self._armed is None or bucket < self._armed:
-                self._arm(bucket)
-        members.add(deadline)
-        return members
-
-    def _arm(self, bucket: int) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-        self._armed = bucket
-        self._handle = self._loop.call_at(bucket, self._fire)
-
-    def _fire(self) -> None:
-        self._handle = self._armed = None
-        now = self._loop.time()
-        for bucket in sorted(b for b in self._buckets if b <= now):
-            for deadline in self._buckets.pop(bucket):
-                deadline.expire()
-        if self._buckets:
-            self._arm(min(self._buckets))
-
 
 class _Deadline:
     """The ``total`` budget of one request: one timer for the request and its body.
@@ -150,7 +103,7 @@ class _Deadline:
     __slots__ = ("_bucket", "_handle", "_response", "_task", "fired", "timeout")
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, timeout: float, wheel: _DeadlineWheel | None
+        self, loop: asyncio.AbstractEventLoop, timeout: float, wheel: CoarseTimers | None
     ) -> None:
         self.timeout = timeout
         self.fired = False
@@ -158,9 +111,9 @@ class _Deadline:
         self._response: weakref.ref[ClientResponse] | None = None
         when = loop.time() + timeout
         # Exactly one of the two is set while armed: a wheel bucket or a loop timer.
-        self._bucket: set[_Deadline] | None = None
+        self._bucket: set[Expiring] | None = None
         self._handle: asyncio.TimerHandle | None = None
-        if wheel is not None and timeout >= _COARSE_TIMEOUT:
+        if wheel is not None and timeout >= COARSE_MIN:
             self._bucket = wheel.add(self, when)
         else:
             self._handle = loop.call_at(when, self.expire)
@@ -412,7 +365,7 @@ class ClientSession:
         self._middlewares = tuple(middlewares)
         # None: the connector's limits (8190 bytes, 128 fields by default) apply.
         self._limits = _limits(max_line_size, max_field_size, max_headers, None)
-        self._wheel: _DeadlineWheel | None = None
+        self._wheel: CoarseTimers | None = None
         self._default_options: _RequestOptions | None = None
         self._websockets: weakref.WeakSet[ClientWebSocketResponse] = weakref.WeakSet()
         self._closed = False
@@ -868,8 +821,8 @@ class ClientSession:
         deadline = None
         if total:
             wheel = self._wheel
-            if wheel is None or wheel._loop is not loop:
-                wheel = self._new_wheel(loop)
+            if wheel is None or wheel.loop is not loop:
+                wheel = self._wheel = coarse_timers(loop)
             deadline = _Deadline(loop, total, wheel)
         # Without tracing, go straight to the flow: one coroutine frame less per request.
         flow = self._traced if options.traces else self._follow
@@ -945,11 +898,6 @@ class ClientSession:
             and self._request_class is ClientRequest
             and type(self._connector) is not ProxyConnector
         )
-
-    def _new_wheel(self, loop: asyncio.AbstractEventLoop) -> _DeadlineWheel:
-        """The deadline wheel of *loop*, replacing one of another loop (``_run`` checks)."""
-        wheel = self._wheel = _DeadlineWheel(loop)
-        return wheel
 
     def _url_and_auth(
         self, str_or_url: str | URL, auth: BasicAuth | DigestAuth | None

@@ -52,6 +52,7 @@ from .proxy import (
 )
 from .resolver import AbstractResolver, ResolveResult, ThreadedResolver, ip_family
 from .socks import REPLY_ERRNO, SocksHandshake
+from .timers import COARSE_MIN, Expiring, coarse_timers
 from .tls import SSLSetting, context_for, legacy_fingerprint
 from .values import ClientTimeout, ConnectionKey, Fingerprint
 
@@ -1379,13 +1380,23 @@ async def _selector_connect(
     fd = sock.fileno()
     done: asyncio.Future[None] = loop.create_future()
     loop.add_writer(fd, _set_done, done)
-    timer = None if timeout is None else loop.call_later(timeout, _time_out, done, timeout)
+    timer: asyncio.TimerHandle | None = None
+    bucket: set[Expiring] | None = None
+    member = None
+    if timeout is not None:
+        if timeout >= COARSE_MIN:  # the usual 30 s: a set insertion, not a loop timer
+            member = _ConnectTimeout(done, timeout)
+            bucket = coarse_timers(loop).add(member, loop.time() + timeout)
+        else:
+            timer = loop.call_later(timeout, _time_out, done, timeout)
     try:
         await done
     finally:
         loop.remove_writer(fd)
         if timer is not None:
             timer.cancel()
+        elif bucket is not None and member is not None:
+            bucket.discard(member)
     # RFC 793 handshake over: writable with SO_ERROR 0 means connected.
     err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
     if err:
@@ -1402,6 +1413,19 @@ def _abort_tls(proto: ResponseHandler) -> None:
 def _set_done(done: asyncio.Future[None]) -> None:
     if not done.done():
         done.set_result(None)
+
+
+class _ConnectTimeout:
+    """A connect's deadline in the coarse timers (see ``timers``)."""
+
+    __slots__ = ("done", "timeout")
+
+    def __init__(self, done: asyncio.Future[None], timeout: float) -> None:
+        self.done = done
+        self.timeout = timeout
+
+    def expire(self) -> None:
+        _time_out(self.done, self.timeout)
 
 
 def _time_out(done: asyncio.Future[None], timeout: float) -> None:

@@ -323,6 +323,25 @@ async def test_without_racing_the_stalled_address_costs_its_timeout(
             await session.get("http://svc.test:80/", timeout=ClientTimeout(sock_connect=0.2))
 
 
+async def test_a_long_connect_timeout_still_fires(
+    black_hole: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sock_connect of COARSE_MIN or more waits in the loop's one-second buckets instead of
+    a timer of its own: a stalled connect must still end there, and not before."""
+    from hyperclient import connector
+
+    monkeypatch.setattr(connector, "COARSE_MIN", 0.2)  # a short wait, on the coarse path
+    resolver = StaticResolver({"svc.test": ("127.0.0.1", black_hole)})
+    async with ClientSession(connector=TCPConnector(resolver=resolver)) as session:
+        started = time.monotonic()
+        with pytest.raises(hyperclient.ConnectionTimeoutError, match=r"svc\.test:80"):
+            await asyncio.wait_for(
+                session.get("http://svc.test:80/", timeout=ClientTimeout(sock_connect=0.3)), 5
+            )
+        # Up to the end of the second the deadline falls in: late by less than a second.
+        assert 0.3 <= time.monotonic() - started < 1.6
+
+
 async def test_a_refused_first_address_moves_on_at_once(raw_server: Any) -> None:
     srv: RawServer = await raw_server(answer_ok)
     resolver = StaticResolver({"svc.test": [("127.0.0.1", free_port()), ("127.0.0.1", srv.port)]})

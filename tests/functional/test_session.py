@@ -775,10 +775,10 @@ async def test_requests_keep_their_deadline_when_the_session_closes(
     raw_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A connector the session does not own carries its requests on after session.close();
-    their total timeout (kept in the session's deadline wheel) still fires."""
+    their total timeout (kept in the loop's coarse timers) still fires."""
     from hyperclient import client
 
-    monkeypatch.setattr(client, "_COARSE_TIMEOUT", 0.1)  # into the wheel, at 1 s precision
+    monkeypatch.setattr(client, "COARSE_MIN", 0.1)  # into the coarse timers (1 s precision)
     srv, got = await silent_server(raw_server)
     connector = hyperclient.TCPConnector()
     session = ClientSession(

@@ -1,10 +1,11 @@
-"""The coarse deadline wheel, with a fake clock (the one thing tests may fake)."""
+"""The coarse timers, with a fake clock (the one thing tests may fake)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hyperclient.client import _COARSE_TIMEOUT, _Deadline, _DeadlineWheel
+from hyperclient.client import _Deadline
+from hyperclient.timers import COARSE_MIN, CoarseTimers
 
 
 class FakeTimer:
@@ -46,7 +47,7 @@ class Recorder:
 
 def test_many_deadlines_share_one_timer_per_second() -> None:
     loop = FakeLoop()
-    wheel = _DeadlineWheel(loop)  # type: ignore[arg-type]
+    wheel = CoarseTimers(loop)  # type: ignore[arg-type]
     recorders = [Recorder() for _ in range(100)]
     for i, rec in enumerate(recorders):
         wheel.add(rec, loop.now + 300.001 + i / 1000)  # type: ignore[arg-type]
@@ -59,7 +60,7 @@ def test_many_deadlines_share_one_timer_per_second() -> None:
 
 def test_discarded_deadlines_never_fire_and_earlier_buckets_rearm() -> None:
     loop = FakeLoop()
-    wheel = _DeadlineWheel(loop)  # type: ignore[arg-type]
+    wheel = CoarseTimers(loop)  # type: ignore[arg-type]
     late, early, gone = Recorder(), Recorder(), Recorder()
     wheel.add(late, loop.now + 60)  # type: ignore[arg-type]
     bucket = wheel.add(gone, loop.now + 10)  # type: ignore[arg-type]
@@ -73,9 +74,9 @@ def test_discarded_deadlines_never_fire_and_earlier_buckets_rearm() -> None:
 
 def test_short_budgets_get_a_precise_timer() -> None:
     loop = FakeLoop()
-    wheel = _DeadlineWheel(loop)  # type: ignore[arg-type]
-    short = _Deadline(loop, _COARSE_TIMEOUT / 10, wheel)  # type: ignore[arg-type]
-    assert [t.when for t in loop.timers] == [loop.now + _COARSE_TIMEOUT / 10]
+    wheel = CoarseTimers(loop)  # type: ignore[arg-type]
+    short = _Deadline(loop, COARSE_MIN / 10, wheel)  # type: ignore[arg-type]
+    assert [t.when for t in loop.timers] == [loop.now + COARSE_MIN / 10]
     short.cancel()
     assert loop.timers[0].cancelled
     long = _Deadline(loop, 300, wheel)  # type: ignore[arg-type]

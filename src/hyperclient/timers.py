@@ -1,0 +1,83 @@
+"""Coarse timers: one loop timer per second of expiry for long timeouts, shared by a loop.
+
+Most timeouts are long and never fire: a request's ``total`` (300 s by default) or a TCP
+connect's ``sock_connect`` (30 s) ends in milliseconds. Arming and cancelling a loop timer
+for each (a ``TimerHandle``, a heap push, and the cancelled handle's later pop) costs more
+than the rest of a new connection's own bookkeeping. Timeouts of :data:`COARSE_MIN`
+seconds or more instead join the bucket of the whole second they expire in, a set: arming
+is a set insertion, cancelling a removal. They may fire up to a second late, as aiohttp's
+``ceil_threshold`` timers do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import weakref
+from typing import Final, Protocol
+
+__all__ = ("COARSE_MIN", "CoarseTimers", "Expiring", "coarse_timers")
+
+#: Timeouts at least this long (seconds) share one-second buckets.
+COARSE_MIN: Final = 5.0
+
+
+class Expiring(Protocol):
+    """Something with a deadline: told once when it has passed."""
+
+    def expire(self) -> None: ...
+
+
+class CoarseTimers:
+    """The one-second buckets of one event loop, and the single loop timer behind them."""
+
+    __slots__ = ("__weakref__", "_armed", "_buckets", "_handle", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._buckets: dict[int, set[Expiring]] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed: int | None = None
+
+    def add(self, member: Expiring, when: float) -> set[Expiring]:
+        """Call ``member.expire()`` at the end of the second *when* (loop time) falls in.
+
+        Returns the bucket: ``bucket.discard(member)`` cancels, and is harmless after the
+        bucket fired.
+        """
+        bucket = math.ceil(when)
+        members = self._buckets.get(bucket)
+        if members is None:
+            members = self._buckets[bucket] = set()
+            if self._armed is None or bucket < self._armed:
+                self._arm(bucket)
+        members.add(member)
+        return members
+
+    def _arm(self, bucket: int) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._armed = bucket
+        self._handle = self.loop.call_at(bucket, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = self._armed = None
+        now = self.loop.time()
+        for bucket in sorted(b for b in self._buckets if b <= now):
+            for member in self._buckets.pop(bucket):
+                member.expire()
+        if self._buckets:
+            self._arm(min(self._buckets))
+
+
+_timers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CoarseTimers] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def coarse_timers(loop: asyncio.AbstractEventLoop) -> CoarseTimers:
+    """The coarse timers of *loop* (made on first use, gone with the loop)."""
+    timers = _timers.get(loop)
+    if timers is None:
+        timers = _timers[loop] = CoarseTimers(loop)
+    return timers
