@@ -821,7 +821,7 @@ class ClientSession:
         deadline = None
         if total:
             wheel = self._wheel
-            if wheel is None or wheel.loop is not loop:
+            if wheel is None or not wheel.runs_on(loop):
                 wheel = self._wheel = coarse_timers(loop)
             deadline = _Deadline(loop, total, wheel)
         # Without tracing, go straight to the flow: one coroutine frame less per request.

@@ -31,13 +31,17 @@ class Expiring(Protocol):
 class CoarseTimers:
     """The one-second buckets of one event loop, and the single loop timer behind them."""
 
-    __slots__ = ("__weakref__", "_armed", "_buckets", "_handle", "loop")
+    __slots__ = ("__weakref__", "_armed", "_buckets", "_handle", "_loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        self._loop = loop
         self._buckets: dict[int, set[Expiring]] = {}
         self._handle: asyncio.TimerHandle | None = None
         self._armed: int | None = None
+
+    def runs_on(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether these are *loop*'s timers."""
+        return self._loop is loop
 
     def add(self, member: Expiring, when: float) -> set[Expiring]:
         """Call ``member.expire()`` at the end of the second *when* (loop time) falls in.
@@ -58,11 +62,11 @@ class CoarseTimers:
         if self._handle is not None:
             self._handle.cancel()
         self._armed = bucket
-        self._handle = self.loop.call_at(bucket, self._fire)
+        self._handle = self._loop.call_at(bucket, self._fire)
 
     def _fire(self) -> None:
         self._handle = self._armed = None
-        now = self.loop.time()
+        now = self._loop.time()
         for bucket in sorted(b for b in self._buckets if b <= now):
             for member in self._buckets.pop(bucket):
                 member.expire()
@@ -70,14 +74,20 @@ class CoarseTimers:
             self._arm(min(self._buckets))
 
 
-_timers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CoarseTimers] = (
+#: Each loop's timers, held weakly at both ends: by the loop's armed timer while any bucket
+#: waits, and by the sessions that cache them. A registry holding them strongly would keep
+#: alive every loop whose requests were abandoned with deadlines still in a bucket (a
+#: deadline holds its task, the task its loop).
+_timers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[CoarseTimers]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def coarse_timers(loop: asyncio.AbstractEventLoop) -> CoarseTimers:
-    """The coarse timers of *loop* (made on first use, gone with the loop)."""
-    timers = _timers.get(loop)
+    """The coarse timers of *loop* (made on first use, gone when nothing waits on them)."""
+    ref = _timers.get(loop)
+    timers = None if ref is None else ref()
     if timers is None:
-        timers = _timers[loop] = CoarseTimers(loop)
+        timers = CoarseTimers(loop)
+        _timers[loop] = weakref.ref(timers)
     return timers

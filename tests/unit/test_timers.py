@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import weakref
 from typing import Any
 
 from hyperclient.client import _Deadline
-from hyperclient.timers import COARSE_MIN, CoarseTimers
+from hyperclient.timers import COARSE_MIN, CoarseTimers, coarse_timers
 
 
 class FakeTimer:
@@ -84,3 +87,20 @@ def test_short_budgets_get_a_precise_timer() -> None:
     long.cancel()
     loop.advance(400)
     assert not long.fired
+
+
+def test_a_loop_that_used_them_can_still_be_collected() -> None:
+    """The registry of per-loop timers must not keep a loop alive, not even one closed with
+    a deadline still waiting in a bucket (a deadline holds its task, the task its loop)."""
+    loop = asyncio.new_event_loop()
+    timers = coarse_timers(loop)
+    assert coarse_timers(loop) is timers
+    member = Recorder()
+    member.loop = loop  # type: ignore[attr-defined]  # as a deadline's task would
+    timers.add(member, loop.time() + 60)  # arms a real loop timer
+    del timers, member
+    ref = weakref.ref(loop)
+    loop.close()
+    del loop
+    gc.collect()
+    assert ref() is None
