@@ -149,6 +149,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
     # +0.5 µs per request when a 30th attribute was added).
     __slots__ = (
         "__weakref__",
+        "_closed",
         "_closed_waiter",
         "_connection_lost",
         "_continue_waiter",
@@ -221,7 +222,9 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         self._upgraded = False
         self._custom_limits = False
         self._lost_exc: Exception | None = None
-        self._closed_waiter: asyncio.Future[None] = loop.create_future()
+        # closed_future, made only when asked for (connector.close() asks; most never do).
+        self._closed = False
+        self._closed_waiter: asyncio.Future[None] | None = None
         # sock_read timeout: one timer, re-armed lazily (only when it fires) so that a
         # busy stream costs a float store per read, not a timer per read.
         self._read_timeout: float | None = None
@@ -301,8 +304,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
                 self._fail(self._disconnect_error(exc))
         if self._drain_waiter is not None:  # the error is built only for a waiter
             self._fail_drain(self._disconnect_error(exc))
-        if not self._closed_waiter.done():
-            self._closed_waiter.set_result(None)
+        self._set_closed()
         self.transport = None
 
     # -- flow control of the body stream (called by StreamReader) ----------------------------
@@ -378,8 +380,14 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
     def never_connected(self) -> None:
         """Opening the connection failed before it was made: there is nothing to close, so
         ``closed_future`` resolves now (``connector.close()`` may be waiting on it)."""
-        if self.transport is None and not self._closed_waiter.done():
-            self._closed_waiter.set_result(None)
+        if self.transport is None:
+            self._set_closed()
+
+    def _set_closed(self) -> None:
+        self._closed = True
+        waiter = self._closed_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     @property
     def lost_exception(self) -> Exception | None:
@@ -389,7 +397,12 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
     @property
     def closed_future(self) -> asyncio.Future[None]:
         """Resolves once the socket is closed (a future, so nothing leaks if not awaited)."""
-        return self._closed_waiter
+        waiter = self._closed_waiter
+        if waiter is None:
+            waiter = self._closed_waiter = self._loop.create_future()
+            if self._closed:
+                waiter.set_result(None)
+        return waiter
 
     # -- the request's side ------------------------------------------------------------------
 
