@@ -55,7 +55,7 @@ from .proxy import proxy_for as proxy_from_env
 from .proxy import split_credentials
 from .request import ClientRequest, make_url
 from .response import ClientResponse
-from .timers import COARSE_MIN, CoarseTimers, Expiring, coarse_timers
+from .timers import CoarseTimers, Expiring, coarse_timers
 from .tls import legacy_fingerprint
 from .tracing import Trace, TraceConfig
 from .values import DEFAULT_TIMEOUT, ClientTimeout, HttpVersion, HttpVersion11
@@ -103,7 +103,11 @@ class _Deadline:
     __slots__ = ("_bucket", "_handle", "_response", "_task", "fired", "timeout")
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, timeout: float, wheel: CoarseTimers | None
+        self,
+        loop: asyncio.AbstractEventLoop,
+        timeout: float,
+        wheel: CoarseTimers | None,
+        ceil_threshold: float = 5.0,
     ) -> None:
         self.timeout = timeout
         self.fired = False
@@ -113,7 +117,7 @@ class _Deadline:
         # Exactly one of the two is set while armed: a wheel bucket or a loop timer.
         self._bucket: set[Expiring] | None = None
         self._handle: asyncio.TimerHandle | None = None
-        if wheel is not None and timeout >= COARSE_MIN:
+        if wheel is not None and timeout >= ceil_threshold:
             self._bucket = wheel.add(self, when)
         else:
             self._handle = loop.call_at(when, self.expire)
@@ -823,7 +827,7 @@ class ClientSession:
             wheel = self._wheel
             if wheel is None or not wheel.runs_on(loop):
                 wheel = self._wheel = coarse_timers(loop)
-            deadline = _Deadline(loop, total, wheel)
+            deadline = _Deadline(loop, total, wheel, options.timeout.ceil_threshold)
         # Without tracing, go straight to the flow: one coroutine frame less per request.
         flow = self._traced if options.traces else self._follow
         try:

@@ -52,7 +52,7 @@ from .proxy import (
 )
 from .resolver import AbstractResolver, ResolveResult, ThreadedResolver, ip_family
 from .socks import REPLY_ERRNO, SocksHandshake
-from .timers import COARSE_MIN, Expiring, coarse_timers
+from .timers import Expiring, coarse_timers
 from .tls import SSLSetting, context_for, legacy_fingerprint
 from .values import ClientTimeout, ConnectionKey, Fingerprint
 
@@ -1096,6 +1096,7 @@ class TCPConnector(BaseConnector):
                 interleave=self._interleave,
                 local_addr=self._local_addr,
                 attempt_timeout=timeout.sock_connect,
+                ceil_threshold=timeout.ceil_threshold,
                 socket_factory=self._socket_factory,
             )
         except OSError as exc:
@@ -1329,9 +1330,14 @@ async def _attempt(
     addr: ResolveResult,
     local_addr: tuple[str, int] | None,
     timeout: float | None,
+    ceil_threshold: float,
     socket_factory: SocketFactoryType | None = None,
 ) -> socket.socket:
-    """One TCP connect to *addr*; the socket is closed unless it is returned."""
+    """One TCP connect to *addr*; the socket is closed unless it is returned.
+
+    On asyncio's default loop a *timeout* of *ceil_threshold* seconds or more (see
+    ``ClientTimeout.ceil_threshold``) waits in the coarse one-second buckets.
+    """
     # An explicit IPPROTO_TCP (resolvers may say 0): asyncio's selector transport sets
     # TCP_NODELAY only on sockets that say so.
     proto = addr["proto"] or socket.IPPROTO_TCP
@@ -1344,7 +1350,7 @@ async def _attempt(
         if local_addr is not None:
             sock.bind(local_addr)
         if isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop):
-            await _selector_connect(loop, sock, _sockaddr(addr), timeout)
+            await _selector_connect(loop, sock, _sockaddr(addr), timeout, ceil_threshold)
         elif timeout is None:  # no timeout scope to enter and leave per connection
             await loop.sock_connect(sock, _sockaddr(addr))
         else:
@@ -1361,15 +1367,16 @@ async def _selector_connect(
     sock: socket.socket,
     address: tuple[Any, ...],
     timeout: float | None,
+    ceil_threshold: float,
 ) -> None:
     """Non-blocking connect of *sock* to the numeric *address* on a selector loop.
 
     What ``loop.sock_connect`` does, minus its work for addresses that are already
     resolved (it looks the address up again, converting ``sock.family`` and ``sock.type``
     to enums several times) and with a plain timer instead of a timeout scope: about
-    10 µs of a new connection's cost on CPython 3.11. A *timeout* of ``COARSE_MIN`` or
-    more (the default 30 s) needs no timer of its own: it waits in the loop's coarse
-    one-second buckets (about 3 µs less again), and so may end up to a second late.
+    10 µs of a new connection's cost on CPython 3.11. A *timeout* of *ceil_threshold* or
+    more (the default 30 s against 5 s) needs no timer of its own: it waits in the loop's
+    coarse one-second buckets (about 3 µs less again), and so may end up to a second late.
 
     Raises:
         OSError: the connection failed (``TimeoutError`` after *timeout* seconds, or
@@ -1387,7 +1394,7 @@ async def _selector_connect(
     bucket: set[Expiring] | None = None
     member = None
     if timeout is not None:
-        if timeout >= COARSE_MIN:  # the usual 30 s: a set insertion, not a loop timer
+        if timeout >= ceil_threshold:  # the usual 30 s: a set insertion, not a loop timer
             member = _ConnectTimeout(done, timeout)
             bucket = coarse_timers(loop).add(member, loop.time() + timeout)
         else:
@@ -1444,6 +1451,7 @@ async def _connect_first(
     interleave: int,
     local_addr: tuple[str, int] | None,
     attempt_timeout: float | None,
+    ceil_threshold: float,
     socket_factory: SocketFactoryType | None = None,
 ) -> socket.socket:
     """The first of *addrs* to accept a TCP connection, racing them as RFC 8305 §5 says.
@@ -1455,14 +1463,18 @@ async def _connect_first(
         OSError: every attempt failed (``TimeoutError`` when all of them timed out).
     """
     if len(addrs) == 1:
-        return await _attempt(loop, addrs[0], local_addr, attempt_timeout, socket_factory)
+        return await _attempt(
+            loop, addrs[0], local_addr, attempt_timeout, ceil_threshold, socket_factory
+        )
     ordered = _interleave(addrs, interleave) if delay is not None else addrs
     running: set[asyncio.Task[socket.socket]] = set()
     errors: list[OSError] = []
     winner: socket.socket | None = None
     try:
         for addr in ordered:
-            attempt = _attempt(loop, addr, local_addr, attempt_timeout, socket_factory)
+            attempt = _attempt(
+                loop, addr, local_addr, attempt_timeout, ceil_threshold, socket_factory
+            )
             running.add(loop.create_task(attempt))
             winner = await _wait_one(running, errors, delay)
             if winner is not None:

@@ -3,10 +3,10 @@
 Most timeouts are long and never fire: a request's ``total`` (300 s by default) or a TCP
 connect's ``sock_connect`` (30 s) ends in milliseconds. Arming and cancelling a loop timer
 for each (a ``TimerHandle``, a heap push, and the cancelled handle's later pop) costs more
-than the rest of a new connection's own bookkeeping. Timeouts of :data:`COARSE_MIN`
-seconds or more instead join the bucket of the whole second they expire in, a set: arming
-is a set insertion, cancelling a removal. They may fire up to a second late, as aiohttp's
-``ceil_threshold`` timers do.
+than the rest of a new connection's own bookkeeping. Timeouts of
+``ClientTimeout.ceil_threshold`` seconds or more (5 by default) instead join the bucket of
+the whole second they expire in, a set: arming is a set insertion, cancelling a removal.
+They may fire up to a second late, as aiohttp's ceiled timers do.
 """
 
 from __future__ import annotations
@@ -14,12 +14,9 @@ from __future__ import annotations
 import asyncio
 import math
 import weakref
-from typing import Final, Protocol
+from typing import Protocol
 
-__all__ = ("COARSE_MIN", "CoarseTimers", "Expiring", "coarse_timers")
-
-#: Timeouts at least this long (seconds) share one-second buckets.
-COARSE_MIN: Final = 5.0
+__all__ = ("CoarseTimers", "Expiring", "coarse_timers")
 
 
 class Expiring(Protocol):

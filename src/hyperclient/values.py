@@ -53,7 +53,10 @@ class ClientTimeout:
             body sent with sendfile, the longest it may go without the server
             acknowledging any of it (on Linux; elsewhere, the longest one segment of it,
             up to 4 MiB, may take).
-        ceil_threshold: accepted for aiohttp compatibility; unused.
+        ceil_threshold: budgets of at least this many seconds (``total``, and
+            ``sock_connect`` on asyncio's default loop) end at the whole second after
+            their deadline, so that they share one loop timer per second, as in aiohttp;
+            ``float("inf")`` keeps every timer exact.
     """
 
     total: float | None = None
@@ -71,6 +74,9 @@ class ClientTimeout:
                 raise ValueError(f"ClientTimeout.{field} must be None or >= 0, got {value!r}")
             if value == 0:
                 object.__setattr__(self, field, None)
+        threshold: object = self.ceil_threshold  # whatever the caller passed
+        if not isinstance(threshold, int | float) or not threshold >= 0:
+            raise ValueError(f"ClientTimeout.ceil_threshold must be >= 0, got {threshold!r}")
 
 
 #: aiohttp 3's default: five minutes in total, 30 s per socket connect.

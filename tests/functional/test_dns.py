@@ -26,6 +26,7 @@ from hyperclient.resolver import (
     StaticResolver,
     ThreadedResolver,
 )
+from hyperclient.timers import coarse_timers
 
 from ..conftest import MS, OK, RawServer, answer_ok, read_request
 
@@ -323,21 +324,19 @@ async def test_without_racing_the_stalled_address_costs_its_timeout(
             await session.get("http://svc.test:80/", timeout=ClientTimeout(sock_connect=0.2))
 
 
-async def test_a_long_connect_timeout_still_fires(
-    black_hole: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """sock_connect of COARSE_MIN or more waits in the loop's one-second buckets instead of
-    a timer of its own: a stalled connect must still end there, and not before."""
-    from hyperclient import connector
-
-    monkeypatch.setattr(connector, "COARSE_MIN", 0.2)  # a short wait, on the coarse path
+async def test_a_coarse_connect_timeout_still_fires(black_hole: int) -> None:
+    """sock_connect of ceil_threshold or more waits in the loop's one-second buckets instead
+    of a timer of its own: a stalled connect must still end there, and not before."""
     resolver = StaticResolver({"svc.test": ("127.0.0.1", black_hole)})
+    timeout = ClientTimeout(sock_connect=0.3, ceil_threshold=0.2)  # short, but coarse
+    timers = coarse_timers(asyncio.get_running_loop())
     async with ClientSession(connector=TCPConnector(resolver=resolver)) as session:
         started = time.monotonic()
+        request = asyncio.ensure_future(session.get("http://svc.test:80/", timeout=timeout))
+        await asyncio.sleep(0.1)
+        assert any(timers._buckets.values())  # the connect waits there (no total is set)
         with pytest.raises(hyperclient.ConnectionTimeoutError, match=r"svc\.test:80"):
-            await asyncio.wait_for(
-                session.get("http://svc.test:80/", timeout=ClientTimeout(sock_connect=0.3)), 5
-            )
+            await asyncio.wait_for(request, 5)
         # Up to the end of the second the deadline falls in: late by less than a second.
         assert 0.3 <= time.monotonic() - started < 1.6
 

@@ -772,20 +772,19 @@ async def test_closing_the_session_ends_requests_in_flight(
 
 
 async def test_requests_keep_their_deadline_when_the_session_closes(
-    raw_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+    raw_server: Callable[..., Any],
 ) -> None:
     """A connector the session does not own carries its requests on after session.close();
     their total timeout (kept in the loop's coarse timers) still fires."""
-    from hyperclient import client
-
-    monkeypatch.setattr(client, "COARSE_MIN", 0.1)  # into the coarse timers (1 s precision)
     srv, got = await silent_server(raw_server)
     connector = hyperclient.TCPConnector()
-    session = ClientSession(
-        connector=connector, connector_owner=False, timeout=hyperclient.ClientTimeout(total=0.2)
-    )
+    timeout = hyperclient.ClientTimeout(total=0.2, ceil_threshold=0.1)  # coarse: 1 s precision
+    session = ClientSession(connector=connector, connector_owner=False, timeout=timeout)
     task = asyncio.ensure_future(session.get(srv.url))
     await asyncio.wait_for(got.wait(), 1)
+    wheel = session._wheel
+    assert wheel is not None
+    assert any(wheel._buckets.values())  # the deadline waits there
     await session.close()
     with pytest.raises(hyperclient.ServerTimeoutError, match="total timeout"):
         await asyncio.wait_for(task, 3)

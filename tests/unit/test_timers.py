@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import weakref
 from typing import Any
 
+import pytest
+
 from hyperclient.client import _Deadline
-from hyperclient.timers import COARSE_MIN, CoarseTimers, coarse_timers
+from hyperclient.timers import CoarseTimers, coarse_timers
+from hyperclient.values import ClientTimeout
 
 
 class FakeTimer:
@@ -78,8 +82,8 @@ def test_discarded_deadlines_never_fire_and_earlier_buckets_rearm() -> None:
 def test_short_budgets_get_a_precise_timer() -> None:
     loop = FakeLoop()
     wheel = CoarseTimers(loop)  # type: ignore[arg-type]
-    short = _Deadline(loop, COARSE_MIN / 10, wheel)  # type: ignore[arg-type]
-    assert [t.when for t in loop.timers] == [loop.now + COARSE_MIN / 10]
+    short = _Deadline(loop, 0.5, wheel)  # type: ignore[arg-type]
+    assert [t.when for t in loop.timers] == [loop.now + 0.5]
     short.cancel()
     assert loop.timers[0].cancelled
     long = _Deadline(loop, 300, wheel)  # type: ignore[arg-type]
@@ -87,6 +91,33 @@ def test_short_budgets_get_a_precise_timer() -> None:
     long.cancel()
     loop.advance(400)
     assert not long.fired
+
+
+@pytest.mark.parametrize(
+    ("timeout", "threshold", "coarse"),
+    [(300, float("inf"), False), (300, 300, True), (1.5, 1, True), (1.5, 2, False)],
+)
+def test_ceil_threshold_decides_which_budgets_are_coarse(
+    timeout: float, threshold: float, coarse: bool
+) -> None:
+    """ClientTimeout.ceil_threshold (aiohttp's): budgets of at least that many seconds go
+    into the one-second buckets, shorter ones get an exact loop timer."""
+    loop = FakeLoop()
+    loop.now = 1000.25
+    wheel = CoarseTimers(loop)  # type: ignore[arg-type]
+    deadline = _Deadline(loop, timeout, wheel, threshold)  # type: ignore[arg-type]
+    exact = loop.now + timeout
+    assert [t.when for t in loop.timers] == [math.ceil(exact) if coarse else exact]
+    loop.advance(timeout)
+    assert deadline.fired is not coarse  # a coarse one waits for the whole second
+    loop.advance(1)
+    assert deadline.fired
+
+
+@pytest.mark.parametrize("bad", [-1, "5", float("nan"), None])
+def test_ceil_threshold_is_checked(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"ceil_threshold must be >= 0, got"):
+        ClientTimeout(ceil_threshold=bad)  # type: ignore[arg-type]
 
 
 def test_a_loop_that_used_them_can_still_be_collected() -> None:
