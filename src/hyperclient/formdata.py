@@ -313,6 +313,37 @@ class _BytesValue:
         yield self.data
 
 
+def source_body(content_type: str, source: _Value, unreplayable: str | None = None) -> Body:
+    """One value as a whole request body: measured now (None: chunked), its bytes produced
+    again for each send while it is replayable, and a binary file of known size offered
+    to the kernel (see :attr:`Body.sendfile_plan` and :meth:`FileSource.file_range`).
+
+    Args:
+        unreplayable: what ``chunks()`` raises when the value cannot be sent again (by
+            default the value's own ``rewind()`` message).
+    """
+    size = source.measure()
+
+    def chunks() -> AsyncIterator[bytes]:
+        if unreplayable is not None and not source.replayable():
+            raise RuntimeError(unreplayable)
+        source.rewind()  # raises here, when the request layer asks, if not replayable
+        return source.chunks(size)
+
+    plan = None
+    if isinstance(source, FileSource) and size is not None:  # chunked never goes by sendfile
+        file = source
+
+        def plan(min_range: int) -> list[bytes | FileRange] | None:
+            piece = file.file_range(size)
+            if piece is None or piece.count < min_range:
+                return None
+            file.rewind()  # as chunks() does: a BufferedRandom's pending writes reach disk
+            return [piece]
+
+    return Body(content_type, size, chunks, source.replayable, plan)
+
+
 def guess_type(name: str | None, default: str) -> str:
     """The media type a file *name* suggests (as aiohttp guesses it), else *default*."""
     if name:

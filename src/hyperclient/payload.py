@@ -47,6 +47,7 @@ from .formdata import (
     _Value,
     guess_filename,
     guess_type,
+    source_body,
 )
 
 __all__ = (
@@ -650,16 +651,9 @@ class _Truncating:
 
 
 def payload_body(payload: Payload) -> Body:
-    """*payload* as a request body: its ``Content-Type``, its size measured now (None:
-    chunked), its bytes produced again for each send while it is not consumed."""
-    source = payload._source()
-    size = source.measure()
-
-    def chunks() -> AsyncIterator[bytes]:
-        source.rewind()  # raises here, when the request layer asks, if not replayable
-        return source.chunks(size)
-
-    return Body(payload.content_type, size, chunks, source.replayable)
+    """*payload* as a request body (see :func:`.formdata.source_body`): a file payload
+    goes by sendfile as the same plain file passed as ``data=`` does."""
+    return source_body(payload.content_type, payload._source())
 
 
 # -- the registry --------------------------------------------------------------------------

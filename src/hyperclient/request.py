@@ -49,6 +49,7 @@ from .formdata import (
     file_ended,
     guess_type,
     read_announced,
+    source_body,
 )
 from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
 from .multipart import MultipartWriter
@@ -152,46 +153,6 @@ def _host_header(url: URL) -> str:
     if port is not None and port != _DEFAULT_PORTS.get(url.scheme):
         host = f"{host}:{port}"
     return host
-
-
-def _file_body(file: Any, content_type: str, charset: str) -> Body:
-    """A file object as a body: read in bounded pieces when sent (a text file encoded
-    with *charset*), or copied by the kernel when it is a plain binary file (see
-    ``ClientRequest._sendfile``); sent again from where it started when it is seekable."""
-    source = FileSource(file, charset)
-    size = source.measure()
-
-    def chunks() -> AsyncIterator[bytes]:
-        if not source.replayable():
-            raise RuntimeError("the request body is an unseekable file and cannot be sent again")
-        source.rewind()
-        return source.chunks(size)
-
-    def sendfile_plan(min_range: int) -> list[bytes | FileRange] | None:
-        piece = source.file_range(size)
-        if piece is None or piece.count < min_range:
-            return None
-        # As chunks() does: from the start again (a BufferedRandom's pending writes reach
-        # the disk on seek), and a one-shot source counts as read.
-        source.rewind()
-        source.consumed = True
-        return [piece]
-
-    # A file of unknown size goes chunked: never by sendfile.
-    plan = sendfile_plan if size is not None else None
-    return Body(content_type, size, chunks, source.replayable, plan)
-
-
-def _stream_body(stream: Any) -> Body:
-    """An async iterable of bytes as a body: of unknown length (chunked), sent once."""
-    source = StreamSource(stream)
-
-    def chunks() -> AsyncIterator[bytes]:
-        if not source.replayable():
-            raise RuntimeError("the request body is an async iterable and cannot be sent again")
-        return source.chunks()
-
-    return Body(_OCTET_STREAM, None, chunks, source.replayable)
 
 
 class ClientRequest:
@@ -389,9 +350,17 @@ class ClientRequest:
         elif isinstance(data, io.IOBase) or (hasattr(data, "read") and callable(data.read)):
             name = getattr(data, "name", None)
             file_type = guess_type(name if isinstance(name, str) else None, _OCTET_STREAM)
-            source = _file_body(data, file_type, self.encoding)
+            source = source_body(
+                file_type,
+                FileSource(data, self.encoding),
+                "the request body is an unseekable file and cannot be sent again",
+            )
         elif isinstance(data, AsyncIterable):
-            source = _stream_body(data)
+            source = source_body(
+                _OCTET_STREAM,
+                StreamSource(data),
+                "the request body is an async iterable and cannot be sent again",
+            )
         else:
             try:
                 payload = get_payload(data)  # a type registered with payload_type()

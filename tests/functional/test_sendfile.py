@@ -222,6 +222,27 @@ async def test_file_is_sent_by_sendfile_byte_exact(
     assert len(set(received.ports)) == 1
 
 
+async def test_a_file_payload_goes_by_sendfile_as_the_file_does(
+    upload_server: tuple[str, Received],
+    data_file: Path,
+    payload: bytes,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    """``data=BufferedReaderPayload(file)`` is the same plain file as ``data=file``: the
+    kernel sends it from where it stood, not Python."""
+    from hyperclient.payload import BufferedReaderPayload
+
+    base, received = upload_server
+    async with ClientSession(connector=cubic()) as session:
+        with opened_at_start(data_file) as fobj:
+            body = BufferedReaderPayload(fobj)
+            async with session.post(base + "/upload", data=body) as resp:
+                assert resp.status == 200
+    assert sendfile_calls.calls[0] == (START, 4 * 2**20)
+    assert sendfile_calls.errors == []
+    assert received.bodies == [("/upload", sha(payload[START:]), SIZE - START)]
+
+
 @pytest.mark.parametrize("algorithm", [b"bbr", b"cubic"])
 async def test_sendfile_only_where_it_pays(
     upload_server: tuple[str, Received],
