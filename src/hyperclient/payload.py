@@ -455,9 +455,11 @@ class AsyncIterablePayload(_SourcePayload):
         Returns:
             The bytes.
         """
-        if isinstance(self._part, StreamSource):
-            self._part = _BytesValue(await super().as_bytes())
-        return await super().as_bytes()
+        part = self._part
+        if isinstance(part, StreamSource):
+            part = self._part = _BytesValue(await super().as_bytes())
+        assert isinstance(part, _BytesValue)  # read once; from then on these bytes
+        return part.data
 
 
 # -- driving a write()-only payload ---------------------------------------------------------
