@@ -106,8 +106,8 @@ class _Deadline:
         self,
         loop: asyncio.AbstractEventLoop,
         timeout: float,
-        wheel: CoarseTimers | None,
-        ceil_threshold: float = 5.0,
+        wheel: CoarseTimers,
+        ceil_threshold: float,
     ) -> None:
         self.timeout = timeout
         self.fired = False
@@ -117,7 +117,7 @@ class _Deadline:
         # Exactly one of the two is set while armed: a wheel bucket or a loop timer.
         self._bucket: set[Expiring] | None = None
         self._handle: asyncio.TimerHandle | None = None
-        if wheel is not None and timeout >= ceil_threshold:
+        if timeout >= ceil_threshold:
             self._bucket = wheel.add(self, when)
         else:
             self._handle = loop.call_at(when, self.expire)

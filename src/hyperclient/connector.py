@@ -52,7 +52,7 @@ from .proxy import (
 )
 from .resolver import AbstractResolver, ResolveResult, ThreadedResolver, ip_family
 from .socks import REPLY_ERRNO, SocksHandshake
-from .timers import Expiring, coarse_timers
+from .timers import coarse_timers
 from .tls import SSLSetting, context_for, legacy_fingerprint
 from .values import ClientTimeout, ConnectionKey, Fingerprint
 
@@ -1390,13 +1390,10 @@ async def _selector_connect(
     fd = sock.fileno()
     done: asyncio.Future[None] = loop.create_future()
     loop.add_writer(fd, _set_done, done)
-    timer: asyncio.TimerHandle | None = None
-    bucket: set[Expiring] | None = None
-    member = None
+    timer: asyncio.TimerHandle | _ConnectTimeout | None = None
     if timeout is not None:
         if timeout >= ceil_threshold:  # the usual 30 s: a set insertion, not a loop timer
-            member = _ConnectTimeout(done, timeout)
-            bucket = coarse_timers(loop).add(member, loop.time() + timeout)
+            timer = _ConnectTimeout(loop, done, timeout)
         else:
             timer = loop.call_later(timeout, _time_out, done, timeout)
     try:
@@ -1405,8 +1402,6 @@ async def _selector_connect(
         loop.remove_writer(fd)
         if timer is not None:
             timer.cancel()
-        elif bucket is not None and member is not None:
-            bucket.discard(member)
     # RFC 793 handshake over: writable with SO_ERROR 0 means connected.
     err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
     if err:
@@ -1426,16 +1421,22 @@ def _set_done(done: asyncio.Future[None]) -> None:
 
 
 class _ConnectTimeout:
-    """A connect's deadline in the coarse timers (see ``timers``)."""
+    """A connect's deadline in the loop's coarse timers (see ``timers``)."""
 
-    __slots__ = ("done", "timeout")
+    __slots__ = ("_bucket", "done", "timeout")
 
-    def __init__(self, done: asyncio.Future[None], timeout: float) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, done: asyncio.Future[None], timeout: float
+    ) -> None:
         self.done = done
         self.timeout = timeout
+        self._bucket = coarse_timers(loop).add(self, loop.time() + timeout)
 
     def expire(self) -> None:
         _time_out(self.done, self.timeout)
+
+    def cancel(self) -> None:
+        self._bucket.discard(self)  # harmless once the bucket fired
 
 
 def _time_out(done: asyncio.Future[None], timeout: float) -> None:

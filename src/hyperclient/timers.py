@@ -72,9 +72,8 @@ class CoarseTimers:
 
 
 #: Each loop's timers, held weakly at both ends: by the loop's armed timer while any bucket
-#: waits, and by the sessions that cache them. A registry holding them strongly would keep
-#: alive every loop whose requests were abandoned with deadlines still in a bucket (a
-#: deadline holds its task, the task its loop).
+#: waits, and by the sessions that cache them. Timers hold their loop, so a registry that
+#: held them strongly would keep every loop that ever used them alive.
 _timers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[CoarseTimers]] = (
     weakref.WeakKeyDictionary()
 )

@@ -82,11 +82,11 @@ def test_discarded_deadlines_never_fire_and_earlier_buckets_rearm() -> None:
 def test_short_budgets_get_a_precise_timer() -> None:
     loop = FakeLoop()
     wheel = CoarseTimers(loop)  # type: ignore[arg-type]
-    short = _Deadline(loop, 0.5, wheel)  # type: ignore[arg-type]
+    short = _Deadline(loop, 0.5, wheel, 5)  # type: ignore[arg-type]
     assert [t.when for t in loop.timers] == [loop.now + 0.5]
     short.cancel()
     assert loop.timers[0].cancelled
-    long = _Deadline(loop, 300, wheel)  # type: ignore[arg-type]
+    long = _Deadline(loop, 300, wheel, 5)  # type: ignore[arg-type]
     assert loop.timers[-1].when == 1300  # the bucket's whole second
     long.cancel()
     loop.advance(400)
