@@ -119,7 +119,6 @@ class ClientResponse:
     # Per-response state that most responses never set: class defaults, so that building
     # a response costs only the attributes every response has.
     _headers: CIMultiDictProxy[str] | None = None
-    _raw_headers: tuple[tuple[bytes, bytes], ...] | None = None
     _history: tuple[ClientResponse, ...] = ()
     _cookies: SimpleCookie | None = None
     _content_type: tuple[str, dict[str, str]] | None = None
@@ -244,12 +243,8 @@ class ClientResponse:
     @property
     def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
         """The response headers as received, as ``(name, value)`` bytes pairs."""
-        raw = self._raw_headers
-        if raw is None:
-            raw = self._raw_headers = (
-                tuple(self._head.raw_headers) if self._head is not None else ()
-            )
-        return raw
+        head = self._head
+        return head.raw_headers if head is not None else ()
 
     @property
     def headers(self) -> CIMultiDictProxy[str]:
