@@ -666,7 +666,6 @@ class ClientRequest:
         if self.compress:
             encoder = make_encoder("deflate" if self.compress is True else str(self.compress))
         chunk_size = self.chunked if type(self.chunked) is int and self.chunked > 0 else None
-        source = self._body_source
         pieces: AsyncIterator[bytes] = source.chunks() if source is not None else _one(self._body)
         tracker = self._upload_tracker
         async for data in pieces:
@@ -758,24 +757,15 @@ class ClientRequest:
                     sent: int | None = await protocol.sendfile(file, position, count, write_timeout)
                 except asyncio.SendfileNotAvailableError:
                     return position
-                except TimeoutError as exc:
-                    protocol.close()
-                    raise SocketTimeoutError(
-                        f"timeout on writing the request body after {write_timeout}s"
-                    ) from exc
-                except ClientOSError as exc:  # lost before (or while flushing), as a drain
-                    raise ClientConnectionResetError(
-                        f"connection lost while sending: {exc}"
-                    ) from exc
+                except (TimeoutError, ClientOSError) as exc:  # a stall, or lost as a drain
+                    raise self._write_failure(protocol, exc) from exc
                 except OSError as exc:
                     # sendfile(2) failed: the socket broke (the server may have answered
                     # and gone: send() then returns its answer), or the file could not be
                     # read. Part of the segment may have gone: never reuse the connection.
                     protocol.close()
                     if isinstance(exc, ConnectionError):
-                        raise ClientConnectionResetError(
-                            f"connection lost while sending: {exc}"
-                        ) from exc
+                        raise self._write_failure(protocol, exc) from exc
                     raise ClientOSError(exc.errno, f"sending the file failed: {exc}") from exc
                 if sent is None:
                     return position
@@ -812,13 +802,18 @@ class ClientRequest:
                 else:
                     async with asyncio.timeout(write_timeout):
                         await protocol.drain()
-            except TimeoutError as exc:
-                protocol.close()
-                raise SocketTimeoutError(
-                    f"timeout on writing the request body after {write_timeout}s"
-                ) from exc
-            except ClientOSError as exc:
-                raise ClientConnectionResetError(f"connection lost while sending: {exc}") from exc
+            except (TimeoutError, ClientOSError) as exc:
+                raise self._write_failure(protocol, exc) from exc
+
+    def _write_failure(self, protocol: Any, exc: OSError) -> Exception:
+        """What a body write that stalled past the write timeout (the connection is then
+        closed) or lost its connection raises, on the written and the sendfile path."""
+        if isinstance(exc, TimeoutError):
+            protocol.close()
+            return SocketTimeoutError(
+                f"timeout on writing the request body after {self.timeout.write}s"
+            )
+        return ClientConnectionResetError(f"connection lost while sending: {exc}")
 
     def _new_response(self) -> ClientResponse:
         """The response object, before its head arrives (``_start`` attaches it)."""
