@@ -92,10 +92,9 @@ class UploadTracker:
         self._final = False
         self._state = _Attempt.NOT_SENT
         self._error: BaseException | None = None
-        # While the body is written: the wrapper the writer was given, and the protocol
-        # whose transport says how much is still buffered.
+        # While the body is written: the wrapper the writer was given (its protocol's
+        # transport says how much is still buffered).
         self._watcher: _WatchedWrites | None = None
-        self._protocol: ResponseHandler | None = None
         self._accepted = 0  # payload bytes given to the connection in this attempt
         self._wire = 0  # bytes written on the connection in this attempt, head included
         self._flushed = 0  # payload bytes known to have left the transport
@@ -135,7 +134,6 @@ class UploadTracker:
         self._state = _Attempt.NOT_SENT
         self._error = None
         self._watcher = None
-        self._protocol = None
         self._accepted = self._wire = self._flushed = 0
         self._marks.clear()
 
@@ -151,7 +149,6 @@ class UploadTracker:
         if self._state is _Attempt.NOT_SENT:  # pragma: no branch - attempts never overlap
             self._state = _Attempt.WRITING
             self._watcher = watcher
-            self._protocol = protocol
         return watcher
 
     def _accept(self, size: int) -> None:
@@ -192,7 +189,7 @@ class UploadTracker:
         sent or the attempt was cancelled (a cancelled upload is merely cut short)."""
         if (
             self._state is _Attempt.SENT
-            or self._error is not None
+            or self._state is _Attempt.FAILED
             or isinstance(exc, asyncio.CancelledError)
         ):
             return
@@ -215,7 +212,6 @@ class UploadTracker:
 
     def _release(self) -> None:
         self._watcher = None
-        self._protocol = None
         self._marks.clear()
         if self._final:
             self._settle()  # pragma: no cover - Defensive: a writer outliving its request
@@ -227,7 +223,7 @@ class UploadTracker:
         if self._state is _Attempt.SENT:
             future.set_result(None)
             return
-        if self._state is _Attempt.FAILED and self._error is not None:
+        if self._error is not None:  # set exactly when the attempt FAILED
             future.set_exception(self._error)
         else:
             future.set_exception(UploadAbortedError("the request body was not fully sent"))
@@ -235,8 +231,8 @@ class UploadTracker:
 
     def _refresh(self) -> None:
         """Recompute ``_flushed`` from the transport's unsent buffer."""
-        protocol = self._protocol
-        transport = protocol.transport if protocol is not None else None
+        watcher = self._watcher
+        transport = watcher._protocol.transport if watcher is not None else None
         if transport is None or transport.is_closing():
             # Closed: what was still buffered is dropped, so the last count stands.
             return
