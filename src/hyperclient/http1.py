@@ -624,9 +624,12 @@ class ResponseParser:
     ) -> None:
         """Limits for the next response (None: the one given at construction)."""
         base_line, base_field, base_headers = self._base_limits
-        self._max_line = base_line if max_line_size is None else max_line_size
-        self._max_field = base_field if max_field_size is None else max_field_size
-        self._max_headers = base_headers if max_headers is None else max_headers
+        line = base_line if max_line_size is None else max_line_size
+        field = base_field if max_field_size is None else max_field_size
+        headers = base_headers if max_headers is None else max_headers
+        if (line, field, headers) == (self._max_line, self._max_field, self._max_headers):
+            return  # a session's limits, again: keep the head cache already chosen
+        self._max_line, self._max_field, self._max_headers = line, field, headers
         self._short_lines = min(self._max_line, self._max_field)
         self._heads = _head_cache(
             self._max_line, self._max_field, self._max_headers, self._max_head
