@@ -486,6 +486,19 @@ def check_header_value(what: str, value: str) -> None:
         raise ValueError(f"invalid {what}: {short_repr(value)}")
 
 
+def part_header_line(name: str, value: str) -> str:
+    """``name: value`` for a part's header block, once *name* is a token and *value*
+    cannot break the block.
+
+    Raises:
+        ValueError: either would.
+    """
+    if not is_token(name):
+        raise ValueError(f"invalid part header name: {short_repr(name)}")
+    check_header_value(f"{name} header", value)
+    return f"{name}: {value}"
+
+
 # WHATWG HTML "multipart/form-data encoding algorithm" and RFC 7578 §2/§4.2: in names and
 # filenames, '"' becomes %22, CR %0D and LF %0A, as browsers send them; everything else
 # (non-ASCII included) travels as UTF-8. Browsers leave the backslash raw, but parsers that
@@ -735,10 +748,7 @@ def _payload_headers(payload: PayloadBase) -> str:
             continue
         if lowered in ("content-encoding", "content-transfer-encoding"):
             raise ValueError(f"a form-data part cannot carry {name} (RFC 7578 §4.8)")
-        if not is_token(name):
-            raise ValueError(f"invalid part header name: {short_repr(name)}")
-        check_header_value(f"{name} header", value)
-        lines.append(f"{name}: {value}\r\n")
+        lines.append(part_header_line(name, value) + "\r\n")
     return "".join(lines)
 
 

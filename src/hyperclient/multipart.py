@@ -61,6 +61,7 @@ from .formdata import (
     check_header_value,
     guess_filename,
     guess_type,
+    part_header_line,
 )
 from .http1 import is_token
 from .payload import LookupError as PayloadLookupError
@@ -391,10 +392,7 @@ def _part_head(
     for name, value in headers.items():
         if content_length is not None and name.lower() == "content-length":
             continue
-        if not is_token(name):
-            raise ValueError(f"invalid part header name: {short_repr(name)}")
-        check_header_value(f"{name} header", value)
-        lines.append(f"{name}: {value}")
+        lines.append(part_header_line(name, value))
     if content_length is not None:
         lines.append(f"Content-Length: {content_length}")  # as aiohttp, for readers
     # RFC 7578 §5.1.1 / WHATWG: field names and filenames travel as UTF-8.
