@@ -199,15 +199,10 @@ class FileSource:
         file is read by :meth:`chunks`.
         """
         file = self.file
-        if size is None or type(file) not in _PLAIN_FILES or not self.seekable:
-            return None
-        try:
-            mode = os.fstat(file.fileno()).st_mode
-        except (OSError, ValueError):  # closed since the request was built
-            return None
-        # sendfile(2) reads from the page cache: a FIFO or a device is not a file there.
-        if not stat.S_ISREG(mode):  # pragma: no cover  # Defensive: seekable said regular
-            return None
+        if size is None or type(file) not in _PLAIN_FILES or not self.seekable or file.closed:
+            return None  # closed: since the request was built
+        # A FIFO or a device, which sendfile(2) cannot read from the page cache, has no
+        # size here: not seekable, or a size of 0 that file_size() refuses.
         return FileRange(file, self.start, size)
 
     def replayable(self) -> bool:
@@ -365,14 +360,14 @@ def file_size(file: Any, start: int) -> int | None:
     for the body to decompress it again; like one that cannot seek from its end, it has
     no known size and its body goes chunked.
     """
-    if _decompresses(file):
-        return None
     fd = None
     if type(file) in _PLAIN_FILES:
         try:
             fd = file.fileno()
         except (OSError, ValueError):  # io.UnsupportedOperation: a buffer over BytesIO
             pass
+    elif _decompresses(file):  # (asked only here: no plain file is one)
+        return None
     if fd is not None:
         end = os.fstat(fd).st_size
         # /proc and sysfs files say 0 whatever they hold.
