@@ -121,6 +121,13 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
         body += data[:-2]
 
 
+def assert_pool_empty(session: Any) -> None:
+    """No connection of *session*'s connector is idle or in use: a broken or abandoned
+    one was closed, not pooled."""
+    stats = session.connector.stats()
+    assert all(s.idle == 0 and s.in_use == 0 for s in stats.values()), stats
+
+
 #: The smallest complete keep-alive response.
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 

@@ -13,9 +13,7 @@ import hyperclient
 from hyperclient import ClientSession, TCPConnector
 from hyperclient.request import make_url
 
-from ..conftest import MS, RawServer, open_fds, read_request
-
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+from ..conftest import MS, OK, RawServer, open_fds, read_request
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
 

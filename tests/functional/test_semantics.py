@@ -14,7 +14,7 @@ from aiohttp import web
 import hyperclient
 from hyperclient import ClientSession, ClientTimeout, TCPConnector
 
-from ..conftest import MS, TOO_BIG, RawServer, read_request, stall
+from ..conftest import MS, TOO_BIG, RawServer, assert_pool_empty, read_request, stall
 from .conftest import checked_digest
 
 Start = Callable[..., Awaitable[Any]]
@@ -367,8 +367,7 @@ async def test_early_error_response_stops_the_upload(raw_server: Any, then: str)
             async with session.post(srv.url + "/upload", data=endless_body()) as resp:
                 assert resp.status == 413
                 assert await resp.read() == b"too big!"
-        stats = session.connector.stats()  # type: ignore[union-attr]
-        assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
+        assert_pool_empty(session)
 
 
 async def test_closing_the_session_mid_upload_ends_it_at_once(raw_server: Any) -> None:

@@ -34,7 +34,16 @@ from aiohttp import test_utils, web
 import hyperclient
 from hyperclient import ClientSession, ClientTimeout, TCPConnector
 
-from ..conftest import MS, OK, TOO_BIG, RawServer, open_fds, read_request, stall
+from ..conftest import (
+    MS,
+    OK,
+    TOO_BIG,
+    RawServer,
+    assert_pool_empty,
+    open_fds,
+    read_request,
+    stall,
+)
 
 
 def cubic_socket(addr_info: Any) -> socket.socket:
@@ -669,8 +678,7 @@ async def test_early_413_during_sendfile_is_the_response(
                 async with session.post(srv.url, data=fobj) as resp:
                     assert resp.status == 413
                     assert await resp.read() == b"too big!"
-            stats = session.connector.stats()  # type: ignore[union-attr]
-            assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
+            assert_pool_empty(session)
     # Stopped within a few 4 MiB segments of the answer (the socket buffers hold some),
     # not once the answer's body completed and the connection closed (35 segments).
     assert 1 <= len(sendfile_calls.calls) <= 4
@@ -769,8 +777,7 @@ async def test_server_that_stops_reading_hits_the_write_timeout(
                 async with asyncio.timeout(5):
                     await session.post(srv.url, data=fobj)
             elapsed = asyncio.get_running_loop().time() - started
-            stats = session.connector.stats()  # type: ignore[union-attr]
-            assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
+            assert_pool_empty(session)
     assert str(info.value) == "timeout on writing the request body after 0.1s"
     assert isinstance(info.value.__cause__, TimeoutError)
     assert elapsed < 2
@@ -856,8 +863,7 @@ async def test_reset_mid_upload_raises_the_same_error_either_way(
             ) as info:
                 async with asyncio.timeout(5):
                     await session.post(srv.url, data=fobj)
-            stats = session.connector.stats()  # type: ignore[union-attr]
-            assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
+            assert_pool_empty(session)
     if by_kernel:
         # The sendfile failure, chained as the write path chains a failed drain.
         cause = info.value.__cause__
@@ -970,8 +976,7 @@ async def test_file_that_shrank_fails_and_is_not_reused(
         async with ClientSession(connector=cubic(), middlewares=(shrink,)) as session:
             with pytest.raises(RuntimeError, match=r"ended after 3145728 of 5242880 bytes"):
                 await session.post(srv.url, data=fobj)
-            stats = session.connector.stats()  # type: ignore[union-attr]
-            assert all(s.idle == 0 and s.in_use == 0 for s in stats.values())
+            assert_pool_empty(session)
     assert sendfile_calls.calls == [(0, 4 * 2**20)]
 
 

@@ -13,7 +13,7 @@ import pytest
 import hyperclient
 from hyperclient import ClientSession, ClientTimeout
 
-from ..conftest import MS, RawServer, read_request
+from ..conftest import MS, RawServer, assert_pool_empty, read_request
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -264,8 +264,7 @@ async def test_no_fd_leak_after_many_failures(
                     await resp.read()
         await asyncio.sleep(20 * MS)
         assert open_fds() <= before + 2
-        stats = session.connector.stats()  # type: ignore[union-attr]
-        assert all(s.in_use == 0 and s.idle == 0 for s in stats.values())
+        assert_pool_empty(session)
 
 
 @pytest.mark.parametrize("phase", ["pool", "connect", "send", "head", "body"])
