@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import importlib
 import io
@@ -46,16 +47,21 @@ from ..conftest import (
 )
 
 
-def cubic_socket(addr_info: Any) -> socket.socket:
-    """A client socket under CUBIC: sendfile is skipped under BBR, this VM's default
-    (see ``ResponseHandler.sendfile_pays``)."""
+def tuned_socket(
+    addr_info: Any, *, algorithm: bytes = b"cubic", sndbuf: int | None = None
+) -> socket.socket:
+    """A client socket under *algorithm* (CUBIC by default: sendfile is skipped under BBR,
+    this VM's default, see ``ResponseHandler.sendfile_pays``), with a send buffer of
+    *sndbuf* bytes when given."""
     sock = socket.socket(*addr_info[:3])
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, algorithm)
+    if sndbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
     return sock
 
 
 def cubic() -> TCPConnector:
-    return TCPConnector(socket_factory=cubic_socket)
+    return TCPConnector(socket_factory=tuned_socket)
 
 
 #: Odd-sized, over two 4 MiB segments; sent from START, after a read that filled the
@@ -262,13 +268,8 @@ async def test_sendfile_only_where_it_pays(
 ) -> None:
     # Under BBR, sendfile(2) costs twice the CPU of writing (see sendfile_pays): the file
     # is read and written instead, byte-exact all the same.
-    def with_algorithm(addr_info: Any) -> socket.socket:
-        sock = socket.socket(*addr_info[:3])
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, algorithm)
-        return sock
-
     base, received = upload_server
-    connector = TCPConnector(socket_factory=with_algorithm)
+    connector = TCPConnector(socket_factory=functools.partial(tuned_socket, algorithm=algorithm))
     async with ClientSession(connector=connector) as session:
         with opened_at_start(data_file) as fobj:
             async with session.post(base + "/upload", data=fobj) as resp:
@@ -719,11 +720,6 @@ async def test_bytes_still_buffered_are_flushed_before_sendfile(
 
     server = await asyncio.start_server(handle, sock=listener)
 
-    def small_buffers(addr_info: Any) -> socket.socket:
-        sock = cubic_socket(addr_info)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        return sock
-
     path = tmp_path / "f.bin"
     path.write_bytes(payload[: 2**20])
     try:
@@ -731,7 +727,7 @@ async def test_bytes_still_buffered_are_flushed_before_sendfile(
             form = hyperclient.FormData()
             form.add_field("pad", b"p" * 60_000)  # one written piece of ~60 KiB
             form.add_field("file", fobj, filename="f.bin")
-            connector = TCPConnector(socket_factory=small_buffers)
+            connector = TCPConnector(socket_factory=functools.partial(tuned_socket, sndbuf=4096))
             # reads_late: the flush waits for the server, well within its write timeout.
             timeout = ClientTimeout(write=(100 if then == "never_reads" else 2000) * MS)
             async with ClientSession(connector=connector, timeout=timeout) as session:
@@ -784,14 +780,6 @@ async def test_server_that_stops_reading_hits_the_write_timeout(
     assert sendfile_calls.errors[-1:] == [asyncio.CancelledError]
 
 
-def small_buffer_cubic_socket(addr_info: Any) -> socket.socket:
-    """A CUBIC client socket whose send buffer cannot hide a slow reader: what sendfile
-    hands the kernel goes out only as fast as the server reads."""
-    sock = cubic_socket(addr_info)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
-    return sock
-
-
 @pytest.mark.skipif(sys.platform != "linux", reason="progress is read from Linux's TCP_INFO")
 async def test_slow_steady_reader_is_no_write_timeout(
     raw_server: Callable[..., Awaitable[RawServer]],
@@ -820,7 +808,9 @@ async def test_slow_steady_reader_is_no_write_timeout(
     srv = await raw_server(script)
     with big_sparse_file(tmp_path, size).open("rb") as fobj:
         async with ClientSession(
-            connector=TCPConnector(socket_factory=small_buffer_cubic_socket),
+            # A send buffer that cannot hide a slow reader: what sendfile hands the
+            # kernel goes out only as fast as the server reads.
+            connector=TCPConnector(socket_factory=functools.partial(tuned_socket, sndbuf=2**16)),
             timeout=ClientTimeout(write=300 * MS),
         ) as session:
             started = asyncio.get_running_loop().time()
@@ -1081,7 +1071,7 @@ async def test_tls_falls_back_to_reading_the_file(
     payload: bytes,
     sendfile_calls: SendfileCalls,
 ) -> None:
-    connector = TCPConnector(ssl=trusting, socket_factory=cubic_socket)
+    connector = TCPConnector(ssl=trusting, socket_factory=tuned_socket)
     with opened_at_start(data_file) as fobj:
         async with ClientSession(connector=connector) as session:
             async with session.post(https_upload, data=fobj) as resp:
