@@ -34,6 +34,7 @@ RANKS: dict[str, int] = {
     "resolver": 3,
     "tls": 3,
     "timers": 3,
+    "filereads": 3,
     "pool": 5,
     "tracing": 5,
     "progress": 5,

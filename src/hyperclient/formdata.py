@@ -3,9 +3,11 @@
 This module owns :class:`FormData` (aiohttp 3's surface) and turning it into a
 :class:`Body`: a content type, a length when one is known, and a factory of async byte
 iterators that the request layer writes out. It never imports asyncio and never touches
-a socket; file objects are read synchronously, in bounded pieces of
-:data:`READ_SIZE` bytes, from inside the iterator, so nothing is read before the request
-is sent and no more than one piece is held at a time.
+a socket; file objects are read in bounded pieces of :data:`READ_SIZE` bytes, from
+inside the iterator, so nothing is read before the request is sent and no more than one
+piece is held at a time. How a piece is read is the caller's :data:`FileRead`: here a
+plain ``read()``; the request layer passes one that keeps a read that would wait (a cold
+disk, a pipe) off the event loop (:mod:`.filereads`).
 
 The part values here (bytes, :class:`FileSource`, :class:`StreamSource`) and the
 multipart body plan (:class:`_Plan`: part heads and sizes measured once, pieces merged up
@@ -40,7 +42,7 @@ import stat
 import sys
 import uuid
 import zlib
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, BinaryIO, Protocol
@@ -59,6 +61,30 @@ READ_SIZE = 65536
 #: File objects whose ``read()`` returns the bytes on disk unchanged, so that the kernel may
 #: send those bytes instead (``GzipFile`` also has a ``fileno()``, of the compressed file).
 _PLAIN_FILES = (io.FileIO, io.BufferedReader, io.BufferedRandom)
+
+#: ``await read(file, n, offset)``: up to *n* bytes (of a text file: characters) of *file*,
+#: empty at its end. From its position, as ``file.read(n)``, when *offset* is None; else
+#: from *offset* of its descriptor, as ``os.pread()``, leaving the position alone (offsets
+#: are given for the plain binary files of ``open()`` only; see :func:`read_announced`).
+FileRead = Callable[[Any, int, int | None], Awaitable[Any]]
+
+# Plain files are read by offset where the OS can (not Windows).
+_PREAD = hasattr(os, "pread")
+
+
+async def read_in_place(file: Any, n: int, offset: int | None) -> Any:
+    """The default :data:`FileRead`: reads at once, in the caller's thread (see
+    :mod:`.filereads` for the one requests use)."""
+    if offset is None:
+        return file.read(n)
+    return os.pread(file.fileno(), n, offset)
+
+
+class Chunks(Protocol):
+    """A body's bytes, produced afresh by each call; its files read with *read*."""
+
+    def __call__(self, read: FileRead = ...) -> AsyncIterator[bytes]: ...
+
 
 _URLENCODED = "application/x-www-form-urlencoded"
 _OCTET_STREAM = "application/octet-stream"  # also the request layer's and multipart's default
@@ -148,7 +174,8 @@ class Body:
         size: the body length in bytes when every part's length is known, else None
             (then the body is sent chunked).
         chunks: a factory: each call returns a fresh async iterator over the body bytes,
-            so the body can be sent again after a redirect.
+            so the body can be sent again after a redirect; its argument reads the files
+            (:data:`FileRead`; a plain ``read()`` when not given).
         sendfile_plan: None, or a factory of the same bytes as pieces in order: ``bytes``
             to write and :class:`FileRange` pieces the kernel can copy from disk, each of
             at least the size it is given (smaller files are read into the bytes). It
@@ -162,7 +189,7 @@ class Body:
 
     content_type: str
     size: int | None
-    chunks: Callable[[], AsyncIterator[bytes]]
+    chunks: Chunks
     replayable: Callable[[], bool] = lambda: True
     sendfile_plan: Callable[[int], list[bytes | FileRange] | None] | None = None
 
@@ -216,9 +243,11 @@ class FileSource:
         elif self.consumed:
             raise RuntimeError("form data with a non-seekable file cannot be replayed")
 
-    async def chunks(self, size: int | None) -> AsyncIterator[bytes]:
+    async def chunks(
+        self, size: int | None, read: FileRead = read_in_place
+    ) -> AsyncIterator[bytes]:
         """The file's bytes from its start position (a non-seekable file: from where it
-        is), in pieces of at most :data:`READ_SIZE`: a binary file as
+        is), read with *read* in pieces of at most :data:`READ_SIZE`: a binary file as
         :func:`read_announced` (*size* is what was announced), a text file encoded with
         its charset.
 
@@ -233,11 +262,11 @@ class FileSource:
             file.seek(self.start)
         self.consumed = True
         if not self.is_text:
-            async for data in read_announced(file, size):
+            async for data in read_announced(file, size, read):
                 yield data
             return
         encoder = codecs.getincrementalencoder(self.charset)()
-        while text := file.read(READ_SIZE):
+        while text := await read(file, READ_SIZE, None):
             if data := encoder.encode(text):
                 yield data
         if data := encoder.encode("", final=True):
@@ -266,7 +295,9 @@ class StreamSource:
         if self.consumed:
             raise RuntimeError("form data with an async stream cannot be replayed")
 
-    async def chunks(self, size: int | None = None) -> AsyncIterator[bytes]:
+    async def chunks(
+        self, size: int | None = None, read: FileRead = read_in_place
+    ) -> AsyncIterator[bytes]:
         """The stream's bytes; read in pieces, never iterated by lines."""
         self.consumed = True
         if hasattr(self.stream, "readany"):
@@ -286,7 +317,7 @@ class _Value(Protocol):
 
     def replayable(self) -> bool: ...
 
-    def chunks(self, size: int | None) -> AsyncIterator[bytes]: ...
+    def chunks(self, size: int | None, read: FileRead = ...) -> AsyncIterator[bytes]: ...
 
 
 class _BytesValue:
@@ -304,7 +335,9 @@ class _BytesValue:
     def replayable(self) -> bool:
         return True
 
-    async def chunks(self, size: int | None) -> AsyncIterator[bytes]:
+    async def chunks(
+        self, size: int | None, read: FileRead = read_in_place
+    ) -> AsyncIterator[bytes]:
         yield self.data
 
 
@@ -319,11 +352,11 @@ def source_body(content_type: str, source: _Value, unreplayable: str | None = No
     """
     size = source.measure()
 
-    def chunks() -> AsyncIterator[bytes]:
+    def chunks(read: FileRead = read_in_place) -> AsyncIterator[bytes]:
         if unreplayable is not None and not source.replayable():
             raise RuntimeError(unreplayable)
         source.rewind()  # raises here, when the request layer asks, if not replayable
-        return source.chunks(size)
+        return source.chunks(size, read)
 
     plan = None
     if isinstance(source, FileSource) and size is not None:  # chunked never goes by sendfile
@@ -401,25 +434,38 @@ def _decompresses(file: Any) -> bool:
     return False
 
 
-async def read_announced(file: Any, size: int | None) -> AsyncIterator[bytes]:
-    """A binary *file*'s bytes in pieces of at most :data:`READ_SIZE`: exactly *size*
-    bytes when a ``Content-Length`` announced them (more would be read by the server as
-    another request), else to its end.
+async def read_announced(
+    file: Any, size: int | None, read: FileRead = read_in_place
+) -> AsyncIterator[bytes]:
+    """A binary *file*'s bytes, read with *read* in pieces of at most :data:`READ_SIZE`:
+    exactly *size* bytes when a ``Content-Length`` announced them (more would be read by
+    the server as another request), else to its end.
+
+    A plain file is read by offset from its position, and left where reading stopped,
+    as ``read()`` would leave it: one ``tell()`` and one ``seek()`` for the whole file
+    rather than a position moved per piece.
 
     Raises:
         RuntimeError: the file ended before *size* bytes.
     """
-    if size is None:
-        while data := file.read(READ_SIZE):
+    base: int | None = None
+    if _PREAD and type(file) in _PLAIN_FILES and file.seekable():
+        # (A BufferedRandom's unflushed writes all lie before its position.)
+        base = file.tell()
+    sent = 0
+    try:
+        while size is None or sent < size:
+            want = READ_SIZE if size is None else min(READ_SIZE, size - sent)
+            data = await read(file, want, None if base is None else base + sent)
+            if not data:
+                if size is None:
+                    return
+                raise file_ended(file, sent, size)
+            sent += len(data)
             yield bytes(data)
-        return
-    remaining = size
-    while remaining:
-        data = file.read(min(READ_SIZE, remaining))
-        if not data:
-            raise file_ended(file, size - remaining, size)
-        remaining -= len(data)
-        yield bytes(data)
+    finally:
+        if base is not None and not file.closed:
+            file.seek(base + sent)
 
 
 def _read_exactly(file: Any, size: int) -> bytes:
@@ -765,7 +811,7 @@ def encode_urlencoded(
 def _fixed_body(content_type: str, data: bytes) -> Body:
     """A body made of bytes already in memory."""
 
-    async def chunks() -> AsyncIterator[bytes]:
+    async def chunks(read: FileRead = read_in_place) -> AsyncIterator[bytes]:
         yield data
 
     return Body(content_type, len(data), chunks)
@@ -812,9 +858,9 @@ class _Plan:
     def body(self, content_type: str) -> Body:
         """This plan as a request body of *content_type*."""
 
-        def chunks() -> AsyncIterator[bytes]:
+        def chunks(read: FileRead = read_in_place) -> AsyncIterator[bytes]:
             self.rewind()  # raises here, when the request layer asks, if not replayable
-            return self.chunks()
+            return self.chunks(read=read)
 
         # Only a body of known size (no codings, no streams) can go by sendfile.
         plan = self.sendfile_plan if self.size is not None else None
@@ -886,11 +932,13 @@ class _Plan:
     def replayable(self) -> bool:
         return all(part.value.replayable() for part in self.parts)
 
-    async def chunks(self, size: int | None = None) -> AsyncIterator[bytes]:
+    async def chunks(
+        self, size: int | None = None, read: FileRead = read_in_place
+    ) -> AsyncIterator[bytes]:
         pending = bytearray()  # small pieces are sent together
         for part in self.parts:
             pending += part.head
-            pieces = part.value.chunks(part.size)
+            pieces = part.value.chunks(part.size, read)
             if part.encoding or part.te_encoding:
                 pieces = _encoded(pieces, part.encoding, part.te_encoding)
             async for piece in pieces:

@@ -40,6 +40,7 @@ from .fieldvalues import parse_content_type
 from .formdata import (
     _OCTET_STREAM,
     Body,
+    FileRead,
     FileSource,
     PayloadBase,
     StreamSource,
@@ -47,6 +48,7 @@ from .formdata import (
     _Value,
     guess_filename,
     guess_type,
+    read_in_place,
     source_body,
 )
 
@@ -234,7 +236,9 @@ class _SourcePayload(Payload):
         return self._consumed or not self._part.replayable()
 
     async def write(self, writer: Any) -> None:
-        """Write the payload (from its start again, if it was written before).
+        """Write the payload (from its start again, if it was written before). A file is
+        read here with ``read()``; a request that sends the payload reads it off the
+        event loop instead (:mod:`hyperclient.filereads`).
 
         Raises:
             RuntimeError: an unseekable file or a stream that was already read.
@@ -609,7 +613,8 @@ class _WriteSource:
                 f"{type(self.payload).__name__} payload is consumed and cannot be sent again"
             )
 
-    def chunks(self, size: int | None) -> AsyncIterator[bytes]:
+    def chunks(self, size: int | None, read: FileRead = read_in_place) -> AsyncIterator[bytes]:
+        # A payload's own write() reads what it holds as it sees fit (read unused).
         pieces = _drive_write(self.payload)
         if size is None:
             return pieces

@@ -39,6 +39,7 @@ from .errors import (
     SocketTimeoutError,
     short_repr,
 )
+from .filereads import read_file
 from .formdata import (
     _OCTET_STREAM,
     Body,
@@ -666,7 +667,7 @@ class ClientRequest:
         if self.compress:
             encoder = make_encoder("deflate" if self.compress is True else str(self.compress))
         chunk_size = self.chunked if type(self.chunked) is int and self.chunked > 0 else None
-        pieces: AsyncIterator[bytes] = source.chunks() if source is not None else _one(self._body)
+        pieces = source.chunks(read_file) if source is not None else _one(self._body)
         tracker = self._upload_tracker
         async for data in pieces:
             if tracker is not None:
@@ -731,7 +732,7 @@ class ClientRequest:
                     kernel = position == end
                 if position < end:
                     piece.file.seek(position)
-                    async for data in read_announced(piece.file, end - position):
+                    async for data in read_announced(piece.file, end - position, read_file):
                         await self._send_piece(protocol, data, None)
                         if protocol.stop_sending:
                             return False

@@ -9,7 +9,9 @@ answers, stalls and resets.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import errno
 import functools
 import hashlib
 import importlib
@@ -33,7 +35,7 @@ import trustme
 from aiohttp import test_utils, web
 
 import hyperclient
-from hyperclient import ClientSession, ClientTimeout, TCPConnector
+from hyperclient import ClientSession, ClientTimeout, TCPConnector, formdata
 
 from ..conftest import (
     MS,
@@ -1139,3 +1141,183 @@ async def test_uvloop_falls_back_to_reading_the_file(
     result, attempts = await asyncio.to_thread(upload_on_uvloop, base + "/upload", data_file)
     assert result == {"sha": sha(payload[START:]), "length": SIZE - START}
     assert attempts == ["NotImplementedError"]
+
+
+# -- reading off the event loop ----------------------------------------------------------------
+
+
+class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The loop's default executor, recording the name of each function it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.calls: list[str] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(getattr(fn, "__name__", repr(fn)))
+        return super().submit(fn, *args, **kwargs)
+
+    def reads(self) -> list[str]:
+        return [name for name in self.calls if name in ("read", "pread")]
+
+
+@pytest.fixture
+async def executor() -> AsyncIterator[CountingExecutor]:
+    pool = CountingExecutor()
+    asyncio.get_running_loop().set_default_executor(pool)
+    yield pool
+    pool.shutdown(wait=True)
+
+
+def page_cache_reads_work(path: Path) -> bool:
+    """Whether this kernel and file system read *path* with RWF_NOWAIT."""
+    if not hasattr(os, "RWF_NOWAIT"):  # pragma: no cover  # not Linux
+        return False
+    with path.open("rb") as fobj:
+        try:
+            return os.preadv(fobj.fileno(), [bytearray(16)], 0, os.RWF_NOWAIT) == 16
+        except OSError:  # pragma: no cover  # EOPNOTSUPP: an old kernel or file system
+            return False
+
+
+async def upload_over_tls(url: str, ctx: ssl.SSLContext, fobj: BinaryIO) -> Any:
+    async with ClientSession(connector=TCPConnector(ssl=ctx)) as session:
+        async with session.post(url, data=fobj) as resp:
+            return await resp.json()
+
+
+async def test_a_file_in_the_page_cache_is_read_without_a_thread(
+    https_upload: str,
+    trusting: ssl.SSLContext,
+    data_file: Path,
+    payload: bytes,
+    executor: CountingExecutor,
+) -> None:
+    if not page_cache_reads_work(data_file):  # pragma: no cover
+        pytest.skip("no RWF_NOWAIT reads here")
+    with opened_at_start(data_file) as fobj:
+        result = await upload_over_tls(https_upload, trusting, fobj)
+        assert result == {"sha": sha(payload[START:]), "length": SIZE - START}
+        assert fobj.tell() == SIZE  # where read() would have left it
+    assert executor.reads() == []
+
+
+@pytest.mark.parametrize(
+    "error", [BlockingIOError(errno.EAGAIN, "not cached"), OSError(errno.EOPNOTSUPP, "no")]
+)
+async def test_a_piece_the_page_cache_cannot_give_is_read_by_a_thread(
+    https_upload: str,
+    trusting: ssl.SSLContext,
+    data_file: Path,
+    payload: bytes,
+    executor: CountingExecutor,
+    monkeypatch: pytest.MonkeyPatch,
+    error: OSError,
+) -> None:
+    def preadv(*args: Any) -> int:
+        raise error  # the OS error: a cold disk, or a file system without RWF_NOWAIT
+
+    monkeypatch.setattr(os, "preadv", preadv)
+    with opened_at_start(data_file) as fobj:
+        result = await upload_over_tls(https_upload, trusting, fobj)
+        assert result == {"sha": sha(payload[START:]), "length": SIZE - START}
+        assert fobj.tell() == SIZE
+    assert executor.reads() == ["pread"] * -(-(SIZE - START) // formdata.READ_SIZE)
+
+
+async def test_partly_cached_pieces_are_sent_in_order(
+    https_upload: str,
+    trusting: ssl.SSLContext,
+    data_file: Path,
+    payload: bytes,
+    executor: CountingExecutor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = os.preadv
+    calls = 0
+
+    def preadv(fd: int, buffers: Any, offset: int, flags: int = 0) -> int:
+        # Odd calls find 1,000 bytes cached, even ones nothing: a thread reads those.
+        nonlocal calls
+        calls += 1
+        if calls % 2 == 0:
+            raise BlockingIOError(errno.EAGAIN, "not cached")
+        return real(fd, [memoryview(buffers[0])[:1000]], offset, flags)
+
+    if not page_cache_reads_work(data_file):  # pragma: no cover
+        pytest.skip("no RWF_NOWAIT reads here")
+    monkeypatch.setattr(os, "preadv", preadv)
+    with opened_at_start(data_file) as fobj:
+        result = await upload_over_tls(https_upload, trusting, fobj)
+        assert result == {"sha": sha(payload[START:]), "length": SIZE - START}
+        assert fobj.tell() == SIZE
+    assert calls > 2
+    assert executor.reads() == ["pread"] * (calls // 2)
+
+
+@pytest.mark.parametrize("kind", ["binary", "text", "form"])
+async def test_a_pipe_that_waits_does_not_hold_up_the_loop(
+    upload_server: tuple[str, Received], kind: str
+) -> None:
+    base, received = upload_server
+    r, w = os.pipe()
+    data = b"z" * 200_000
+
+    def feed() -> None:
+        os.write(w, data)
+        os.close(w)
+
+    timer = threading.Timer(0.5, feed)  # the pipe stays empty for half a second
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    with os.fdopen(r, "rb") if kind != "text" else os.fdopen(r, encoding="ascii") as fobj:
+        body: Any = fobj
+        if kind == "form":
+            body = hyperclient.FormData()
+            body.add_field("file", fobj, filename="pipe.bin")
+        ticking = asyncio.create_task(ticker())
+        timer.start()
+        try:
+            async with ClientSession() as session:
+                path = "/form" if kind == "form" else "/upload"
+                async with session.post(base + path, data=body) as resp:
+                    assert resp.status == 200
+        finally:
+            ticking.cancel()
+            timer.join()
+    if kind == "form":
+        assert received.forms == [[["file", "pipe.bin", sha(data), len(data)]]]
+    else:
+        assert received.bodies == [("/upload", sha(data), len(data))]
+    assert len(gaps) > 20
+    assert max(gaps) < 0.25  # the loop ran while a thread waited
+
+
+async def test_a_timeout_ends_a_pipe_upload_that_waits(
+    upload_server: tuple[str, Received],
+) -> None:
+    base, received = upload_server
+    r, w = os.pipe()
+    fobj = os.fdopen(r, "rb")
+    try:
+        async with ClientSession(timeout=ClientTimeout(total=0.3)) as session:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(TimeoutError):
+                await session.post(base + "/upload", data=fobj)
+            assert asyncio.get_running_loop().time() - started < 2
+            assert_pool_empty(session)
+    finally:
+        # The thread still in read() gets the end of the pipe and returns; only then can
+        # the file close (closing waits for the lock that read() holds).
+        os.close(w)
+        fobj.close()
+    assert received.bodies == []

@@ -27,6 +27,7 @@ from hyperclient.formdata import (
     FileSource,
     FormData,
     encode_urlencoded,
+    read_announced,
 )
 
 
@@ -657,3 +658,66 @@ async def test_one_file_in_two_parts_is_sent_twice(tmp_path: Path) -> None:
         assert isinstance(head, bytes)
         assert isinstance(tail, bytes)
         assert head + big.read_bytes() + tail == data
+
+
+# -- how file pieces are read ----------------------------------------------------------------
+
+
+async def test_a_plain_file_is_read_by_offset_and_left_where_reading_stopped(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "f.bin"
+    data = os.urandom(3 * READ_SIZE + 17)
+    path.write_bytes(data)
+    asked: list[tuple[int, int | None]] = []
+
+    async def read(file: Any, n: int, offset: int | None) -> Any:
+        asked.append((n, offset))
+        assert offset is not None
+        return os.pread(file.fileno(), n, offset)
+
+    with path.open("rb") as fobj:
+        assert fobj.read(5) == data[:5]  # the BufferedReader reads ahead of its position
+        got = [piece async for piece in read_announced(fobj, 2 * READ_SIZE, read)]
+        assert b"".join(got) == data[5 : 5 + 2 * READ_SIZE]
+        assert asked == [(READ_SIZE, 5), (READ_SIZE, 5 + READ_SIZE)]
+        assert fobj.tell() == 5 + 2 * READ_SIZE
+        assert fobj.read(3) == data[5 + 2 * READ_SIZE : 8 + 2 * READ_SIZE]
+        # Unannounced: to the end, which a short read does not mean (only an empty one).
+        fobj.seek(READ_SIZE)
+        asked.clear()
+        got = [piece async for piece in read_announced(fobj, None, read)]
+        assert b"".join(got) == data[READ_SIZE:]
+        assert [offset for _, offset in asked] == [
+            READ_SIZE,
+            2 * READ_SIZE,
+            3 * READ_SIZE,
+            3 * READ_SIZE + 17,
+        ]
+        assert fobj.tell() == len(data)
+
+
+async def test_a_file_that_cannot_seek_is_read_from_its_position(tmp_path: Path) -> None:
+    r, w = os.pipe()
+    os.write(w, b"x" * 100)
+    os.close(w)
+    asked: list[int | None] = []
+
+    async def read(file: Any, n: int, offset: int | None) -> Any:
+        asked.append(offset)
+        return file.read(n)
+
+    with os.fdopen(r, "rb") as fobj:
+        assert b"".join([p async for p in read_announced(fobj, None, read)]) == b"x" * 100
+    assert asked == [None, None]
+
+
+async def test_a_file_closed_while_read_raises_and_is_not_sought(tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"y" * (2 * READ_SIZE))
+    fobj = path.open("rb")
+    pieces = read_announced(fobj, 2 * READ_SIZE)
+    assert await anext(pieces) == b"y" * READ_SIZE
+    fobj.close()
+    with pytest.raises(ValueError, match="closed file"):
+        await anext(pieces)
