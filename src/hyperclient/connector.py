@@ -53,7 +53,7 @@ from .proxy import (
 from .resolver import AbstractResolver, ResolveResult, ThreadedResolver, ip_family
 from .socks import REPLY_ERRNO, SocksHandshake
 from .timers import coarse_timers
-from .tls import SSLSetting, context_for, legacy_fingerprint
+from .tls import SSLSetting, legacy_fingerprint, load_context
 from .values import ClientTimeout, ConnectionKey, Fingerprint
 
 if TYPE_CHECKING:  # only for annotations of the request argument; no runtime import
@@ -850,7 +850,7 @@ class TCPConnector(BaseConnector):
         except OSError as exc:
             raise ClientConnectorDNSError(key, exc) from exc
         resolved = loop.time()
-        sslcontext, server_hostname = self._tls_for(req, key)
+        sslcontext, server_hostname = await self._tls_for(req, key)
         if (
             sslcontext is None
             and len(addrs) == 1
@@ -917,7 +917,7 @@ class TCPConnector(BaseConnector):
         if proxy_key.is_ssl:
             # The connector's setting covers the proxy too; a pin is for origins only.
             setting = True if isinstance(self._ssl, Fingerprint) else self._ssl
-            proxy_tls = context_for(setting, trust_env=_trusts_env(req))
+            proxy_tls = await load_context(setting, trust_env=_trusts_env(req))
         proto = await self._start(sock, proxy_tls, proxy_key.host, proxy_key, timeout, proxy=True)
         if uses_absolute_form(req.url.scheme, proxy):
             return proto
@@ -985,7 +985,7 @@ class TCPConnector(BaseConnector):
         if transport is None:
             raise ClientProxyConnectionError(key, OSError(None, "proxy closed the tunnel"))
         proto = self._make_protocol()
-        sslcontext, server_hostname = self._tls_for(req, key)
+        sslcontext, server_hostname = await self._tls_for(req, key)
         if sslcontext is None:
             transport.set_protocol(proto)
             proto.connection_made(transport)
@@ -1050,7 +1050,7 @@ class TCPConnector(BaseConnector):
         except BaseException:
             sock.close()
             raise
-        sslcontext, server_hostname = self._tls_for(req, key)
+        sslcontext, server_hostname = await self._tls_for(req, key)
         return await self._start(sock, sslcontext, server_hostname, key, timeout)
 
     async def _resolve_for_socks(
@@ -1068,14 +1068,14 @@ class TCPConnector(BaseConnector):
             raise ClientConnectorDNSError(key, exc) from exc
         return addrs[0]["host"]
 
-    def _tls_for(
+    async def _tls_for(
         self, req: _RequestLike, key: ConnectionKey
     ) -> tuple[SSLContext | None, str | None]:
         """The context and the name to check (and send as SNI) for *key*, if TLS."""
         if not key.is_ssl:
             return None, None
         setting = key.ssl if key.ssl is not True else self._ssl
-        context = context_for(setting, trust_env=_trusts_env(req))
+        context = await load_context(setting, trust_env=_trusts_env(req))
         return context, (req.server_hostname or key.host).rstrip(".")
 
     async def _connect_sock(

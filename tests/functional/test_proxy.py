@@ -476,12 +476,7 @@ async def test_a_pin_is_checked_on_the_origin_not_on_an_https_proxy(
     proxy: TlsConnectProxy = await started(TlsConnectProxy(), ssl_context=proxy_ctx)
     # A pinning connector verifies an https proxy with the default context: make that one
     # trust the test CA (there is no other way to have the proxy verified meanwhile).
-    default_for = hyperclient.connector.context_for
-    monkeypatch.setattr(
-        hyperclient.connector,
-        "context_for",
-        lambda setting, **kw: trusting if setting is True else default_for(setting, **kw),
-    )
+    monkeypatch.setattr(hyperclient.tls, "_built", {(True, None): trusting})
     der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
     pin = hyperclient.Fingerprint(hashlib.sha256(der).digest())
     wrong = hyperclient.Fingerprint(hashlib.sha256(b"another certificate").digest())

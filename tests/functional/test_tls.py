@@ -12,7 +12,8 @@ import datetime
 import hashlib
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,30 @@ async def test_system_trust_store_rejects_an_unknown_ca(
     assert (err.host, err.port) == ("127.0.0.1", srv.port)
     assert f"127.0.0.1:{srv.port}" in str(err)
     assert "unable to get local issuer certificate" in str(err)
+
+
+async def test_the_system_trust_store_is_loaded_off_the_event_loop(
+    https_server: StartHTTPS, good_cert: trustme.LeafCert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parsing the system CA bundle takes milliseconds: not in the loop's thread.
+    srv = await https_server(good_cert)
+    monkeypatch.setattr(tls_module, "_built", {})  # as a fresh process: none built yet
+    builders: list[threading.Thread] = []
+    real = tls_module._build
+
+    def build(verified: bool, keylog: str | None) -> ssl.SSLContext:
+        builders.append(threading.current_thread())
+        return real(verified, keylog)
+
+    monkeypatch.setattr(tls_module, "_build", build)
+    async with ClientSession() as session:
+        for _ in range(2):  # built once, then shared
+            with pytest.raises(hyperclient.ClientConnectorCertificateError):
+                await session.get(srv.url())
+        await get_json(session, srv.url(), ssl=False)
+    assert len(builders) == 2  # the verifying context, then the unverified one
+    assert threading.current_thread() not in builders
+    assert set(tls_module._built) == {(True, None), (False, None)}
 
 
 async def test_wrong_host_name_is_a_certificate_error(
@@ -365,12 +390,11 @@ async def test_https_to_an_ipv6_literal_whatever_the_family(
 
 
 @pytest.fixture
-def keylog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def keylog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "keys.log"
     monkeypatch.setenv("SSLKEYLOGFILE", str(path))
-    tls_module._context.cache_clear()
-    yield path
-    tls_module._context.cache_clear()
+    monkeypatch.setattr(tls_module, "_built", {})  # as a fresh process: none built yet
+    return path
 
 
 def test_shared_contexts_ignore_sslkeylogfile(keylog: Path) -> None:
