@@ -923,6 +923,9 @@ def _peek(fd: int) -> bytes:
         return b""
     sock = socket.socket(fileno=fd)
     try:
+        # A new socket object takes socket.getdefaulttimeout(): with one set, recv() would
+        # wait that long for bytes, with the loop stopped.
+        sock.settimeout(0.0)
         return sock.recv(_PEEK_SIZE, socket.MSG_PEEK)
     except OSError:  # nothing there (the socket does not block), or an error the send reports
         return b""

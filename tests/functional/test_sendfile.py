@@ -1146,6 +1146,30 @@ async def test_uvloop_falls_back_to_reading_the_file(
 # -- reading off the event loop ----------------------------------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def loop_gaps() -> AsyncIterator[list[float]]:
+    """The gaps between the ticks of a 10 ms ticker on the running loop, while inside:
+    a long one is a time the loop was held up."""
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        yield gaps
+    finally:
+        ticking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticking
+
+
 class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
     """The loop's default executor, recording the name of each function it is given."""
 
@@ -1268,31 +1292,18 @@ async def test_a_pipe_that_waits_does_not_hold_up_the_loop(
         os.close(w)
 
     timer = threading.Timer(0.5, feed)  # the pipe stays empty for half a second
-    gaps: list[float] = []
-
-    async def ticker() -> None:
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            await asyncio.sleep(0.01)
-            now = loop.time()
-            gaps.append(now - last)
-            last = now
-
     with os.fdopen(r, "rb") if kind != "text" else os.fdopen(r, encoding="ascii") as fobj:
         body: Any = fobj
         if kind == "form":
             body = hyperclient.FormData()
             body.add_field("file", fobj, filename="pipe.bin")
-        ticking = asyncio.create_task(ticker())
         timer.start()
         try:
-            async with ClientSession() as session:
+            async with loop_gaps() as gaps, ClientSession() as session:
                 path = "/form" if kind == "form" else "/upload"
                 async with session.post(base + path, data=body) as resp:
                     assert resp.status == 200
         finally:
-            ticking.cancel()
             timer.join()
     if kind == "form":
         assert received.forms == [[["file", "pipe.bin", sha(data), len(data)]]]
@@ -1321,3 +1332,38 @@ async def test_a_timeout_ends_a_pipe_upload_that_waits(
         os.close(w)
         fobj.close()
     assert received.bodies == []
+
+
+async def test_a_default_socket_timeout_does_not_stall_the_answer_check(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    tmp_path: Path,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    # While a segment waits for the server, the answer check peeks at the socket through
+    # a socket object of its own, which takes socket.getdefaulttimeout(): it must not wait
+    # that long for bytes with the loop stopped.
+    path = big_sparse_file(tmp_path, 32 * 2**20)
+    received = 0
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal received
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(300 * MS)  # reading nothing: the segment waits, checks run
+        while received < 32 * 2**20:
+            received += len(await reader.read(2**20))
+        writer.write(OK)
+        await writer.drain()
+
+    srv = await raw_server(script)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(2.0)
+    try:
+        with path.open("rb") as fobj:
+            async with loop_gaps() as gaps, ClientSession(connector=cubic()) as session:
+                async with session.post(srv.url, data=fobj) as resp:
+                    assert resp.status == 200
+    finally:
+        socket.setdefaulttimeout(previous)
+    assert received == 32 * 2**20
+    assert sendfile_calls.calls
+    assert max(gaps) < 1.0
