@@ -177,11 +177,11 @@ class Body:
             so the body can be sent again after a redirect; its argument reads the files
             (:data:`FileRead`; a plain ``read()`` when not given).
         sendfile_plan: None, or a factory of the same bytes as pieces in order: ``bytes``
-            to write and :class:`FileRange` pieces the kernel can copy from disk, each of
-            at least the size it is given (smaller files are read into the bytes). It
-            returns None when the body cannot go that way after all (a file was closed, a
-            part needs encoding or streaming, no file is large enough); ``chunks()`` then
-            sends it.
+            to write and :class:`FileRange` pieces the kernel can copy from disk, at
+            least one of them of the size it is given (the request layer reads smaller
+            ones, off the event loop). It returns None when the body cannot go that way
+            after all (a file was closed, a part needs encoding or streaming, no file is
+            large enough); ``chunks()`` then sends it.
 
     ``chunks()`` raises ``RuntimeError`` when the body holds a non-seekable file that a
     previous iterator already started reading; ``replayable()`` says so beforehand.
@@ -466,22 +466,6 @@ async def read_announced(
     finally:
         if base is not None and not file.closed:
             file.seek(base + sent)
-
-
-def _read_exactly(file: Any, size: int) -> bytes:
-    """*size* bytes of a binary *file* from its position (raw files may return fewer per
-    ``read()``).
-
-    Raises:
-        RuntimeError: the file ended first.
-    """
-    data = bytearray()
-    while len(data) < size:
-        piece = file.read(size - len(data))
-        if not piece:
-            raise file_ended(file, len(data), size)
-        data += piece
-    return bytes(data)
 
 
 def file_ended(file: Any, sent: int, size: int) -> RuntimeError:
@@ -867,8 +851,8 @@ class _Plan:
         return Body(content_type, self.size, chunks, self.replayable, plan)
 
     def sendfile_plan(self, min_range: int) -> list[bytes | FileRange] | None:
-        """The body as bytes and file ranges of at least *min_range* bytes (see
-        :attr:`Body.sendfile_plan`), or None. Nothing is read unless it is not None."""
+        """The body as bytes and file ranges, one of at least *min_range* bytes (see
+        :attr:`Body.sendfile_plan`), or None. Nothing is read here."""
         if not self.replayable():
             return None  # chunks() says why
         flat: list[bytes | FileRange] = []
@@ -882,11 +866,6 @@ class _Plan:
         for piece in flat:
             if isinstance(piece, bytes):
                 pending += piece
-            elif piece.count < min_range:
-                # Small: read now from its start, as chunks() would (the file may be
-                # another part's too, which left it elsewhere).
-                piece.file.seek(piece.offset)
-                pending += _read_exactly(piece.file, piece.count)
             else:
                 if pending:
                     pieces.append(bytes(pending))

@@ -714,9 +714,10 @@ class ClientRequest:
         return source.sendfile_plan(_SENDFILE_MIN)
 
     async def _write_planned(self, protocol: Any, plan: list[bytes | FileRange]) -> bool:
-        """Send a body planned for sendfile: bytes are written, file ranges copied by the
-        kernel. Where the loop cannot sendfile (TLS, uvloop), the rest is read and written
-        as usual; nothing is sent twice. False when it stopped because the server answered.
+        """Send a body planned for sendfile: bytes are written, large file ranges copied by
+        the kernel, smaller ones read. Where the loop cannot sendfile (TLS, uvloop), the
+        rest is read and written as usual; nothing is sent twice. False when it stopped
+        because the server answered.
         """
         kernel = True
         for piece in plan:
@@ -725,7 +726,7 @@ class ClientRequest:
             else:
                 assert isinstance(piece, FileRange)
                 position, end = piece.offset, piece.offset + piece.count
-                if kernel:
+                if kernel and piece.count >= _SENDFILE_MIN:  # a smaller one is read
                     position = await self._sendfile(protocol, piece)
                     if protocol.stop_sending:
                         return False

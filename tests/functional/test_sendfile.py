@@ -484,12 +484,24 @@ async def test_form_files_go_by_sendfile_byte_exact(
     payload: bytes,
     tmp_path: Path,
     sendfile_calls: SendfileCalls,
+    executor: CountingExecutor,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A form's large file goes by sendfile, between the written part heads; a small one
-    is read with them. A 307 sends the form again, the large file by sendfile again."""
+    is read, off the event loop. A 307 sends the form again, the large file by sendfile
+    again."""
+    real = os.preadv
+    nowait_reads: list[int] = []
+
+    def preadv(fd: int, buffers: Any, offset: int, flags: int = 0) -> int:
+        nowait_reads.append(offset)  # instrumentation: the real call runs
+        return real(fd, buffers, offset, flags)
+
     base, received = upload_server
     small = tmp_path / "small.txt"
     small.write_bytes(b"s" * 10_000)
+    cached = page_cache_reads_work(small)
+    monkeypatch.setattr(os, "preadv", preadv)
     with opened_at_start(data_file) as big, small.open("rb") as little:
         form = hyperclient.FormData()
         form.add_field("title", "holiday")
@@ -508,6 +520,12 @@ async def test_form_files_go_by_sendfile_byte_exact(
         ["raw", "raw", sha(b"\x00\x01" * 100), 200],
     ]
     assert received.forms == [expected, expected]
+    # The small file, once per send, by the reader that keeps the loop free.
+    if cached:
+        assert nowait_reads == [0, 0]
+        assert executor.reads() == []
+    else:  # pragma: no cover  # no RWF_NOWAIT here: a thread reads
+        assert executor.reads() == ["pread", "pread"]
     segment = 4 * 2**20
     assert sendfile_calls.calls == 2 * [
         (START, segment),
