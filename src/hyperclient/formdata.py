@@ -414,14 +414,17 @@ def file_size(file: Any, start: int) -> int | None:
     return max(int(end) - start, 0)
 
 
-#: The standard library's decompressing file readers, as (module, class): looked up in
-#: ``sys.modules`` only, since a file of theirs means the module was imported.
+#: The standard library's file readers whose seek to the end decompresses (an archive
+#: member: a zip member, or a tar member, maybe of a compressed tar), as (module, class):
+#: looked up in ``sys.modules`` only, since a file of theirs means the module was imported.
 _DECOMPRESSING_READERS = (
     ("gzip", "GzipFile"),
     ("bz2", "BZ2File"),
     ("lzma", "LZMAFile"),
     ("compression.zstd", "ZstdFile"),
     ("backports.zstd", "ZstdFile"),
+    ("zipfile", "ZipExtFile"),
+    ("tarfile", "ExFileObject"),
 )
 
 

@@ -8,7 +8,9 @@ import email.policy
 import gzip
 import io
 import os
+import tarfile
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
@@ -543,6 +545,31 @@ def test_only_plain_files_are_measured_by_their_descriptor(tmp_path: Path) -> No
         assert type(named) is not io.BufferedRandom
         assert FileSource(named).measure() == 45
         assert named.read() == b"z" * 45
+
+
+def test_archive_members_are_not_measured(tmp_path: Path) -> None:
+    """A zip or tar member's seek to its end would decompress it all (a deflated zip
+    member, a member of a .tar.gz), in the event loop's thread: its body goes chunked."""
+    with zipfile.ZipFile(tmp_path / "a.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("m", b"q" * 100_000)
+    with zipfile.ZipFile(tmp_path / "a.zip") as archive, archive.open("m") as member:
+        assert member.seekable()
+        member.read(7)
+        assert FileSource(member).measure() is None
+        assert member.tell() == 7
+    with tarfile.open(tmp_path / "a.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("m")
+        info.size = 1000
+        tar.addfile(info, io.BytesIO(b"t" * 1000))
+    with tarfile.open(tmp_path / "a.tar.gz") as tar:
+        member_file = tar.extractfile("m")
+        assert member_file is not None
+        assert FileSource(member_file).measure() is None
+        form = FormData()
+        form.add_field("m", member_file, filename="m")
+        body = form.body()
+        assert body.size is None
+        assert b"t" * 1000 in b"".join(asyncio.run(collect(body)))
 
 
 class _NoEnd(io.BytesIO):
