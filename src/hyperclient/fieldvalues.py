@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import sys
 import warnings
 from collections.abc import Mapping
 from email.message import Message
@@ -94,7 +95,7 @@ def parse_content_disposition(header: str | None) -> tuple[str | None, dict[str,
             if skipped is None:
                 return _malformed(header)
             pos = skipped.end()  # a value under a name that is no token: left out
-            warnings.warn(BadContentDispositionParam(skipped.group().strip(" \t;")), stacklevel=2)
+            _warn(BadContentDispositionParam(skipped.group().strip(" \t;")), depth=2)
             continue
         name, raw = match.group(1).lower(), match.group(2)
         pos = match.end()
@@ -104,7 +105,7 @@ def parse_content_disposition(header: str | None) -> tuple[str | None, dict[str,
         elif name.endswith("*") and _CONTINUATION.fullmatch(name) is None:
             decoded = _decode_ext_value(raw)
             if decoded is None:  # an undecodable extended value: skip it, as aiohttp does
-                warnings.warn(BadContentDispositionParam(f"{name}={raw}"), stacklevel=2)
+                _warn(BadContentDispositionParam(f"{name}={raw}"), depth=2)
                 continue
             value = decoded
         if name in params:  # RFC 6266 §4.1: no parameter twice
@@ -114,8 +115,30 @@ def parse_content_disposition(header: str | None) -> tuple[str | None, dict[str,
 
 
 def _malformed(header: str) -> tuple[None, dict[str, str]]:
-    warnings.warn(BadContentDispositionHeader(header), stacklevel=3)
+    _warn(BadContentDispositionHeader(header), depth=3)
     return None, {}
+
+
+#: The registry of the warnings above (which ones were shown, for the "default" action's
+#: once per text and place), bounded: in the caller's ``__warningregistry__`` each new
+#: value a server makes up would stay for the life of the process.
+_registry: dict[str | tuple[str, type[Warning], int], int] = {}
+_REGISTRY_MAX = 256
+
+
+def _warn(warning: Warning, depth: int) -> None:
+    """``warnings.warn(warning, stacklevel=depth)``, with :data:`_registry`."""
+    if len(_registry) > _REGISTRY_MAX:
+        _registry.clear()
+    frame = sys._getframe(depth)
+    warnings.warn_explicit(
+        warning,
+        type(warning),
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=frame.f_globals.get("__name__"),
+        registry=_registry,
+    )
 
 
 def content_disposition_filename(params: Mapping[str, str], name: str = "filename") -> str | None:

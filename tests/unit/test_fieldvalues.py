@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any
 
 import pytest
 from aiohttp import multipart as oracle
 
+from hyperclient import fieldvalues
 from hyperclient.fieldvalues import (
     content_disposition_filename,
     parse_content_disposition,
@@ -109,3 +111,22 @@ def test_content_type() -> None:
         {"boundary": "a b", "charset": "utf-8"},
     )
     assert parse_content_type("garbage") == ("text/plain", {})  # RFC 2045 §5.2
+
+
+def test_a_new_bad_value_each_time_does_not_grow_a_warning_registry() -> None:
+    """A server can make up a new malformed value per response: the warnings' registry
+    (which texts were shown, kept per module by ``warnings.warn``) stays bounded."""
+
+    def registered() -> int:
+        modules = list(sys.modules.values())
+        return sum(len(getattr(m, "__warningregistry__", None) or ()) for m in modules)
+
+    before = registered()
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        for i in range(2000):
+            assert parse_content_disposition(f"attachment; filename=a b {i}") == (None, {})
+    assert len(shown) == 2000  # each distinct value is still shown once, naming it
+    assert "filename=a b 1999" in str(shown[-1].message)
+    assert shown[-1].filename == __file__  # where it was asked for
+    assert registered() - before + len(fieldvalues._registry) <= 300
