@@ -679,6 +679,10 @@ class ResponseParser:
         """
         return bytes(self._buf[self._pos :]), self._eof
 
+    def trailing_size(self) -> int:
+        """How many bytes :attr:`trailing_data` holds, without copying them."""
+        return len(self._buf) - self._pos
+
     def has_trailing_input(self) -> bool:
         """Whether bytes beyond the current message are buffered, or EOF was received."""
         return self._pos < len(self._buf) or self._eof

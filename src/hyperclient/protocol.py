@@ -257,8 +257,13 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
     def data_received(self, data: bytes) -> None:
         if self._upgraded:
             # After a 101 the bytes belong to the next protocol: keep them for it (see
-            # parser.trailing_data) until the owner swaps protocols.
-            self._parser.receive_data(data)
+            # parser.trailing_data) until the owner swaps protocols, and the owner
+            # resumes reading (a server may stream at once: no more than a read buffer's
+            # worth waits here, as in aiohttp).
+            parser = self._parser
+            parser.receive_data(data)
+            if parser.trailing_size() >= self._read_bufsize and self.transport is not None:
+                self.transport.pause_reading()
             return
         if not self._in_flight:
             # Unsolicited bytes on an idle connection (RFC 9112 §9.8 lets a server close

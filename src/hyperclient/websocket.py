@@ -110,6 +110,9 @@ _ABNORMAL_CLOSURE: Final = int(WSCloseCode.ABNORMAL_CLOSURE)
 # Bytes of received messages the application has not taken before reading pauses;
 # aiohttp's client uses the same 64 KiB. Reading resumes below half of it.
 DEFAULT_LIMIT: Final = 2**16
+# What a queued message costs beyond its data (the tuple, the bytes object, the deque
+# slot): empty messages are not free, and a server can send them two bytes apiece.
+_MESSAGE_COST: Final = 128
 
 
 class _State(Enum):
@@ -164,7 +167,11 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         #: Messages received and not yet taken by ``receive()``.
         self.messages: deque[WSMessage] = deque()
         self._waiter: asyncio.Future[None] | None = None
-        self._buffered = 0  # bytes of TEXT/BINARY data in ``messages``
+        # What ``messages`` costs against the limit: the data of each TEXT/BINARY message
+        # (and PING/PONG, when not answered for the application), plus _MESSAGE_COST.
+        self._buffered = 0
+        self._pending_pong: bytes | None = None  # the latest ping's, while writing waits
+        self._parse_scheduled = False
         self._limit = limit
         self._reading_paused = False
         self._write_paused = False
@@ -196,10 +203,16 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
             return  # RFC 6455 §5.5.1: nothing is read after a close frame
         if self._heartbeat is not None:
             self._last_received = self._loop.time()
+        self._reader.receive_data(data)
+        self._parse()
+
+    def _parse(self) -> None:
+        """Queue the messages the reader has complete, until over the limit: then reading
+        pauses and the rest waits in the reader (one read may hold thousands of small or
+        highly compressed messages) until ``receive()`` has taken enough."""
         reader = self._reader
-        reader.receive_data(data)
         woken = False
-        while True:
+        while not self._reading_paused:
             try:
                 msg = reader.next_message()
             except WebSocketError as exc:
@@ -212,9 +225,8 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
                 if self._state is not _OPEN:
                     continue  # we sent a close frame: data is dropped (RFC 6455 §1.4)
                 self.messages.append(msg)
-                size = len(msg[1])
-                self._buffered += size
-                if self._buffered > self._limit and not self._reading_paused:
+                self._buffered += len(msg[1]) + _MESSAGE_COST
+                if self._buffered > self._limit:
                     self._pause_reading()
                 if not woken:
                     woken = True
@@ -309,12 +321,31 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
             handle.cancel()
 
     def consumed(self, size: int) -> None:
-        """The application took a message of *size* bytes: resume reading if drained."""
+        """The application took a message that cost *size*: resume reading if drained
+        (first the messages already read, then the socket)."""
         self._buffered -= size
         if self._reading_paused and self._buffered <= self._limit // 2:
             self._reading_paused = False
+            if self._reader.buffered:
+                # Parsed later, not inside the receive() that called us (a close frame
+                # among them would end the connection under the application's feet).
+                self._reading_paused = True
+                if not self._parse_scheduled:
+                    self._parse_scheduled = True
+                    self._loop.call_soon(self._parse_held)
+                return
             if self.transport is not None:
                 self.transport.resume_reading()
+
+    def _parse_held(self) -> None:
+        """Parse what waited in the reader while reading was paused, then read again."""
+        self._parse_scheduled = False
+        if self._state is _CLOSED_STATE or self.close_received:
+            return
+        self._reading_paused = False
+        self._parse()
+        if not self._reading_paused and self.transport is not None:
+            self.transport.resume_reading()
 
     def start_closing(self, frame: bytes) -> None:
         """Send our close *frame* and wait for the server's (RFC 6455 §7.1.2).
@@ -390,23 +421,43 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         self.messages.append(msg)
         self._wake()
 
+    def resume_writing(self) -> None:
+        pong = self._pending_pong
+        if pong is not None:
+            self._pending_pong = None
+            if self._state is _OPEN and self.transport is not None:
+                self.transport.write(self._writer.pong(pong))
+        super().resume_writing()
+
     def _on_control(self, msg: WSMessage) -> None:
         kind = msg[0]
         if kind is _PING:
             if self._autoping:
-                # RFC 6455 §5.5.3: a pong echoes the ping's payload.
+                # RFC 6455 §5.5.3: a pong echoes the ping's payload. While our buffer is
+                # full (the server does not read), only the latest ping is answered, when
+                # it drains, which §5.5.3 allows: pings must not fill it without end.
                 if self._state is _OPEN and self.transport is not None:
-                    self.transport.write(self._writer.pong(msg[1]))
+                    if self._write_paused:
+                        self._pending_pong = msg[1]
+                    else:
+                        self.transport.write(self._writer.pong(msg[1]))
                 return
             if self._state is _OPEN:
-                self._push(msg)
+                self._queue_control(msg)
             return
         if kind is _PONG:
             if not self._autoping and self._state is _OPEN:
-                self._push(msg)
+                self._queue_control(msg)
             return
         assert kind is _CLOSE
         self._on_close_frame(msg)
+
+    def _queue_control(self, msg: WSMessage) -> None:
+        """Queue a PING or PONG for the application (``autoping=False``), at its cost."""
+        self._push(msg)
+        self._buffered += len(msg[1]) + _MESSAGE_COST
+        if self._buffered > self._limit:
+            self._pause_reading()
 
     def _on_close_frame(self, msg: WSMessage) -> None:
         code = msg[1]
@@ -788,8 +839,9 @@ class ClientWebSocketResponse:
                 await conn.wait_message(self._receive_timeout if timeout is None else timeout)
         msg = messages.popleft()
         kind = msg[0]
-        if kind is _TEXT or kind is _BINARY:
-            conn._buffered -= len(msg[1])
+        if kind is _TEXT or kind is _BINARY or kind is _PING or kind is _PONG:
+            # (PING and PONG are queued with autoping=False only.)
+            conn._buffered -= len(msg[1]) + _MESSAGE_COST
             if conn._reading_paused:
                 conn.consumed(0)
             if kind is _TEXT and not self._decode_text:
@@ -1062,6 +1114,7 @@ async def _connect(
     else:
         transport.set_protocol(ws_protocol)
         ws_protocol.connection_made(transport)
+        transport.resume_reading()  # paused if the server sent much after the 101
         if http_protocol.write_paused:
             ws_protocol.pause_writing()
         if trailing:

@@ -25,6 +25,7 @@ wsproto ``frame_protocol``, aiohttp ``_websocket/reader_py``.
 from __future__ import annotations
 
 import codecs
+import io
 import json
 import os
 import struct
@@ -242,9 +243,12 @@ class FrameReader:
         self._msg_compressed = False
         self._msg_size = 0  # bytes of payload so far (after inflation)
         self._msg_wire_size = 0  # bytes of payload on the wire so far
-        self._parts: list[bytes] = []
+        # A fragmented message so far (None between messages): one growing buffer, not a
+        # list of fragments: a server's 1-byte or empty fragments would cost tens of bytes
+        # of list entry and object each, many times what max_msg_size counts.
+        self._binary_so_far: bytearray | None = None
         self._is_text = False
-        self._text_parts: list[str] = []
+        self._text_so_far: io.StringIO | None = None
         self._utf8_tail = b""  # an incomplete UTF-8 sequence ending the last fragment
 
         self._inflater: Any = None  # zlib._Decompress, created on first use
@@ -483,20 +487,30 @@ class FrameReader:
                 offset = self._msg_size - len(payload)
                 raise _invalid_utf8("text message", exc, offset) from exc
             self._utf8_tail = payload[used:]
-            self._text_parts.append(text)
-        else:
-            self._parts.append(payload)
+            so_far = self._text_so_far
+            if so_far is None and fin:  # a whole message in one frame: the common case
+                self._msg_opcode = None
+                return _new_tuple(WSMessage, (WSMsgType.TEXT, text, ""))
+            if so_far is None:
+                so_far = self._text_so_far = io.StringIO()
+            so_far.write(text)
+            if not fin:
+                return None
+            self._msg_opcode = None
+            self._text_so_far = None
+            return _new_tuple(WSMessage, (WSMsgType.TEXT, so_far.getvalue(), ""))
+        whole = self._binary_so_far
+        if whole is None and fin:
+            self._msg_opcode = None
+            return _new_tuple(WSMessage, (WSMsgType.BINARY, payload, ""))
+        if whole is None:
+            whole = self._binary_so_far = bytearray()
+        whole += payload
         if not fin:
             return None
         self._msg_opcode = None
-        if self._is_text:
-            parts = self._text_parts
-            self._text_parts = []
-            return _new_tuple(WSMessage, (WSMsgType.TEXT, "".join(parts), ""))
-        chunks = self._parts
-        self._parts = []
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        return _new_tuple(WSMessage, (WSMsgType.BINARY, data, ""))
+        self._binary_so_far = None
+        return _new_tuple(WSMessage, (WSMsgType.BINARY, bytes(whole), ""))
 
     def _inflate(self, payload: bytes, fin: bool) -> bytes:
         """Decompress one frame of a compressed message, within ``max_msg_size``."""

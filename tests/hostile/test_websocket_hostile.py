@@ -12,9 +12,11 @@ import base64
 import gc
 import hashlib
 import os
+import socket
 import struct
 import time
 import warnings
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -923,3 +925,141 @@ async def test_pool_slot_is_freed_by_the_upgrade(raw_server: StartServer) -> Non
         assert server.connections == 2
         assert await first.close()
         assert await second.close()
+
+
+# -- what a server's frames may cost --------------------------------------------------------
+
+
+def small_send_buffer(addr_info: Any) -> socket.socket:
+    """A client socket whose kernel send buffer holds little: what we write stays ours."""
+    sock = socket.socket(*addr_info[:3])
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+    return sock
+
+
+async def test_a_ping_flood_the_server_does_not_read_cannot_fill_our_buffer(
+    raw_server: StartServer,
+) -> None:
+    """Pongs wait while our write buffer is full; only the latest ping's is sent then
+    (RFC 6455 §5.5.3), when the server reads again."""
+    flooded = asyncio.Event()
+    reading = asyncio.Event()
+    pongs: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+        await handshake(reader, writer)
+        for i in range(20_000):
+            writer.write(frame(0x9, i.to_bytes(4, "big") + b"p" * 121))
+            if i % 1000 == 999:
+                await writer.drain()
+        writer.write(frame(0x9, b"last"))
+        await writer.drain()
+        flooded.set()
+        await reading.wait()
+        while True:
+            opcode, payload = await read_frame(reader)
+            if opcode == 0xA:
+                pongs.append(payload)
+                if payload == b"last":
+                    break
+        await read_close(reader)
+
+    server = await raw_server(script)
+    connector = hyperclient.TCPConnector(socket_factory=small_send_buffer)
+    async with hyperclient.ClientSession(connector=connector) as session:
+        async with session.ws_connect(ws_url(server)) as ws:
+            await asyncio.wait_for(flooded.wait(), 10)
+            await asyncio.sleep(50 * MS)  # the last pings are read and answered (or not)
+            transport = ws._conn.transport
+            assert transport is not None
+            # 20,001 pongs are 2.6 MB; the buffer holds about its high-water mark.
+            assert transport.get_write_buffer_size() < 200_000
+            reading.set()
+            await asyncio.sleep(200 * MS)  # the buffer drains: the latest ping's pong goes
+    assert pongs[-1] == b"last"
+    assert len(pongs) < 20_001
+
+
+async def test_empty_messages_count_against_the_queue_limit(raw_server: StartServer) -> None:
+    """A server's empty messages (two bytes each) cost more than their data: reading pauses
+    on what they cost, and the rest of a read waits unparsed; nothing is lost."""
+    count = 20_000
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        writer.write(frame(0x2) * count + frame(0x8, close_payload(1000)))
+        await writer.drain()
+        await read_close(reader)
+
+    server = await raw_server(script)
+    async with hyperclient.ClientSession() as session:
+        async with session.ws_connect(ws_url(server)) as ws:
+            await asyncio.sleep(100 * MS)
+            conn = ws._conn
+            assert conn._reading_paused
+            assert len(conn.messages) <= 2**16 // 128 + 1
+            for _ in range(count):
+                assert await ws.receive_bytes(timeout=1) == b""
+            msg = await ws.receive(timeout=1)
+            assert (msg.type, msg.data) == (WSMsgType.CLOSE, 1000)
+
+
+async def test_compressed_messages_are_inflated_as_the_application_takes_them(
+    raw_server: StartServer,
+) -> None:
+    """64 messages of 1 MiB that deflate to about 1 KiB each arrive in one read: they are
+    not all inflated and queued at once (64 MiB), only as receive() takes them."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = deflate.compress(b"\0" * 2**20) + deflate.flush(zlib.Z_SYNC_FLUSH)
+    assert packed.endswith(b"\x00\x00\xff\xff")
+    one = frame(0x2, packed[:-4], first=0xC2)  # FIN, RSV1 (compressed), BINARY
+    count = 64
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(
+            reader,
+            writer,
+            b"Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n",
+        )
+        writer.write(one * count)
+        await writer.drain()
+        await read_close(reader)
+
+    server = await raw_server(script)
+    async with hyperclient.ClientSession() as session:
+        async with session.ws_connect(ws_url(server), compress=15) as ws:
+            await asyncio.sleep(100 * MS)
+            assert len(ws._conn.messages) == 1  # over the limit at once: the rest waits
+            for _ in range(count):
+                assert await ws.receive_bytes(timeout=1) == b"\0" * 2**20
+
+
+async def test_frames_streamed_right_after_the_101_all_arrive(raw_server: StartServer) -> None:
+    """More than a read buffer's worth after the 101 (while a trace hook holds the task up)
+    pauses the HTTP protocol's reading; the WebSocket resumes it once it takes over (here
+    it has only the start of a frame: it would never pause or resume reading itself)."""
+    payload = os.urandom(2**20)
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        headers = await handshake(reader, writer, send=False)
+        writer.write(  # the 101 and the frame in one write: they arrive in one read
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+            + accept(headers[b"sec-websocket-key"])
+            + b"\r\n\r\n"
+            + frame(0x2, payload)
+        )
+        await writer.drain()
+        await read_close(reader)
+
+    async def slow_hook(*args: Any) -> None:
+        await asyncio.sleep(200 * MS)  # the task is held up between the head and takeover
+
+    trace = hyperclient.TraceConfig()
+    trace.on_request_end.append(slow_hook)
+    server = await raw_server(script)
+    async with hyperclient.ClientSession(trace_configs=[trace]) as session:
+        async with session.ws_connect(ws_url(server)) as ws:
+            assert await ws.receive_bytes(timeout=2) == payload

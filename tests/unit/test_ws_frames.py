@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
 
@@ -1093,3 +1094,28 @@ def test_websockets_oracle_plain_frames_read_by_us() -> None:
         msg(WSMsgType.BINARY, b"\x01" * 65536),
         msg(WSMsgType.CLOSE, 0, ""),
     ]
+
+
+@pytest.mark.parametrize("opcode", [TEXT, BINARY])
+def test_tiny_fragments_cost_about_what_they_carry(opcode: int) -> None:
+    """A message in 100,000 one-byte fragments (and as many empty ones) is gathered in one
+    buffer: not a list of 200,000 objects, many times the bytes the size limit counts."""
+    pieces = [server_frame(opcode, b"", fin=False)]
+    for _ in range(100_000):
+        pieces.append(server_frame(CONT, b"x", fin=False))
+        pieces.append(server_frame(CONT, b"", fin=False))
+    pieces.append(server_frame(CONT, b"", fin=True))
+    data = b"".join(pieces)
+    reader = FrameReader()
+    tracemalloc.start()
+    try:
+        reader.receive_data(data)
+        del data, pieces
+        tracemalloc.reset_peak()
+        (msg,) = drain(reader)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert msg.data == ("x" * 100_000 if opcode == TEXT else b"x" * 100_000)
+    # The message itself is 100 KB (text: up to 4 bytes a character while gathered).
+    assert peak < 1_000_000
