@@ -21,7 +21,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Final, Generic, Protocol, TypeVar
 
 __all__ = ("EndpointStats", "Grant", "Pool")
 
@@ -44,6 +44,11 @@ class Waiter(Protocol):
 C = TypeVar("C", bound=PooledConnection)
 W = TypeVar("W", bound=Waiter)
 K = TypeVar("K", bound=Hashable)
+
+
+#: Endpoints whose counts (``created``, ``reused``) are kept after their last connection
+#: is gone; beyond this many, the oldest quiet ones are forgotten.
+STATS_KEPT: Final = 1024
 
 
 @dataclass(slots=True)
@@ -266,7 +271,20 @@ class Pool(Generic[K, C, W]):
         self._in_use[key] = self._in_use.get(key, 0) + 1
         self._in_use_total += 1
         if key not in self._stats:
+            if len(self._stats) >= STATS_KEPT:
+                self._forget_quiet_stats()
             self._stats[key] = EndpointStats()
+
+    def _forget_quiet_stats(self) -> None:
+        """Drop the counts of the oldest endpoints that have no connection and no waiter,
+        down to half of :data:`STATS_KEPT`: a client that meets ever new hosts or ports
+        (redirects to wildcard names, say) must not keep an entry for each for ever."""
+        stats = self._stats
+        for key in list(stats):
+            if len(stats) <= STATS_KEPT // 2:
+                return
+            if key not in self._in_use and key not in self._idle and key not in self._waiters:
+                del stats[key]
 
     def _unmark_in_use(self, key: K) -> None:
         count = self._in_use.get(key, 0)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from hyperclient.pool import Pool
+from hyperclient.pool import STATS_KEPT, Pool
 
 
 @dataclass(eq=False)
@@ -268,3 +268,31 @@ def test_granting_a_new_connection_when_every_idle_one_expired() -> None:
     assert [(g.key, g.waiter, g.connection) for g in grants] == [("a", waiter, None)]
     assert [c.name for c in to_close] == ["b1", "old"]
     assert pool.in_use_total == 1
+
+
+def test_counts_of_quiet_endpoints_are_not_kept_for_ever() -> None:
+    """One entry per endpoint ever met would grow without end; endpoints with a connection
+    or a waiter keep theirs, and the most recent quiet ones are kept too."""
+    pool = make(limit=1)
+    idle_conn, waiter = FakeConn("idle"), FakeWaiter("w")
+    assert pool.try_reserve("busy")
+    pool.connection_created("busy")
+    assert pool.try_reserve("idle")
+    pool.connection_created("idle")
+    pool.release("idle", idle_conn, keep=True, expires_at=1e9, now=0.0)
+    pool.enqueue("busy", waiter)
+    for i in range(5 * STATS_KEPT):
+        key = f"host{i}"
+        assert pool.try_reserve(key)
+        pool.connection_created(key)
+        pool.give_back_slot(key, now=0.0)
+    stats = pool.stats()
+    assert len(stats) <= STATS_KEPT
+    assert stats["busy"].created == 1
+    assert stats["busy"].in_use == 1
+    assert stats["busy"].waiting == 1
+    assert stats["idle"].idle == 1
+    assert stats[f"host{5 * STATS_KEPT - 1}"].created == 1  # the latest are kept
+    conn, _ = pool.take_idle("idle", now=0.0)
+    assert conn is idle_conn
+    assert pool.stats()["idle"].reused == 1
