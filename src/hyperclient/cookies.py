@@ -72,6 +72,7 @@ ClearCookiePredicate = Callable[[Morsel[str]], bool]
 # RFC 6265 §6.1: a user agent should store at least 4096 bytes per cookie, 50
 # cookies per domain and 3000 cookies in all; browsers use exactly these.
 MAX_COOKIE_BYTES = 4096
+MAX_ATTRIBUTE_BYTES = 1024  # RFC 6265bis §5.6: a longer attribute value is ignored
 MAX_COOKIES_PER_DOMAIN = 50
 MAX_COOKIES_TOTAL = 3000
 
@@ -269,6 +270,11 @@ def parse_set_cookie(header_value: str) -> Morsel[str] | None:
     for attribute in attributes.split(";"):
         attr_name, _, attr_value = attribute.partition("=")
         attr_name, attr_value = attr_name.strip(" \t").lower(), attr_value.strip(" \t")
+        if len(attr_value) > MAX_ATTRIBUTE_BYTES:
+            # RFC 6265bis §5.6: ignored, so that a stored cookie stays small (only the name
+            # and value count against MAX_COOKIE_BYTES). Header text is Latin-1 decoded:
+            # a character per byte.
+            continue
         if attr_name == "expires":  # §5.2.1: an unparsable date is ignored
             if parse_cookie_date(attr_value) is not None:
                 morsel["expires"] = attr_value

@@ -562,6 +562,19 @@ def test_parse_set_cookie_attributes_case_insensitive() -> None:
     assert morsel["samesite"] == "Lax"
 
 
+def test_parse_set_cookie_ignores_attribute_values_over_1024_bytes() -> None:
+    """RFC 6265bis §5.6: a server cannot make a stored cookie large through attributes."""
+    long_path, long_domain = "/" + "p" * 1024, "d" * 1021 + ".com"
+    morsel = parse_set_cookie(
+        f"a=b; Path={long_path}; Domain={long_domain}; SameSite={'x' * 2000}; Path=/ok"
+    )
+    assert morsel is not None
+    assert (morsel["path"], morsel["domain"], morsel["samesite"]) == ("/ok", "", "")
+    at_limit = parse_set_cookie(f"a=b; Path=/{'p' * 1023}")
+    assert at_limit is not None
+    assert at_limit["path"] == "/" + "p" * 1023
+
+
 @pytest.mark.parametrize("header", ["novalue", "", "=value", " =value", "a=b\x00c", "a\x7f=b"])
 def test_parse_set_cookie_ignores_non_cookies(header: str) -> None:
     assert parse_set_cookie(header) is None
