@@ -428,6 +428,15 @@ _DECOMPRESSING_READERS = (
 )
 
 
+def _has_descriptor(file: Any) -> bool:
+    """Whether *file* is backed by a descriptor (a buffer over ``BytesIO`` is not)."""
+    try:
+        file.fileno()
+    except (OSError, ValueError):  # io.UnsupportedOperation
+        return False
+    return True
+
+
 def _decompresses(file: Any) -> bool:
     """Whether *file* is one of :data:`_DECOMPRESSING_READERS`."""
     for module, name in _DECOMPRESSING_READERS:
@@ -444,31 +453,31 @@ async def read_announced(
     exactly *size* bytes when a ``Content-Length`` announced them (more would be read by
     the server as another request), else to its end.
 
-    A plain file is read by offset from its position, and left where reading stopped,
-    as ``read()`` would leave it: one ``tell()`` and one ``seek()`` for the whole file
-    rather than a position moved per piece.
+    A plain file is read by offset from its position, and left at the end of what was
+    read, as ``read()`` would leave it: one ``tell()`` and one ``seek()`` for the whole
+    file rather than a position moved per piece. Abandoned midway, it stays where it was.
 
     Raises:
         RuntimeError: the file ended before *size* bytes.
     """
     base: int | None = None
-    if _PREAD and type(file) in _PLAIN_FILES and file.seekable():
+    if _PREAD and type(file) in _PLAIN_FILES and file.seekable() and _has_descriptor(file):
         # (A BufferedRandom's unflushed writes all lie before its position.)
         base = file.tell()
     sent = 0
-    try:
-        while size is None or sent < size:
-            want = READ_SIZE if size is None else min(READ_SIZE, size - sent)
-            data = await read(file, want, None if base is None else base + sent)
-            if not data:
-                if size is None:
-                    return
-                raise file_ended(file, sent, size)
-            sent += len(data)
-            yield bytes(data)
-    finally:
-        if base is not None and not file.closed:
-            file.seek(base + sent)
+    while size is None or sent < size:
+        want = READ_SIZE if size is None else min(READ_SIZE, size - sent)
+        data = await read(file, want, None if base is None else base + sent)
+        if not data:
+            if size is None:
+                break
+            raise file_ended(file, sent, size)
+        sent += len(data)
+        yield bytes(data)
+    if base is not None:
+        # Only once all was read: a body abandoned midway is closed whenever its iterator
+        # is finalised, and seeking then could move a position the caller has set since.
+        file.seek(base + sent)
 
 
 def file_ended(file: Any, sent: int, size: int) -> RuntimeError:

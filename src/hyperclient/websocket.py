@@ -241,6 +241,12 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if self._reader.buffered and self._state is not _CLOSED_STATE and not self.close_received:
+            # Frames held while reading was paused (see _parse) are still the server's
+            # messages, and its close frame may be among them: deliver them first (with
+            # no transport, nothing pauses and nothing is written).
+            self._reading_paused = False
+            self._parse()
         if self._state is not _CLOSED_STATE:
             if self.close_code is None or not self.close_received:
                 # RFC 6455 §7.1.5: closed without a close frame is code 1006.
@@ -422,12 +428,12 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         self._wake()
 
     def resume_writing(self) -> None:
+        super().resume_writing()  # first: the pong's write may pause writing again
         pong = self._pending_pong
         if pong is not None:
             self._pending_pong = None
             if self._state is _OPEN and self.transport is not None:
                 self.transport.write(self._writer.pong(pong))
-        super().resume_writing()
 
     def _on_control(self, msg: WSMessage) -> None:
         kind = msg[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gc
 import hashlib
 import os
@@ -1063,3 +1064,38 @@ async def test_frames_streamed_right_after_the_101_all_arrive(raw_server: StartS
     async with hyperclient.ClientSession(trace_configs=[trace]) as session:
         async with session.ws_connect(ws_url(server)) as ws:
             assert await ws.receive_bytes(timeout=2) == payload
+
+
+async def test_frames_held_while_paused_are_delivered_when_the_connection_dies(
+    raw_server: StartServer,
+) -> None:
+    """Frames left unparsed while reading was paused are still delivered, the server's
+    close frame among them, when the connection is then reset."""
+    count = 2000
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        writer.write(frame(0x2) * count + frame(0x8, close_payload(1001)))
+        await writer.drain()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # a reset, not a FIN
+
+    server = await raw_server(script)
+    async with hyperclient.ClientSession() as session:
+        ws = await session.ws_connect(ws_url(server), autoclose=False)
+        await asyncio.sleep(200 * MS)
+        assert ws._conn._reading_paused
+        for _ in range(20):  # until a write meets the reset
+            with contextlib.suppress(hyperclient.ClientConnectionError):
+                await ws.send_bytes(b"x")
+            await asyncio.sleep(10 * MS)
+            if ws._conn.transport is None:
+                break
+        assert ws._conn.transport is None
+        got = 0
+        while (msg := await ws.receive(timeout=1)).type is WSMsgType.BINARY:
+            got += 1
+        assert got == count
+        assert (msg.type, msg.data) == (WSMsgType.CLOSE, 1001)
+        await ws.close()

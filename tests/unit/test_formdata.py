@@ -756,3 +756,26 @@ async def test_a_file_closed_while_read_raises_and_is_not_sought(tmp_path: Path)
     fobj.close()
     with pytest.raises(ValueError, match="closed file"):
         await anext(pieces)
+
+
+async def test_a_buffer_over_bytes_in_memory_is_read_by_position() -> None:
+    """A BufferedReader (a plain file type) over BytesIO has no descriptor to read by
+    offset from: it is read as any file object is."""
+    buffered = io.BufferedReader(io.BytesIO(b"0123456789" * 10_000))
+    buffered.read(5)
+    got = b"".join([piece async for piece in read_announced(buffered, None)])
+    assert got == (b"0123456789" * 10_000)[5:]
+
+
+async def test_a_file_abandoned_midway_is_not_sought_later(tmp_path: Path) -> None:
+    """Closing the iterator of a half-read file leaves the position alone: its cleanup
+    may run whenever the iterator is finalised, after the caller moved the file."""
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"a" * (3 * READ_SIZE))
+    with path.open("rb") as fobj:
+        fobj.seek(10)
+        pieces = read_announced(fobj, None)
+        assert await anext(pieces) == b"a" * READ_SIZE
+        fobj.seek(3)  # the caller's, meanwhile
+        await pieces.aclose()
+        assert fobj.tell() == 3
