@@ -738,6 +738,9 @@ class ClientSession:
                 data = _merge_files(data, files)
             loop = asyncio.get_running_loop()
             tm = self._request_timeout(timeout)
+            env = self._environment
+            if env is not None and not env.netrc_loaded:
+                await env.load_netrc()
             url, auth = self._url_and_auth(str_or_url, auth)
             if raise_for_status is None:
                 raise_for_status = self._raise_for_status
@@ -813,6 +816,9 @@ class ClientSession:
             if self.closed:
                 raise RuntimeError("session is closed")
             options = self._plain_options(loop)
+            env = self._environment
+            if env is not None and not env.netrc_loaded:
+                await env.load_netrc()
             url, auth = self._url_and_auth(url, None)
             headers = self._merge_headers(None)
         else:
@@ -1418,16 +1424,26 @@ _PROXY_VARIABLES = (
 class _Environment:
     """What ``trust_env=True`` reads, kept off the path of every request.
 
-    ``~/.netrc`` is read once per session: it is blocking file I/O. The proxy variables
-    are looked up on each request, as aiohttp does, but the parsing of what they say is
-    memoised on their values.
+    ``~/.netrc`` is read once per session, by the first request, in a thread of the
+    loop's default executor: it is blocking file I/O (a home directory on a network file
+    system; ``$NETRC`` may even name a pipe). The proxy variables are looked up on each
+    request, as aiohttp does, but the parsing of what they say is memoised on their
+    values.
     """
 
-    __slots__ = ("_netrc", "_proxies")
+    __slots__ = ("_environ", "_netrc", "_proxies", "netrc_loaded")
 
     def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
         self._proxies: dict[tuple[object, ...], URL | None] = {}
-        self._netrc = _load_netrc(environ)
+        self._netrc: netrc.netrc | None = None
+        self.netrc_loaded = False
+
+    async def load_netrc(self) -> None:
+        """Read ``$NETRC`` or ``~/.netrc`` (see the class docstring); once is enough."""
+        loop = asyncio.get_running_loop()
+        self._netrc = await loop.run_in_executor(None, _load_netrc, self._environ)
+        self.netrc_loaded = True
 
     def auth_for(self, host: str) -> BasicAuth | None:
         """Credentials for *host* from ``$NETRC`` or ``~/.netrc``."""

@@ -650,11 +650,12 @@ async def test_netrc_used_only_with_trust_env(
     app.router.add_get("/", show)
     server = await aiohttp_server(app)
     netrc = tmp_path / "netrc"
-    netrc.write_text("machine 127.0.0.1 login alice password s3cret\n")
-    netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
     url = f"http://127.0.0.1:{server.port}/"
     async with ClientSession(trust_env=True) as session:
+        # Read by the first request (in a thread), not when the session is made.
+        netrc.write_text("machine 127.0.0.1 login alice password s3cret\n")
+        netrc.chmod(0o600)
         async with session.get(url) as resp:
             assert await resp.text() == hyperclient.BasicAuth("alice", "s3cret").encode()
         netrc.unlink()  # read once per session, not per request (blocking file I/O)
