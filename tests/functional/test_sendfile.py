@@ -1222,10 +1222,16 @@ def page_cache_reads_work(path: Path) -> bool:
             return False
 
 
-async def upload_over_tls(url: str, ctx: ssl.SSLContext, fobj: BinaryIO) -> Any:
-    async with ClientSession(connector=TCPConnector(ssl=ctx)) as session:
-        async with session.post(url, data=fobj) as resp:
-            return await resp.json()
+async def upload_whole_file_over_tls(
+    url: str, ctx: ssl.SSLContext, data_file: Path, payload: bytes
+) -> None:
+    """POST *data_file* from START over TLS (so it is read, not sent by the kernel); the
+    server got every byte, and the file is left where read() would have left it."""
+    with opened_at_start(data_file) as fobj:
+        async with ClientSession(connector=TCPConnector(ssl=ctx)) as session:
+            async with session.post(url, data=fobj) as resp:
+                assert await resp.json() == {"sha": sha(payload[START:]), "length": SIZE - START}
+        assert fobj.tell() == SIZE
 
 
 async def test_a_file_in_the_page_cache_is_read_without_a_thread(
@@ -1237,10 +1243,7 @@ async def test_a_file_in_the_page_cache_is_read_without_a_thread(
 ) -> None:
     if not page_cache_reads_work(data_file):  # pragma: no cover
         pytest.skip("no RWF_NOWAIT reads here")
-    with opened_at_start(data_file) as fobj:
-        result = await upload_over_tls(https_upload, trusting, fobj)
-        assert result == {"sha": sha(payload[START:]), "length": SIZE - START}
-        assert fobj.tell() == SIZE  # where read() would have left it
+    await upload_whole_file_over_tls(https_upload, trusting, data_file, payload)
     assert executor.reads() == []
 
 
@@ -1260,10 +1263,7 @@ async def test_a_piece_the_page_cache_cannot_give_is_read_by_a_thread(
         raise error  # the OS error: a cold disk, or a file system without RWF_NOWAIT
 
     monkeypatch.setattr(os, "preadv", preadv)
-    with opened_at_start(data_file) as fobj:
-        result = await upload_over_tls(https_upload, trusting, fobj)
-        assert result == {"sha": sha(payload[START:]), "length": SIZE - START}
-        assert fobj.tell() == SIZE
+    await upload_whole_file_over_tls(https_upload, trusting, data_file, payload)
     assert executor.reads() == ["pread"] * -(-(SIZE - START) // formdata.READ_SIZE)
 
 
@@ -1289,10 +1289,7 @@ async def test_partly_cached_pieces_are_sent_in_order(
     if not page_cache_reads_work(data_file):  # pragma: no cover
         pytest.skip("no RWF_NOWAIT reads here")
     monkeypatch.setattr(os, "preadv", preadv)
-    with opened_at_start(data_file) as fobj:
-        result = await upload_over_tls(https_upload, trusting, fobj)
-        assert result == {"sha": sha(payload[START:]), "length": SIZE - START}
-        assert fobj.tell() == SIZE
+    await upload_whole_file_over_tls(https_upload, trusting, data_file, payload)
     assert calls > 2
     assert executor.reads() == ["pread"] * (calls // 2)
 
