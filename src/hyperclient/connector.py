@@ -191,6 +191,23 @@ class Connection:
             self._connector._release_detached(self._key, protocol)
 
 
+@functools.cache
+def default_max_idle() -> int:
+    """How many idle connections a connector keeps over all endpoints: a quarter of the
+    process's file-descriptor limit (``RLIMIT_NOFILE``), at least 64, so that idle
+    sockets leave room for everything else the program opens (urllib3 bounds its pools
+    likewise, with ``num_pools``). Read once per process."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # pragma: no cover  # Windows
+        return 1024
+    if soft == resource.RLIM_INFINITY or soft <= 0:  # pragma: no cover
+        return 16384
+    return max(64, soft // 4)
+
+
 class BaseConnector:
     """Base class of all connectors: pooling, limits and keep-alive.
 
@@ -254,7 +271,7 @@ class BaseConnector:
         if total_limit is not None:
             total = total_limit or None
         self._pool: Pool[ConnectionKey, ResponseHandler, _Waiter] = Pool(
-            limit_per_key=per_key, total_limit=total
+            limit_per_key=per_key, total_limit=total, max_idle=default_max_idle()
         )
         self._protocol_kwargs = {
             "max_line_size": max_line_size,

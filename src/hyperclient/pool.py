@@ -77,12 +77,18 @@ class Pool(Generic[K, C, W]):
     Args:
         limit_per_key: most connections in use per key; None for no cap.
         total_limit: most connections in use over all keys; None for no cap.
+        max_idle: most idle connections over all keys; beyond it the one closest to
+            expiry is given back for closing. None for no cap.
     """
 
-    def __init__(self, *, limit_per_key: int | None, total_limit: int | None) -> None:
+    def __init__(
+        self, *, limit_per_key: int | None, total_limit: int | None, max_idle: int | None = None
+    ) -> None:
         self.limit_per_key = limit_per_key or None
         self.total_limit = total_limit or None
+        self.max_idle = max_idle
         self._idle: dict[K, list[tuple[C, float]]] = {}
+        self._idle_total = 0
         self._in_use: dict[K, int] = {}
         self._in_use_total = 0
         self._waiters: dict[K, collections.deque[W]] = {}
@@ -107,6 +113,7 @@ class Pool(Generic[K, C, W]):
         dead: list[C] | None = None  # a list only once a dead connection is met
         while stack:
             conn, expires_at = stack.pop()
+            self._idle_total -= 1
             if expires_at > now and conn.is_reusable():
                 if not stack:
                     del self._idle[key]
@@ -171,6 +178,13 @@ class Pool(Generic[K, C, W]):
                 self._idle[key] = [(conn, expires_at)]
             else:
                 stack.append((conn, expires_at))
+            self._idle_total += 1
+            if self.max_idle is not None and self._idle_total > self.max_idle:
+                evicted = [self._evict_idle()]
+                if not self._waiters:
+                    return _NONE, evicted
+                grants, dead = self._grant_free_slots(key, now)
+                return grants, [*evicted, *dead]
             # The freed slot may serve another key's waiter (total_limit).
             return self._grant_free_slots(key, now) if self._waiters else (_NONE, _NONE)
         if not self._waiters:
@@ -209,6 +223,7 @@ class Pool(Generic[K, C, W]):
                 self._idle[key] = keep
             else:
                 del self._idle[key]
+        self._idle_total -= len(dead)
         return dead, next_expiry
 
     def drain(self) -> tuple[list[C], list[W]]:
@@ -216,6 +231,7 @@ class Pool(Generic[K, C, W]):
         idle = [conn for stack in self._idle.values() for conn, _ in stack]
         waiters = [w for queue in self._waiters.values() for w in queue]
         self._idle.clear()
+        self._idle_total = 0
         self._waiters.clear()
         return idle, waiters
 
@@ -301,6 +317,20 @@ class Pool(Generic[K, C, W]):
         if stats is None:
             stats = self._stats[key] = EndpointStats()
         return stats
+
+    def _evict_idle(self) -> C:
+        """Remove an idle connection and return it: of each key's longest idle one (a
+        stack's bottom: stacks are in release order), the one closest to expiry.
+
+        A client that meets ever new hosts (a crawler) would otherwise hold a socket per
+        host until its keep-alive runs out, and run out of file descriptors first."""
+        key = min(self._idle, key=lambda k: self._idle[k][0][1])
+        stack = self._idle[key]
+        conn, _ = stack.pop(0)
+        if not stack:
+            del self._idle[key]
+        self._idle_total -= 1
+        return conn
 
     def _pop_waiter(self, key: K) -> W | None:
         queue = self._waiters.get(key)

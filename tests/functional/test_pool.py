@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 import hyperclient
 from hyperclient import ClientSession, TCPConnector
@@ -554,3 +555,35 @@ async def test_cancelled_in_a_connection_trace_gives_the_slot_back(
             async with session.get(url("/json")) as resp:
                 assert resp.status == 200
         assert [s.in_use for s in connector.stats().values()] == [0]
+
+
+async def test_idle_connections_are_capped_over_all_endpoints(
+    aiohttp_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client meeting ever new endpoints keeps no more idle sockets than the cap (a
+    quarter of RLIMIT_NOFILE by default; 2 here): the one closest to expiry is closed."""
+    monkeypatch.setattr(hyperclient.connector, "default_max_idle", lambda: 2)
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="hi")
+
+    apps = []
+    for _ in range(4):
+        app = web.Application()
+        app.router.add_get("/", hello)
+        apps.append(await aiohttp_server(app))
+    before = open_fds()
+    async with hyperclient.ClientSession() as session:
+        for server in apps:
+            async with session.get(f"http://127.0.0.1:{server.port}/") as resp:
+                assert await resp.text() == "hi"
+        assert session.connector is not None
+        stats = session.connector.stats()
+        assert sum(s.idle for s in stats.values()) == 2
+        assert sum(s.created for s in stats.values()) == 4
+        # Two idle sockets each side (the servers live here too); without the cap, four.
+        for _ in range(100):
+            if open_fds() <= before + 4:
+                break
+            await asyncio.sleep(0.01)
+        assert open_fds() == before + 4

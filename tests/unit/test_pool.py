@@ -296,3 +296,27 @@ def test_counts_of_quiet_endpoints_are_not_kept_for_ever() -> None:
     conn, _ = pool.take_idle("idle", now=0.0)
     assert conn is idle_conn
     assert pool.stats()["idle"].reused == 1
+
+
+def test_idle_connections_over_all_keys_are_capped() -> None:
+    """Beyond max_idle, the idle connection closest to expiry is given back to close."""
+    pool: Pool[str, FakeConn, FakeWaiter] = Pool(limit_per_key=None, total_limit=None, max_idle=3)
+    conns = {name: FakeConn(name) for name in ("a1", "a2", "b1", "c1", "d1")}
+    released: list[FakeConn] = []
+    for name, expires_at in (("a1", 10.0), ("b1", 5.0), ("a2", 20.0), ("c1", 30.0), ("d1", 40.0)):
+        key = name[0]
+        assert pool.try_reserve(key)
+        grants, to_close = pool.release(key, conns[name], keep=True, expires_at=expires_at, now=0.0)
+        assert grants == ()
+        released += to_close
+    # b1 (expires at 5) went first, then a1 (10): the bottom of a's stack.
+    assert released == [conns["b1"], conns["a1"]]
+    assert pool.idle_count() == pool._idle_total == 3
+    assert pool.take_idle("a", now=0.0) == (conns["a2"], ())
+    assert pool.idle_count() == pool._idle_total == 2
+    dead, _ = pool.expire(now=35.0)
+    assert dead == [conns["c1"]]
+    assert pool.idle_count() == pool._idle_total == 1
+    idle, _ = pool.drain()
+    assert idle == [conns["d1"]]
+    assert pool._idle_total == 0
