@@ -445,13 +445,16 @@ class ClientResponse:
                 )
             parts.append(chunk)
 
-    async def text(self, encoding: str | None = None, errors: str = "strict") -> str:
+    async def text(
+        self, encoding: str | None = None, errors: str = "strict", *, max_size: int | None = None
+    ) -> str:
         """The body decoded with *encoding*, the Content-Type charset, or UTF-8.
 
         Without a declared charset, a body that is not valid UTF-8 is decoded as Latin-1,
-        which never fails.
+        which never fails. *max_size* is :meth:`read`'s (a compressed body from a server
+        you do not trust can inflate a thousandfold and more).
         """
-        body = await self.read()
+        body = await self.read(max_size=max_size)
         if encoding is not None:
             return body.decode(encoding, errors)
         charset = self.charset
@@ -473,14 +476,16 @@ class ClientResponse:
         encoding: str | None = None,
         loads: Callable[[str], Any] = json.loads,
         content_type: str | None = "application/json",
+        max_size: int | None = None,
     ) -> Any:
         """The body parsed as JSON; None for an empty body.
 
         Raises:
             ContentTypeError: the media type is not *content_type* (or ``+json``); pass
                 ``content_type=None`` to skip the check.
+            ClientPayloadError: the body (decoded) is longer than *max_size* bytes.
         """
-        body = await self.read()
+        body = await self.read(max_size=max_size)
         if content_type:
             mtype = self.content_type
             if not (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -699,3 +700,30 @@ async def test_read_max_size(raw_server: Any) -> None:
         async with session.get(srv.url) as resp:
             with pytest.raises(hyperclient.ClientPayloadError, match="max_size"):
                 await resp.read(max_size=99)
+
+
+async def test_text_and_json_take_max_size_against_a_compression_bomb(
+    aiohttp_server: Start,
+) -> None:
+    """32 MiB of JSON that gzip packs into about 32 KB: text() and json() refuse it past
+    max_size, after inflating no more than about that much."""
+    packed = gzip.compress(b'{"a": "' + b" " * (32 * 2**20) + b'"}', 9)
+    assert len(packed) < 64_000
+
+    async def bomb(request: web.Request) -> web.Response:
+        return web.Response(
+            body=packed,
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        )
+
+    app = web.Application()
+    app.router.add_get("/", bomb)
+    server = await aiohttp_server(app)
+    url = f"http://127.0.0.1:{server.port}/"
+    async with ClientSession() as session:
+        for take in ("text", "json"):
+            async with session.get(url) as resp:
+                with pytest.raises(hyperclient.ClientPayloadError, match="max_size"):
+                    await getattr(resp, take)(max_size=2**20)
+        async with session.get(url) as resp:
+            assert (await resp.json(max_size=2**26))["a"] == " " * (32 * 2**20)
