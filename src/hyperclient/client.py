@@ -37,7 +37,7 @@ from .auth import BasicAuth, DigestAuth, origin_of
 from .client_middleware_digest_auth import DigestAuthMiddleware
 from .client_middlewares import ClientMiddlewareType, build_client_middlewares
 from .connector import BaseConnector, ProxyConnector, TCPConnector, _Closing
-from .cookies import AbstractCookieJar, CookieJar
+from .cookies import MAX_COOKIES_TOTAL, AbstractCookieJar, CookieJar
 from .errors import (
     ClientError,
     ClientOSError,
@@ -1283,10 +1283,15 @@ class ClientSession:
         self._cookie_jar.update_cookies_from_headers(values, resp.url)
         connector = self._connector
         if connector is not None and connector.share_cookies:
-            if connector.cookies is None:
-                connector.cookies = SimpleCookie()
+            shared = connector.cookies
+            if shared is None:
+                shared = connector.cookies = SimpleCookie()
             for name, morsel in resp.cookies.items():
-                connector.cookies[name] = morsel
+                if name not in shared and len(shared) >= MAX_COOKIES_TOTAL:
+                    # Bounded as the jar is: the oldest name goes (a server could send
+                    # new names for ever).
+                    del shared[next(iter(shared))]
+                shared[name] = morsel
 
     def _redirect_target(self, url: URL, location: str) -> URL:
         try:

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 import hyperclient
-from hyperclient import ClientSession, ClientTimeout, TCPConnector
+from hyperclient import ClientSession, ClientTimeout, DummyCookieJar, TCPConnector
 
 from ..conftest import MS, TOO_BIG, RawServer, assert_pool_empty, read_request, stall
 from .conftest import checked_digest
@@ -688,6 +688,35 @@ async def test_share_cookies_keeps_its_deprecated_meaning(aiohttp_server: Start)
     async with ClientSession(connector=connector) as second:
         async with second.get(url) as resp:
             assert await resp.text() == "shared=yes"
+
+
+async def test_shared_cookies_are_bounded_as_the_jar_is(aiohttp_server: Start) -> None:
+    """A server sending new cookie names for ever cannot grow the connector's deprecated
+    shared store past the jar's 3,000 cookies: the oldest names go."""
+    sent = 0
+
+    async def setter(request: web.Request) -> web.Response:
+        nonlocal sent
+        resp = web.Response(text="ok")
+        for _ in range(100):
+            resp.set_cookie(f"c{sent}", "v")
+            sent += 1
+        return resp
+
+    # The shared cookies go back in each request: a Cookie header of up to 30 KB.
+    app = web.Application(handler_args={"max_field_size": 2**20})
+    app.router.add_get("/", setter)
+    server = await aiohttp_server(app)
+    with pytest.warns(DeprecationWarning, match="share_cookies"):
+        connector = TCPConnector(share_cookies=True)
+    async with ClientSession(connector=connector, cookie_jar=DummyCookieJar()) as session:
+        for _ in range(31):
+            async with session.get(f"http://127.0.0.1:{server.port}/") as resp:
+                await resp.read()
+    assert connector.cookies is not None
+    assert len(connector.cookies) == 3000
+    assert "c3099" in connector.cookies
+    assert "c99" not in connector.cookies
 
 
 async def test_read_max_size(raw_server: Any) -> None:
