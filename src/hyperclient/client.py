@@ -55,7 +55,7 @@ from .proxy import proxy_for as proxy_from_env
 from .proxy import split_credentials
 from .request import ClientRequest, make_url
 from .response import ClientResponse
-from .timers import CoarseTimers, Expiring, coarse_timers
+from .timers import CoarseTimers, Timeout, coarse_timers
 from .tls import legacy_fingerprint
 from .tracing import Trace, TraceConfig
 from .values import DEFAULT_TIMEOUT, ClientTimeout, HttpVersion, HttpVersion11
@@ -93,14 +93,14 @@ _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELET
 _TEMPLATES_PER_SESSION = 256
 
 
-class _Deadline:
+class _Deadline(Timeout):
     """The ``total`` budget of one request: one timer for the request and its body.
 
     While the request is in flight it cancels the task (turned into a timeout by
     ``_request``); once the response is returned it fails the body stream instead.
     """
 
-    __slots__ = ("_bucket", "_handle", "_response", "_task", "fired", "timeout")
+    __slots__ = ("_response", "_task", "fired", "timeout")
 
     def __init__(
         self,
@@ -113,18 +113,11 @@ class _Deadline:
         self.fired = False
         self._task = asyncio.current_task(loop)
         self._response: weakref.ref[ClientResponse] | None = None
-        when = loop.time() + timeout
-        # Exactly one of the two is set while armed: a wheel bucket or a loop timer.
-        self._bucket: set[Expiring] | None = None
-        self._handle: asyncio.TimerHandle | None = None
-        if timeout >= ceil_threshold:
-            self._bucket = wheel.add(self, when)
-        else:
-            self._handle = loop.call_at(when, self.expire)
+        self._arm(loop, timeout, ceil_threshold, wheel)
 
     def expire(self) -> None:
         """The budget ran out."""
-        self._handle = self._bucket = None
+        self._disarm()
         self.fired = True
         if self._response is None:
             if self._task is not None:
@@ -140,23 +133,12 @@ class _Deadline:
 
     def hand_to(self, response: ClientResponse) -> None:
         """From now on the budget covers reading *response*'s body."""
-        if response.content.is_eof() or (self._handle is None and self._bucket is None):
+        if response.content.is_eof() or not self.armed:
             self.cancel()
             return
         # Weakly, so that a response its owner drops can still be collected.
         self._response = weakref.ref(response)
         response._timer = self
-
-    def cancel(self) -> None:
-        """The request finished in time."""
-        bucket = self._bucket
-        if bucket is not None:
-            # A bucket that already fired is no longer in the wheel: discarding is harmless.
-            self._bucket = None
-            bucket.discard(self)
-        elif self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
 
 
 class _SessionCookies(SimpleCookie):

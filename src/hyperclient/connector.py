@@ -52,7 +52,7 @@ from .proxy import (
 )
 from .resolver import AbstractResolver, ResolveResult, ThreadedResolver, ip_family
 from .socks import REPLY_ERRNO, SocksHandshake
-from .timers import coarse_timers
+from .timers import Timeout
 from .tls import SSLSetting, legacy_fingerprint, load_context
 from .values import ClientTimeout, ConnectionKey, Fingerprint
 
@@ -1407,12 +1407,8 @@ async def _selector_connect(
     fd = sock.fileno()
     done: asyncio.Future[None] = loop.create_future()
     loop.add_writer(fd, _set_done, done)
-    timer: asyncio.TimerHandle | _ConnectTimeout | None = None
-    if timeout is not None:
-        if timeout >= ceil_threshold:  # the usual 30 s: a set insertion, not a loop timer
-            timer = _ConnectTimeout(loop, done, timeout)
-        else:
-            timer = loop.call_later(timeout, _time_out, done, timeout)
+    # The usual 30 s against a 5 s threshold: a set insertion, not a loop timer.
+    timer = None if timeout is None else _ConnectTimeout(loop, done, timeout, ceil_threshold)
     try:
         await done
     finally:
@@ -1437,28 +1433,26 @@ def _set_done(done: asyncio.Future[None]) -> None:
         done.set_result(None)
 
 
-class _ConnectTimeout:
-    """A connect's deadline in the loop's coarse timers (see ``timers``)."""
+class _ConnectTimeout(Timeout):
+    """A TCP connect's deadline: fails *done* with ``TimeoutError``."""
 
-    __slots__ = ("_bucket", "done", "timeout")
+    __slots__ = ("done", "timeout")
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, done: asyncio.Future[None], timeout: float
+        self,
+        loop: asyncio.AbstractEventLoop,
+        done: asyncio.Future[None],
+        timeout: float,
+        ceil_threshold: float,
     ) -> None:
         self.done = done
         self.timeout = timeout
-        self._bucket = coarse_timers(loop).add(self, loop.time() + timeout)
+        self._arm(loop, timeout, ceil_threshold)
 
     def expire(self) -> None:
-        _time_out(self.done, self.timeout)
-
-    def cancel(self) -> None:
-        self._bucket.discard(self)  # harmless once the bucket fired
-
-
-def _time_out(done: asyncio.Future[None], timeout: float) -> None:
-    if not done.done():
-        done.set_exception(TimeoutError(f"TCP connect took longer than {timeout}s"))
+        self._disarm()
+        if not self.done.done():
+            self.done.set_exception(TimeoutError(f"TCP connect took longer than {self.timeout}s"))
 
 
 async def _connect_first(

@@ -16,7 +16,7 @@ import math
 import weakref
 from typing import Protocol
 
-__all__ = ("CoarseTimers", "Expiring", "coarse_timers")
+__all__ = ("CoarseTimers", "Expiring", "Timeout", "coarse_timers")
 
 
 class Expiring(Protocol):
@@ -87,3 +87,51 @@ def coarse_timers(loop: asyncio.AbstractEventLoop) -> CoarseTimers:
         timers = CoarseTimers(loop)
         _timers[loop] = weakref.ref(timers)
     return timers
+
+
+class Timeout:
+    """Base of a deadline told ``expire()`` once: armed in the loop's coarse timers when
+    it is at least ``ceil_threshold`` away (then it may fire up to a second late), else on
+    an exact loop timer. The one place that makes that choice."""
+
+    __slots__ = ("_bucket", "_handle")
+
+    def _arm(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        timeout: float,
+        ceil_threshold: float,
+        timers: CoarseTimers | None = None,
+    ) -> None:
+        """Arm for *timeout* seconds from now; *timers*: the loop's, when already at hand."""
+        when = loop.time() + timeout
+        # Exactly one of the two is set while armed: a bucket or a loop timer.
+        self._bucket: set[Expiring] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        if timeout >= ceil_threshold:
+            self._bucket = (timers or coarse_timers(loop)).add(self, when)
+        else:
+            self._handle = loop.call_at(when, self.expire)
+
+    def expire(self) -> None:  # pragma: no cover  # every subclass has its own
+        raise NotImplementedError
+
+    @property
+    def armed(self) -> bool:
+        """Whether it is still to fire (neither fired nor cancelled)."""
+        return self._bucket is not None or self._handle is not None
+
+    def _disarm(self) -> None:
+        """Forget the timer (it fired)."""
+        self._bucket = self._handle = None
+
+    def cancel(self) -> None:
+        """Do not fire; harmless after firing."""
+        bucket = self._bucket
+        if bucket is not None:
+            # A bucket that already fired is no longer in the timers: discarding is harmless.
+            self._bucket = None
+            bucket.discard(self)
+        elif self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
