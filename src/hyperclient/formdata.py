@@ -395,10 +395,7 @@ def file_size(file: Any, start: int) -> int | None:
     """
     fd = None
     if type(file) in _PLAIN_FILES:
-        try:
-            fd = file.fileno()
-        except (OSError, ValueError):  # io.UnsupportedOperation: a buffer over BytesIO
-            pass
+        fd = _descriptor(file)
     elif _decompresses(file):  # (asked only here: no plain file is one)
         return None
     if fd is not None:
@@ -428,13 +425,13 @@ _DECOMPRESSING_READERS = (
 )
 
 
-def _has_descriptor(file: Any) -> bool:
-    """Whether *file* is backed by a descriptor (a buffer over ``BytesIO`` is not)."""
+def _descriptor(file: Any) -> int | None:
+    """The descriptor behind a plain *file*, or None (a buffer over ``BytesIO`` has none)."""
     try:
-        file.fileno()
+        fd: int = file.fileno()
     except (OSError, ValueError):  # io.UnsupportedOperation
-        return False
-    return True
+        return None
+    return fd
 
 
 def _decompresses(file: Any) -> bool:
@@ -461,7 +458,7 @@ async def read_announced(
         RuntimeError: the file ended before *size* bytes.
     """
     base: int | None = None
-    if _PREAD and type(file) in _PLAIN_FILES and file.seekable() and _has_descriptor(file):
+    if _PREAD and type(file) in _PLAIN_FILES and file.seekable() and _descriptor(file) is not None:
         # (A BufferedRandom's unflushed writes all lie before its position.)
         base = file.tell()
     sent = 0
