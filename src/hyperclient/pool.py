@@ -179,14 +179,13 @@ class Pool(Generic[K, C, W]):
             else:
                 stack.append((conn, expires_at))
             self._idle_total += 1
+            # The freed slot may serve another key's waiter (total_limit), with an idle
+            # connection of its key: granted first, so that eviction never closes one a
+            # waiter could have reused.
+            grants, dead = self._grant_free_slots(key, now) if self._waiters else (_NONE, _NONE)
             if self.max_idle is not None and self._idle_total > self.max_idle:
-                evicted = [self._evict_idle()]
-                if not self._waiters:
-                    return _NONE, evicted
-                grants, dead = self._grant_free_slots(key, now)
-                return grants, [*evicted, *dead]
-            # The freed slot may serve another key's waiter (total_limit).
-            return self._grant_free_slots(key, now) if self._waiters else (_NONE, _NONE)
+                dead = [*dead, self._evict_idle()]
+            return grants, dead
         if not self._waiters:
             return _NONE, ([conn] if conn is not None else _NONE)
         grants, dead = self._grant_free_slots(key, now)
