@@ -330,18 +330,19 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         """The application took a message that cost *size*: resume reading if drained
         (first the messages already read, then the socket)."""
         self._buffered -= size
-        if self._reading_paused and self._buffered <= self._limit // 2:
-            self._reading_paused = False
-            if self._reader.buffered:
-                # Parsed later, not inside the receive() that called us (a close frame
-                # among them would end the connection under the application's feet).
-                self._reading_paused = True
-                if not self._parse_scheduled:
-                    self._parse_scheduled = True
-                    self._loop.call_soon(self._parse_held)
-                return
-            if self.transport is not None:
-                self.transport.resume_reading()
+        if not self._reading_paused or self._buffered > self._limit // 2:
+            return
+        if self._reader.buffered:
+            # Parsed later, not inside the receive() that called us (a close frame among
+            # them would end the connection under the application's feet); reading stays
+            # paused until then.
+            if not self._parse_scheduled:
+                self._parse_scheduled = True
+                self._loop.call_soon(self._parse_held)
+            return
+        self._reading_paused = False
+        if self.transport is not None:
+            self.transport.resume_reading()
 
     def _parse_held(self) -> None:
         """Parse what waited in the reader while reading was paused, then read again."""
