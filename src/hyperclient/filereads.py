@@ -50,17 +50,17 @@ async def read_file(file: Any, n: int, offset: int | None) -> Any:
     A piece read by a thread is lost if the caller is cancelled meanwhile (the thread
     finishes the read): the body is abandoned then, as for any partial send.
     """
-    loop = asyncio.get_running_loop()
+    # (The loop is asked for only on the way to a thread: on 3.11 each ask is a getpid().)
     if offset is None:
         if isinstance(file, _IN_MEMORY):
             return file.read(n)
-        return await loop.run_in_executor(None, file.read, n)
+        return await asyncio.get_running_loop().run_in_executor(None, file.read, n)
     fd = file.fileno()  # ValueError once closed, as read() raises
     if _NOWAIT:
         data = _read_cached(fd, n, offset)
         if data is not None:
             return data
-    return await loop.run_in_executor(None, os.pread, fd, n, offset)
+    return await asyncio.get_running_loop().run_in_executor(None, os.pread, fd, n, offset)
 
 
 def _read_cached(fd: int, n: int, offset: int) -> bytes | None:
