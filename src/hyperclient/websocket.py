@@ -1087,6 +1087,9 @@ async def _connect(
             message=exc.message,
             headers=resp.headers,
         ) from exc
+    except BaseException:
+        resp.close()  # whatever went wrong, the upgraded socket must not stay open
+        raise
     conn = resp.connection
     http_protocol = conn.protocol if conn is not None else None
     if conn is None or http_protocol is None:

@@ -486,7 +486,11 @@ class FrameReader:
             except UnicodeDecodeError as exc:
                 offset = self._msg_size - len(payload)
                 raise _invalid_utf8("text message", exc, offset) from exc
-            self._utf8_tail = payload[used:]
+            rest = self._utf8_tail = payload[used:]
+            if rest and rest[0] == 0xED and len(rest) > 1 and rest[1] > 0x9F:
+                # CPython's decoder waits for a third byte before refusing ED A0..BF,
+                # which can only start a surrogate (RFC 3629 §4): refuse it now.
+                self._refuse_utf8(rest)
             so_far = self._text_so_far
             if so_far is None and fin:  # a whole message in one frame: the common case
                 self._msg_opcode = None
@@ -512,8 +516,21 @@ class FrameReader:
         self._binary_so_far = None
         return _new_tuple(WSMessage, (WSMsgType.BINARY, bytes(whole), ""))
 
+    def _refuse_utf8(self, rest: bytes) -> None:
+        """Raise the 1007 error for the invalid sequence *rest* ending the message so far."""
+        try:
+            _utf8_decode(rest, "strict", True)
+        except UnicodeDecodeError as exc:
+            raise _invalid_utf8("text message", exc, self._msg_size - len(rest)) from exc
+
     def _inflate(self, payload: bytes, fin: bool) -> bytes:
         """Decompress one frame of a compressed message, within ``max_msg_size``."""
+        if fin and not self._msg_wire_size:
+            # A compressed message with no payload at all (RFC 7692 §7.2.3.6 asks for a
+            # 0x00 octet): the sync-flush tail alone would start a stored block whose
+            # length is read from the next message's bytes, garbling every message after
+            # it. It is the empty message, and the inflater is left as it was.
+            return b""
         inflater = self._inflater
         if inflater is None:
             inflater = self._inflater = zlib.decompressobj(wbits=_inflate_window(self._compress))

@@ -291,6 +291,8 @@ def _check_deflate(
 ) -> HandshakeResult:
     """Check the server's permessage-deflate response against our offer (RFC 7692 §7.1)."""
     extensions = _parse_extensions(value, status)
+    if not extensions:
+        return HandshakeResult(protocol=protocol)  # only empty list elements: none chosen
     for name, _ in extensions:
         if not compress or name.lower() != _PMD:
             # RFC 6455 §9.1: the server may only accept extensions the client offered.

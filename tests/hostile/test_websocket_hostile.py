@@ -741,6 +741,47 @@ async def test_handshake_missing_upgrade(raw_server: StartServer) -> None:
     assert (err.status, err.message) == (101, "missing upgrade header")
 
 
+async def test_handshake_extensions_of_empty_elements(raw_server: StartServer) -> None:
+    # RFC 9110 §5.6.1: "," names no extension; ws_connect raised IndexError and left the
+    # upgraded socket open.
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer, b"Sec-WebSocket-Extensions: , ,\r\n")
+        opcode, payload = await read_frame(reader)
+        writer.write(frame(opcode, payload))
+        await read_close(reader)
+        writer.write(frame(0x8, close_payload(1000)))
+        writer.close()
+
+    server = await raw_server(script)
+    async with hyperclient.ClientSession() as session:
+        async with session.ws_connect(ws_url(server)) as ws:
+            assert ws.compress == 0
+            await ws.send_str("plain")
+            assert (await ws.receive()).data == "plain"
+
+
+async def test_handshake_unexpected_failure_closes_the_socket(
+    raw_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Any exception from the response check (a bug, simulated here) must not leave the
+    # upgraded connection open.
+    eof = asyncio.get_running_loop().create_future()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        eof.set_result(await reader.read())
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug in check_response")
+
+    monkeypatch.setattr("hyperclient.websocket.check_response", broken)
+    server = await raw_server(script)
+    async with hyperclient.ClientSession() as session:
+        with pytest.raises(RuntimeError, match="bug in check_response"):
+            await session.ws_connect(ws_url(server))
+        assert await asyncio.wait_for(eof, 2) == b""
+
+
 async def test_handshake_unexpected_extension(raw_server: StartServer) -> None:
     err = await handshake_error(
         raw_server,

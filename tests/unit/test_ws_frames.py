@@ -537,6 +537,21 @@ def test_reader_fails_fast_on_invalid_utf8_before_message_ends() -> None:
     assert isinstance(info.value.__cause__, UnicodeDecodeError)
 
 
+def test_reader_fails_fast_on_a_surrogate_prefix() -> None:
+    # ED A0..BF can only begin a surrogate (U+D800..DFFF), never valid UTF-8 (RFC 3629
+    # §4): refused when its fragment arrives, not when the next one does.
+    for second in (0xA0, 0xBF):
+        reader = FrameReader()
+        reader.receive_data(server_frame(TEXT, b"ok\xed" + bytes([second]), fin=False))
+        with pytest.raises(WebSocketError) as info:
+            reader.next_message()
+        assert info.value.code == 1007
+        assert str(info.value) == ("invalid utf-8 in text message at byte 2: b'\\xed'")
+    # ED 80..9F is a valid start (U+D000..D7FF), completed by the next fragment.
+    data = server_frame(TEXT, b"ok\xed\x9f", fin=False) + server_frame(CONT, b"\xbf!")
+    check_all_splits(data, [msg(WSMsgType.TEXT, "ok\ud7ff!")])
+
+
 def test_reader_stays_failed() -> None:
     reader = FrameReader()
     reader.receive_data(server_frame(0x3, b""))
@@ -640,6 +655,24 @@ def test_reader_deflate_rfc7692_examples() -> None:
     check_all_splits(b"\xc1\x01\x00", [msg(WSMsgType.TEXT, "")], compress=15)
     # §7.2.3.4: a block with BFINAL set.
     check_all_splits(b"\xc1\x07\xf3\x48\xcd\xc9\xc9\x07\x00", [hello], compress=15)
+
+
+def test_reader_deflate_empty_compressed_payload_is_an_empty_message() -> None:
+    # RSV1 with no payload at all: the sync-flush tail alone would leave the inflater
+    # inside a stored block 0xff00 bytes long, and later messages came out garbled.
+    hello = msg(WSMsgType.BINARY, b"hello")
+    empty = msg(WSMsgType.BINARY, b"")
+    after = server_deflate_stream([b"hello", b"hello"])
+    data = server_frame(BINARY, b"", rsv=RSV1) + server_frame(BINARY, b"\x00", rsv=RSV1) + after
+    check_all_splits(data, [empty, empty, hello, hello], compress=15)
+    # Also as empty fragments, and after a message (context kept).
+    data = (
+        server_deflate_stream([b"hello"])
+        + server_frame(BINARY, b"", fin=False, rsv=RSV1)
+        + server_frame(CONT, b"")
+        + after
+    )
+    check_all_splits(data, [hello, empty, hello, hello], compress=15)
 
 
 def test_reader_deflate_context_takeover_across_messages() -> None:

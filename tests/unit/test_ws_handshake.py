@@ -216,6 +216,12 @@ def test_check_response_no_extension_when_offered() -> None:
     assert check_response(101, response(), KEY, (), 15).compress == 0
     empty = response(("Sec-WebSocket-Extensions", ""))
     assert check_response(101, empty, KEY, (), 15).compress == 0
+    # RFC 9110 §5.6.1: a list of empty elements names no extension (this raised
+    # IndexError), with compression offered or not.
+    for value in (",", " , , ", ",,"):
+        commas = response(("Sec-WebSocket-Extensions", value))
+        assert check_response(101, commas, KEY, (), 15) == HandshakeResult(protocol=None)
+        assert check_response(101, commas, KEY, (), 0) == HandshakeResult(protocol=None)
 
 
 # -- response checks: failures ------------------------------------------------------------
