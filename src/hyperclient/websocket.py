@@ -78,8 +78,8 @@ class ClientWSTimeout:
 
     Attributes:
         ws_receive: the longest ``receive()`` waits for a message.
-        ws_close: the longest ``close()`` waits for the server's close frame; it also
-            bounds the opening handshake.
+        ws_close: the longest ``close()`` waits for the server's close frame and for
+            the server to close the TCP connection; it also bounds the opening handshake.
     """
 
     ws_receive: float | None = None
@@ -125,6 +125,10 @@ _OPEN: Final = _State.OPEN
 _CLOSING: Final = _State.CLOSING
 _CLOSED_STATE: Final = _State.CLOSED
 
+# How long the server gets to close the TCP connection after the closing handshake when
+# the WebSocket's close timeout is None (otherwise that timeout is used).
+_EOF_TIMEOUT: Final = 10.0
+
 
 def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
     """Timer callback of ``receive(timeout=...)``."""
@@ -144,6 +148,8 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         heartbeat: seconds without receiving anything before we ping; the connection
             fails if nothing arrives within half of that after the ping.
         limit: bytes of undelivered messages above which reading pauses.
+        eof_timeout: seconds to wait, once the close frames have crossed, for the
+            server to close the TCP connection before we do.
     """
 
     def __init__(
@@ -156,6 +162,7 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         autoping: bool = True,
         heartbeat: float | None = None,
         limit: int = DEFAULT_LIMIT,
+        eof_timeout: float = _EOF_TIMEOUT,
     ) -> None:
         self._loop = loop
         self.transport: asyncio.Transport | None = None
@@ -183,7 +190,10 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         self.close_code: int | None = None
         #: Why the connection failed, if it did.
         self.exception: BaseException | None = None
+        # Resolved when the socket is gone (not when the closing handshake is over).
         self._closed: asyncio.Future[None] = loop.create_future()
+        self._eof_timeout = eof_timeout
+        self._eof_timer: asyncio.TimerHandle | None = None
         self._heartbeat = heartbeat
         self._last_received = 0.0
         self._ping_sent_at: float | None = None
@@ -257,6 +267,12 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
                 self.exception = err
         self._fail_senders("connection lost while writing")
         self._finish()
+        timer = self._eof_timer
+        if timer is not None:
+            self._eof_timer = None
+            timer.cancel()
+        if not self._closed.done():
+            self._closed.set_result(None)
 
     # -- what the response object uses -----------------------------------------------------------
 
@@ -388,6 +404,37 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         else:
             transport.close()
 
+    def end_handshake(self, reply: bytes | None) -> None:
+        """The close frames have crossed (RFC 6455 §7.1.2), after our *reply* if given:
+        the WebSocket is closed. The server should now close the TCP connection, so
+        that it, not the client, keeps the TIME_WAIT state (§7.1.1); we close it
+        ourselves if it has not within ``eof_timeout`` seconds (§5.5.1 "SHOULD wait").
+        """
+        transport = self.transport
+        self._finish()
+        if transport is None or transport.is_closing():
+            return
+        if reply is not None:
+            transport.write(reply)
+        if self._reading_paused:
+            self._reading_paused = False  # the server's FIN must be seen
+            transport.resume_reading()
+        self._eof_timer = self._loop.call_later(self._eof_timeout, self.stop_waiting_for_eof)
+
+    def stop_waiting_for_eof(self) -> None:
+        """Close the socket of a closed WebSocket now, without waiting for the server."""
+        timer = self._eof_timer
+        if timer is not None:
+            self._eof_timer = None
+            timer.cancel()
+        transport = self.transport
+        if transport is None:
+            return
+        if transport.get_write_buffer_size():
+            transport.abort()  # a server that does not read would keep it open forever
+        else:
+            transport.close()
+
     def abort(self, close_code: int = _ABNORMAL_CLOSURE) -> None:
         """Drop the connection without a close frame (dead peer, timeout, GC)."""
         if self._state is not _CLOSED_STATE:
@@ -474,13 +521,13 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         self.close_code = code or _NO_STATUS_RECEIVED
         if self._state is _CLOSING:
             # The answer to our close frame (RFC 6455 §7.1.2): done.
-            self.close_now(None)
+            self.end_handshake(None)
             return
         self._push(msg)
         if self._autoclose:
             # RFC 6455 §5.5.1: reply with a close frame, echoing the status code.
             reply = self._writer.close(code if is_valid_close_code(code) else None)
-            self.close_now(reply)
+            self.end_handshake(reply)
 
     def _fail(self, code: int, exc: BaseException) -> None:
         """_Fail the WebSocket Connection_ (RFC 6455 §7.1.7) with close *code*."""
@@ -502,8 +549,8 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         if timer is not None:
             self._heartbeat_timer = None
             timer.cancel()
-        if not self._closed.done():
-            self._closed.set_result(None)
+        if self.transport is None and not self._closed.done():
+            self._closed.set_result(None)  # else connection_lost does, when the socket goes
         self._wake()
         self._fail_senders("cannot write to closing transport")
 
@@ -742,7 +789,7 @@ class ClientWebSocketResponse:
         if opcode != WSMsgType.CLOSE:
             conn.send(frame)
         elif conn.close_received and not conn.is_closed:
-            conn.close_now(frame)  # the server closed first (autoclose off): our reply ends it
+            conn.end_handshake(frame)  # the server closed first (autoclose off): our reply
         elif not conn.can_send:
             raise ClientConnectionResetError("cannot write to closing transport")
         else:
@@ -769,12 +816,15 @@ class ClientWebSocketResponse:
         conn = self._conn
         if not conn.is_closed:
             conn.close_now(self._writer.close(code, ""), code)
+        else:
+            conn.stop_waiting_for_eof()
 
     async def close(self, *, code: int = WSCloseCode.OK, message: bytes | str = b"") -> bool:
         """Close the WebSocket (RFC 6455 §7.1.2): send a close frame, await the server's.
 
-        Waits at most ``timeout.ws_close`` seconds for the server's close frame, then drops
-        the connection (``close_code`` 1006).
+        Waits at most ``timeout.ws_close`` seconds for the server's close frame and for
+        the server to close the TCP connection (RFC 6455 §7.1.1), then drops it
+        (``close_code`` 1006 if no close frame came).
 
         Args:
             code: the close code to send.
@@ -789,6 +839,9 @@ class ClientWebSocketResponse:
         """
         conn = self._conn
         if conn.is_closed:
+            # The handshake is over; the socket may still wait for the server's FIN
+            # (bounded by ``eof_timeout``): it is gone when close() returns.
+            await conn.wait_closed(None)
             return False
         if conn.is_closing:
             # Another close() (which gives up on its own), or send_frame(CLOSE) (nobody).
@@ -799,7 +852,8 @@ class ClientWebSocketResponse:
         frame = self._writer.close(code, reason)
         if conn.close_received:
             # The server closed first and autoclose is off: our reply ends it.
-            conn.close_now(frame)
+            conn.end_handshake(frame)
+            await conn.wait_closed(None)
             return True
         conn.start_closing(frame)
         try:
@@ -1108,7 +1162,13 @@ async def _connect(
         no_context_takeover=result.client_no_context_takeover,
     )
     ws_protocol = WebSocketProtocol(
-        loop, reader, writer, autoclose=autoclose, autoping=autoping, heartbeat=heartbeat
+        loop,
+        reader,
+        writer,
+        autoclose=autoclose,
+        autoping=autoping,
+        heartbeat=heartbeat,
+        eof_timeout=_EOF_TIMEOUT if ws_timeout.ws_close is None else ws_timeout.ws_close,
     )
     # The socket is ours now: free the pool slot without closing it.
     conn.detach()

@@ -295,7 +295,9 @@ async def test_server_close_frame(raw_server: StartServer, autoclose: bool) -> N
         # Anything after the close frame is ignored (RFC 6455 §5.5.1).
         writer.write(frame(0x1, b"after close"))
         got.append(await read_close(reader))
-        got.append(await reader.read())
+        # The client leaves closing the TCP connection to the server (RFC 6455 §7.1.1).
+        await asyncio.sleep(30 * MS)
+        got.append(reader.at_eof())
 
     server = await raw_server(script)
     async with hyperclient.ClientSession() as session:
@@ -306,6 +308,7 @@ async def test_server_close_frame(raw_server: StartServer, autoclose: bool) -> N
         assert ws.close_code == 4001
         if autoclose:
             assert ws.closed
+            assert not await ws.close()  # returns once the server has closed the socket
         else:
             assert not ws.closed
             with pytest.raises(hyperclient.ClientConnectionResetError):
@@ -314,9 +317,8 @@ async def test_server_close_frame(raw_server: StartServer, autoclose: bool) -> N
         assert ws.closed
         assert (await ws.receive()).type is WSMsgType.CLOSED
         assert ws.close_code == 4001
-    await asyncio.sleep(10 * MS)
     # autoclose echoes the server's code; the application chose 1000.
-    assert got == [4001 if autoclose else 1000, b""]
+    assert got == [4001 if autoclose else 1000, False]
 
 
 async def test_autoclose_off_receive_again_closes(raw_server: StartServer) -> None:
@@ -362,7 +364,6 @@ async def test_data_after_our_close_is_dropped(raw_server: StartServer) -> None:
         code = await read_close(reader)
         assert code == 1000
         writer.write(frame(0x1, b"late") + frame(0x8, close_payload(1000)))
-        await reader.read()
 
     server = await raw_server(script)
     async with hyperclient.ClientSession() as session:
@@ -370,6 +371,84 @@ async def test_data_after_our_close_is_dropped(raw_server: StartServer) -> None:
         assert await ws.close()
         assert ws.close_code == 1000
         assert (await ws.receive()).type is WSMsgType.CLOSED
+
+
+@pytest.mark.parametrize("first", ["client", "server"])
+async def test_the_server_closes_the_tcp_connection_first(
+    raw_server: StartServer, first: str
+) -> None:
+    # RFC 6455 §7.1.1: after the closing handshake the server closes first, so that the
+    # server, not the client, holds TIME_WAIT; the client waits for that (§5.5.1).
+    seen: list[Any] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        if first == "server":
+            writer.write(frame(0x8, close_payload(1000)))
+        seen.append(await read_close(reader))
+        if first == "client":
+            writer.write(frame(0x8, close_payload(1000)))
+        await asyncio.sleep(100 * MS)
+        seen.append(reader.at_eof())  # the client has not closed: False
+        writer.close()
+
+    server = await raw_server(script)
+    async with hyperclient.ClientSession() as session:
+        ws = await session.ws_connect(ws_url(server))
+        if first == "server":
+            assert (await ws.receive()).type is WSMsgType.CLOSE
+            assert ws.closed
+        before = open_fds()
+        started = time.monotonic()
+        assert await ws.close() is (first == "client")
+        assert time.monotonic() - started > 50 * MS  # close() waited for the server's FIN
+        # Both sockets are gone when it returns (the server runs in this process too).
+        assert open_fds() == before - 2
+        assert ws.close_code == 1000
+    assert seen == [1000, False]
+
+
+async def test_a_server_that_never_closes_is_closed_by_the_close_timeout(
+    raw_server: StartServer,
+) -> None:
+    ended: list[float] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        await read_close(reader)
+        writer.write(frame(0x8, close_payload(1000)))
+        sent = time.monotonic()
+        assert await reader.read() == b""  # waits for the client's FIN
+        ended.append(time.monotonic() - sent)
+
+    server = await raw_server(script)
+    timeout = hyperclient.ClientWSTimeout(ws_close=200 * MS)
+    async with hyperclient.ClientSession() as session:
+        ws = await session.ws_connect(ws_url(server), timeout=timeout)
+        assert await ws.close()
+        assert ws.close_code == 1000  # the handshake completed: not 1006
+        await asyncio.sleep(20 * MS)
+    assert len(ended) == 1
+    assert 100 * MS < ended[0] < 2000 * MS
+
+
+async def test_closing_the_session_does_not_wait_for_the_servers_fin(
+    raw_server: StartServer,
+) -> None:
+    ended = asyncio.get_running_loop().create_future()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        writer.write(frame(0x8, close_payload(1001)))
+        await read_close(reader)
+        ended.set_result(await reader.read())
+
+    server = await raw_server(script)
+    session = hyperclient.ClientSession()
+    ws = await session.ws_connect(ws_url(server))
+    assert (await ws.receive()).type is WSMsgType.CLOSE  # the socket now waits for a FIN
+    await session.close()
+    assert await asyncio.wait_for(ended, 1) == b""
 
 
 # -- write flow control ----------------------------------------------------------------------
