@@ -44,7 +44,7 @@ from .errors import (
     ClientResponseError,
     InvalidUrlRedirectClientError,
     NonHttpUrlRedirectClientError,
-    RedirectClientError,
+    RedirectBodyError,
     RemoteProtocolError,
     ServerDisconnectedError,
     ServerTimeoutError,
@@ -1036,9 +1036,9 @@ class ClientSession:
                 self._store_cookies(resp)
             if not allow_redirects or resp.status not in _REDIRECTS:
                 break
-            if head is None or head.location is None:
-                break
-            location = head.location.decode("utf-8", "surrogateescape")
+            if head is None or head.location is None or not head.location.strip():
+                break  # an empty Location names no other resource (as curl, aiohttp)
+            location = _location_text(head.location)
             history.append(resp)
             resp.release()
             if len(history) > max_redirects:
@@ -1055,10 +1055,11 @@ class ClientSession:
             new_url = self._redirect_target(url, location)
             method, data, headers = self._redirect_request(resp.status, method, data, headers, req)
             if origin_of(new_url) != origin_of(url):
-                # RFC 9110 §15.4: credentials are for the origin they were given for.
+                # RFC 9110 §15.4: credentials are for the origin they were given for; so is
+                # a Host set by hand (curl drops it too), which would name the old server.
                 auth = None
                 cookies = None
-                headers = _without(headers, _CREDENTIAL_HEADERS)
+                headers = _without(headers, _ORIGIN_BOUND_HEADERS)
             url = new_url
             options = options.for_redirect()
         resp._history = tuple(history)
@@ -1093,7 +1094,7 @@ class ClientSession:
         previous: ClientRequest | None,
     ) -> ClientRequest:
         if previous is not None and data is not None and not previous.is_replayable():
-            raise RedirectClientError(
+            raise RedirectBodyError(
                 f"cannot follow the redirect to {url}: the request body is a stream that "
                 "cannot be sent again (pass bytes or a seekable file)"
             )
@@ -1285,6 +1286,11 @@ class ClientSession:
             raise NonHttpUrlRedirectClientError(
                 location, f"refusing to follow a redirect to scheme {scheme!r}"
             )
+        if scheme and not target.raw_authority and location[len(scheme) + 1 :].startswith("//"):
+            # "http:///x" or "http://": an empty authority names no host; joined to the
+            # current URL it would quietly stay on this server. ("http:/x" without the
+            # "//" is a relative reference that keeps the scheme, RFC 3986 §5.4.2.)
+            raise InvalidUrlRedirectClientError(location, "redirect URL has no host")
         if not target.absolute or not scheme:
             target = url.join(target)
         if not target.raw_host:
@@ -1365,9 +1371,18 @@ def _limits(
 
 
 #: RFC 9110 §15.4: what must not follow a redirect to another origin.
-_CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
+_ORIGIN_BOUND_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization", "Host")
 #: What described a body that a redirect to GET no longer has.
 _BODY_HEADERS = ("Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding")
+
+
+def _location_text(raw: bytes) -> str:
+    """A ``Location`` value as text: UTF-8, or else its bytes over 0x7F percent-encoded, as
+    curl sends them (decoded as Latin-1 or with escapes, yarl would change or drop them)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "".join(chr(byte) if byte < 0x80 else f"%{byte:02X}" for byte in raw)
 
 
 def _without(headers: CIMultiDict[str] | None, names: tuple[str, ...]) -> CIMultiDict[str] | None:

@@ -26,6 +26,8 @@ for aiohttp keep working::
     │   ├── ClientHttpProxyError
     │   └── TooManyRedirects
     ├── ClientPayloadError
+    │   └── RedirectBodyError (also a RedirectClientError)
+    ├── RedirectClientError
     ├── UploadAbortedError                       held by UploadTracker.upload_complete
     └── InvalidURL (ValueError)                   url, description
         ├── InvalidUrlClientError
@@ -71,6 +73,7 @@ __all__ = (
     "NonHttpUrlClientError",
     "NonHttpUrlRedirectClientError",
     "PayloadTooBig",
+    "RedirectBodyError",
     "RedirectClientError",
     "RemoteProtocolError",
     "ServerConnectionError",
@@ -413,6 +416,11 @@ class InvalidUrlRedirectClientError(InvalidUrlClientError, RedirectClientError):
 
 class NonHttpUrlRedirectClientError(NonHttpUrlClientError, RedirectClientError):
     """A redirect points to a scheme this client does not follow."""
+
+
+class RedirectBodyError(RedirectClientError, ClientPayloadError):
+    """A redirect keeps the method and body (307, 308), and the body is a stream that
+    cannot be sent again: a ``ClientPayloadError``, as aiohttp 3.14 raises."""
 
 
 class WSMessageTypeError(TypeError):

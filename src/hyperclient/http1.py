@@ -1184,6 +1184,7 @@ def serialize_request_head(
         LocalProtocolError: a method or name is not a token, the target holds whitespace or
             a control character, or a value holds CR, LF, NUL or another control character
             (header injection), before any byte is produced.
+        TypeError: a header name or value is not a ``str``.
     """
     version_text = _VERSION_TEXT.get(version)
     if version_text is None:
@@ -1197,8 +1198,11 @@ def serialize_request_head(
         raise LocalProtocolError(f"invalid character in request target: {short_repr(target)}")
     parts = [f"{method} {target} {version_text}"]
     for name, value in headers:
-        if name not in _valid_str_tokens and not is_token(name):
+        if name not in _valid_str_tokens and not is_token(_text(name, "header name")):
             raise LocalProtocolError(f"invalid header name: {short_repr(name)}")
+        if type(value) is not str:
+            # b"x" would go out as "b'x'" and None as "None" (aiohttp refuses them too).
+            value = _text(value, f"header value of {name}")
         parts.append(f"{name}: {value}")
     parts.append("\r\n")
     text = "\r\n".join(parts)
@@ -1210,6 +1214,13 @@ def serialize_request_head(
     if not data or len(data) - len(data.translate(None, _CTL_NO_HTAB)) != 2 * len(parts):
         _raise_request_error(target, parts)
     return data
+
+
+def _text(value: object, what: str) -> str:
+    """*value* if it is text (a ``str`` subclass becomes a plain ``str``), else TypeError."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be str, got {type(value).__name__}: {short_repr(value)}")
+    return str.__str__(value)  # the text itself, not what a subclass's __str__ says
 
 
 def _raise_request_error(target: str, parts: list[str]) -> None:

@@ -245,6 +245,8 @@ class ClientRequest:
             if auth is None:
                 self.auth = url_auth
         self.headers = self._prepare_headers(headers, skip_auto_headers)
+        if proxy is not None and "Proxy-Authorization" in self.headers:
+            self._route_proxy_authorization()
         if cookies:
             self._add_cookie_header(cookies)
         if self.auth is not None:
@@ -312,6 +314,16 @@ class ClientRequest:
             result["Connection"] = "keep-alive"
         return result
 
+    def _route_proxy_authorization(self) -> None:
+        """A ``Proxy-Authorization`` among the request's headers is for the proxy (RFC 9110
+        §11.7.2): it joins the proxy's fields, sent on ``CONNECT`` or with an absolute-form
+        request, never inside a tunnel to the origin. ``proxy_auth=`` or one given in
+        ``proxy_headers=`` wins over it (one field, not two)."""
+        value = self.headers.popall("Proxy-Authorization")[-1]
+        fields = proxy_headers(None, self.proxy_headers)
+        if self.proxy_auth is None and all(k.lower() != "proxy-authorization" for k, _ in fields):
+            self.proxy_headers = [*fields, ("Proxy-Authorization", value)]
+
     def _add_cookie_header(self, cookies: Any) -> None:
         if not isinstance(cookies, BaseCookie):
             # A plain mapping or pairs: quoted as the jar quotes (RFC 6265 §4.1.1).
@@ -328,7 +340,13 @@ class ClientRequest:
         if data is None or data == b"":
             # No body, nothing to chunk: a last-chunk alone would be read as a request.
             self.chunked = None
-            if self.method in _BODY_METHODS and "Content-Length" not in headers:
+            if "Content-Length" in headers or "Transfer-Encoding" in headers:
+                # Framing the caller set for an empty body is checked as any body's is: a
+                # Content-Length of 5 with nothing behind it would make the server read
+                # the next request's first bytes as this body (RFC 9112 §6.3); an
+                # announced chunked body gets its last-chunk.
+                self._set_framing()
+            elif self.method in _BODY_METHODS:
                 headers["Content-Length"] = "0"
             return
         source: Body | None = None
@@ -394,7 +412,7 @@ class ClientRequest:
 
     def _set_framing(self) -> None:
         headers = self.headers
-        if self.compress:
+        if self.compress and (self._body or self._body_source is not None):
             name = "deflate" if self.compress is True else str(self.compress)
             make_encoder(name)  # validates the name before anything is sent
             headers["Content-Encoding"] = name

@@ -393,6 +393,36 @@ async def test_https_goes_through_a_connect_tunnel(
     assert not has_header(head, b"X-For-Proxy")
 
 
+async def test_a_proxy_authorization_header_goes_to_the_proxy_only(
+    started: Any, origin: Origin, tls_origin: Origin, trusting: ssl.SSLContext
+) -> None:
+    """Given with the request's headers, it went inside the tunnel to the origin (as in
+    aiohttp) and the proxy never saw it; beside proxy_auth= it was sent twice."""
+    proxy: ConnectProxy = await started(ConnectProxy())
+    proxy_url = f"http://127.0.0.1:{proxy.port}"
+    mine = {"Proxy-Authorization": "Basic bWluZTpwdw=="}
+    async with asyncio.timeout(10), ClientSession(connector=TCPConnector(ssl=trusting)) as session:
+        await get_ok(session, tls_origin.url(), proxy=proxy_url, headers=mine)
+        # proxy_auth= wins, as proxy_headers= does: one field.
+        auth = BasicAuth("user", "pass")
+        async with session.get(origin.url(), proxy=proxy_url, headers=mine, proxy_auth=auth):
+            pass
+        with_own = {"Proxy-Authorization": "Basic b3duOnB3"}
+        async with session.get(origin.url(), proxy=proxy_url, headers=mine, proxy_headers=with_own):
+            pass
+        # Without a proxy it is an ordinary header the caller chose to send.
+        await get_ok(session, origin.url(), headers=mine)
+    connect, plain_auth, plain_own = proxy.heads
+    assert connect.startswith(b"CONNECT ")
+    assert b"\r\nProxy-Authorization: Basic bWluZTpwdw==\r\n" in connect
+    assert not has_header(tls_origin.heads[0], b"Proxy-Authorization")
+    assert plain_auth.count(b"Proxy-Authorization") == 1
+    assert b"\r\nProxy-Authorization: Basic dXNlcjpwYXNz\r\n" in plain_auth
+    assert plain_own.count(b"Proxy-Authorization") == 1
+    assert b"\r\nProxy-Authorization: Basic b3duOnB3\r\n" in plain_own
+    assert b"\r\nProxy-Authorization: Basic bWluZTpwdw==\r\n" in origin.heads[-1]
+
+
 async def test_proxy_headers_as_a_list_of_pairs(
     started: Any, origin: Origin, tls_origin: Origin, trusting: ssl.SSLContext
 ) -> None:

@@ -135,13 +135,58 @@ async def test_streamed_body_cannot_be_replayed(origin: str) -> None:
         yield b"only once"
 
     async with ClientSession() as session:
-        with pytest.raises(hyperclient.RedirectClientError, match="cannot be sent again"):
+        # A ClientPayloadError, as aiohttp 3.14 raises, and still a RedirectClientError.
+        with pytest.raises(hyperclient.ClientPayloadError, match="cannot be sent again") as info:
             await session.post(f"{origin}/r/307", data=body())
+        assert isinstance(info.value, hyperclient.RedirectClientError)
         # The same stream inside a multipart form.
         form = hyperclient.FormData()
         form.add_field("upload", body(), filename="x.bin")
         with pytest.raises(hyperclient.RedirectClientError, match="cannot be sent again"):
             await session.post(f"{origin}/r/307", data=form)
+
+
+@pytest.mark.parametrize("target", ["http:///echo", "http://", "https:///x"])
+async def test_location_with_an_empty_authority_is_refused(origin: str, target: str) -> None:
+    # It named no host, and joined to the current URL it stayed on this server.
+    async with ClientSession() as session:
+        with pytest.raises(
+            hyperclient.InvalidUrlRedirectClientError, match="redirect URL has no host"
+        ):
+            await session.get(f"{origin}/r/302", params={"to": target})
+        # Without "//" it is a relative reference keeping the scheme (RFC 3986 §5.4.2).
+        async with session.get(f"{origin}/r/302", params={"to": "http:/echo"}) as resp:
+            assert resp.url == URL(f"{origin}/echo")
+
+
+async def test_empty_location_is_not_followed(origin: str) -> None:
+    # As with no Location at all (curl, aiohttp): it would only loop back to this URL.
+    async with ClientSession() as session:
+        async with session.get(f"{origin}/r/302", params={"to": " "}) as resp:
+            assert resp.status == 302
+            assert resp.history == ()
+
+
+async def test_location_bytes_that_are_not_utf8_are_percent_encoded(raw_server: Start) -> None:
+    paths: list[bytes] = []
+
+    async def script(reader: Any, writer: Any) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b" ")[1]
+            paths.append(path)
+            if path == b"/start":
+                writer.write(b"HTTP/1.1 302 Found\r\nLocation: /caf\xe9?q=\xff\r\n")
+                writer.write(b"Content-Length: 0\r\n\r\n")
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    server = await raw_server(script)
+    async with ClientSession() as session:
+        async with session.get(f"{server.url}/start") as resp:
+            assert await resp.read() == b"ok"
+    # The byte was dropped: "/caf" is another resource.
+    assert paths == [b"/start", b"/caf%E9?q=%FF"]
 
 
 async def test_history_responses_are_released(origin: str) -> None:
@@ -204,6 +249,18 @@ async def test_credentials_dropped_across_origins(origin: str, other_origin: str
     for name in ("Authorization", "Cookie", "Proxy-Authorization"):
         assert name not in headers
     assert headers["X-Harmless"] == "kept"
+
+
+async def test_a_host_set_by_hand_stays_with_its_origin(origin: str, other_origin: str) -> None:
+    # It would name the old server to the new one (virtual-host confusion); curl drops it.
+    async with ClientSession() as session:
+        async with session.get(
+            f"{origin}/r/302", params={"to": f"{other_origin}/echo"}, headers={"Host": "a.test"}
+        ) as resp:
+            data = await resp.json()
+        assert data["headers"]["Host"] == URL(other_origin).raw_authority
+        async with session.get(f"{origin}/r/302", headers={"Host": "a.test"}) as resp:
+            assert (await resp.json())["headers"]["Host"] == "a.test"
 
 
 async def test_request_auth_dropped_across_origins(origin: str, other_origin: str) -> None:

@@ -354,6 +354,45 @@ async def test_user_framing_headers_must_match_the_body(url: Callable[[str], str
             assert (await r.json())["body"] == "abc"
 
 
+async def test_user_framing_headers_without_a_body(raw_server: Callable[..., Any]) -> None:
+    """Framing given for an empty body is checked too: a Content-Length of 5 with nothing
+    behind it made the server read the next request's first bytes as this body."""
+    seen: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, body = await read_request(reader)
+            seen.append(head + b"|" + body)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(timeout=hyperclient.ClientTimeout(total=2)) as session:
+        for data in (None, b""):
+            with pytest.raises(LocalProtocolError, match="'5' does not match the body, 0 bytes"):
+                await session.get(srv.url, data=data, headers={"Content-Length": "5"})
+        with pytest.raises(LocalProtocolError, match="cannot both be set"):
+            await session.post(
+                srv.url, headers={"Content-Length": "5", "Transfer-Encoding": "chunked"}
+            )
+        assert srv.connections == 0  # refused before anything was sent
+        async with session.get(srv.url, headers={"Content-Length": "0"}) as resp:
+            assert await resp.read() == b"ok"
+        # An announced chunked body without data is the empty chunked body.
+        async with session.post(srv.url, headers={"Transfer-Encoding": "chunked"}) as resp:
+            assert await resp.read() == b"ok"
+        async with session.get(srv.url) as resp:
+            assert await resp.read() == b"ok"
+    assert srv.connections == 1
+    assert len(seen) == 3
+    assert seen[0].count(b"Content-Length: 0") == 1
+    post = seen[1].lower()
+    assert b"transfer-encoding: chunked" in post
+    assert b"content-length" not in post
+    assert post.endswith(b"|")  # read_request decoded the last-chunk: an empty body
+    assert seen[2].startswith(b"GET / ")
+
+
 async def test_chunked_without_a_body_writes_no_last_chunk(raw_server: Callable[..., Any]) -> None:
     seen: list[bytes] = []
 

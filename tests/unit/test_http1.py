@@ -1601,6 +1601,34 @@ def test_serialize_request_head_refuses_injection(
     assert str(info.value) == message
 
 
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ([("X-Token", b"abc")], "header value of X-Token must be str, got bytes: b'abc'"),
+        ([("X-Token", None)], "header value of X-Token must be str, got NoneType: None"),
+        ([("X-Page", 2)], "header value of X-Page must be str, got int: 2"),
+        ([("X", ["a", "b"])], "header value of X must be str, got list: ['a', 'b']"),
+        ([(b"X-Token", "abc")], "header name must be str, got bytes: b'X-Token'"),
+    ],
+)
+def test_serialize_request_head_refuses_values_that_are_not_text(
+    headers: list[tuple[object, object]], message: str
+) -> None:
+    # Formatted, b"abc" went out as "X-Token: b'abc'" and None as "None".
+    with pytest.raises(TypeError) as info:
+        serialize_request_head("GET", "/", HttpVersion11, headers)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+def test_serialize_request_head_sends_str_subclasses_as_text() -> None:
+    class Tag(str):
+        def __str__(self) -> str:
+            return "not this"
+
+    head = serialize_request_head("GET", "/", HttpVersion11, [("X-Tag", Tag("v1"))])
+    assert head == b"GET / HTTP/1.1\r\nX-Tag: v1\r\n\r\n"
+
+
 @pytest.mark.parametrize("version", [HttpVersion(10, 1), HttpVersion(1, -1), HttpVersion("1", 1)])  # type: ignore[arg-type]
 def test_serialize_request_head_refuses_bad_versions(version: HttpVersion) -> None:
     with pytest.raises(LocalProtocolError, match=r"^invalid HTTP version: "):
