@@ -267,8 +267,43 @@ def _remember(cache: dict[bytes, Any], line: bytes, parsed: object) -> None:
         cache[line] = parsed
 
 
+def _chunk_size_text(line: bytes) -> bytes:
+    """The chunk-size of a chunk-size line, complete or not: before any ";", without the
+    line's own CR and the whitespace h11 also allows after the size (RFC 9112 §7.1.1)."""
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    return line.partition(b";")[0].rstrip(_OWS)
+
+
+def _check_chunk_size(size_text: bytes) -> None:
+    """Raise for a chunk size (RFC 9112 §7.1: ``1*HEXDIG``) or the start of one that is
+    already wrong, named up to its first wrong byte: the same error however the bytes
+    were split, and as soon as it shows."""
+    bad = size_text.translate(None, _HEXDIG)
+    if bad:
+        end = size_text.index(bad[:1]) + 1
+        raise RemoteProtocolError(
+            f"invalid chunk size: {short_repr(size_text[:end])}", in_body=True
+        )
+    zeros = len(size_text) - len(size_text.lstrip(b"0"))  # leading zeros are allowed
+    if len(size_text) - zeros > _MAX_CHUNK_SIZE_DIGITS:
+        end = zeros + _MAX_CHUNK_SIZE_DIGITS + 1
+        raise RemoteProtocolError(
+            f"chunk size has more than {_MAX_CHUNK_SIZE_DIGITS} hex digits: "
+            f"{short_repr(size_text[:end])}",
+            in_body=True,
+        )
+
+
+def _not_http(start: bytes) -> RemoteProtocolError:
+    """The error for a response whose first bytes (at most 5) are not ``HTTP/``."""
+    return RemoteProtocolError(f"not an HTTP response: it starts with {short_repr(start)}")
+
+
 def _parse_status_line(line: bytes, max_line: int) -> tuple[HttpVersion, int, bytes]:
     """``HTTP-version SP status-code SP [reason-phrase]`` (RFC 9112 §4), validated."""
+    if line[:5] != b"HTTP/":
+        raise _not_http(line[:5])  # named as ResponseParser._scan names it
     if len(line) > max_line:
         raise PayloadTooBig(f"status line too long: {len(line)} bytes, limit {max_line}")
     if line.translate(None, _CTL_NO_HTAB) != line:
@@ -822,12 +857,12 @@ class ResponseParser:
             if state is _CHUNK_END:
                 buf = self._buf
                 pos = self._pos
-                if len(buf) - pos < 2:
-                    break
+                if len(buf) - pos < 2 and (len(buf) == pos or buf[pos] == 13):
+                    break  # a wrong first byte fails now, not when the next one comes
                 if buf[pos] != 13 or buf[pos + 1] != 10:  # CR LF
+                    wrong = bytes(buf[pos : pos + (2 if buf[pos] == 13 else 1)])
                     raise RemoteProtocolError(
-                        f"chunk data not followed by CRLF: {short_repr(bytes(buf[pos : pos + 2]))}",
-                        in_body=True,
+                        f"chunk data not followed by CRLF: {short_repr(wrong)}", in_body=True
                     )
                 self._pos = pos + 2
                 self._state = _CHUNK_HEADER
@@ -860,22 +895,20 @@ class ResponseParser:
                 raise PayloadTooBig(
                     f"chunk size line too long: more than {limit} bytes", in_body=True
                 )
+            # A size already wrong fails now: the peer may send nothing more.
+            _check_chunk_size(_chunk_size_text(bytes(buf[pos:])))
             return None
+        line = bytes(buf[pos:lf])
+        # Judged as the bytes arrive: a wrong size byte before a bare LF fails first.
+        size_text = _chunk_size_text(line)
+        _check_chunk_size(size_text)
         if lf == pos or buf[lf - 1] != 13:
             raise RemoteProtocolError("bare LF in chunk size line", in_body=True)
-        line = bytes(buf[pos : lf - 1])
         self._pos = lf + 1
-        size_text, semicolon, extensions = line.partition(b";")
-        # RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ ... ] ); like h11 we
-        # also allow trailing whitespace after the size without an extension.
-        size_text = size_text.rstrip(_OWS)
-        if (
-            not size_text
-            or len(size_text) > _MAX_CHUNK_SIZE_DIGITS
-            or size_text.translate(None, _HEXDIG)
-        ):
-            raise RemoteProtocolError(f"invalid chunk size: {short_repr(size_text)}", in_body=True)
-        if semicolon and extensions.translate(None, _CTL_NO_HTAB) != extensions:
+        extensions = line[:-1].partition(b";")[2]
+        if not size_text:
+            raise RemoteProtocolError("invalid chunk size: b''", in_body=True)
+        if extensions and extensions.translate(None, _CTL_NO_HTAB) != extensions:
             raise RemoteProtocolError(
                 f"invalid chunk extension: {short_repr(extensions)}", in_body=True
             )
@@ -1096,6 +1129,14 @@ class ResponseParser:
         """
         buf = self._buf
         where = "trailer section" if trailer else "response head"
+        if not nlines and not trailer:
+            # A peer that does not speak HTTP (an SSH banner, a TLS alert on a plain
+            # connection) shows it in its first 5 bytes: waiting for an LF that may never
+            # come would hold the request until a timeout. A line shorter than that is
+            # judged (the same way) when complete.
+            first = bytes(buf[start : min(start + 5, stop)])
+            if len(first) == 5 and b"\n" not in first and first != b"HTTP/":
+                raise _not_http(first)
         # Without a terminator, the head is at least the buffered size minus 3 bytes (a
         # possible "\r\n\r"); it is known to be too big once byte max_head + 3 arrived.
         too_big_at = self._pos + self._max_head + 3

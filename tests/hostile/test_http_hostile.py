@@ -100,8 +100,8 @@ async def test_head_limits_are_enforced_and_configurable(raw_server: Any) -> Non
 BODY_CASES = [
     (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "10"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "chunk"),
-    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", "zz"),
-    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n", "-5"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", "b'z'"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n", "b'-'"),
     (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"10000000000000005\r\nhello\r\n0\r\n\r\n",
@@ -351,3 +351,38 @@ async def test_session_line_limits_apply_per_request(raw_server: Any) -> None:
         with pytest.raises(hyperclient.ClientResponseError, match="8190"):
             await plain.get(srv.url + "/big")
     await connector.close()
+
+
+@pytest.mark.parametrize(
+    ("sent", "error", "message"),
+    [
+        (b"SSH-2.0-OpenSSH_9.6", hyperclient.ClientResponseError, "it starts with b'SSH-2'"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5",
+            hyperclient.ClientPayloadError,
+            "invalid chunk size: b'-'",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX",
+            hyperclient.ClientPayloadError,
+            "not followed by CRLF: b'X'",
+        ),
+    ],
+)
+async def test_wrong_bytes_from_a_server_that_then_waits_fail_at_once(
+    raw_server: Any, sent: bytes, error: type[Exception], message: str
+) -> None:
+    # The server sends what cannot be right and waits: the request failed only when a
+    # timeout (default total 5 minutes) ran out.
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(sent)
+        await reader.read()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(timeout=ClientTimeout(total=2)) as session:
+        with pytest.raises(error, match=message):
+            async with session.get(srv.url) as resp:
+                await resp.read()
+        for stats in session.connector.stats().values():  # type: ignore[union-attr]
+            assert (stats.in_use, stats.idle) == (0, 0)

@@ -520,20 +520,31 @@ INVALID: list[tuple[str, bytes, dict[str, Any], Failed]] = [
         "lower-case http",
         b"http/1.1 200 OK\r\n\r\n",
         {},
-        Failed(RPE, "invalid status line: b'http/1.1 200 OK'", False),
+        Failed(RPE, "not an HTTP response: it starts with b'http/'", False),
     ),
-    ("icy", b"ICY 200 OK\r\n\r\n", {}, Failed(RPE, "invalid status line: b'ICY 200 OK'", False)),
+    (
+        "icy",
+        b"ICY 200 OK\r\n\r\n",
+        {},
+        Failed(RPE, "not an HTTP response: it starts with b'ICY 2'", False),
+    ),
+    (
+        "short non-HTTP line",
+        b"ICY\r\n",
+        {},
+        Failed(RPE, "not an HTTP response: it starts with b'ICY'", False),
+    ),
     (
         "junk banner",
         b"SSH-2.0-OpenSSH_9.6\r\n",
         {},
-        Failed(RPE, "invalid status line: b'SSH-2.0-OpenSSH_9.6'", False),
+        Failed(RPE, "not an HTTP response: it starts with b'SSH-2'", False),
     ),
     (
         "empty status line",
         b"\r\nHTTP/1.1 200 OK\r\n\r\n",
         {},
-        Failed(RPE, "invalid status line: b''", False),
+        Failed(RPE, "not an HTTP response: it starts with b''", False),
     ),
     (
         "tab after version",
@@ -881,7 +892,7 @@ INVALID: list[tuple[str, bytes, dict[str, Any], Failed]] = [
         "non-hex chunk size",
         CHUNKED_HEAD + b"zz\r\n",
         {},
-        Failed(RPE, "invalid chunk size: b'zz'", True),
+        Failed(RPE, "invalid chunk size: b'z'", True),
     ),
     ("empty chunk size", CHUNKED_HEAD + b"\r\n", {}, Failed(RPE, "invalid chunk size: b''", True)),
     (
@@ -894,31 +905,31 @@ INVALID: list[tuple[str, bytes, dict[str, Any], Failed]] = [
         "negative chunk size",
         CHUNKED_HEAD + b"-1\r\n",
         {},
-        Failed(RPE, "invalid chunk size: b'-1'", True),
+        Failed(RPE, "invalid chunk size: b'-'", True),
     ),
     (
         "0x chunk size",
         CHUNKED_HEAD + b"0x10\r\n",
         {},
-        Failed(RPE, "invalid chunk size: b'0x10'", True),
+        Failed(RPE, "invalid chunk size: b'0x'", True),
     ),
     (
         "plus chunk size",
         CHUNKED_HEAD + b"+5\r\n",
         {},
-        Failed(RPE, "invalid chunk size: b'+5'", True),
+        Failed(RPE, "invalid chunk size: b'+'", True),
     ),
     (
         "leading space chunk size",
         CHUNKED_HEAD + b" 5\r\n",
         {},
-        Failed(RPE, "invalid chunk size: b' 5'", True),
+        Failed(RPE, "invalid chunk size: b' '", True),
     ),
     (
         "17-digit chunk size",
-        CHUNKED_HEAD + b"00000000000000005\r\n",
+        CHUNKED_HEAD + b"0010000000000000005\r\n",
         {},
-        Failed(RPE, "invalid chunk size: b'00000000000000005'", True),
+        Failed(RPE, "chunk size has more than 16 hex digits: b'0010000000000000005'", True),
     ),
     (
         "bare LF after chunk size",
@@ -960,7 +971,7 @@ INVALID: list[tuple[str, bytes, dict[str, Any], Failed]] = [
         "chunk data too long",
         CHUNKED_HEAD + b"5\r\nhello!\r\n",
         {},
-        Failed(RPE, "chunk data not followed by CRLF: b'!\\r'", True),
+        Failed(RPE, "chunk data not followed by CRLF: b'!'", True),
     ),
     (
         "chunk data then CR without LF",
@@ -972,7 +983,7 @@ INVALID: list[tuple[str, bytes, dict[str, Any], Failed]] = [
         "chunk data bare LF",
         CHUNKED_HEAD + b"5\r\nhello\n0\r\n\r\n",
         {},
-        Failed(RPE, "chunk data not followed by CRLF: b'\\n0'", True),
+        Failed(RPE, "chunk data not followed by CRLF: b'\\n'", True),
     ),
     (
         "bad trailer",
@@ -1117,8 +1128,45 @@ def test_junk_banner_fails_without_waiting_for_the_head_end() -> None:
     parser = ResponseParser()
     parser.start("GET")
     parser.receive_data(b"SSH-2.0-OpenSSH_9.6\r\n")
-    with pytest.raises(RemoteProtocolError, match=r"^invalid status line: b'SSH-2.0-OpenSSH_9.6'$"):
+    with pytest.raises(
+        RemoteProtocolError, match=r"^not an HTTP response: it starts with b'SSH-2'$"
+    ):
         parser.next_event()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"SSH-2", "not an HTTP response: it starts with b'SSH-2'"),
+        (
+            b"\x15\x03\x01\x00\x02",
+            "not an HTTP response: it starts with b'\\x15\\x03\\x01\\x00\\x02'",
+        ),
+        (CHUNKED_HEAD + b"ZZ", "invalid chunk size: b'Z'"),
+        (CHUNKED_HEAD + b"-5", "invalid chunk size: b'-'"),
+        (CHUNKED_HEAD + b"5\rX", "invalid chunk size: b'5\\r'"),
+        (CHUNKED_HEAD + b"3\r\nabcX", "chunk data not followed by CRLF: b'X'"),
+        (CHUNKED_HEAD + b"1" * 17, "chunk size has more than 16 hex digits: b'11111111111111111'"),
+    ],
+)
+def test_wrong_bytes_fail_before_their_line_ends(data: bytes, message: str) -> None:
+    # The peer may send nothing more: waiting for the LF held the request until a timeout.
+    parser = ResponseParser()
+    parser.start("GET")
+    parser.receive_data(data)
+    with pytest.raises(RemoteProtocolError) as info:
+        while parser.next_event() is not NEED_DATA:
+            pass
+    assert str(info.value) == message
+
+
+def test_partial_lines_that_may_still_be_right_wait() -> None:
+    for data in (b"HTTP", CHUNKED_HEAD + b"0000000000000000000000005", CHUNKED_HEAD + b'5 ;x="y'):
+        parser = ResponseParser()
+        parser.start("GET")
+        parser.receive_data(data)
+        while (event := parser.next_event()) is not NEED_DATA:
+            assert not isinstance(event, bytes)
 
 
 def test_bad_header_fails_before_the_head_ends() -> None:
