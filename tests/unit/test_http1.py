@@ -1154,9 +1154,15 @@ def test_wrong_bytes_fail_before_their_line_ends(data: bytes, message: str) -> N
     parser = ResponseParser()
     parser.start("GET")
     parser.receive_data(data)
+
+    def events() -> list[object]:
+        seen = []
+        while (event := parser.next_event()) is not NEED_DATA:
+            seen.append(event)
+        return seen
+
     with pytest.raises(RemoteProtocolError) as info:
-        while parser.next_event() is not NEED_DATA:
-            pass
+        events()
     assert str(info.value) == message
 
 
