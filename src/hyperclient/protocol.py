@@ -40,6 +40,10 @@ from .http1 import (
 )
 from .streams import StreamReader
 
+if sys.platform == "linux":
+    import fcntl
+    import termios
+
 __all__ = ("ResponseHandler", "SharedBufferReads", "WriteFlowControl", "receive_buffer")
 
 _bytes = bytes
@@ -149,6 +153,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
     # +0.5 µs per request when a 30th attribute was added).
     __slots__ = (
         "__weakref__",
+        "_acked_seen",
         "_closed",
         "_closed_waiter",
         "_connection_lost",
@@ -230,6 +235,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         self._read_timeout: float | None = None
         self._read_timer: asyncio.TimerHandle | None = None
         self._last_read = 0.0
+        self._acked_seen: int | None = None  # tcpi_bytes_acked at the last sock_read expiry
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -370,7 +376,9 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         if cut is not None:
             cut()
         elif self.transport is not None:
-            if abort:
+            if abort or self.transport.get_write_buffer_size():
+                # Bytes still unsent are a request body nobody will read: a graceful close
+                # would keep the socket until a server that stopped reading takes them.
                 self.transport.abort()
             else:
                 self.transport.close()
@@ -494,10 +502,10 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         if self._in_flight:
             if self._read_timeout is not None:
                 self._last_read = self._loop.time()
-        elif not self._reusable and self.transport is not None:
+        elif not self._reusable:
             # The response ended before we finished sending: the server will not read the
             # rest, so the connection is done.
-            self.transport.close()
+            self._close_transport()
 
     @property
     def stop_sending(self) -> bool:
@@ -765,8 +773,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         else:
             # Nobody waits any more (the request was cancelled): drop the connection.
             self._reusable = False
-            if self.transport is not None:
-                self.transport.close()
+            self._close_transport()
 
     def _on_informational(self, info: InformationalResponse) -> None:
         waiter = self._continue_waiter
@@ -784,9 +791,12 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
     def _on_end(self) -> None:
         self._in_flight = False
         self._cancel_read_timer()
-        if self._writing:
-            # A complete answer to an unfinished upload: stop sending (RFC 9112 §9.6); the
-            # stream position can no longer be trusted (_halt_upload marks it).
+        transport = self.transport
+        if self._writing or (transport is not None and transport.get_write_buffer_size()):
+            # A complete answer to an unfinished upload (still being written, or handed to
+            # the transport and not all sent): stop sending (RFC 9112 §9.6); the stream
+            # position can no longer be trusted (_halt_upload marks it), and the rest must
+            # not go out ahead of the next request.
             self._halt_upload()
         elif self._parser.has_trailing_input():
             # Bytes beyond the response (an unsolicited second response, garbage).
@@ -798,8 +808,8 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         if payload is not None:
             payload.feed_eof()
         self._complete()
-        if not self._reusable and self.transport is not None and not self._writing:
-            self.transport.close()
+        if not self._reusable and not self._writing:
+            self._close_transport()
 
     def _complete(self) -> None:
         copied = self._copied
@@ -856,9 +866,9 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         timeout = self._read_timeout
         if timeout is None or not self._in_flight:
             return
-        if self._reading_paused or self._writing:
-            # The reader or the body source is slow, not the server: the clock restarts when
-            # reading resumes or the body is sent.
+        if self._reading_paused or self._upload_goes_on():
+            # The reader or the body source is slow, or the server is still taking our
+            # body, not a silent server: the clock restarts.
             self._last_read = self._loop.time()
         deadline = self._last_read + timeout
         if self._loop.time() < deadline:
@@ -866,8 +876,31 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
             return
         self._fail(SocketTimeoutError(f"timeout on reading data from socket after {timeout}s"))
 
+    def _upload_goes_on(self) -> bool:
+        """At a ``sock_read`` expiry: whether our request is still going out at a pace set
+        by us or by a server that takes it, which is not the server falling silent.
+
+        Our bytes wait in the transport's buffer or the kernel's send queue (SIOCOUTQ,
+        Linux): the server must have acknowledged some since the last look (the first look
+        has nothing to compare with and counts as progress). Nothing waits and the body is
+        still being written: the body source is the slow one. Nothing waits and the
+        request is written: the server owes an answer.
+        """
+        transport = self.transport
+        if transport is None:
+            return False
+        sock = transport.get_extra_info("socket")
+        if not transport.get_write_buffer_size() and not _unsent_bytes(sock):
+            return self._writing
+        acked = _bytes_acked(sock)
+        if acked is None:
+            return True  # the kernel does not say how much the server took
+        last, self._acked_seen = self._acked_seen, acked
+        return last is None or acked != last
+
     def _arm_read_timer(self, timeout: float) -> None:
         """Start the ``sock_read`` clock now (re-armed lazily, see ``_on_read_timer``)."""
+        self._acked_seen = None
         self._last_read = self._loop.time()
         self._read_timer = self._loop.call_at(self._last_read + timeout, self._on_read_timer)
 
@@ -920,6 +953,19 @@ def _bytes_acked(sock: object) -> int | None:
     if len(info) < _TCP_INFO_SIZE:
         return None
     return int.from_bytes(info[_BYTES_ACKED_AT:_TCP_INFO_SIZE], sys.byteorder)
+
+
+def _unsent_bytes(sock: object) -> int:
+    """Bytes written to *sock* that the peer has not acknowledged (SIOCOUTQ: in the send
+    queue, sent or not), or 0 where the kernel does not say."""
+    if not _TCP_INFO or sock is None:
+        return 0
+    try:
+        fd = cast(socket.socket, sock).fileno()
+        answer = fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0")  # SIOCOUTQ == TIOCOUTQ
+    except (OSError, ValueError):  # a Unix socket's queue counts too; closed meanwhile
+        return 0
+    return int.from_bytes(answer, sys.byteorder)
 
 
 def _peek(fd: int) -> bytes:

@@ -603,6 +603,12 @@ class ClientRequest:
                     protocol.write_pair(head, body)
                 if tracker is not None:
                     tracker._sent_with_head(len(body))
+                if protocol.write_paused and self.timeout.write is not None:
+                    # The write timeout bounds a body that went with its head too.
+                    try:
+                        await self._wait_sent(protocol)
+                    except ClientConnectionError as exc:
+                        _raise_unless_answered(exc, waiter)
             else:
                 try:
                     await self._write(
@@ -611,14 +617,7 @@ class ClientRequest:
                 except ClientConnectionError as exc:
                     if tracker is not None:
                         tracker._attempt_failed(exc)  # the upload's error, whatever we raise
-                    # The connection broke while we were sending. If the server answered
-                    # first (RFC 9112 §9.6: an early 413, then a reset), the answer wins;
-                    # if the response had failed, its error says more than ours.
-                    if not waiter.done():
-                        raise
-                    failure = waiter.exception()
-                    if failure is not None:
-                        raise failure from exc
+                    _raise_unless_answered(exc, waiter)
             t_sent = _monotonic()
             if self.traces:
                 for trace in self.traces:
@@ -815,15 +814,27 @@ class ClientRequest:
             for i in range(0, len(data), chunk_size):
                 protocol.write(encode_chunk(data[i : i + chunk_size]))
         if protocol.write_paused:
-            write_timeout = self.timeout.write
-            try:
-                if write_timeout is None:
+            await self._drain(protocol)
+
+    async def _drain(self, protocol: Any) -> None:
+        """Wait for the socket to take the body's bytes, within the write timeout."""
+        write_timeout = self.timeout.write
+        try:
+            if write_timeout is None:
+                await protocol.drain()
+            else:
+                async with asyncio.timeout(write_timeout):
                     await protocol.drain()
-                else:
-                    async with asyncio.timeout(write_timeout):
-                        await protocol.drain()
-            except (TimeoutError, ClientOSError) as exc:
-                raise self._write_failure(protocol, exc) from exc
+        except (TimeoutError, ClientOSError) as exc:
+            raise self._write_failure(protocol, exc) from exc
+
+    async def _wait_sent(self, protocol: Any) -> None:
+        """Wait for a body written with the head to drain, as a streamed one would."""
+        protocol.writing(True)
+        try:
+            await self._drain(protocol)
+        finally:
+            protocol.writing(False)
 
     def _write_failure(self, protocol: Any, exc: OSError) -> Exception:
         """What a body write that stalled past the write timeout (the connection is then
@@ -852,6 +863,17 @@ class ClientRequest:
 
     def __repr__(self) -> str:
         return f"<ClientRequest({self.method} {self.url})>"
+
+
+def _raise_unless_answered(exc: ClientConnectionError, waiter: asyncio.Future[Any]) -> None:
+    """The connection broke while we were sending. If the server answered first (RFC 9112
+    §9.6: an early 413, then a reset), the answer wins; if the response had failed, its
+    error says more than ours."""
+    if not waiter.done():
+        raise exc
+    failure = waiter.exception()
+    if failure is not None:
+        raise failure from exc
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:

@@ -46,7 +46,9 @@ class ClientTimeout:
     Attributes:
         total: wall-clock deadline for the whole request, redirects and body included.
         connect: acquiring a connection: pool wait plus connect plus TLS.
-        sock_read: the longest gap between two reads from the socket.
+        sock_read: the longest gap between two reads from the socket; while the body
+            is going out, the server acknowledging any of it (Linux) or a slow body
+            source counts as activity.
         sock_connect: one TCP connect attempt (and its TLS handshake).
         pool: waiting for a free connection when the pool is at its limit.
         write: the longest a single write may stay blocked by flow control; for a file

@@ -15,7 +15,15 @@ from aiohttp import web
 import hyperclient
 from hyperclient import ClientSession, ClientTimeout, DummyCookieJar, TCPConnector
 
-from ..conftest import MS, TOO_BIG, RawServer, assert_pool_empty, read_request, stall
+from ..conftest import (
+    MS,
+    TOO_BIG,
+    RawServer,
+    assert_pool_empty,
+    open_fds,
+    read_request,
+    stall,
+)
 from .conftest import checked_digest
 
 Start = Callable[..., Awaitable[Any]]
@@ -441,6 +449,85 @@ async def test_sock_read_does_not_time_the_upload(raw_server: Any) -> None:
             assert await resp.read() == b"ok"
         with pytest.raises(hyperclient.SocketTimeoutError, match="reading"):
             await session.post(srv.url + "/silent", data=slow_body(), chunked=True)
+
+
+async def test_sock_read_counts_a_server_taking_our_body_as_activity(raw_server: Any) -> None:
+    """A large body sent with the head waits in the transport's buffer and the kernel's
+    send queue while the server reads it slowly: sock_read fired mid-upload (aiohttp does
+    not). Only the server's acknowledgements count, so it still fires when it stalls."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if b"/stall" in head:
+                await asyncio.sleep(2)  # takes nothing more, answers nothing
+                return
+            left = 8 * 2**20
+            while left:
+                left -= len(await reader.read(min(left, 2**18)))
+                await asyncio.sleep(10 * MS)  # about 0.3 s for the body; sock_read 0.1 s
+            writer.write(OK)
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(timeout=ClientTimeout(total=5, sock_read=100 * MS)) as session:
+        async with session.post(srv.url, data=b"x" * 8 * 2**20) as resp:
+            assert await resp.read() == b"ok"
+
+        async def streamed() -> AsyncIterator[bytes]:
+            for _ in range(128):
+                yield b"y" * 2**16
+
+        for body in (b"x" * 8 * 2**20, streamed()):
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(hyperclient.SocketTimeoutError, match="reading"):
+                await session.post(srv.url + "/stall", data=body)
+            # At most twice sock_read: the first look has no acknowledgement to compare.
+            assert asyncio.get_running_loop().time() - started < 1
+
+
+async def test_write_timeout_bounds_a_body_sent_with_the_head(raw_server: Any) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(2)  # never reads the body
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession(timeout=ClientTimeout(total=5, write=100 * MS)) as session:
+        with pytest.raises(hyperclient.SocketTimeoutError, match="writing"):
+            await session.post(srv.url, data=b"x" * 32 * 2**20)
+        assert_pool_empty(session)
+
+
+async def test_an_early_answer_to_a_body_sent_with_the_head(raw_server: Any) -> None:
+    """A complete answer while most of a large body still waits to be sent: the
+    connection went back to the pool with the rest of the body queued ahead of the next
+    request, and closing the session then waited for a server that never reads it."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b"/upload" in head:
+            writer.write(b"HTTP/1.1 413 Too Large\r\nContent-Length: 2\r\n\r\nno")
+            await writer.drain()
+            await asyncio.sleep(3)  # reads nothing more, keeps the connection open
+            return
+        await reader.readexactly(5)
+        writer.write(OK)
+        await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    before = open_fds()
+    session = ClientSession(timeout=ClientTimeout(total=5))
+    async with session.post(srv.url + "/upload", data=b"x" * 32 * 2**20) as resp:
+        assert (resp.status, await resp.read()) == (413, b"no")
+    async with session.post(srv.url + "/next", data=b"small") as resp:
+        assert await resp.read() == b"ok"
+    assert srv.connections == 2  # not queued behind the unsent body
+    async with asyncio.timeout(1):
+        await session.close()
+    await asyncio.sleep(10 * MS)
+    # Ours are closed (aborted: the rest of the body is dropped), and the server's
+    # socket for /next; the /upload one still sleeps.
+    assert open_fds() <= before + 1
 
 
 # -- tracing and timings ---------------------------------------------------------------------
