@@ -368,16 +368,19 @@ def _parse_content_length(values: list[bytes]) -> int:
     return int(found.pop())
 
 
-def _is_chunked(values: tuple[bytes, ...]) -> bool:
-    """Whether the final transfer coding is chunked (RFC 9112 §6.3 rule 4).
+def _check_chunked(values: tuple[bytes, ...]) -> None:
+    """Refuse a Transfer-Encoding other than chunked alone.
 
     chunked must be last and may appear once (RFC 9112 §6.1). We also refuse what llhttp
     reads differently from the RFC: empty list elements ("chunked," is chunked by RFC 9110
     §5.6.1, not to llhttp) and parameters on chunked, which defines none. When two parsers
-    can disagree on the framing, the message is refused.
+    can disagree on the framing, the message is refused. Any other coding is refused too:
+    the recipient must decode every transfer coding (§6.1), we ask for none but chunked
+    (no TE header, RFC 9110 §10.1.4), and handing the still coded bytes over as content
+    would corrupt it without a word. That leaves no close-delimited body of §6.3 rule 4.
     """
     if len(values) == 1 and values[0] == b"chunked":
-        return True
+        return
     codings = [item.strip(_OWS).lower() for value in values for item in value.split(b",")]
     count = codings.count(b"chunked")
     if (
@@ -387,7 +390,12 @@ def _is_chunked(values: tuple[bytes, ...]) -> bool:
         or count != sum(c.partition(b";")[0].rstrip(_OWS) == b"chunked" for c in codings)
     ):
         raise RemoteProtocolError(f"invalid Transfer-Encoding: {short_repr(b', '.join(values))}")
-    return count == 1
+    for coding in codings:
+        if coding != b"chunked":
+            raise RemoteProtocolError(
+                f"unsupported transfer coding {short_repr(coding)} in "
+                f"Transfer-Encoding: {short_repr(b', '.join(values))}"
+            )
 
 
 _CLOSE: Final = 1
@@ -1059,17 +1067,13 @@ class ResponseParser:
                 raise RemoteProtocolError(
                     "both Content-Length and Transfer-Encoding in response head"
                 )
-            chunked = _is_chunked(parsed.codings)
+            _check_chunked(parsed.codings)
+            chunked = True
             if parsed.version is HttpVersion10:
                 # RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty
                 # framing; close the connection after the message.
                 keep_alive = False
-            if chunked:
-                state = _CHUNK_HEADER
-            else:
-                # RFC 9112 §6.3 rule 4: another final coding: read until close.
-                keep_alive = False
-                state = _BODY_EOF
+            state = _CHUNK_HEADER
         elif content_length is not None or not self._read_until_eof:
             # RFC 9112 §6.3 rule 6 (or an empty body when asked not to read until close).
             remaining = content_length or 0

@@ -202,6 +202,34 @@ async def test_connection_close_from_server_is_honoured(raw_server: Any) -> None
     assert srv.connections == 2
 
 
+async def test_connection_close_asked_by_the_request_is_honoured(raw_server: Any) -> None:
+    """RFC 9112 §9.6: a client that sends "close" sends nothing more on the connection.
+    The server answers without "close" (it may only act on it a moment later): the next
+    POST went out on the dying connection and failed (POSTs are not retried)."""
+    lines: list[tuple[int, bytes]] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        number = srv.connections
+        while True:
+            head, _ = await read_request(reader)
+            lines.append((number, head.split(b"\r\n")[0]))
+            writer.write(OK)
+            await writer.drain()
+            if b"close" in head.lower().split(b"connection:")[-1].split(b"\r\n")[0]:
+                await asyncio.sleep(50 * MS)
+                return
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        for connection in ("close", "Keep-Alive, Close"):
+            async with session.get(srv.url + "/bye", headers={"Connection": connection}) as r:
+                assert await r.read() == b"ok"
+            await asyncio.sleep(10 * MS)  # the answer was read; the server has not closed yet
+            async with session.post(srv.url + "/next", data=b"x") as resp:
+                assert await resp.read() == b"ok"
+    assert [number for number, _ in lines] == [1, 2, 2, 3]
+
+
 async def test_http10_response_is_not_kept_alive(raw_server: Any) -> None:
     response = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
     srv: RawServer = await raw_server(serve_forever(response))

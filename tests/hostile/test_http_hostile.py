@@ -63,6 +63,15 @@ HEAD_CASES = [
         "Transfer-Encoding",
     ),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", "chunked"),
+    # The gzip transfer coding was dropped silently: the coded bytes became the content.
+    (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        + hex(len(gzip.compress(b"hello")))[2:].encode()
+        + b"\r\n"
+        + gzip.compress(b"hello")
+        + b"\r\n0\r\n\r\n",
+        "unsupported transfer coding b'gzip'",
+    ),
 ]
 
 

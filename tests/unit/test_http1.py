@@ -248,33 +248,6 @@ VALID: list[tuple[str, bytes, dict[str, Any], list[Any]]] = [
         [head(headers=[CHUNKED], chunked=True), b"hello world", *done()],
     ),
     (
-        "chunked last after another coding",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: br ,Chunked\r\n\r\n"
-        b"1\r\nx\r\n0\r\n\r\n",
-        {},
-        [
-            head(
-                headers=[
-                    (b"Transfer-Encoding", b"gzip"),
-                    (b"Transfer-Encoding", b"br ,Chunked"),
-                ],
-                chunked=True,
-            ),
-            b"x",
-            *done(),
-        ],
-    ),
-    (
-        "transfer-encoding without chunked is read until close",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip;x=1, x-chunked\r\n\r\nabc",
-        {"eof": True},
-        [
-            head(headers=[(b"Transfer-Encoding", b"gzip;x=1, x-chunked")], keep_alive=False),
-            b"abc",
-            *done(eof=True),
-        ],
-    ),
-    (
         "close-delimited body",
         b"HTTP/1.1 200 OK\r\nServer: x\r\n\r\nsome body\r\n\r\n",
         {"eof": True},
@@ -844,6 +817,27 @@ INVALID: list[tuple[str, bytes, dict[str, Any], Failed]] = [
         b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
         {"method": "HEAD"},
         Failed(RPE, "invalid Content-Length: b'x'", False),
+    ),
+    (
+        "another transfer coding before chunked",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: br ,Chunked\r\n\r\n"
+        b"1\r\nx\r\n0\r\n\r\n",
+        {},
+        Failed(
+            RPE,
+            "unsupported transfer coding b'gzip' in Transfer-Encoding: b'gzip, br ,Chunked'",
+            False,
+        ),
+    ),
+    (
+        "transfer coding without chunked",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip;x=1, x-chunked\r\n\r\nabc",
+        {"eof": True},
+        Failed(
+            RPE,
+            "unsupported transfer coding b'gzip;x=1' in Transfer-Encoding: b'gzip;x=1, x-chunked'",
+            False,
+        ),
     ),
     (
         "chunked not last",
