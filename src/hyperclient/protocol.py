@@ -44,7 +44,13 @@ if sys.platform == "linux":
     import fcntl
     import termios
 
-__all__ = ("ResponseHandler", "SharedBufferReads", "WriteFlowControl", "receive_buffer")
+__all__ = (
+    "ResponseHandler",
+    "SharedBufferReads",
+    "WriteFlowControl",
+    "close_or_abort",
+    "receive_buffer",
+)
 
 _bytes = bytes
 # The base class's writelines() joins its arguments into one bytes object.
@@ -376,12 +382,8 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         if cut is not None:
             cut()
         elif self.transport is not None:
-            if abort or self.transport.get_write_buffer_size():
-                # Bytes still unsent are a request body nobody will read: a graceful close
-                # would keep the socket until a server that stopped reading takes them.
-                self.transport.abort()
-            else:
-                self.transport.close()
+            # Bytes still unsent are a request body nobody will read.
+            close_or_abort(self.transport, abort=abort)
 
     def abort(self, exc: BaseException) -> None:
         """Close the socket now; a request or body in progress fails with *exc*."""
@@ -936,6 +938,15 @@ class _CopiedReads(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._handler.resume_writing()
+
+
+def close_or_abort(transport: asyncio.WriteTransport, *, abort: bool = False) -> None:
+    """Close *transport*, by abort when *abort* or when bytes wait in its buffer: a
+    graceful close would keep the socket until a peer that stopped reading takes them."""
+    if abort or transport.get_write_buffer_size():
+        transport.abort()
+    else:
+        transport.close()
 
 
 def _bytes_acked(sock: object) -> int | None:

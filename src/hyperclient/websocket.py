@@ -49,7 +49,7 @@ from .errors import (
     WSServerHandshakeError,
     short_repr,
 )
-from .protocol import SharedBufferReads, WriteFlowControl, receive_buffer
+from .protocol import SharedBufferReads, WriteFlowControl, close_or_abort, receive_buffer
 from .response import ClientResponse
 from .values import ClientTimeout
 from .ws_frames import (
@@ -395,14 +395,10 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         self._finish()
         if transport is None:
             return
-        if transport.get_write_buffer_size():
-            # A graceful close waits for the buffer to drain, which a peer that stopped
-            # reading never lets happen: the socket would stay open forever. The
-            # WebSocket is over, and RFC 6455 §7.1.1 lets an endpoint close the
-            # connection "via any means available when necessary".
-            transport.abort()
-        else:
-            transport.close()
+        # A graceful close waits for the buffer to drain, which a peer that stopped reading
+        # never lets happen; RFC 6455 §7.1.1 lets an endpoint close the connection "via
+        # any means available when necessary".
+        close_or_abort(transport)
 
     def end_handshake(self, reply: bytes | None) -> None:
         """The close frames have crossed (RFC 6455 §7.1.2), after our *reply* if given:
@@ -411,8 +407,9 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         ourselves if it has not within ``eof_timeout`` seconds (§5.5.1 "SHOULD wait").
         """
         transport = self.transport
-        self._finish()
-        if transport is None or transport.is_closing():
+        waits = transport is not None and not transport.is_closing()
+        self._finish(waiting_for_eof=waits)
+        if transport is None or not waits:
             return
         if reply is not None:
             transport.write(reply)
@@ -421,8 +418,11 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
             transport.resume_reading()
         self._eof_timer = self._loop.call_later(self._eof_timeout, self.stop_waiting_for_eof)
 
-    def stop_waiting_for_eof(self) -> None:
-        """Close the socket of a closed WebSocket now, without waiting for the server."""
+    def stop_waiting_for_eof(self, *, graceful: bool = False) -> None:
+        """Close the socket of a closed WebSocket now, without waiting for the server: by
+        abort once the server let ``eof_timeout`` pass (a graceful TLS close would wait
+        for its close_notify, up to 30 s more); *graceful* (the session is closing) with
+        a FIN or close_notify, nobody waiting for it to complete."""
         timer = self._eof_timer
         if timer is not None:
             self._eof_timer = None
@@ -430,10 +430,9 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         transport = self.transport
         if transport is None:
             return
-        if transport.get_write_buffer_size():
-            transport.abort()  # a server that does not read would keep it open forever
-        else:
-            transport.close()
+        close_or_abort(transport, abort=not graceful)
+        if graceful and not self._closed.done():
+            self._closed.set_result(None)
 
     def abort(self, close_code: int = _ABNORMAL_CLOSURE) -> None:
         """Drop the connection without a close frame (dead peer, timeout, GC)."""
@@ -540,8 +539,10 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         self._push(WSMessage(WSMsgType.ERROR, exc, None))
         self.close_now(frame, code)
 
-    def _finish(self) -> None:
-        """The connection is over: stop timers, wake everyone."""
+    def _finish(self, *, waiting_for_eof: bool = False) -> None:
+        """The connection is over: stop timers, wake everyone. Those waiting for it to
+        close return now, unless the socket stays open for the server's FIN (then when
+        it goes: end_handshake bounds that wait)."""
         if self._state is _CLOSED_STATE:
             return
         self._state = _CLOSED_STATE
@@ -549,8 +550,8 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         if timer is not None:
             self._heartbeat_timer = None
             timer.cancel()
-        if self.transport is None and not self._closed.done():
-            self._closed.set_result(None)  # else connection_lost does, when the socket goes
+        if not waiting_for_eof and not self._closed.done():
+            self._closed.set_result(None)
         self._wake()
         self._fail_senders("cannot write to closing transport")
 
@@ -817,7 +818,7 @@ class ClientWebSocketResponse:
         if not conn.is_closed:
             conn.close_now(self._writer.close(code, ""), code)
         else:
-            conn.stop_waiting_for_eof()
+            conn.stop_waiting_for_eof(graceful=True)
 
     async def close(self, *, code: int = WSCloseCode.OK, message: bytes | str = b"") -> bool:
         """Close the WebSocket (RFC 6455 §7.1.2): send a close frame, await the server's.

@@ -14,6 +14,7 @@ import gc
 import hashlib
 import os
 import socket
+import ssl
 import struct
 import time
 import warnings
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+import trustme
 
 import hyperclient
 from hyperclient import WSMsgType
@@ -430,6 +432,51 @@ async def test_a_server_that_never_closes_is_closed_by_the_close_timeout(
         await asyncio.sleep(20 * MS)
     assert len(ended) == 1
     assert 100 * MS < ended[0] < 2000 * MS
+
+
+@pytest.mark.parametrize("how", ["server closes", "bad frame"])
+async def test_wss_close_is_bounded_when_the_server_never_closes(how: str) -> None:
+    """Over TLS a graceful close waits for the server's close_notify (asyncio allows it
+    30 s): close() must not wait for that beyond its own timeout."""
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+
+    handlers: list[asyncio.Task[Any]] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handlers.append(asyncio.current_task())  # type: ignore[arg-type]
+        await handshake(reader, writer)
+        if how == "server closes":
+            writer.write(frame(0x8, close_payload(1000)))
+        else:
+            writer.write(bytes([0x83, 0]))  # reserved opcode 3: the client fails it
+        await read_close(reader)
+        writer.transport.pause_reading()  # the client's close_notify goes unanswered
+        await asyncio.sleep(5)  # and neither FIN nor close_notify comes
+
+    server = await asyncio.start_server(script, "127.0.0.1", 0, ssl=server_ctx)
+    port = server.sockets[0].getsockname()[1]
+    timeout = hyperclient.ClientWSTimeout(ws_close=200 * MS)
+    try:
+        async with hyperclient.ClientSession() as session:
+            ws = await session.ws_connect(
+                f"wss://127.0.0.1:{port}/", ssl=client_ctx, timeout=timeout
+            )
+            assert (await ws.receive()).type is (
+                WSMsgType.CLOSE if how == "server closes" else WSMsgType.ERROR
+            )
+            started = time.monotonic()
+            await ws.close()
+            assert time.monotonic() - started < 2  # was 30 s
+            assert ws.close_code == (1000 if how == "server closes" else 1002)
+    finally:
+        server.close()
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
 
 
 async def test_closing_the_session_does_not_wait_for_the_servers_fin(
