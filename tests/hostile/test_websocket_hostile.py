@@ -445,9 +445,11 @@ async def test_wss_close_is_bounded_when_the_server_never_closes(how: str) -> No
     ca.configure_trust(client_ctx)
 
     handlers: list[asyncio.Task[Any]] = []
+    writers: list[asyncio.StreamWriter] = []
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         handlers.append(asyncio.current_task())  # type: ignore[arg-type]
+        writers.append(writer)
         await handshake(reader, writer)
         if how == "server closes":
             writer.write(frame(0x8, close_payload(1000)))
@@ -477,6 +479,9 @@ async def test_wss_close_is_bounded_when_the_server_never_closes(how: str) -> No
         for task in handlers:
             task.cancel()
         await asyncio.gather(*handlers, return_exceptions=True)
+        for writer in writers:
+            writer.transport.abort()
+        await server.wait_closed()
 
 
 async def test_closing_the_session_does_not_wait_for_the_servers_fin(
