@@ -159,7 +159,6 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
     # +0.5 µs per request when a 30th attribute was added).
     __slots__ = (
         "__weakref__",
-        "_acked_seen",
         "_closed",
         "_closed_waiter",
         "_connection_lost",
@@ -177,6 +176,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         "_on_complete",
         "_parser",
         "_payload",
+        "_progress_mark",
         "_read_bufsize",
         "_read_timeout",
         "_read_timer",
@@ -241,7 +241,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         self._read_timeout: float | None = None
         self._read_timer: asyncio.TimerHandle | None = None
         self._last_read = 0.0
-        self._acked_seen: int | None = None  # tcpi_bytes_acked at the last sock_read expiry
+        self._progress_mark: int | None = None  # see _upload_goes_on
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -490,9 +490,9 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         """Record whether a request body is being written; *finished* False when writing
         stopped before the whole body was sent (the server may still expect the rest).
 
-        ``sock_read`` does not run while the body is being written: it times the server's
-        answer, not our upload (a slow body source is not a silent server). The timer stays
-        armed (see ``_on_read_timer``); the clock restarts when writing ends.
+        While the body is being written, ``sock_read`` counts a slow body source and a
+        server taking the body as activity, and fires only for a server that stopped
+        taking it (see ``_upload_goes_on``); the clock restarts when writing ends.
         """
         self._writing = flag
         if flag:
@@ -883,26 +883,27 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         by us or by a server that takes it, which is not the server falling silent.
 
         Our bytes wait in the transport's buffer or the kernel's send queue (SIOCOUTQ,
-        Linux): the server must have acknowledged some since the last look (the first look
-        has nothing to compare with and counts as progress). Nothing waits and the body is
-        still being written: the body source is the slow one. Nothing waits and the
+        Linux): the server must have taken some since the last look, as the bytes it
+        acknowledged (TCP_INFO, Linux) or else what waits for it show; the first look
+        has nothing to compare with and counts as progress. Nothing waits and the body
+        is still being written: the body source is the slow one. Nothing waits and the
         request is written: the server owes an answer.
         """
         transport = self.transport
         if transport is None:
             return False
         sock = transport.get_extra_info("socket")
-        if not transport.get_write_buffer_size() and not _unsent_bytes(sock):
+        waiting = transport.get_write_buffer_size() + _unsent_bytes(sock)
+        if not waiting:
             return self._writing
         acked = _bytes_acked(sock)
-        if acked is None:
-            return True  # the kernel does not say how much the server took
-        last, self._acked_seen = self._acked_seen, acked
-        return last is None or acked != last
+        mark = acked if acked is not None else -waiting  # a Unix socket; not Linux
+        last, self._progress_mark = self._progress_mark, mark
+        return last is None or mark != last
 
     def _arm_read_timer(self, timeout: float) -> None:
         """Start the ``sock_read`` clock now (re-armed lazily, see ``_on_read_timer``)."""
-        self._acked_seen = None
+        self._progress_mark = None
         self._last_read = self._loop.time()
         self._read_timer = self._loop.call_at(self._last_read + timeout, self._on_read_timer)
 

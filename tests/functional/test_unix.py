@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -67,3 +68,29 @@ async def test_missing_socket_names_the_path(tmp_path: Path) -> None:
     assert err.path == path
     assert f"Cannot connect to unix socket {path}" in str(err)
     assert isinstance(err.os_error, FileNotFoundError)
+
+
+async def test_sock_read_fires_when_the_server_stops_taking_the_body(tmp_path: Path) -> None:
+    """Over a Unix socket (no TCP acknowledgements to count), what waits to be sent must
+    shrink between two looks: a server that stopped reading never answered and the
+    request waited for total."""
+    path = str(tmp_path / "stall.sock")
+    stalled: list[asyncio.StreamWriter] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        stalled.append(writer)
+        await reader.readuntil(b"\r\n\r\n")  # then reads nothing more, answers nothing
+
+    server = await asyncio.start_unix_server(handler, path)
+    timeout = hyperclient.ClientTimeout(total=5, sock_read=0.2)
+    try:
+        async with ClientSession(connector=UnixConnector(path=path), timeout=timeout) as session:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(hyperclient.SocketTimeoutError, match="reading"):
+                await session.post("http://x/", data=b"x" * 16 * 2**20)
+            assert asyncio.get_running_loop().time() - started < 1.5
+    finally:
+        for writer in stalled:
+            writer.transport.abort()
+        server.close()
+        await server.wait_closed()
