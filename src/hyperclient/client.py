@@ -1286,8 +1286,9 @@ class ClientSession:
             raise NonHttpUrlRedirectClientError(
                 location, f"refusing to follow a redirect to scheme {scheme!r}"
             )
-        if scheme and not target.raw_authority and location[len(scheme) + 1 :].startswith("//"):
-            # "http:///x" or "http://": an empty authority names no host; joined to the
+        after_scheme = location[len(scheme) + 1 :] if scheme else location
+        if not target.raw_authority and after_scheme.startswith("//"):
+            # "http:///x", "///x", "//": an empty authority names no host; joined to the
             # current URL it would quietly stay on this server. ("http:/x" without the
             # "//" is a relative reference that keeps the scheme, RFC 3986 §5.4.2.)
             raise InvalidUrlRedirectClientError(location, "redirect URL has no host")

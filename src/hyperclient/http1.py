@@ -44,6 +44,7 @@ __all__ = (
     "ResponseParser",
     "Sentinel",
     "encode_chunk",
+    "field_text",
     "is_token",
     "serialize_request_head",
 )
@@ -1243,11 +1244,11 @@ def serialize_request_head(
         raise LocalProtocolError(f"invalid character in request target: {short_repr(target)}")
     parts = [f"{method} {target} {version_text}"]
     for name, value in headers:
-        if name not in _valid_str_tokens and not is_token(_text(name, "header name")):
+        if name not in _valid_str_tokens and not is_token(field_text(name, "header name")):
             raise LocalProtocolError(f"invalid header name: {short_repr(name)}")
         if type(value) is not str:
             # b"x" would go out as "b'x'" and None as "None" (aiohttp refuses them too).
-            value = _text(value, f"header value of {name}")
+            value = field_text(value, f"header value of {name}")
         parts.append(f"{name}: {value}")
     parts.append("\r\n")
     text = "\r\n".join(parts)
@@ -1261,8 +1262,9 @@ def serialize_request_head(
     return data
 
 
-def _text(value: object, what: str) -> str:
-    """*value* if it is text (a ``str`` subclass becomes a plain ``str``), else TypeError."""
+def field_text(value: object, what: str) -> str:
+    """*value*, a header name or value (*what* says which, for the message), if it is
+    text (a ``str`` subclass becomes a plain ``str``); else TypeError."""
     if not isinstance(value, str):
         raise TypeError(f"{what} must be str, got {type(value).__name__}: {short_repr(value)}")
     return str.__str__(value)  # the text itself, not what a subclass's __str__ says

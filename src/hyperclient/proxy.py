@@ -27,7 +27,7 @@ from yarl import URL
 
 from .auth import BasicAuth
 from .errors import InvalidURL
-from .http1 import serialize_request_head
+from .http1 import field_text, serialize_request_head
 from .values import HttpVersion11
 
 __all__ = (
@@ -216,7 +216,10 @@ def proxy_headers(auth: BasicAuth | None, headers: Any = None) -> list[tuple[str
     fields: list[tuple[str, str]] = []
     if headers:
         items = headers.items() if hasattr(headers, "items") else headers
-        fields.extend((str(k), str(v)) for k, v in items)
+        fields.extend(
+            (field_text(k, "proxy header name"), field_text(v, f"proxy header value of {k}"))
+            for k, v in items
+        )
     if auth is not None:
         fields = [(k, v) for k, v in fields if k.lower() != "proxy-authorization"]
         # RFC 9110 §11.7.2: credentials for the proxy, not passed on to the origin.

@@ -52,7 +52,7 @@ from .formdata import (
     read_announced,
     source_body,
 )
-from .http1 import LAST_CHUNK, encode_chunk, serialize_request_head
+from .http1 import LAST_CHUNK, encode_chunk, field_text, serialize_request_head
 from .multipart import MultipartWriter
 from .payload import LookupError as PayloadLookupError
 from .payload import Payload, get_payload, payload_body
@@ -301,6 +301,10 @@ class ClientRequest:
         if headers:
             items = headers.items() if isinstance(headers, Mapping | MultiDictProxy) else headers
             for name, value in items:
+                if type(name) is not str or type(value) is not str:
+                    # Checked here, before the framing and Connection logic reads them.
+                    value = field_text(value, f"header value of {name}")
+                    name = field_text(name, "header name")
                 if name.lower() == "host":
                     result["Host"] = value
                 else:
@@ -312,9 +316,9 @@ class ClientRequest:
             result["User-Agent"] = _USER_AGENT
         if self.force_close and "Connection" not in result:
             result["Connection"] = "close"
-        elif any(
+        elif "Connection" in result and any(
             token.strip().lower() == "close"
-            for value in result.getall("Connection", ())
+            for value in result.getall("Connection")
             for token in value.split(",")
         ):
             # RFC 9112 §9.6: a client that sends "close" sends no further request on the

@@ -146,7 +146,7 @@ async def test_streamed_body_cannot_be_replayed(origin: str) -> None:
             await session.post(f"{origin}/r/307", data=form)
 
 
-@pytest.mark.parametrize("target", ["http:///echo", "http://", "https:///x"])
+@pytest.mark.parametrize("target", ["http:///echo", "http://", "https:///x", "///echo", "//"])
 async def test_location_with_an_empty_authority_is_refused(origin: str, target: str) -> None:
     # It named no host, and joined to the current URL it stayed on this server.
     async with ClientSession() as session:

@@ -393,6 +393,40 @@ async def test_user_framing_headers_without_a_body(raw_server: Callable[..., Any
     assert seen[2].startswith(b"GET / ")
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"headers": {"Connection": 1}}, "header value of Connection must be str, got int: 1"),
+        ({"headers": {"Content-Length": 0}}, "header value of Content-Length must be str"),
+        ({"headers": {"Transfer-Encoding": 1}}, "header value of Transfer-Encoding must be"),
+        ({"headers": {"X-Token": b"abc"}}, "header value of X-Token must be str, got bytes"),
+        (
+            {"proxy": "http://127.0.0.1:9", "headers": {"Proxy-Authorization": b"Basic x"}},
+            "header value of Proxy-Authorization must be str, got bytes",
+        ),
+        (
+            {"proxy": "http://127.0.0.1:9", "proxy_headers": {"X-P": 5}},
+            "proxy header value of X-P must be str, got int: 5",
+        ),
+    ],
+)
+async def test_header_values_that_are_not_text_are_refused(
+    raw_server: Callable[..., Any], options: dict[str, Any], message: str
+) -> None:
+    """As aiohttp: b"abc" went out as "b'abc'"; an int broke the framing checks with an
+    AttributeError that named nothing."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        with pytest.raises(TypeError) as info:
+            await session.get(srv.url.replace("http://", "https://"), **options)
+        assert str(info.value).startswith(message)
+    assert srv.connections == 0
+
+
 async def test_chunked_without_a_body_writes_no_last_chunk(raw_server: Callable[..., Any]) -> None:
     seen: list[bytes] = []
 
