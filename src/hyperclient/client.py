@@ -1055,6 +1055,10 @@ class ClientSession:
             new_url = self._redirect_target(url, location)
             method, data, headers = self._redirect_request(resp.status, method, data, headers, req)
             if origin_of(new_url) != origin_of(url):
+                if req.proxy is not None and headers is not None and _PROXY_AUTH in headers:
+                    # That one was the proxy's (ClientRequest moved it among the proxy's
+                    # fields): it stays there for the next hop, not among the origin's.
+                    options = dataclasses.replace(options, proxy_headers=req.proxy_headers)
                 # RFC 9110 §15.4: credentials are for the origin they were given for; so is
                 # a Host set by hand (curl drops it too), which would name the old server.
                 auth = None
@@ -1372,6 +1376,7 @@ def _limits(
 
 
 #: RFC 9110 §15.4: what must not follow a redirect to another origin.
+_PROXY_AUTH = "Proxy-Authorization"
 _ORIGIN_BOUND_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization", "Host")
 #: What described a body that a redirect to GET no longer has.
 _BODY_HEADERS = ("Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding")

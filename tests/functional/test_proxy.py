@@ -31,7 +31,7 @@ import hyperclient
 from hyperclient import BasicAuth, ClientSession, ProxyConnector, TCPConnector
 from hyperclient.resolver import StaticResolver
 
-from ..conftest import read_request
+from ..conftest import OK, read_request
 from ..socks_server import ConnectProxy, SocksServer
 
 # -- origins -----------------------------------------------------------------------------------
@@ -421,6 +421,35 @@ async def test_a_proxy_authorization_header_goes_to_the_proxy_only(
     assert plain_own.count(b"Proxy-Authorization") == 1
     assert b"\r\nProxy-Authorization: Basic b3duOnB3\r\n" in plain_own
     assert b"\r\nProxy-Authorization: Basic bWluZTpwdw==\r\n" in origin.heads[-1]
+
+
+async def test_a_proxy_authorization_header_survives_a_redirect_through_the_proxy(
+    raw_server: Any,
+) -> None:
+    """Cross-origin redirects drop the origin's credentials; this header is the proxy's,
+    and the next hop through the same proxy went without it (407)."""
+    heads: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            heads.append(head)
+            if b"proxy-authorization: basic dtpw" not in head.lower():
+                writer.write(b"HTTP/1.1 407 Who\r\nContent-Length: 0\r\n\r\n")
+            elif head.startswith(b"GET http://a.test/"):
+                writer.write(b"HTTP/1.1 302 Found\r\nLocation: http://b.test/\r\n")
+                writer.write(b"Content-Length: 0\r\n\r\n")
+            else:
+                writer.write(OK)
+            await writer.drain()
+
+    srv = await raw_server(proxy)
+    async with ClientSession() as session:
+        async with session.get(
+            "http://a.test/", proxy=srv.url, headers={"Proxy-Authorization": "Basic dTpw"}
+        ) as resp:
+            assert (resp.status, [r.status for r in resp.history]) == (200, [302])
+    assert [head.split(b" ")[1] for head in heads] == [b"http://a.test/", b"http://b.test/"]
 
 
 async def test_proxy_headers_as_a_list_of_pairs(
