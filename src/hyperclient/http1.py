@@ -907,16 +907,25 @@ class ResponseParser:
             # A size already wrong fails now: the peer may send nothing more.
             _check_chunk_size(_chunk_size_text(bytes(buf[pos:])))
             return None
-        line = bytes(buf[pos:lf])
-        # Judged as the bytes arrive: a wrong size byte before a bare LF fails first.
-        size_text = _chunk_size_text(line)
-        _check_chunk_size(size_text)
-        if lf == pos or buf[lf - 1] != 13:
-            raise RemoteProtocolError("bare LF in chunk size line", in_body=True)
+        size_text = extensions = b""
+        if lf > pos and buf[lf - 1] == 13:
+            size_text, _, extensions = bytes(buf[pos : lf - 1]).partition(b";")
+            # RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ ... ] ); like
+            # h11 we also allow trailing whitespace after the size without an extension.
+            size_text = size_text.rstrip(_OWS)
+        if (
+            not size_text
+            or len(size_text) > _MAX_CHUNK_SIZE_DIGITS
+            or size_text.translate(None, _HEXDIG)
+        ):
+            # Judged as the bytes arrive: a wrong size byte before a bare LF fails first.
+            size_text = _chunk_size_text(bytes(buf[pos:lf]))
+            _check_chunk_size(size_text)  # what passes is a size with leading zeros
+            if lf == pos or buf[lf - 1] != 13:
+                raise RemoteProtocolError("bare LF in chunk size line", in_body=True)
+            if not size_text:
+                raise RemoteProtocolError("invalid chunk size: b''", in_body=True)
         self._pos = lf + 1
-        extensions = line[:-1].partition(b";")[2]
-        if not size_text:
-            raise RemoteProtocolError("invalid chunk size: b''", in_body=True)
         if extensions and extensions.translate(None, _CTL_NO_HTAB) != extensions:
             raise RemoteProtocolError(
                 f"invalid chunk extension: {short_repr(extensions)}", in_body=True

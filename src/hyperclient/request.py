@@ -172,6 +172,8 @@ class ClientRequest:
     _skip_content_type = False
     #: The caller's headers ask for ``Connection: close`` (set only when they do).
     _closes_connection = False
+    #: The caller's headers carry Content-Length or Transfer-Encoding (set only then).
+    _framing_given = False
     # Set by the session on a request sent with upload_tracker= (each attempt).
     _upload_tracker: UploadTracker | None = None
 
@@ -314,6 +316,8 @@ class ClientRequest:
                 result[name] = value
         if "User-Agent" not in result and "user-agent" not in skip:
             result["User-Agent"] = _USER_AGENT
+        if "Content-Length" in result or "Transfer-Encoding" in result:
+            self._framing_given = True
         if self.force_close and "Connection" not in result:
             result["Connection"] = "close"
         elif "Connection" in result and any(
@@ -354,7 +358,7 @@ class ClientRequest:
         if data is None or data == b"":
             # No body, nothing to chunk: a last-chunk alone would be read as a request.
             self.chunked = None
-            if "Content-Length" in headers or "Transfer-Encoding" in headers:
+            if self._framing_given:
                 # Framing the caller set for an empty body is checked as any body's is: a
                 # Content-Length of 5 with nothing behind it would make the server read
                 # the next request's first bytes as this body (RFC 9112 §6.3); an
