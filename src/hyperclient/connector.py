@@ -39,6 +39,7 @@ from .errors import (
     RemoteProtocolError,
     ServerDisconnectedError,
     ServerFingerprintMismatch,
+    ServerTimeoutError,
     UnixClientConnectorError,
 )
 from .pool import EndpointStats, Grant, Pool
@@ -383,7 +384,12 @@ class BaseConnector:
             waiters.append(proto.closed_future)
         for waiter in pool_waiters:
             if not waiter.done():
-                waiter.cancel()
+                # Not cancel(): the waiting task was not cancelled, and inside a TaskGroup
+                # its request would vanish without an error.
+                waiter.set_exception(
+                    ClientConnectionError("the connector was closed while waiting for a connection")
+                )
+                waiter.exception()  # retrieved here if its task is gone already
         return _Closing(waiters)
 
     async def __aenter__(self) -> BaseConnector:
@@ -423,16 +429,17 @@ class BaseConnector:
         elif self._closed:
             raise RuntimeError("connector is closed")
         timeout = timeout or _NO_TIMEOUT
-        connect_budget = timeout.connect or self._conn_timeout
-        if connect_budget is None and timeout.pool is None:
+        budget = timeout.connect or self._conn_timeout
+        if budget is None:
             return await self._acquire_slow(req, key, loop, traces, timeout)
-        budget = min(b for b in (connect_budget, timeout.pool) if b is not None)
         try:
             async with asyncio.timeout(budget):
                 return await self._acquire_slow(req, key, loop, traces, timeout)
         except TimeoutError as exc:
+            if isinstance(exc, ServerTimeoutError):
+                raise  # a budget inside ran out first (pool, sock_connect) and says which
             raise ConnectionTimeoutError(
-                f"connection timeout to host {key.host}:{key.port} after {budget}s"
+                f"connection timeout to host {key.host}:{key.port} after {budget}s (connect)"
             ) from exc
 
     def take_idle(self, key: ConnectionKey, loop: asyncio.AbstractEventLoop) -> Connection | None:
@@ -466,9 +473,12 @@ class BaseConnector:
             try:
                 if traces:
                     await _send_all(traces, "send_connection_queued_start")
-                granted = await waiter
+                if timeout.pool is None:
+                    granted = await waiter
+                else:
+                    granted = await self._wait_for_slot(waiter, key, timeout.pool)
             except BaseException:
-                if waiter.done() and not waiter.cancelled():
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                     # We were granted a slot but gave up before using it: pass it on.
                     self._give_back(key, waiter.result(), loop)
                 else:
@@ -506,6 +516,20 @@ class BaseConnector:
                 conn.close()
                 raise
         return conn
+
+    @staticmethod
+    async def _wait_for_slot(
+        waiter: _Waiter, key: ConnectionKey, pool_timeout: float
+    ) -> ResponseHandler | None:
+        """*waiter*'s grant within ``ClientTimeout.pool``, which bounds only this wait."""
+        try:
+            async with asyncio.timeout(pool_timeout):
+                return await asyncio.shield(waiter)
+        except TimeoutError as exc:
+            raise ConnectionTimeoutError(
+                f"connection timeout to host {key.host}:{key.port}: no free connection "
+                f"within {pool_timeout}s (pool)"
+            ) from exc
 
     def _give_back(
         self, key: ConnectionKey, proto: ResponseHandler | None, loop: asyncio.AbstractEventLoop

@@ -30,10 +30,12 @@ Start = Callable[..., Awaitable[Any]]
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
-def keepalive(response: bytes = OK) -> Callable[..., Awaitable[None]]:
+def keepalive(response: bytes = OK, delay: float = 0) -> Callable[..., Awaitable[None]]:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
             await read_request(reader)
+            if delay:
+                await asyncio.sleep(delay)
             writer.write(response)
             await writer.drain()
 
@@ -184,6 +186,40 @@ async def test_spec_conn_timeout_maps_to_connect(raw_server: Any) -> None:
     async with ClientSession(connector=connector) as session:
         with pytest.raises(hyperclient.ConnectionTimeoutError):
             await session.get(f"http://localhost:{srv.port}/")
+
+
+async def test_pool_timeout_bounds_only_the_wait_for_a_free_connection(raw_server: Any) -> None:
+    """ClientTimeout.pool covers waiting for a slot, not the look-up, connect and TLS of a
+    new connection (it cut a 0.1 s look-up short at 30 ms, named as a connect timeout)."""
+    srv: RawServer = await raw_server(keepalive(delay=150 * MS))
+    connector = TCPConnector(resolver=SlowResolver(100 * MS), limit=1)
+    timeout = ClientTimeout(pool=30 * MS)
+    async with ClientSession(connector=connector, timeout=timeout) as session:
+        url = f"http://localhost:{srv.port}/"
+        first = asyncio.ensure_future(session.get(url))
+        await asyncio.sleep(10 * MS)
+        with pytest.raises(hyperclient.ConnectionTimeoutError, match=r"within 0.03s \(pool\)"):
+            await session.get(url)
+        async with await first as resp:  # its look-up took longer than `pool`: not cut
+            assert await resp.read() == b"ok"
+
+
+async def test_closing_the_connector_fails_requests_waiting_for_a_slot(raw_server: Any) -> None:
+    """They got CancelledError, though nobody cancelled them (in a TaskGroup such a
+    request vanished without an error)."""
+    srv: RawServer = await raw_server(keepalive(delay=300 * MS))
+    connector = TCPConnector(limit=1)
+    async with ClientSession(connector=connector) as session:
+        busy = asyncio.ensure_future(session.get(srv.url))
+        await asyncio.sleep(20 * MS)
+        waiting = asyncio.ensure_future(session.get(srv.url))
+        await asyncio.sleep(20 * MS)
+        await connector.close()
+        with pytest.raises(hyperclient.ClientConnectionError, match="waiting for a connection"):
+            await waiting
+        assert not waiting.cancelled()
+        with pytest.raises(hyperclient.ClientConnectionError):
+            await busy
 
 
 async def test_write_timeout_when_the_server_does_not_read(raw_server: Any) -> None:
