@@ -35,6 +35,7 @@ from .errors import (
     ClientHttpProxyError,
     ClientProxyConnectionError,
     ConnectionTimeoutError,
+    InvalidUrlClientError,
     LocalProtocolError,
     RemoteProtocolError,
     ServerDisconnectedError,
@@ -856,7 +857,15 @@ class TCPConnector(BaseConnector):
             raise
 
     async def _lookup(self, host: str, port: int) -> list[ResolveResult]:
-        addrs = await self._resolver.resolve(host, port, socket.AddressFamily(self._family))
+        try:
+            addrs = await self._resolver.resolve(host, port, socket.AddressFamily(self._family))
+        except UnicodeError as exc:
+            # getaddrinfo's IDNA encoding refuses "a..b" or a 64-byte label: a bad name,
+            # which a redirect may hand us, not a bug to escape every except ClientError.
+            raise socket.gaierror(socket.EAI_NONAME, f"invalid host name {host!r}: {exc}") from exc
+        if not addrs:
+            # A custom resolver may answer with nothing instead of raising.
+            raise socket.gaierror(socket.EAI_NONAME, f"no address for {host!r}")
         if self._use_dns_cache:
             ttl = self._ttl_dns_cache
             loop = self._loop or asyncio.get_running_loop()
@@ -1117,7 +1126,12 @@ class TCPConnector(BaseConnector):
             return None, None
         setting = key.ssl if key.ssl is not True else self._ssl
         context = await load_context(setting, trust_env=_trusts_env(req))
-        return context, (req.server_hostname or key.host).rstrip(".")
+        if req.server_hostname:
+            return context, _tls_name(req.server_hostname)  # the caller's: ValueError
+        try:
+            return context, _tls_name(key.host)
+        except ValueError as exc:
+            raise InvalidUrlClientError(req.url, str(exc)) from None
 
     async def _connect_sock(
         self,
@@ -1549,6 +1563,26 @@ async def _wait_one(
         else:
             raise exc
     return winner
+
+
+def _tls_name(name: str) -> str:
+    """The name a certificate is checked against (and sent as SNI), without the trailing
+    dot of a fully qualified name.
+
+    Raises:
+        ValueError: nothing is left ("." or ".."), which asyncio would read as "do not
+            check the name" (failing open), or the name cannot be encoded (IDNA, NUL).
+    """
+    stripped = name.rstrip(".")
+    if not stripped:
+        raise ValueError(f"invalid TLS server name {name!r}: empty without its dots")
+    try:
+        if "\x00" in stripped:
+            raise UnicodeError("NUL in name")
+        stripped.encode("idna")  # what ssl does with it, so that a bad one fails here
+    except UnicodeError as exc:
+        raise ValueError(f"invalid TLS server name {name!r}: {exc}") from None
+    return stripped
 
 
 def _combine(errors: list[OSError]) -> OSError:

@@ -190,6 +190,32 @@ def test_deprecated_aliases_warn() -> None:
 # -- failures --------------------------------------------------------------------------------
 
 
+class EmptyResolver(AbstractResolver):
+    async def resolve(self, host: str, port: int = 0, family: Any = socket.AF_INET) -> Any:
+        return []
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("url", "connector", "message"),
+    [
+        # getaddrinfo's IDNA step raised a bare UnicodeError, past except ClientError.
+        ("http://a..b/", None, "invalid host name 'a..b'"),
+        ("http://" + "x" * 64 + ".example/", None, "invalid host name 'xxxx"),
+        # A resolver answering nothing gave an IndexError.
+        ("http://svc.test:8080/", EmptyResolver(), "no address for 'svc.test'"),
+    ],
+)
+async def test_names_that_resolve_to_nothing_are_dns_errors(
+    url: str, connector: AbstractResolver | None, message: str
+) -> None:
+    async with ClientSession(connector=TCPConnector(resolver=connector)) as session:
+        with pytest.raises(hyperclient.ClientConnectorDNSError, match=message):
+            await session.get(url)
+
+
 async def test_unknown_name_is_a_dns_error_naming_the_host() -> None:
     connector = TCPConnector(resolver=StaticResolver({}))
     async with ClientSession(connector=connector) as session:

@@ -219,6 +219,33 @@ async def test_wrong_host_name_is_a_certificate_error(
     assert "Hostname mismatch" in cause.verify_message
 
 
+@pytest.mark.parametrize("name", [".", ".."])
+async def test_a_name_of_dots_never_turns_the_host_name_check_off(
+    https_server: StartHTTPS, ca: trustme.CA, trusting: ssl.SSLContext, name: str
+) -> None:
+    """Without its trailing dots nothing was left, and asyncio reads an empty server name
+    as "check no name": a valid certificate for any other name was accepted."""
+    srv = await https_server(ca.issue_cert("attacker.example"))
+    resolver = hyperclient.StaticResolver({name: "127.0.0.1", "localhost": "127.0.0.1"})
+    connector = TCPConnector(ssl_context=trusting, resolver=resolver)
+    async with ClientSession(connector=connector) as session:
+        with pytest.raises(ValueError, match="invalid TLS server name"):
+            await session.get(srv.url(host="localhost"), server_hostname=name)
+        with pytest.raises(hyperclient.InvalidUrlClientError, match="invalid TLS server name"):
+            await session.get(f"https://{name}:{srv.port}/")
+    assert srv.peers == []
+
+
+@pytest.mark.parametrize("name", ["a..b", "x" * 64 + ".example", "bad\x00host"])
+async def test_a_server_hostname_that_cannot_be_encoded_is_a_value_error(
+    https_server: StartHTTPS, good_cert: trustme.LeafCert, trusting: ssl.SSLContext, name: str
+) -> None:
+    srv = await https_server(good_cert)
+    async with ClientSession(connector=TCPConnector(ssl_context=trusting)) as session:
+        with pytest.raises(ValueError, match=r"^invalid TLS server name"):  # was UnicodeError
+            await session.get(srv.url(host="localhost"), server_hostname=name)
+
+
 async def test_expired_certificate_is_a_certificate_error(
     https_server: StartHTTPS, ca: trustme.CA, trusting: ssl.SSLContext
 ) -> None:
