@@ -289,6 +289,8 @@ class BaseConnector:
         self._in_progress: dict[ResponseHandler, socket.socket | asyncio.Task[Any] | None] = {}
         #: Connections handed out and not yet given back (closed by close()).
         self._acquired: set[ResponseHandler] = set()
+        #: Tasks in a TCP connect (no protocol yet), and whether close() stopped them.
+        self._connecting: dict[asyncio.Task[Any], bool] = {}
 
     def __del__(self, _warnings: Any = warnings) -> None:
         if self._closed:
@@ -369,6 +371,11 @@ class BaseConnector:
                 _abort_tls(proto)  # first: close() would send a close_notify at once
             proto.close()
             waiters.append(proto.closed_future)
+        # A TCP connect under way has no socket close() could reach without a race with
+        # the loop: its task is stopped, and _connect_sock turns that into an error.
+        for task in self._connecting:
+            self._connecting[task] = True
+            task.cancel()
         # A connect or TLS handshake under way has no transport to close yet (see _wrap).
         for opening in in_progress.values():
             if isinstance(opening, socket.socket):
@@ -1143,6 +1150,9 @@ class TCPConnector(BaseConnector):
     ) -> socket.socket:
         """A connected TCP socket to one of *addrs* (raced), or a ``ClientConnectorError``."""
         loop = self._loop or asyncio.get_running_loop()
+        task = asyncio.current_task()
+        if task is not None:
+            self._connecting[task] = False
         try:
             sock = await _connect_first(
                 loop,
@@ -1156,6 +1166,16 @@ class TCPConnector(BaseConnector):
             )
         except OSError as exc:
             raise self._translate(key, exc, proxy=proxy) from exc
+        except asyncio.CancelledError:
+            if task is None or not self._connecting.get(task):
+                raise
+            task.uncancel()  # close() stopped the connect; nobody cancelled this request
+            raise ClientConnectionError(
+                f"the connector was closed while connecting to {key.host}:{key.port}"
+            ) from None
+        finally:
+            if task is not None:
+                self._connecting.pop(task, None)
         if not _sets_nodelay(loop):
             # Small request heads must not wait for Nagle's algorithm.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)

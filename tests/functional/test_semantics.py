@@ -222,6 +222,23 @@ async def test_closing_the_connector_fails_requests_waiting_for_a_slot(raw_serve
             await busy
 
 
+async def test_closing_the_connector_stops_a_tcp_connect(black_hole: int) -> None:
+    """DNS and TLS under way were stopped, a TCP connect was not: the request ran on to
+    its sock_connect timeout (or the kernel's, about 2 minutes, without one)."""
+    connector = TCPConnector()
+    timeout = ClientTimeout(total=10, sock_connect=None)
+    async with ClientSession(connector=connector, timeout=timeout) as session:
+        request = asyncio.ensure_future(session.get(f"http://127.0.0.1:{black_hole}/"))
+        await asyncio.sleep(50 * MS)
+        started = asyncio.get_running_loop().time()
+        await connector.close()
+        with pytest.raises(hyperclient.ClientConnectionError, match="closed while connecting"):
+            await request
+        assert not request.cancelled()
+        assert asyncio.get_running_loop().time() - started < 1
+        assert all(s.in_use == 0 for s in connector.stats().values())
+
+
 async def test_write_timeout_when_the_server_does_not_read(raw_server: Any) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
