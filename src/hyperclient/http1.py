@@ -43,6 +43,7 @@ __all__ = (
     "ResponseHead",
     "ResponseParser",
     "Sentinel",
+    "asks_to_close",
     "encode_chunk",
     "field_text",
     "is_token",
@@ -414,6 +415,11 @@ def _connection_options(value: bytes) -> int:
         if len(_connection_flags) < _NAME_CACHE_SIZE:
             _connection_flags[value] = flags
     return flags
+
+
+def asks_to_close(values: Iterable[str]) -> bool:
+    """Whether Connection field values given for a request hold the "close" option."""
+    return any(_connection_options(value.encode("latin-1", "replace")) & _CLOSE for value in values)
 
 
 #: Keep-Alive values seen -> their timeout; bounded like _name_kinds.

@@ -52,7 +52,7 @@ from .formdata import (
     read_announced,
     source_body,
 )
-from .http1 import LAST_CHUNK, encode_chunk, field_text, serialize_request_head
+from .http1 import LAST_CHUNK, asks_to_close, encode_chunk, field_text, serialize_request_head
 from .multipart import MultipartWriter
 from .payload import LookupError as PayloadLookupError
 from .payload import Payload, get_payload, payload_body
@@ -320,11 +320,7 @@ class ClientRequest:
             self._framing_given = True
         if self.force_close and "Connection" not in result:
             result["Connection"] = "close"
-        elif "Connection" in result and any(
-            token.strip().lower() == "close"
-            for value in result.getall("Connection")
-            for token in value.split(",")
-        ):
+        elif "Connection" in result and asks_to_close(result.getall("Connection")):
             # RFC 9112 §9.6: a client that sends "close" sends no further request on the
             # connection and closes it after the response.
             self._closes_connection = True
