@@ -20,7 +20,7 @@ import types
 import warnings
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from ssl import SSLContext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
@@ -96,6 +96,13 @@ _Waiter = asyncio.Future[ResponseHandler | None]
 _UNSET: Any = object()  # a parameter not given (None means something)
 _NEVER = float("inf")
 _NO_TIMEOUT = ClientTimeout()
+
+
+#: Seconds a closing TLS connection waits for the server's close_notify before it is
+#: dropped. The closing handshake is kept, but RFC 8446 §6.1 does not make the closer wait
+#: for the answer, and asyncio's 30 s made closing a session stall that long for a server
+#: gone silent (a network change); a live server answers within a round trip.
+TLS_SHUTDOWN_TIMEOUT: Final = 2.0
 
 
 class _Closing:
@@ -680,7 +687,7 @@ class TCPConnector(BaseConnector):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._ssl_shutdown_timeout: float | None = None  # asyncio's default (30 s)
+        self._ssl_shutdown_timeout: float | None = None  # TLS_SHUTDOWN_TIMEOUT
         if ssl_shutdown_timeout is not _UNSET:
             warnings.warn(
                 "The ssl_shutdown_timeout parameter is deprecated and will be removed in "
@@ -1182,10 +1189,9 @@ class TCPConnector(BaseConnector):
         return sock
 
     def _tls_shutdown(self) -> dict[str, Any]:
-        """``ssl_shutdown_timeout=`` for the loop, when one was given (0: aborted instead)."""
-        if self._ssl_shutdown_timeout:
-            return {"ssl_shutdown_timeout": self._ssl_shutdown_timeout}
-        return {}
+        """``ssl_shutdown_timeout=`` for the loop: the one given, else ours (0 given:
+        connections are aborted on close instead, see close())."""
+        return {"ssl_shutdown_timeout": self._ssl_shutdown_timeout or TLS_SHUTDOWN_TIMEOUT}
 
     async def _start(
         self,

@@ -246,6 +246,39 @@ async def test_a_server_hostname_that_cannot_be_encoded_is_a_value_error(
             await session.get(srv.url(host="localhost"), server_hostname=name)
 
 
+async def test_closing_waits_a_bounded_time_for_a_silent_servers_close_notify(
+    good_cert: trustme.LeafCert, trusting: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The closing handshake is kept, but a pooled TLS server gone silent made closing
+    the session wait asyncio's 30 s for its close_notify."""
+    monkeypatch.setattr("hyperclient.connector.TLS_SHUTDOWN_TIMEOUT", 0.2)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    good_cert.configure_cert(server_ctx)
+    writers: list[asyncio.StreamWriter] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.transport.pause_reading()  # silent from now on: no close_notify comes back
+
+    server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=server_ctx)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        session = ClientSession(connector=TCPConnector(ssl_context=trusting))
+        async with session.get(f"https://localhost:{port}/") as resp:
+            assert await resp.read() == b"ok"
+        started = asyncio.get_running_loop().time()
+        await session.close()
+        assert asyncio.get_running_loop().time() - started < 2  # was 30 s
+    finally:
+        for writer in writers:
+            writer.transport.abort()
+        server.close()
+        await server.wait_closed()
+
+
 async def test_expired_certificate_is_a_certificate_error(
     https_server: StartHTTPS, ca: trustme.CA, trusting: ssl.SSLContext
 ) -> None:
