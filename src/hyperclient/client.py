@@ -37,7 +37,7 @@ from .auth import BasicAuth, DigestAuth, origin_of
 from .client_middleware_digest_auth import DigestAuthMiddleware
 from .client_middlewares import ClientMiddlewareType, build_client_middlewares
 from .connector import BaseConnector, ProxyConnector, TCPConnector, _Closing
-from .cookies import MAX_COOKIES_TOTAL, AbstractCookieJar, CookieJar
+from .cookies import MAX_COOKIES_TOTAL, AbstractCookieJar, CookieJar, set_cookie_text
 from .errors import (
     ClientError,
     ClientOSError,
@@ -986,14 +986,19 @@ class ClientSession:
             # The reference's deprecated share_cookies: the connector's cookies go too.
             shared = dict(connector.cookies.items())
             extra = {**shared, **dict(extra.items() if hasattr(extra, "items") else extra or ())}
-        if not jar:
-            return extra
-        cookies = jar.filter_cookies(url)
-        if extra:
-            tmp = CookieJar()
-            tmp.update_cookies(extra)
-            for name, morsel in tmp.filter_cookies(url).items():
-                cookies[name] = morsel
+        if not extra:
+            return jar.filter_cookies(url) if jar else extra
+        cookies = jar.filter_cookies(url) if jar else SimpleCookie()
+        # The request's own cookies obey Domain, Path and Secure too, with the session
+        # jar's options (as aiohttp's temporary jar does), whether or not it holds any.
+        tmp = CookieJar(
+            unsafe=jar.unsafe,
+            quote_cookie=jar.quote_cookie,
+            treat_as_secure_origin=list(jar.treat_as_secure_origin),
+        )
+        tmp.update_cookies(extra)
+        for name, morsel in tmp.filter_cookies(url).items():
+            cookies[name] = morsel
         return cookies
 
     async def _follow(
@@ -1263,7 +1268,7 @@ class ClientSession:
     def _store_cookies(self, resp: ClientResponse) -> None:
         assert resp._head is not None
         values = [
-            v.decode("latin-1")
+            set_cookie_text(v)
             for n, v in resp._head.raw_headers
             if len(n) == 10 and n.lower() == b"set-cookie"
         ]

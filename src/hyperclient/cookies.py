@@ -78,6 +78,8 @@ MAX_COOKIES_TOTAL = 3000
 
 # Latest expiry kept: 9999-12-31T23:59:59Z, so huge Max-Age values cannot overflow.
 _MAX_TIME = 253402300799.0
+#: RFC 6265bis §5.5: a cookie lives at most 400 days (Max-Age or Expires are clamped).
+COOKIE_AGE_LIMIT = 400 * 86400
 _JAR_FORMAT_VERSION = 1
 
 # RFC 6265bis §5.6: a name or value with a control character other than HTAB is refused.
@@ -234,6 +236,15 @@ def _make_morsel(name: str, value: str, coded_value: str) -> Morsel[str]:
     return morsel
 
 
+def set_cookie_text(raw: bytes) -> str:
+    """A ``Set-Cookie`` field value as text: UTF-8, as servers send non-ASCII values and
+    as the request head encodes them back, else Latin-1 (one character per byte)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def _unquote_value(raw: str) -> str:
     """Decode a double-quoted cookie value the way ``SimpleCookie`` does."""
     return _ENCODER.value_decode(raw)[0]
@@ -270,10 +281,12 @@ def parse_set_cookie(header_value: str) -> Morsel[str] | None:
     for attribute in attributes.split(";"):
         attr_name, _, attr_value = attribute.partition("=")
         attr_name, attr_value = attr_name.strip(" \t").lower(), attr_value.strip(" \t")
-        if len(attr_value) > MAX_ATTRIBUTE_BYTES:
+        if len(attr_value) > MAX_ATTRIBUTE_BYTES or (
+            len(attr_value) * 4 > MAX_ATTRIBUTE_BYTES
+            and len(attr_value.encode("utf-8", "surrogatepass")) > MAX_ATTRIBUTE_BYTES
+        ):
             # RFC 6265bis §5.6: ignored, so that a stored cookie stays small (only the name
-            # and value count against MAX_COOKIE_BYTES). Header text is Latin-1 decoded:
-            # a character per byte.
+            # and value count against MAX_COOKIE_BYTES).
             continue
         if attr_name == "expires":  # §5.2.1: an unparsable date is ignored
             if parse_cookie_date(attr_value) is not None:
@@ -450,7 +463,7 @@ class CookieJar(AbstractCookieJar):
                 self._store(morsel, host, response_url)
 
     def _store(self, morsel: Morsel[str], host: str, response_url: URL) -> None:
-        """Apply the storage model of RFC 6265 §5.3 to one cookie."""
+        """Apply the storage model of RFC 6265bis §5.7 to one cookie."""
         placement = self._placement(str(morsel["domain"] or ""), host)
         if placement is None:
             return
@@ -458,6 +471,8 @@ class CookieJar(AbstractCookieJar):
         path = str(morsel["path"] or "")
         if not path.startswith("/"):  # §5.2.4
             path = _default_path(response_url.raw_path)
+        if not self._may_store(morsel, host, response_url, domain, path, host_only):
+            return
         morsel["domain"], morsel["path"] = domain, path
         now = self._clock()
         expires = _expiry(morsel, now)
@@ -477,6 +492,48 @@ class CookieJar(AbstractCookieJar):
             morsel, host_only, expires, created, sequence, self._access
         )
         self._count += 1
+
+    def _may_store(
+        self,
+        morsel: Morsel[str],
+        host: str,
+        response_url: URL,
+        domain: str,
+        path: str,
+        host_only: bool,
+    ) -> bool:
+        """The secure-origin and name-prefix rules of RFC 6265bis §5.7 (steps 15, 16, 20,
+        21) for a cookie from a response (*host* set); user-supplied ones pass."""
+        if not host:
+            return True
+        secure = bool(morsel["secure"])
+        secure_origin = self._is_secure(response_url, host)
+        if secure and not secure_origin:
+            return False  # step 15: only a secure origin sets a Secure cookie
+        if not secure and not secure_origin and self._shadows_secure(morsel.key, domain, path):
+            return False  # step 16: nor overwrites, shadows or deletes one
+        name = morsel.key.lower()
+        if name.startswith("__secure-") and not secure:
+            return False  # step 20 (§4.1.3.1)
+        if name.startswith("__host-"):
+            # step 21 (§4.1.3.2): Secure, no Domain attribute, and Path=/ given.
+            return secure and host_only and str(morsel["path"] or "") == "/"
+        return True
+
+    def _shadows_secure(self, name: str, domain: str, path: str) -> bool:
+        """Whether a Secure cookie named *name* is stored whose domain domain-matches
+        *domain* (or the reverse) and whose path *path* path-matches."""
+        for stored_domain, cookies in self._domains.items():
+            if not (_domain_match(stored_domain, domain) or _domain_match(domain, stored_domain)):
+                continue
+            for (stored_path, stored_name), cookie in cookies.items():
+                if (
+                    stored_name == name
+                    and cookie.morsel["secure"]
+                    and path_match(path, stored_path)
+                ):
+                    return True
+        return False
 
     def _placement(self, domain_attribute: str, host: str) -> tuple[str, bool] | None:
         """Return (domain, host_only) for a cookie, or None if it must be refused."""
@@ -590,7 +647,14 @@ class CookieJar(AbstractCookieJar):
         """A bare morsel holding what goes on the wire for ``morsel``."""
         value = morsel.value
         if not self._quote_cookie:
-            return _make_morsel(morsel.key, value, value)
+            if ";" not in value and not _CTL.search(value):
+                return _make_morsel(morsel.key, value, value)
+            # Sent as is, a ";" (from a quoted "\073") would start a cookie the server
+            # never set (a __Host- one, say): this value goes quoted whatever the option.
+            coded = morsel.coded_value
+            if not coded.startswith('"'):
+                coded = _ENCODER.value_encode(value)[1]
+            return _make_morsel(morsel.key, value, coded)
         coded = morsel.coded_value
         if not (coded.startswith('"') and len(coded) >= 2):  # a server's quoting is kept
             coded = _ENCODER.value_encode(value)[1]
@@ -770,19 +834,22 @@ def _copy_morsel(name: str, given: str | Morsel[str]) -> Morsel[str] | None:
 
 
 def _expiry(morsel: Morsel[str], now: float) -> float | None:
-    """RFC 6265 §5.3 step 3: Max-Age wins over Expires; None for a session cookie."""
+    """RFC 6265bis §5.7 step 3: Max-Age wins over Expires, both clamped to
+    :data:`COOKIE_AGE_LIMIT` (§5.6.1, §5.6.2); None for a session cookie."""
+    latest = min(now + COOKIE_AGE_LIMIT, _MAX_TIME)
     max_age = str(morsel["max-age"])
     if re.fullmatch(r"-?[0-9]+", max_age):
-        seconds = int(max_age)
-        if seconds <= 0:  # §5.2.2: the earliest representable time
-            return float("-inf")
-        return min(now + min(seconds, _MAX_TIME), _MAX_TIME)
+        if max_age.startswith("-") or not max_age.strip("0"):
+            return float("-inf")  # §5.6.2: zero or negative, the earliest time
+        # Past the limit whatever its digits (int() refuses over 4300 of them).
+        seconds = int(max_age) if len(max_age) < 16 else COOKIE_AGE_LIMIT
+        return min(now + seconds, latest)
     expires: object = morsel["expires"]
     if isinstance(expires, int | float) and not isinstance(expires, bool):
-        return min(now + expires, _MAX_TIME)  # Morsel's own meaning: seconds from now
+        return min(now + expires, latest)  # Morsel's own meaning: seconds from now
     if isinstance(expires, str) and expires:
         when = parse_cookie_date(expires)
-        return None if when is None else min(when, _MAX_TIME)
+        return None if when is None else min(when, latest)
     return None
 
 

@@ -16,7 +16,7 @@ import json
 import warnings
 import weakref
 from collections.abc import Callable, Generator, Iterable
-from http.cookies import CookieError, SimpleCookie
+from http.cookies import SimpleCookie
 from time import monotonic as _monotonic
 from types import MappingProxyType, SimpleNamespace, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,6 +25,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
 from .compression import make_decoder
+from .cookies import parse_set_cookie, set_cookie_text
 from .errors import ClientPayloadError, ClientResponseError, ContentTypeError, RemoteProtocolError
 from .fieldvalues import (
     content_disposition_filename,
@@ -281,10 +282,10 @@ class ClientResponse:
             if self._head is not None:
                 for name, value in self._head.raw_headers:
                     if name.lower() == b"set-cookie":
-                        try:
-                            cookies.load(value.decode("latin-1"))
-                        except CookieError:
-                            pass  # a malformed cookie is skipped, like browsers do
+                        # Parsed as the jar parses it (a malformed one is skipped).
+                        morsel = parse_set_cookie(set_cookie_text(value))
+                        if morsel is not None:
+                            cookies[morsel.key] = morsel
         return cookies
 
     @property

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from http.cookies import SimpleCookie
 from typing import Any
 
 from aiohttp import web
@@ -103,3 +105,58 @@ async def test_request_cookies_are_quoted_like_jar_cookies(aiohttp_server: Start
         async with session.get(f"{base}/show", cookies={"plain": "v", "spaced": "a b"}) as resp:
             # A space is not a cookie-octet (RFC 6265 §4.1.1): the value goes quoted.
             assert await resp.text() == 'plain=v; spaced="a b"'
+
+
+async def test_request_cookies_obey_their_attributes_whatever_the_jar(
+    aiohttp_server: Start,
+) -> None:
+    """With an empty jar or a DummyCookieJar, a request's own Secure, Domain= or Path=
+    cookie went to any URL (aiohttp filters it through a temporary jar)."""
+    server = await aiohttp_server(cookie_app())
+    base = f"http://a.example:{server.port}"  # not loopback: not a secure origin
+    resolver = hyperclient.StaticResolver({"a.example": "127.0.0.1"})
+    own: SimpleCookie = SimpleCookie()
+    own["sec"] = "v"
+    own["sec"]["secure"] = True
+    own["other"] = "v"
+    own["other"]["domain"] = "b.example"
+    own["admin"] = "v"
+    own["admin"]["path"] = "/admin"
+    own["plain"] = "v"
+    for jar in (hyperclient.CookieJar(), hyperclient.DummyCookieJar()):
+        connector = hyperclient.TCPConnector(resolver=resolver)
+        async with ClientSession(cookie_jar=jar, connector=connector) as session:
+            async with session.get(f"{base}/x", cookies=own) as resp:
+                assert await resp.text() == "plain=v"
+
+
+async def test_request_cookies_follow_the_jars_options(aiohttp_server: Start) -> None:
+    server = await aiohttp_server(cookie_app())
+    base = f"http://127.0.0.1:{server.port}"
+    jar = hyperclient.CookieJar(quote_cookie=False)
+    async with ClientSession(cookie_jar=jar) as session:
+        async with session.get(f"{base}/x", cookies={"a": "x y"}) as resp:
+            assert await resp.text() == "a=x y"  # was quoted, as if quote_cookie were on
+
+
+async def test_utf8_cookie_values_round_trip(raw_server: Any) -> None:
+    """Decoded as Latin-1, "é€" was stored as mojibake, lost from resp.cookies and sent
+    back double-encoded."""
+    heads: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            heads.append(head)
+            writer.write(b"HTTP/1.1 200 OK\r\nSet-Cookie: u=" + "é€".encode() + b"; Path=/\r\n")
+            writer.write(b"Content-Length: 0\r\n\r\n")
+
+    srv = await raw_server(script)
+    jar = hyperclient.CookieJar(quote_cookie=False)
+    async with ClientSession(cookie_jar=jar) as session:
+        async with session.get(srv.url) as resp:
+            assert resp.cookies["u"].value == "é€"
+        assert [m.value for m in jar] == ["é€"]
+        async with session.get(srv.url):
+            pass
+    assert b"\r\nCookie: u=" + "é€".encode() + b"\r\n" in heads[1]

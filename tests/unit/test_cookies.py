@@ -25,6 +25,7 @@ from hyperclient.cookies import (
     cookie_header_value,
     parse_cookie_date,
     parse_set_cookie,
+    set_cookie_text,
 )
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
@@ -467,8 +468,65 @@ def test_deletion_only_hits_matching_domain_and_path(jar: CookieJar) -> None:
 
 def test_huge_max_age_does_not_overflow(jar: CookieJar, clock: FakeClock) -> None:
     set_cookies(jar, "http://example.com/", f"a=1; Max-Age={10**400}")
-    clock.advance(10**10)
+    clock.advance(399 * 86400)
     assert sent(jar, "http://example.com/") == "a=1"
+    # A Max-Age of 5000 digits, too long for int(), given through the API: no ValueError.
+    huge: Morsel[str] = Morsel()
+    huge.set("b", "2", "2")
+    huge["max-age"] = "9" * 5000
+    jar.update_cookies({"b": huge}, URL("http://example.com/"))
+    assert sent(jar, "http://example.com/") == "a=1; b=2"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [f"a=1; Max-Age={401 * 86400}", "a=1; Expires=Fri, 31 Dec 9999 23:59:59 GMT"],
+)
+def test_lifetimes_are_clamped_to_400_days(jar: CookieJar, clock: FakeClock, header: str) -> None:
+    # RFC 6265bis §5.6.1, §5.6.2: the user agent MUST clamp to its cookie-age limit.
+    set_cookies(jar, "http://example.com/", header)
+    clock.advance(399 * 86400)
+    assert sent(jar, "http://example.com/") == "a=1"
+    clock.advance(2 * 86400)
+    assert sent(jar, "http://example.com/") == ""
+
+
+def test_a_non_secure_origin_cannot_set_or_touch_secure_cookies(jar: CookieJar) -> None:
+    """RFC 6265bis §5.7 steps 15 and 16: a Secure cookie from http is ignored, and an
+    http response cannot overwrite, shadow or delete a Secure cookie (it could)."""
+    set_cookies(jar, "http://a.example/", "s=1; Secure")
+    assert len(jar) == 0
+    set_cookies(jar, "https://a.example/", "sid=secret; Secure; Path=/")
+    set_cookies(jar, "http://a.example/", "sid=attacker; Path=/")
+    set_cookies(jar, "http://sub.a.example/", "sid=attacker; Domain=a.example; Path=/app")
+    set_cookies(jar, "http://a.example/", "sid=x; Max-Age=0; Path=/")
+    assert sent(jar, "https://a.example/app") == "sid=secret"
+    # A secure origin may replace it; other names are untouched by the rule.
+    set_cookies(jar, "http://a.example/", "other=1")
+    set_cookies(jar, "https://a.example/", "sid=new; Secure; Path=/")
+    assert sent(jar, "https://a.example/") == "sid=new; other=1"
+    # localhost counts as a secure origin (see the module docstring).
+    set_cookies(jar, "http://localhost/", "s=1; Secure")
+    assert sent(jar, "http://localhost/") == "s=1"
+
+
+@pytest.mark.parametrize(
+    ("url", "header", "stored"),
+    [
+        ("https://a.example/", "__Secure-x=1; Secure", True),
+        ("https://a.example/", "__Secure-x=1", False),
+        ("https://a.example/", "__secure-x=1", False),  # prefixes match in any case
+        ("https://a.example/", "__Host-x=1; Secure; Path=/", True),
+        ("https://a.example/", "__Host-x=1; Secure", False),  # no Path=/ given
+        ("https://a.example/", "__Host-x=1; Secure; Path=/p", False),
+        ("https://a.example/", "__Host-x=1; Secure; Path=/; Domain=a.example", False),
+        ("https://a.example/", "__HOST-x=1; Path=/", False),
+    ],
+)
+def test_cookie_name_prefixes(jar: CookieJar, url: str, header: str, stored: bool) -> None:
+    # RFC 6265bis §4.1.3: what the prefixes promise the server, the jar must check.
+    set_cookies(jar, url, header)
+    assert len(jar) == (1 if stored else 0)
 
 
 def test_replacement_without_expiry_becomes_session_cookie(
@@ -949,7 +1007,8 @@ def test_cookie_header_value() -> None:
     [
         (
             "http://www.example.com/dir/page",
-            ["a=1", "b=2; Domain=example.com", "c=3; Path=/", "d=4; Path=/other", "e=5; Secure"],
+            # (No Secure cookie from http: aiohttp keeps it, RFC 6265bis §5.7 does not.)
+            ["a=1", "b=2; Domain=example.com", "c=3; Path=/", "d=4; Path=/other"],
             [
                 "http://www.example.com/dir/x",
                 "https://www.example.com/dir/x",
@@ -961,8 +1020,18 @@ def test_cookie_header_value() -> None:
         ),
         (
             "https://shop.example.org/",
-            ["x=1; Domain=shop.example.org", "y=2; Domain=evil.com", "z=3; Max-Age=0"],
-            ["https://shop.example.org/", "https://a.shop.example.org/", "https://evil.com/"],
+            [
+                "x=1; Domain=shop.example.org",
+                "y=2; Domain=evil.com",
+                "z=3; Max-Age=0",
+                "s=4; Secure",
+            ],
+            [
+                "https://shop.example.org/",
+                "http://shop.example.org/",
+                "https://a.shop.example.org/",
+                "https://evil.com/",
+            ],
         ),
     ],
 )
@@ -1010,3 +1079,20 @@ def test_load_collapses_duplicate_records(tmp_path: pathlib.Path, jar: CookieJar
     jar.load(path)
     assert len(jar) == 1
     assert sent(jar, "http://example.com/") == "a=2"
+
+
+def test_a_quoted_separator_is_never_sent_bare(clock: FakeClock) -> None:
+    """With quote_cookie=False the unquoted value went out as is: a "\\073" in a quoted
+    value became a ";" and the server read a second cookie a subdomain may not set."""
+    jar = CookieJar(clock=clock, quote_cookie=False)
+    set_cookies(jar, "http://sub.a.example/", 'a="x\\073 __Host-sid=evil"; Domain=a.example')
+    assert sent(jar, "http://a.example/") == 'a="x\\073 __Host-sid=evil"'
+    jar.update_cookies({"b": "p;q"})  # set through the API: quoted too
+    assert sent(jar, "http://a.example/") == 'a="x\\073 __Host-sid=evil"; b="p\\073q"'
+    set_cookies(jar, "http://a.example/", "c=plain value")
+    assert sent(jar, "http://a.example/").endswith("; c=plain value")  # unquoted as asked
+
+
+def test_set_cookie_text_is_utf8_else_latin1() -> None:
+    assert set_cookie_text("u=é€".encode()) == "u=é€"
+    assert set_cookie_text(b"u=\xe9") == "u=\u00e9"  # not UTF-8: a character per byte
