@@ -867,7 +867,7 @@ async def _copy_body(
         first = False
         output.write(chunk)
         # Wire bytes, so the bar matches Content-Length even for a compressed body.
-        progress.update(resp.content.total_bytes)
+        progress.update(resp.content.total_raw_bytes)
 
 
 def _print_timings(resp: ClientResponse, started: float, head_at: float, done_at: float) -> None:

@@ -26,7 +26,13 @@ from yarl import URL
 
 from .compression import make_decoder
 from .cookies import parse_set_cookie, set_cookie_text
-from .errors import ClientPayloadError, ClientResponseError, ContentTypeError, RemoteProtocolError
+from .errors import (
+    ClientConnectionError,
+    ClientPayloadError,
+    ClientResponseError,
+    ContentTypeError,
+    RemoteProtocolError,
+)
 from .fieldvalues import (
     content_disposition_filename,
     parse_content_disposition,
@@ -516,12 +522,21 @@ class ClientResponse:
         if conn is not None:
             self._connection = None
             if not self.content.is_eof():
+                self._cut_body()
                 conn.close()
             else:
                 conn.release()
         if self._on_release:
             self._run_release_callbacks()
         return _NOOP
+
+    def _cut_body(self) -> None:
+        """The application gave up on an unfinished body: a read still waiting for it (in
+        another task, say) fails with "Connection closed", as in aiohttp, not with the
+        truncation the closing socket would report."""
+        content = self.content
+        if not content.is_eof() and content.exception() is None:
+            content.set_exception(ClientConnectionError("Connection closed"))
 
     def close(self) -> None:
         """Close the connection whatever its state."""
@@ -530,6 +545,7 @@ class ClientResponse:
         conn = self._connection
         if conn is not None:
             self._connection = None
+            self._cut_body()
             conn.close()
         self._run_release_callbacks()
 

@@ -74,6 +74,7 @@ class StreamReader:
         "_reading_all",
         "_size",
         "_total_bytes",
+        "_total_decoded",
         "_waiter",
     )
 
@@ -101,6 +102,7 @@ class StreamReader:
         self._reading_all = False
         self._exception: BaseException | None = None
         self._total_bytes = 0
+        self._total_decoded = 0
         self._eof_callbacks: list[Callable[[], None]] = []
         self._decoder: Decoder | None = None
         # Bytes waiting to be decoded; a queue of its own only once a decoder is set.
@@ -205,8 +207,28 @@ class StreamReader:
 
     @property
     def total_bytes(self) -> int:
-        """Bytes received from the wire so far (before decoding)."""
+        """Bytes of the body so far, decoded (as aiohttp counts them); without a
+        ``Content-Encoding``, what :attr:`total_raw_bytes` says."""
+        return (
+            self._total_bytes
+            if self._decoder is None and not self._total_decoded
+            else (self._total_decoded)
+        )
+
+    @property
+    def total_raw_bytes(self) -> int:
+        """Bytes received from the wire so far, before decoding (progress against
+        ``Content-Length``)."""
         return self._total_bytes
+
+    async def wait_eof(self) -> None:
+        """Wait until the whole body has arrived (it stays buffered)."""
+        while not self._eof:
+            if self._exception is not None:
+                raise self._exception
+            if self._paused:
+                self._resume()  # the body must come in whole, whatever is buffered
+            await self._wait("wait_eof")
 
     def _has_pending(self) -> bool:
         return self._decoder is not None and self._decoder.has_pending()
@@ -224,13 +246,14 @@ class StreamReader:
         finally:
             self._waiter = None
 
-    def _decode_more(self) -> None:
-        """Move at most one buffer's worth of decoded bytes from the raw queue."""
+    def _decode_more(self, have: int = 0) -> None:
+        """Move decoded bytes from the raw queue until more than *have* are buffered,
+        at most one buffer's worth per step."""
         decoder = self._decoder
         assert decoder is not None
         limit = self._low_water
         try:
-            while not self._size:
+            while self._size <= have:
                 if decoder.has_pending():
                     out = decoder.decompress(b"", limit)
                 elif self._raw:
@@ -243,12 +266,14 @@ class StreamReader:
                     if out:
                         self._buffer.append(out)
                         self._size += len(out)
+                        self._total_decoded += len(out)
                     return
                 else:
                     return
                 if out:
                     self._buffer.append(out)
                     self._size += len(out)
+                    self._total_decoded += len(out)
         except RemoteProtocolError as exc:
             err = ClientPayloadError(f"{exc.message}")
             err.__cause__ = exc
@@ -261,10 +286,11 @@ class StreamReader:
             if self._paused and self._size + self._raw_size < self._low_water:
                 self._resume()
 
-    def _fill(self) -> None:
-        """Make decoded data available if there is raw input (no-op without a decoder)."""
-        if self._decoder is not None and not self._size:
-            self._decode_more()
+    def _fill(self, have: int = 0) -> None:
+        """Make decoded data available if there is raw input (no-op without a decoder):
+        some, or more than *have* bytes."""
+        if self._decoder is not None and self._size <= have:
+            self._decode_more(have)
 
     async def _ensure_data(self, func_name: str) -> bool:
         """Wait until some bytes are buffered; False at the end of the body."""
@@ -443,30 +469,77 @@ class StreamReader:
     async def readuntil(self, separator: bytes = b"\n", *, max_size: int | None = None) -> bytes:
         """Read up to and including *separator* (or to the end of the body).
 
+        The buffered bytes are searched where they lie, each once, and only the line is
+        taken: a body of many short lines costs no more than reading it.
+
         Raises:
-            ValueError: *max_size* bytes (default 16 times the buffer limit) went by
-                without the separator; aiohttp 3's ``max_size`` argument.
+            ValueError: the separator came after *max_size* bytes (default 16 times the
+                buffer limit; that line is dropped), or *max_size* bytes went by without
+                it (nothing is taken); aiohttp 3's ``max_size`` argument.
         """
         if not separator:
             raise ValueError("separator should be at least one-byte string")
         limit = max_size or self._high_water * 16
-        acc = bytearray()
-        searched = 0
-        while await self._ensure_data("readuntil"):
-            acc += self._take(-1)
-            # The separator may straddle two pieces: search from just before the seam.
-            idx = acc.find(separator, max(0, searched - len(separator) + 1))
-            if idx != -1 and idx + len(separator) <= limit:
-                end = idx + len(separator)
-                self.unread_data(bytes(acc[end:]))
-                return bytes(acc[:end])
-            searched = len(acc)
-            if searched > limit:
+        start = 0  # a separator beginning before this offset was ruled out
+        while True:
+            end = self._find(separator, start) if self._size else -1
+            if end != -1:
+                if end > limit:
+                    self._take(end)  # the next read starts after that line, as in aiohttp
+                    raise ValueError(f"line of {end} bytes is longer than the limit, {limit} bytes")
+                return self._take(end)
+            if self._size > limit:
                 raise ValueError(
-                    f"read {searched} bytes without {separator!r}, "
+                    f"read {self._size} bytes without {separator!r}, "
                     f"expected no more than {limit} bytes"
                 )
-        return bytes(acc)
+            start = max(0, self._size - len(separator) + 1)
+            if not await self._more_than(self._size, "readuntil"):
+                return self._take(-1) if self._size else b""
+
+    def _find(self, separator: bytes, start: int) -> int:
+        """The offset just past the first *separator* in the buffered bytes that begins
+        at or after offset *start* (from the read position), or -1. Chunks are searched
+        in place; one straddling two chunks is found through their few seam bytes."""
+        seplen = len(separator)
+        offset = 0
+        carry = b""  # the last seplen - 1 bytes before the current chunk
+        for index, chunk in enumerate(self._buffer):
+            begin = self._pos if index == 0 else 0
+            size = len(chunk) - begin
+            if offset + size > start:
+                if carry:
+                    seam = carry + chunk[begin : begin + seplen - 1]
+                    at = seam.find(separator)
+                    while at != -1 and at < len(carry):
+                        if offset - len(carry) + at >= start:
+                            return offset - len(carry) + at + seplen
+                        at = seam.find(separator, at + 1)
+                at = chunk.find(separator, begin + max(0, start - offset))
+                if at != -1:
+                    return offset + at - begin + seplen
+            if seplen > 1:
+                carry = (carry + chunk[max(begin, len(chunk) - seplen + 1) :])[1 - seplen :]
+            offset += size
+        return -1
+
+    async def _more_than(self, have: int, func_name: str) -> bool:
+        """Wait until more than *have* bytes are buffered; False at the end of the body.
+        Reading resumes if it paused: the caller bounds how much it waits for."""
+        while True:
+            if self._exception is not None:
+                raise self._exception
+            self._fill(have)
+            if self._size > have:
+                return True
+            if self._eof and not self._raw_size and not self._has_pending():
+                if self._decoder is not None:
+                    self._fill(have)
+                    return self._size > have
+                return False
+            if self._paused:
+                self._resume()
+            await self._wait(func_name)
 
     async def readline(self, *, max_line_length: int | None = None) -> bytes:
         """Read one line, ``\\n`` included (the last one may lack it).
@@ -588,6 +661,7 @@ class _EmptyStreamReader(StreamReader):
         self._reading_all = False
         self._exception = None
         self._total_bytes = 0
+        self._total_decoded = 0
         self._eof_callbacks = []
         self._decoder = None
         self._raw = collections.deque()

@@ -45,8 +45,10 @@ async def test_readline_max_line_length(url: Url) -> None:
             assert await resp.content.readuntil(b"\n", max_size=100) == b"two\n"
             assert await resp.content.readline() == b"three"
         async with session.get(url("/lines")) as resp:
-            with pytest.raises(ValueError, match=r"expected no more than 3 bytes"):
+            with pytest.raises(ValueError, match=r"line of 4 bytes is longer than the limit, 3"):
                 await resp.content.readline(max_line_length=3)
+            # That line is dropped, the rest is not (everything buffered was lost).
+            assert await resp.content.readline() == b"two\n"
 
 
 @pytest.mark.parametrize(("version", "seen"), [("1.0", [1, 0]), ("1.1", [1, 1])])
@@ -141,3 +143,27 @@ async def test_content_disposition_prefers_the_extended_filename(aiohttp_server:
     assert disposition.type == "attachment"
     assert disposition.filename == "naïve €.txt"
     assert dict(disposition.parameters) == {"filename": "naive.txt", "filename*": "naïve €.txt"}
+
+
+@pytest.mark.parametrize("how", ["close", "release"])
+async def test_reading_a_body_given_up_on_is_connection_closed(raw_server: Any, how: str) -> None:
+    """aiohttp code cancels a download from another task with close(): the read raised
+    ClientPayloadError ("payload is not completed"), which `except ClientConnectionError`
+    misses, instead of aiohttp's ClientConnectionError("Connection closed")."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\nfirst")
+        await reader.read()
+
+    srv = await raw_server(script)
+    async with hyperclient.ClientSession() as session:
+        resp = await session.get(srv.url)
+        assert await resp.content.readexactly(5) == b"first"
+        reading = asyncio.ensure_future(resp.content.read())
+        await asyncio.sleep(0.01)
+        getattr(resp, how)()
+        with pytest.raises(hyperclient.ClientConnectionError, match=r"^Connection closed$"):
+            await reading
+        with pytest.raises(hyperclient.ClientConnectionError, match=r"^Connection closed$"):
+            await resp.read()

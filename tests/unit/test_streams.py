@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 
 import pytest
 from hypothesis import given, settings
@@ -358,3 +359,64 @@ async def test_read_nowait_never_waits_and_refuses_beside_a_waiting_read() -> No
     s.set_exception(ClientPayloadError("broken"))
     with pytest.raises(ClientPayloadError, match="broken"):
         s.read_nowait()
+
+
+@given(
+    data=st.binary(max_size=400),
+    separator=st.sampled_from([b"\n", b"\r\n", b"--boundary", b"aa"]),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=10),
+)
+@settings(max_examples=300, deadline=None)
+def test_readuntil_matches_bytes_find_however_the_body_is_cut(
+    data: bytes, separator: bytes, cuts: list[int]
+) -> None:
+    # The buffered pieces are searched in place now (they were joined and re-split on
+    # every call): a separator across any seam must still be found, in order.
+    async def run() -> None:
+        s, _ = stream(limit=1024)
+        points = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
+        for a, b in itertools.pairwise(points):
+            s.feed_data(data[a:b])
+        s.feed_eof()
+        rest = data
+        while rest:
+            at = rest.find(separator)
+            expected = rest if at == -1 else rest[: at + len(separator)]
+            assert await s.readuntil(separator) == expected
+            rest = rest[len(expected) :]
+        assert await s.readuntil(separator) == b""
+
+    asyncio.run(run())
+
+
+async def test_a_line_longer_than_the_buffer_arriving_piecemeal() -> None:
+    # Waiting for the rest of a line must resume reading paused by the buffered part
+    # (else the line never completes).
+    s, flow = stream(limit=16)  # pauses above 64 bytes
+    reader = asyncio.ensure_future(s.readline())
+    for _ in range(10):
+        s.feed_data(b"x" * 20)
+        await asyncio.sleep(0)
+    assert flow.events[-1] == "resume"
+    s.feed_data(b"\nnext\n")
+    assert await reader == b"x" * 200 + b"\n"
+    assert await s.readline() == b"next\n"
+
+
+async def test_total_bytes_counts_the_decoded_body_and_total_raw_bytes_the_wire() -> None:
+    body = b"spam " * 200
+    packed = gzip.compress(body)
+    s, _ = stream(limit=1024)
+    s.set_decoder(make_decoder("gzip"))
+    s.feed_data(packed)
+    waiting = asyncio.ensure_future(s.wait_eof())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    s.feed_eof()
+    await waiting
+    assert s.total_raw_bytes == len(packed)
+    assert await s.read() == body
+    assert s.total_bytes == len(body)  # aiohttp's meaning: what the application gets
+    plain, _ = stream()
+    plain.feed_data(b"abc")
+    assert plain.total_bytes == plain.total_raw_bytes == 3
