@@ -729,6 +729,10 @@ class ResponseParser:
         """
         return bytes(self._buf[self._pos :]), self._eof
 
+    def chunk_ended(self) -> bool:
+        """Whether the body data just returned ended one of the server's chunks."""
+        return self._state is _CHUNK_END
+
     def trailing_size(self) -> int:
         """How many bytes :attr:`trailing_data` holds, without copying them."""
         return len(self._buf) - self._pos

@@ -719,6 +719,8 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
                     payload = self._payload
                     assert payload is not None
                     payload.feed_data(event)
+                    if parser.chunk_ended():
+                        payload.end_http_chunk()
                 elif event is NEED_DATA or event is PAUSED:
                     return
                 elif type(event) is ResponseHead:

@@ -59,6 +59,7 @@ class StreamReader:
 
     __slots__ = (
         "_buffer",
+        "_chunk_ends",
         "_decoder",
         "_eof",
         "_eof_callbacks",
@@ -103,6 +104,8 @@ class StreamReader:
         self._exception: BaseException | None = None
         self._total_bytes = 0
         self._total_decoded = 0
+        # Where the server's chunks end, in body bytes; a queue of its own once one does.
+        self._chunk_ends: collections.deque[int] = _NO_ENDS
         self._eof_callbacks: list[Callable[[], None]] = []
         self._decoder: Decoder | None = None
         # Bytes waiting to be decoded; a queue of its own only once a decoder is set.
@@ -438,18 +441,37 @@ class StreamReader:
         return self._take(-1)
 
     async def readchunk(self) -> tuple[bytes, bool]:
-        """Read a piece of the body as received; returns ``(data, end_of_chunk)``.
+        """Read a piece of the body as received; returns ``(data, end_of_http_chunk)``.
 
-        Chunk boundaries of the transfer coding are not preserved (they carry no meaning
-        by RFC 9112 §7.1), so ``end_of_chunk`` is True for every piece, as aiohttp does for
-        non-chunked bodies; ``(b"", False)`` marks the end of the body.
+        As in aiohttp: for a chunked body without a ``Content-Encoding``, a piece that
+        ends one of the server's chunks comes with True (those bytes end where the chunk
+        does); other pieces, and every piece of other bodies, with False.
+        ``(b"", False)`` marks the end of the body.
         """
+        ends = self._chunk_ends
+        while ends:
+            read_so_far = self._total_bytes - self._size
+            end = ends[0]
+            if end < read_so_far:
+                ends.popleft()  # another read went past it
+                continue
+            ends.popleft()
+            return self._take(end - read_so_far) if end > read_so_far else b"", True
         if not await self._ensure_data("readchunk"):
             return b"", False
+        if self._chunk_ends:
+            return await self.readchunk()  # a chunk ended while we waited
         self._normalise_head()
         data = self._buffer.popleft()
         self._consumed(len(data))
-        return data, True
+        return data, False
+
+    def end_http_chunk(self) -> None:
+        """The producer's mark: the bytes fed so far end one of the server's chunks."""
+        if self._decoder is None:  # positions are in body bytes; decoded ones would shift
+            if self._chunk_ends is _NO_ENDS:
+                self._chunk_ends = collections.deque()
+            self._chunk_ends.append(self._total_bytes)
 
     async def readexactly(self, n: int) -> bytes:
         """Read exactly *n* bytes or raise ``asyncio.IncompleteReadError``."""
@@ -662,6 +684,7 @@ class _EmptyStreamReader(StreamReader):
         self._exception = None
         self._total_bytes = 0
         self._total_decoded = 0
+        self._chunk_ends = _NO_ENDS
         self._eof_callbacks = []
         self._decoder = None
         self._raw = collections.deque()
@@ -673,6 +696,8 @@ class _EmptyStreamReader(StreamReader):
 
 #: The empty raw queue of streams without a decoder (never appended to).
 _NO_RAW: collections.deque[bytes] = collections.deque(maxlen=0)
+#: The chunk ends of streams that have none (never appended to).
+_NO_ENDS: collections.deque[int] = collections.deque(maxlen=0)
 
 #: The shared body of every response without one.
 EMPTY_PAYLOAD: StreamReader = _EmptyStreamReader()

@@ -167,3 +167,27 @@ async def test_reading_a_body_given_up_on_is_connection_closed(raw_server: Any, 
             await reading
         with pytest.raises(hyperclient.ClientConnectionError, match=r"^Connection closed$"):
             await resp.read()
+
+
+async def test_iter_chunks_follows_the_servers_chunks(raw_server: Any) -> None:
+    """aiohttp's documented recipe: join pieces until end_of_http_chunk to rebuild each
+    chunk. Every piece said True, so a chunk split across reads came out in parts."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n01234")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"56789\r\n3\r\nabc\r\n0\r\n\r\n")
+        await writer.drain()
+
+    srv = await raw_server(script)
+    async with hyperclient.ClientSession() as session:
+        async with session.get(srv.url) as resp:
+            messages, piece = [], b""
+            async for data, end_of_chunk in resp.content.iter_chunks():
+                piece += data
+                if end_of_chunk:
+                    messages.append(piece)
+                    piece = b""
+    assert messages == [b"0123456789", b"abc"]

@@ -99,7 +99,7 @@ async def test_iterators() -> None:
     s.feed_data(b"p1")
     s.feed_data(b"p2")
     s.feed_eof()
-    assert [c async for c in s.iter_chunks()] == [(b"p1", True), (b"p2", True)]
+    assert [c async for c in s.iter_chunks()] == [(b"p1", False), (b"p2", False)]
 
 
 async def test_flow_control_pauses_above_high_water_and_resumes_below_low() -> None:
@@ -420,3 +420,31 @@ async def test_total_bytes_counts_the_decoded_body_and_total_raw_bytes_the_wire(
     plain, _ = stream()
     plain.feed_data(b"abc")
     assert plain.total_bytes == plain.total_raw_bytes == 3
+
+
+async def test_readchunk_reports_where_the_servers_chunks_end() -> None:
+    # aiohttp's meaning, which code rebuilding messages from HTTP chunks relies on: True
+    # only with the bytes that end a chunk (every piece said True).
+    s, _ = stream(limit=1024)
+    s.feed_data(b"01234")  # the first half of a 10-byte chunk
+    assert await s.readchunk() == (b"01234", False)
+    s.feed_data(b"56789")
+    s.end_http_chunk()
+    s.feed_data(b"abc")
+    s.end_http_chunk()
+    s.feed_data(b"de")
+    s.end_http_chunk()
+    assert await s.readchunk() == (b"56789", True)
+    assert await s.read(1) == b"a"  # another read takes part of the next chunk
+    assert await s.readchunk() == (b"bc", True)
+    assert await s.read(2) == b"de"  # and all of the one after it
+    s.feed_eof()
+    assert await s.readchunk() == (b"", True)  # its end, reached by read(): as aiohttp
+    assert await s.readchunk() == (b"", False)
+    # A decoded body has no meaningful positions: False, as for unchunked bodies.
+    z, _ = stream(limit=1024)
+    z.set_decoder(make_decoder("gzip"))
+    z.feed_data(gzip.compress(b"hello"))
+    z.end_http_chunk()
+    z.feed_eof()
+    assert await z.readchunk() == (b"hello", False)
