@@ -212,11 +212,9 @@ class StreamReader:
     def total_bytes(self) -> int:
         """Bytes of the body so far, decoded (as aiohttp counts them); without a
         ``Content-Encoding``, what :attr:`total_raw_bytes` says."""
-        return (
-            self._total_bytes
-            if self._decoder is None and not self._total_decoded
-            else (self._total_decoded)
-        )
+        if self._decoder is None and not self._total_decoded:
+            return self._total_bytes  # never decoded (a decoder, once done, is dropped)
+        return self._total_decoded
 
     @property
     def total_raw_bytes(self) -> int:
@@ -295,19 +293,23 @@ class StreamReader:
         if self._decoder is not None and self._size <= have:
             self._decode_more(have)
 
-    async def _ensure_data(self, func_name: str) -> bool:
-        """Wait until some bytes are buffered; False at the end of the body."""
+    async def _ensure_data(self, func_name: str, have: int = 0) -> bool:
+        """Wait until more than *have* bytes are buffered (by default: some); False at
+        the end of the body. Reading resumes if it paused with *have* bytes buffered: a
+        caller that waits for more than the buffer holds bounds that itself."""
         while True:
             if self._exception is not None:
                 raise self._exception
-            self._fill()
-            if self._size:
+            self._fill(have)
+            if self._size > have:
                 return True
             if self._eof and not self._raw_size and not self._has_pending():
                 if self._decoder is not None:
-                    self._fill()
-                    return bool(self._size)
+                    self._fill(have)
+                    return self._size > have
                 return False
+            if self._paused:
+                self._resume()
             await self._wait(func_name)
 
     def _consumed(self, n: int) -> None:
@@ -516,7 +518,7 @@ class StreamReader:
                     f"expected no more than {limit} bytes"
                 )
             start = max(0, self._size - len(separator) + 1)
-            if not await self._more_than(self._size, "readuntil"):
+            if not await self._ensure_data("readuntil", self._size):
                 return self._take(-1) if self._size else b""
 
     def _find(self, separator: bytes, start: int) -> int:
@@ -544,24 +546,6 @@ class StreamReader:
                 carry = (carry + chunk[max(begin, len(chunk) - seplen + 1) :])[1 - seplen :]
             offset += size
         return -1
-
-    async def _more_than(self, have: int, func_name: str) -> bool:
-        """Wait until more than *have* bytes are buffered; False at the end of the body.
-        Reading resumes if it paused: the caller bounds how much it waits for."""
-        while True:
-            if self._exception is not None:
-                raise self._exception
-            self._fill(have)
-            if self._size > have:
-                return True
-            if self._eof and not self._raw_size and not self._has_pending():
-                if self._decoder is not None:
-                    self._fill(have)
-                    return self._size > have
-                return False
-            if self._paused:
-                self._resume()
-            await self._wait(func_name)
 
     async def readline(self, *, max_line_length: int | None = None) -> bytes:
         """Read one line, ``\\n`` included (the last one may lack it).
