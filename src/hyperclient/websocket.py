@@ -267,12 +267,8 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
                 self.exception = err
         self._fail_senders("connection lost while writing")
         self._finish()
-        timer = self._eof_timer
-        if timer is not None:
-            self._eof_timer = None
-            timer.cancel()
-        if not self._closed.done():
-            self._closed.set_result(None)
+        self._cancel_eof_timer()
+        self._set_closed()
 
     # -- what the response object uses -----------------------------------------------------------
 
@@ -423,15 +419,23 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         abort once the server let ``eof_timeout`` pass (a graceful TLS close would wait
         for its close_notify, up to 30 s more); *graceful* (the session is closing) with
         a FIN or close_notify, nobody waiting for it to complete."""
-        timer = self._eof_timer
-        if timer is not None:
-            self._eof_timer = None
-            timer.cancel()
+        self._cancel_eof_timer()
         transport = self.transport
         if transport is None:
             return
         close_or_abort(transport, abort=not graceful)
-        if graceful and not self._closed.done():
+        if graceful:
+            self._set_closed()
+
+    def _cancel_eof_timer(self) -> None:
+        timer = self._eof_timer
+        if timer is not None:
+            self._eof_timer = None
+            timer.cancel()
+
+    def _set_closed(self) -> None:
+        """Release whoever waits for the connection to end (see :meth:`wait_closed`)."""
+        if not self._closed.done():
             self._closed.set_result(None)
 
     def abort(self, close_code: int = _ABNORMAL_CLOSURE) -> None:
@@ -550,8 +554,8 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         if timer is not None:
             self._heartbeat_timer = None
             timer.cancel()
-        if not waiting_for_eof and not self._closed.done():
-            self._closed.set_result(None)
+        if not waiting_for_eof:
+            self._set_closed()
         self._wake()
         self._fail_senders("cannot write to closing transport")
 
