@@ -1382,7 +1382,7 @@ def _limits(
 
 #: RFC 9110 §15.4: what must not follow a redirect to another origin.
 _PROXY_AUTH = "Proxy-Authorization"
-_ORIGIN_BOUND_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization", "Host")
+_ORIGIN_BOUND_HEADERS = ("Authorization", "Cookie", _PROXY_AUTH, "Host")
 #: What described a body that a redirect to GET no longer has.
 _BODY_HEADERS = ("Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding")
 

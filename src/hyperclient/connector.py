@@ -539,7 +539,7 @@ class BaseConnector:
         """*waiter*'s grant within ``ClientTimeout.pool``, which bounds only this wait."""
         try:
             async with asyncio.timeout(pool_timeout):
-                return await asyncio.shield(waiter)
+                return await waiter  # cancelled on timeout: the caller then dequeues it
         except TimeoutError as exc:
             raise ConnectionTimeoutError(
                 f"connection timeout to host {key.host}:{key.port}: no free connection "
