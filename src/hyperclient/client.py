@@ -1201,8 +1201,10 @@ class ClientSession:
         """Send *req* through the request's middlewares, which end in :meth:`_send`."""
 
         def send(request: ClientRequest) -> Awaitable[ClientResponse]:
-            # A middleware may have changed the URL, ssl or proxy since the key was made.
-            # A plain function: the chain awaits _send's coroutine itself (no extra frame).
+            # A middleware may have changed the URL, ssl, proxy or headers since the key
+            # was made. A plain function: the chain awaits _send's coroutine itself (no
+            # extra frame).
+            request.reread_hop_headers()
             request._connection_key = None
             return self._send(request, options, started)
 

@@ -328,6 +328,17 @@ class ClientRequest:
             result["Connection"] = "keep-alive"
         return result
 
+    def reread_hop_headers(self) -> None:
+        """Act on the hop-by-hop fields a middleware may have set or removed since the
+        request was built: ``Connection: close`` (RFC 9112 §9.6) and a
+        ``Proxy-Authorization`` meant for the proxy (see ``_route_proxy_authorization``)."""
+        headers = self.headers
+        self._closes_connection = "Connection" in headers and asks_to_close(
+            headers.getall("Connection")
+        )
+        if self.proxy is not None and "Proxy-Authorization" in headers:
+            self._route_proxy_authorization()
+
     def _route_proxy_authorization(self) -> None:
         """A ``Proxy-Authorization`` among the request's headers is for the proxy (RFC 9110
         §11.7.2): it joins the proxy's fields, sent on ``CONNECT`` or with an absolute-form

@@ -28,7 +28,7 @@ from hyperclient import (
     WSMsgType,
 )
 
-from ..conftest import RawServer, read_request
+from ..conftest import MS, OK, RawServer, read_request
 from .conftest import checked_digest
 
 Start = Callable[..., Awaitable[Any]]
@@ -673,3 +673,67 @@ async def test_digest_middleware_origin_counts_the_default_port_once() -> None:
     private = ClientRequest("GET", URL("http://H:80/private"))
     assert (await middleware(private, handler)).status == 200
     assert sent == ["/public ", "/private ", "/private Digest"]
+
+
+# -- hop-by-hop fields a middleware sets ----------------------------------------------------
+
+
+async def test_connection_close_set_by_a_middleware_is_honoured(raw_server: Any) -> None:
+    """RFC 9112 §9.6, as for the caller's own header: the next request went out on the
+    connection the server was about to close (a POST is not retried, so it failed)."""
+    seen: list[tuple[int, bytes]] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        number = srv.connections
+        while True:
+            head, _ = await read_request(reader)
+            seen.append((number, head.split(b"\r\n")[0]))
+            writer.write(OK)
+            await writer.drain()
+            if b"\r\nconnection: close\r\n" in head.lower():
+                await asyncio.sleep(50 * MS)
+                return
+
+    async def bye(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        if request.url.path == "/bye":
+            request.headers["Connection"] = "close"
+        return await handler(request)
+
+    srv = await raw_server(script)
+    async with ClientSession(middlewares=(bye,)) as session:
+        async with session.get(srv.url + "/bye") as resp:
+            assert await resp.read() == b"ok"
+        await asyncio.sleep(10 * MS)  # answered; the server has not closed yet
+        async with session.post(srv.url + "/next", data=b"x") as resp:
+            assert await resp.read() == b"ok"
+    assert seen == [(1, b"GET /bye HTTP/1.1"), (2, b"POST /next HTTP/1.1")]
+
+
+async def test_proxy_authorization_set_by_a_middleware_goes_to_the_proxy(
+    raw_server: Any,
+) -> None:
+    """Routed as the caller's own header is: once, with the absolute-form request, and
+    not beside a proxy_auth= that wins over it."""
+    heads: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            heads.append(head)
+            writer.write(OK)
+            await writer.drain()
+
+    async def token(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        request.headers["Proxy-Authorization"] = "Basic dTpw"
+        return await handler(request)
+
+    srv = await raw_server(proxy)
+    async with ClientSession(middlewares=(token,)) as session:
+        async with session.get("http://a.test/", proxy=srv.url) as resp:
+            assert await resp.read() == b"ok"
+        auth = hyperclient.BasicAuth("user", "pass")
+        async with session.get("http://a.test/", proxy=srv.url, proxy_auth=auth) as resp:
+            assert await resp.read() == b"ok"
+    assert [h.lower().count(b"\r\nproxy-authorization: ") for h in heads] == [1, 1]
+    assert b"\r\nProxy-Authorization: Basic dTpw\r\n" in heads[0]
+    assert b"\r\nProxy-Authorization: Basic dXNlcjpwYXNz\r\n" in heads[1]
