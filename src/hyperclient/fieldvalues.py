@@ -18,6 +18,7 @@ import sys
 import warnings
 from collections.abc import Mapping
 from email.message import Message
+from email.utils import collapse_rfc2231_value
 from urllib.parse import unquote, unquote_to_bytes
 
 from .http1 import is_token
@@ -40,12 +41,26 @@ class BadContentDispositionParam(RuntimeWarning):
 
 
 def parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
-    """The media type (lower case; ``text/plain`` when unparsable, RFC 2045 §5.2) and the
-    parameters (names lower case, quoted values unquoted) of a ``Content-Type`` value."""
+    """The media type (lower case) and the parameters (names lower case, quoted values
+    unquoted, RFC 2231 extended values decoded, empty ones left out) of a
+    ``Content-Type`` value.
+
+    A value that names no ``type/subtype`` is ``application/octet-stream``, as for a
+    missing field (RFC 9110 §8.3) and as in aiohttp; the email parser's own fallback,
+    ``text/plain`` (RFC 2045 §5.2), would invite decoding binary data as text.
+    """
     msg = Message()
     msg["content-type"] = raw
-    params = {k.lower(): v for k, v in (msg.get_params() or [])[1:]}
-    return msg.get_content_type(), params
+    media = msg.get_content_type()
+    if media == "text/plain" and raw.partition(";")[0].strip().lower() != "text/plain":
+        media = "application/octet-stream"
+    params = {}
+    for name, value in (msg.get_params() or [])[1:]:
+        # get_params gives an RFC 2231 value (charset*=utf-8''x) as a triple.
+        text = collapse_rfc2231_value(value) if isinstance(value, tuple) else value
+        if text:
+            params[name.lower()] = text
+    return media, params
 
 
 # A parameter: name "=" (quoted-string / token); whitespace allowed around the parts.

@@ -28,6 +28,7 @@ from .compression import make_decoder
 from .cookies import parse_set_cookie, set_cookie_text
 from .errors import (
     ClientConnectionError,
+    ClientError,
     ClientPayloadError,
     ClientResponseError,
     ContentTypeError,
@@ -430,8 +431,8 @@ class ClientResponse:
                     self._body = await self.content.read()
                 else:
                     self._body = await self._read_capped(max_size)
-            except BaseException:
-                self.close()
+            except BaseException as exc:
+                self._abandon_body(exc)
                 raise
             if self._traces:
                 for trace in self._traces:
@@ -503,7 +504,9 @@ class ClientResponse:
                     self.request_info,
                     self._history,
                     status=self.status,
-                    message=f"Attempt to decode JSON with unexpected mimetype: {mtype}",
+                    # The value as sent, parameters and all, as aiohttp shows it.
+                    message="Attempt to decode JSON with unexpected mimetype: "
+                    + (self._header_value(b"content-type") or ""),
                     headers=self.headers,
                 )
         stripped = body.strip()
@@ -529,6 +532,16 @@ class ClientResponse:
         if self._on_release:
             self._run_release_callbacks()
         return _NOOP
+
+    def _abandon_body(self, exc: BaseException) -> None:
+        """A read of the whole body failed part-way (too big, broken, cancelled): the bytes
+        it took are gone, so every later read raises too instead of returning what is left
+        as if it were the body."""
+        content = self.content
+        if content.exception() is None:
+            error = exc if isinstance(exc, ClientError) else None
+            content.set_exception(error or ClientConnectionError("Connection closed"))
+        self.close()
 
     def _cut_body(self) -> None:
         """The application gave up on an unfinished body: a read still waiting for it (in

@@ -125,6 +125,8 @@ class StreamReader:
         are decoded too.
         """
         self._decoder = decoder
+        # Chunk ends are positions in body bytes, which decoding shifts (see end_http_chunk).
+        self._chunk_ends = _NO_ENDS
         if self._raw is _NO_RAW:
             self._raw = collections.deque()
         if self._buffer:
@@ -201,7 +203,20 @@ class StreamReader:
 
     def at_eof(self) -> bool:
         """True when the body is complete and every byte has been read."""
-        return self._eof and not self._size and not self._raw_size and not self._has_pending()
+        if not self._eof or self._size:
+            return False
+        if self._decoder is not None:
+            # Decoding ends with a check that every coding reached its end marker: until
+            # it passed, a truncated body would look complete to a loop on at_eof(). So
+            # decode (one buffer's worth at most) and see.
+            if self._exception is not None:
+                return False
+            try:
+                self._fill()
+            except ClientPayloadError:
+                return False  # kept as the stream's error: the next read raises it
+            return self._decoder is None and not self._size
+        return True
 
     def get_read_buffer_limits(self) -> tuple[int, int]:
         """``(low, high)``: reading pauses above *high* buffered bytes and resumes below
@@ -212,7 +227,7 @@ class StreamReader:
     def total_bytes(self) -> int:
         """Bytes of the body so far, decoded (as aiohttp counts them); without a
         ``Content-Encoding``, what :attr:`total_raw_bytes` says."""
-        if self._decoder is None and not self._total_decoded:
+        if self._raw is _NO_RAW:
             return self._total_bytes  # never decoded (a decoder, once done, is dropped)
         return self._total_decoded
 
@@ -252,7 +267,7 @@ class StreamReader:
         at most one buffer's worth per step."""
         decoder = self._decoder
         assert decoder is not None
-        limit = self._low_water
+        limit = self._low_water or DEFAULT_LIMIT  # read_bufsize=0: the codecs need a bound
         try:
             while self._size <= have:
                 if decoder.has_pending():

@@ -869,6 +869,11 @@ async def test_read_max_size(raw_server: Any) -> None:
         async with session.get(srv.url) as resp:
             with pytest.raises(hyperclient.ClientPayloadError, match="max_size"):
                 await resp.read(max_size=99)
+            # The refused read took bytes no later read can see: they fail too, rather
+            # than return the rest (here nothing) as if it were the body.
+            for again in (resp.read, resp.text, resp.json):
+                with pytest.raises(hyperclient.ClientPayloadError, match="max_size"):
+                    await again()
 
 
 async def test_text_and_json_take_max_size_against_a_compression_bomb(

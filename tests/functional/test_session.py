@@ -186,6 +186,37 @@ async def test_json_refuses_other_content_types(url: Callable[[str], str]) -> No
                 await resp.json(content_type=None)
 
 
+@pytest.mark.parametrize(
+    ("sent", "media", "charset"),
+    [
+        (b"text/html; charset=utf-8", "text/html", "utf-8"),
+        (b"garbage", "application/octet-stream", None),  # as aiohttp; not text/plain
+        (b"text/plain; charset*=utf-8''latin-1", "text/plain", "latin-1"),  # RFC 2231
+        (b"text/plain; charset=", "text/plain", None),
+    ],
+)
+async def test_content_type_values_and_the_json_refusal_naming_them(
+    raw_server: Any, sent: bytes, media: str, charset: str | None
+) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: " + sent + b"\r\nContent-Length: 4\r\n\r\ncaf\xe9"
+        )
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session, session.get(srv.url) as resp:
+        assert (resp.content_type, resp.charset) == (media, charset)
+        with pytest.raises(hyperclient.ContentTypeError) as info:
+            await resp.json()
+        # The value as sent, parameters and all, as aiohttp words it.
+        assert info.value.message == (
+            f"Attempt to decode JSON with unexpected mimetype: {sent.decode()}"
+        )
+        if charset != "utf-8":  # declared Latin-1, or none: not UTF-8, so Latin-1
+            assert await resp.text() == "café"
+
+
 async def test_content_reading_patterns(url: Callable[[str], str]) -> None:
     async with ClientSession() as session:
         async with session.get(url("/big?size=200000")) as resp:

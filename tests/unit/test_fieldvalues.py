@@ -110,7 +110,17 @@ def test_content_type() -> None:
         "multipart/form-data",
         {"boundary": "a b", "charset": "utf-8"},
     )
-    assert parse_content_type("garbage") == ("text/plain", {})  # RFC 2045 §5.2
+    # No type/subtype: as if absent (RFC 9110 §8.3), as in aiohttp; not text/plain.
+    assert parse_content_type("garbage") == ("application/octet-stream", {})
+    assert parse_content_type("") == ("application/octet-stream", {})
+    assert parse_content_type(" Text/Plain ") == ("text/plain", {})
+    # RFC 2231 extended values come out as text (the email parser gives triples); empty
+    # values are left out, as aiohttp's charset is None for them.
+    assert parse_content_type("text/plain; charset*=utf-8''latin-1") == (
+        "text/plain",
+        {"charset": "latin-1"},
+    )
+    assert parse_content_type("application/json; charset*=''; x=") == ("application/json", {})
 
 
 def test_a_new_bad_value_each_time_does_not_grow_a_warning_registry() -> None:

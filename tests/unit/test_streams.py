@@ -188,6 +188,41 @@ async def test_truncated_compressed_body_is_a_payload_error() -> None:
         await s.read()
 
 
+async def test_at_eof_only_once_every_coding_reached_its_end() -> None:
+    """A loop on at_eof() saw a truncated body as complete: the end-marker check ran
+    only on the next read, which the loop never made."""
+    packed = gzip.compress(b"hello world" * 100)
+
+    async def read_until_at_eof(body: bytes) -> bytes:
+        s, _ = stream(limit=1024)
+        s.set_decoder(make_decoder("gzip"))
+        s.feed_data(body)
+        s.feed_eof()
+        got = b""
+        while not s.at_eof():
+            got += await s.read(100)
+        return got
+
+    assert await read_until_at_eof(packed) == b"hello world" * 100
+    with pytest.raises(ClientPayloadError, match="truncated"):
+        await read_until_at_eof(packed[:-12])
+    # A body that decodes to nothing: at its end, and 0 bytes of it (not the 20 packed).
+    empty, _ = stream()
+    empty.set_decoder(make_decoder("gzip"))
+    empty.feed_data(gzip.compress(b""))
+    empty.feed_eof()
+    assert empty.at_eof()
+    assert (empty.total_bytes, empty.total_raw_bytes) == (0, 20)
+
+
+async def test_a_zero_read_bufsize_still_decodes() -> None:
+    s, _ = stream(limit=0)
+    s.set_decoder(make_decoder("gzip"))
+    s.feed_data(gzip.compress(b"abc" * 1000))
+    s.feed_eof()
+    assert await s.read() == b"abc" * 1000
+
+
 @given(
     chunks=st.lists(st.binary(min_size=1, max_size=300), min_size=1, max_size=12),
     ops=st.lists(
@@ -443,8 +478,14 @@ async def test_readchunk_reports_where_the_servers_chunks_end() -> None:
     assert await s.readchunk() == (b"", False)
     # A decoded body has no meaningful positions: False, as for unchunked bodies.
     z, _ = stream(limit=1024)
+    packed = gzip.compress(b"hello")
+    z.feed_data(packed[:9])  # a chunk that came with the head, before the decoder was set
+    z.end_http_chunk()
     z.set_decoder(make_decoder("gzip"))
-    z.feed_data(gzip.compress(b"hello"))
+    first = asyncio.ensure_future(z.readchunk())
+    await asyncio.sleep(0)
+    z.feed_data(packed[9:])
     z.end_http_chunk()
     z.feed_eof()
-    assert await z.readchunk() == (b"hello", False)
+    assert await first == (b"hello", False)  # not a (b"", True) for that raw chunk's end
+    assert await z.readchunk() == (b"", False)
