@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Mapping
 from email.message import Message
 from email.utils import collapse_rfc2231_value
+from typing import cast
 from urllib.parse import unquote, unquote_to_bytes
 
 from .http1 import is_token
@@ -55,8 +56,10 @@ def parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
     if media == "text/plain" and raw.partition(";")[0].strip().lower() != "text/plain":
         media = "application/octet-stream"
     params = {}
-    for name, value in (msg.get_params() or [])[1:]:
-        # get_params gives an RFC 2231 value (charset*=utf-8''x) as a triple.
+    # get_params gives an RFC 2231 value (charset*=utf-8''x) as a triple (typeshed
+    # says str only).
+    pairs = cast("list[tuple[str, str | tuple[str, str, str]]]", msg.get_params() or [])
+    for name, value in pairs[1:]:
         text = collapse_rfc2231_value(value) if isinstance(value, tuple) else value
         if text:
             params[name.lower()] = text

@@ -205,18 +205,22 @@ class StreamReader:
         """True when the body is complete and every byte has been read."""
         if not self._eof or self._size:
             return False
-        if self._decoder is not None:
-            # Decoding ends with a check that every coding reached its end marker: until
-            # it passed, a truncated body would look complete to a loop on at_eof(). So
-            # decode (one buffer's worth at most) and see.
-            if self._exception is not None:
-                return False
-            try:
-                self._fill()
-            except ClientPayloadError:
-                return False  # kept as the stream's error: the next read raises it
-            return self._decoder is None and not self._size
-        return True
+        if self._decoder is None:
+            return True
+        # Decoding ends with a check that every coding reached its end marker: until it
+        # passed, a truncated body would look complete to a loop on at_eof(). So decode
+        # (one buffer's worth at most) and see: _fill stops at decoded bytes or after
+        # the check, which drops the decoder.
+        if self._exception is not None:
+            return False
+        try:
+            self._fill()
+        except ClientPayloadError:
+            return False  # kept as the stream's error: the next read raises it
+        return self._is_drained()
+
+    def _is_drained(self) -> bool:
+        return self._decoder is None and not self._size
 
     def get_read_buffer_limits(self) -> tuple[int, int]:
         """``(low, high)``: reading pauses above *high* buffered bytes and resumes below
