@@ -93,6 +93,19 @@ _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELET
 _TEMPLATES_PER_SESSION = 256
 
 
+async def _apply_policy(resp: ClientResponse, policy: Any) -> None:
+    """``raise_for_status``: True (or any true value that cannot be called, as aiohttp
+    takes it) raises for a 4xx/5xx status; a callable is awaited with the response."""
+    if not callable(policy):
+        resp.raise_for_status()
+        return
+    try:
+        await policy(resp)
+    except BaseException:
+        resp.release()  # the caller never gets it: free its connection
+        raise
+
+
 class _Deadline(Timeout):
     """The ``total`` budget of one request: one timer for the request and its body.
 
@@ -130,6 +143,21 @@ class _Deadline(Timeout):
             ServerTimeoutError(f"total timeout of {self.timeout}s expired while reading the body")
         )
         response.close()
+
+    def timeout_error(self, exc: asyncio.CancelledError) -> BaseException:
+        """What a cancellation of the request is: a timeout when this budget ran out (the
+        task's cancel request is then withdrawn), else *exc* itself."""
+        self.cancel()
+        if not self.fired:
+            return exc
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        error = ServerTimeoutError(
+            f"total timeout of {self.timeout}s expired before the response head"
+        )
+        error.__cause__ = exc
+        return error
 
     def hand_to(self, response: ClientResponse) -> None:
         """From now on the budget covers reading *response*'s body."""
@@ -706,7 +734,9 @@ class ClientSession:
             upload_tracker._bind()
         try:
             if self.closed:
-                raise RuntimeError("session is closed")
+                raise RuntimeError("Session is closed")
+            # As aiohttp: "Post" is POST (the redirect and retry rules compare upper case).
+            method = method.upper()
             if json is not None:  # as in aiohttp: json=None is no JSON body
                 if data is not None:
                     raise ValueError("data and json parameters can not be used at the same time")
@@ -723,7 +753,8 @@ class ClientSession:
             env = self._environment
             if env is not None and not env.netrc_loaded:
                 await env.load_netrc()
-            url, auth = self._url_and_auth(str_or_url, auth)
+            headers = self._merge_headers(headers)
+            url, auth = self._url_and_auth(str_or_url, auth, headers)
             if raise_for_status is None:
                 raise_for_status = self._raise_for_status
             options = _RequestOptions(
@@ -761,7 +792,7 @@ class ClientSession:
                 method,
                 url,
                 data,
-                self._merge_headers(headers),
+                headers,
                 cookies,
                 auth,
                 options,
@@ -796,13 +827,13 @@ class ClientSession:
         if options is None:
             loop = asyncio.get_running_loop()
             if self.closed:
-                raise RuntimeError("session is closed")
+                raise RuntimeError("Session is closed")
             options = self._plain_options(loop)
             env = self._environment
             if env is not None and not env.netrc_loaded:
                 await env.load_netrc()
-            url, auth = self._url_and_auth(url, None)
             headers = self._merge_headers(None)
+            url, auth = self._url_and_auth(url, None, headers)
         else:
             # _request just asked for the running loop (on 3.11 each ask is a getpid()).
             loop = options.loop
@@ -816,31 +847,25 @@ class ClientSession:
             if wheel is None or not wheel.runs_on(loop):
                 wheel = self._wheel = coarse_timers(loop)
             deadline = _Deadline(loop, total, wheel, options.timeout.ceil_threshold)
-        # Without tracing, go straight to the flow: one coroutine frame less per request.
-        flow = self._traced if options.traces else self._follow
         try:
-            resp = await flow(
-                method, url, data, headers, cookies, auth, options, allow_redirects,
-                max_redirects, started,
-            )  # fmt: skip
-            if policy is True:
-                resp.raise_for_status()
-            elif policy:
-                try:
-                    await policy(resp)
-                except BaseException:
-                    resp.release()  # the caller never gets it: free its connection
-                    raise
+            if options.traces:
+                resp = await self._traced(
+                    method, url, data, headers, cookies, auth, options, allow_redirects,
+                    max_redirects, started, policy, deadline,
+                )  # fmt: skip
+            else:
+                # Straight to the flow: one coroutine frame less per request.
+                resp = await self._follow(
+                    method, url, data, headers, cookies, auth, options, allow_redirects,
+                    max_redirects, started,
+                )  # fmt: skip
+                if policy:
+                    await _apply_policy(resp, policy)
         except asyncio.CancelledError as exc:
             if deadline is not None:
-                deadline.cancel()
-                if deadline.fired:
-                    task = asyncio.current_task()
-                    if task is not None:
-                        task.uncancel()
-                    raise ServerTimeoutError(
-                        f"total timeout of {total}s expired before the response head"
-                    ) from exc
+                error = deadline.timeout_error(exc)
+                if error is not exc:
+                    raise error from exc
             raise
         except BaseException:
             if deadline is not None:
@@ -892,18 +917,37 @@ class ClientSession:
         )
 
     def _url_and_auth(
-        self, str_or_url: str | URL, auth: BasicAuth | DigestAuth | None
+        self,
+        str_or_url: str | URL,
+        auth: BasicAuth | DigestAuth | None,
+        headers: CIMultiDict[str] | None,
     ) -> tuple[URL, BasicAuth | DigestAuth | None]:
-        """The absolute URL without credentials, and the credentials to use."""
+        """The absolute URL without credentials, and the credentials to use.
+
+        Raises:
+            ValueError: two sources of credentials that disagree (as in aiohttp).
+        """
         url = self._build_url(str_or_url)
         if url.raw_user is not None or url.raw_password is not None:  # also ``://:pw@``
             # Credentials in the URL win over the session's, never over an explicit auth=.
             if auth is not None:
                 raise ValueError("cannot combine auth= with credentials encoded in the URL")
-            return url.with_user(None), BasicAuth.from_url(url)
-        if auth is None:
-            auth = self._default_auth
-        if auth is None and self._environment is not None:
+            auth = BasicAuth.from_url(url)
+            url = url.with_user(None)
+        if auth is None and self._default_auth is not None:
+            base = self._base_url
+            # The session's credentials are for its base_url's origin only, as in
+            # aiohttp: a request to another server must not carry them.
+            if base is None or base.origin() == url.origin():
+                auth = self._default_auth
+        given = headers is not None and "Authorization" in headers
+        if given and auth is not None:
+            # Either would silently replace the other (a token dropped for a password).
+            raise ValueError(
+                "cannot combine an Authorization header with auth= or credentials "
+                "encoded in the URL"
+            )
+        if auth is None and not given and self._environment is not None:
             auth = self._environment.auth_for(url.raw_host or "")
         return url, auth
 
@@ -927,20 +971,36 @@ class ClientSession:
         allow_redirects: bool,
         max_redirects: int,
         started: float,
+        policy: Any,
+        deadline: _Deadline | None,
     ) -> ClientResponse:
+        """:meth:`_follow` and ``raise_for_status`` between the start signal and the end
+        or exception one (a refused status is an exception, as in aiohttp)."""
         traces = options.traces
         assert traces is not None
-        shown = headers if headers is not None else CIMultiDict()
+        # A copy the callbacks may add to (a traceparent, say) that the request is then
+        # built from: never the session's defaults or the caller's own multidict.
+        shown = CIMultiDict(headers) if headers is not None else CIMultiDict()
+        headers = shown
+        # As aiohttp shows it: with the params= query.
+        shown_url = url.extend_query(options.params) if options.params else url
         for trace in traces:
-            await trace.send_request_start(method, url, shown)
+            await trace.send_request_start(method, shown_url, shown)
         try:
             resp = await self._follow(
                 method, url, data, headers, cookies, auth, options, allow_redirects,
                 max_redirects, started,
             )  # fmt: skip
+            if policy:
+                await _apply_policy(resp, policy)
         except BaseException as exc:
+            error = exc
+            if isinstance(exc, asyncio.CancelledError) and deadline is not None:
+                error = deadline.timeout_error(exc)  # reported as the caller will see it
             for trace in traces:
-                await trace.send_request_exception(method, url, shown, exc)
+                await trace.send_request_exception(method, shown_url, shown, error)
+            if error is not exc:
+                raise error from exc
             raise
         for trace in traces:
             # As aiohttp: the request that got the final response (after redirects).
@@ -1056,7 +1116,7 @@ class ClientSession:
                 )
             if options.traces:
                 for trace in options.traces:
-                    await trace.send_request_redirect(method, url, req.headers, resp)
+                    await trace.send_request_redirect(method, req.url, req.headers, resp)
             new_url = self._redirect_target(url, location)
             method, data, headers = self._redirect_request(resp.status, method, data, headers, req)
             if origin_of(new_url) != origin_of(url):
@@ -1223,7 +1283,7 @@ class ClientSession:
         """
         connector = self._connector
         if connector is None:
-            raise RuntimeError("session is closed")
+            raise RuntimeError("Session is closed")
         reuse = True
         tracker = options.upload_tracker
         while True:
@@ -1307,6 +1367,12 @@ class ClientSession:
             target = url.join(target)
         if not target.raw_host:
             raise InvalidUrlRedirectClientError(location, "redirect URL has no host")
+        if not self._requote_redirect_url and any(c in target.raw_path_qs for c in " \t"):
+            # Taken as sent (encoded=True), whitespace would split the request line (RFC
+            # 9112 §3); the request would refuse it with an error that is no ClientError.
+            raise InvalidUrlRedirectClientError(
+                location, f"redirect URL holds whitespace: {location!r}"
+            )
         return target
 
     @staticmethod

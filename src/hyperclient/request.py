@@ -210,7 +210,7 @@ class ClientRequest:
         read_bufsize: int | None = None,
         **_: Any,
     ) -> None:
-        self.method = method.upper() if method.islower() else method
+        self.method = method.upper()
         self.url = self._prepare_url(url, params)
         # As aiohttp: the URL asked for, query from params= included, fragment kept.
         if not params:

@@ -13,9 +13,9 @@ stamps taken on the way, turned into durations only when asked for.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from types import SimpleNamespace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, SupportsIndex, TypeVar
 
 from multidict import CIMultiDict
 from yarl import URL
@@ -68,6 +68,40 @@ class Signal(list[Callable[..., Awaitable[None]]], Generic[P]):
     def append(self, callback: Callable[..., Awaitable[None]]) -> None:
         self._check()
         super().append(callback)
+
+    # Every other way to change a list, refused alike once frozen (as aiohttp's
+    # FrozenList does).
+    def insert(self, index: SupportsIndex, callback: Callable[..., Awaitable[None]]) -> None:
+        self._check()
+        super().insert(index, callback)
+
+    def extend(self, callbacks: Iterable[Callable[..., Awaitable[None]]]) -> None:
+        self._check()
+        super().extend(callbacks)
+
+    def __iadd__(self, callbacks: Iterable[Callable[..., Awaitable[None]]]) -> Self:  # type: ignore[override,misc]  # typeshed ties it to __add__
+        self._check()
+        return super().__iadd__(callbacks)
+
+    def remove(self, callback: Callable[..., Awaitable[None]]) -> None:
+        self._check()
+        super().remove(callback)
+
+    def pop(self, index: SupportsIndex = -1) -> Callable[..., Awaitable[None]]:
+        self._check()
+        return super().pop(index)
+
+    def clear(self) -> None:
+        self._check()
+        super().clear()
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check()
+        super().__setitem__(index, value)
+
+    def __delitem__(self, index: SupportsIndex | slice) -> None:
+        self._check()
+        super().__delitem__(index)
 
     async def send(self, *args: Any) -> None:
         """Call every callback in order."""

@@ -231,7 +231,7 @@ async def test_credentials_survive_same_origin(origin: str) -> None:
 
 async def test_credentials_dropped_across_origins(origin: str, other_origin: str) -> None:
     target = f"{other_origin}/echo"
-    async with ClientSession(auth=hyperclient.BasicAuth("session", "secret")) as session:
+    async with ClientSession() as session:
         async with session.get(
             f"{origin}/r/302",
             params={"to": target},
@@ -249,6 +249,11 @@ async def test_credentials_dropped_across_origins(origin: str, other_origin: str
     for name in ("Authorization", "Cookie", "Proxy-Authorization"):
         assert name not in headers
     assert headers["X-Harmless"] == "kept"
+    # The session's own credentials too.
+    async with ClientSession(auth=hyperclient.BasicAuth("session", "secret")) as session:
+        async with session.get(f"{origin}/r/302", params={"to": target}) as resp:
+            assert "Authorization" not in (await resp.json())["headers"]
+        assert resp.history[0].request_info.headers["Authorization"].startswith("Basic ")
 
 
 async def test_a_host_set_by_hand_stays_with_its_origin(origin: str, other_origin: str) -> None:

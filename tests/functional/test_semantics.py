@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict
 
 import hyperclient
 from hyperclient import ClientSession, ClientTimeout, DummyCookieJar, TCPConnector
@@ -673,6 +674,81 @@ async def test_trace_exception_event() -> None:
     assert isinstance(errors[0], hyperclient.ClientConnectorError)
 
 
+def recording(heads: list[bytes], response: bytes = OK) -> Callable[..., Awaitable[None]]:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            heads.append(head)
+            writer.write(response)
+            await writer.drain()
+
+    return script
+
+
+async def test_headers_added_on_request_start_go_with_that_request_only(
+    raw_server: Any,
+) -> None:
+    """The instrumentation pattern (a traceparent added to params.headers): it was lost
+    without request headers, and written into the session's defaults, or the caller's
+    own multidict, when there were some."""
+    heads: list[bytes] = []
+    srv: RawServer = await raw_server(recording(heads))
+    config = hyperclient.TraceConfig()
+    starts: list[str] = []
+
+    async def inject(session: Any, ctx: Any, params: Any) -> None:
+        starts.append(str(params.url))
+        params.headers["traceparent"] = f"00-{len(starts)}"
+
+    config.on_request_start.append(inject)
+    mine = CIMultiDict({"X-Mine": "1"})
+    async with ClientSession(trace_configs=[config]) as session:
+        await (await session.get(srv.url + "/a", params={"q": "1"})).read()
+        await (await session.get(srv.url + "/b", headers=mine)).read()
+    async with ClientSession(trace_configs=[config], headers={"X-S": "s"}) as session:
+        await (await session.get(srv.url + "/c")).read()
+        await (await session.get(srv.url + "/d")).read()
+        assert dict(session.headers) == {"X-S": "s"}
+    assert dict(mine) == {"X-Mine": "1"}
+    assert [h.count(b"\r\ntraceparent: 00-") for h in heads] == [1, 1, 1, 1]
+    assert [h.split(b"\r\ntraceparent: ")[1][:4] for h in heads] == [
+        b"00-1",
+        b"00-2",
+        b"00-3",
+        b"00-4",
+    ]
+    assert starts[0] == srv.url + "/a?q=1"  # with the params= query, as in aiohttp
+
+
+async def test_raise_for_status_and_total_timeout_are_request_exceptions(
+    raw_server: Any,
+) -> None:
+    """As in aiohttp: a refused status is on_request_exception (not on_request_end), and
+    a spent total budget is reported as the timeout the caller gets, not a cancel."""
+    config = hyperclient.TraceConfig()
+    seen: list[tuple[str, Any]] = []
+
+    async def on_end(session: Any, ctx: Any, params: Any) -> None:
+        seen.append(("end", params.response.status))
+
+    async def on_exception(session: Any, ctx: Any, params: Any) -> None:
+        seen.append(("exception", params.exception))
+
+    config.on_request_end.append(on_end)
+    config.on_request_exception.append(on_exception)
+    failing: RawServer = await raw_server(
+        keepalive(b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n")
+    )
+    silent: RawServer = await raw_server(lambda reader, writer: stall(writer))
+    async with ClientSession(trace_configs=[config], raise_for_status=True) as session:
+        with pytest.raises(hyperclient.ClientResponseError) as refused:
+            await session.get(failing.url)
+        with pytest.raises(hyperclient.ServerTimeoutError) as late:
+            await session.get(silent.url, timeout=ClientTimeout(total=50 * MS))
+    assert seen == [("exception", refused.value), ("exception", late.value)]
+    assert isinstance(late.value, TimeoutError)
+
+
 async def test_timings(raw_server: Any) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
@@ -802,6 +878,9 @@ async def test_netrc_used_only_with_trust_env(
         netrc.unlink()  # read once per session, not per request (blocking file I/O)
         async with session.get(url) as resp:
             assert await resp.text() == hyperclient.BasicAuth("alice", "s3cret").encode()
+        # An Authorization the caller gives is not replaced by the file's password.
+        async with session.get(url, headers={"Authorization": "Bearer t"}) as resp:
+            assert await resp.text() == "Bearer t"
     async with ClientSession() as session:
         async with session.get(url) as resp:
             assert await resp.text() == "none"

@@ -19,7 +19,7 @@ from hyperclient import ClientSession
 from hyperclient.errors import LocalProtocolError
 from hyperclient.request import ClientRequest
 
-from ..conftest import RawServer, read_request
+from ..conftest import OK, RawServer, read_request
 from .conftest import asgi_echo
 
 
@@ -583,6 +583,127 @@ async def test_base_url(server: Any) -> None:
     async with ClientSession(base_url=f"http://127.0.0.1:{server.port}") as session:
         async with session.get("/echo") as resp:  # a bare origin is fine: its path is "/"
             assert (await resp.json())["path"] == "/echo"
+
+
+def recorder(heads: list[bytes], *answers: bytes) -> Any:
+    """A raw server script: record each request head, answer OK (or *answers* in turn)."""
+    queue = list(answers)
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            heads.append(head)
+            writer.write(queue.pop(0) if queue else OK)
+            await writer.drain()
+
+    return script
+
+
+def authorization(head: bytes) -> bytes | None:
+    for line in head.split(b"\r\n")[1:]:
+        if line.lower().startswith(b"authorization:"):
+            return line.split(b":", 1)[1].strip()
+    return None
+
+
+async def test_session_auth_stays_with_the_base_url_origin(raw_server: Any) -> None:
+    """As in aiohttp: with a base_url, the session's credentials go to its origin only;
+    an absolute URL to another server went with them."""
+    ours: list[bytes] = []
+    theirs: list[bytes] = []
+    home: RawServer = await raw_server(recorder(ours))
+    other: RawServer = await raw_server(recorder(theirs))
+    auth = hyperclient.BasicAuth("u", "secret")
+    async with ClientSession(base_url=home.url + "/", auth=auth) as session:
+        await (await session.get("/x")).read()
+        await (await session.get(other.url + "/y")).read()
+    async with ClientSession(auth=auth) as session:  # no base_url: every request
+        await (await session.get(other.url + "/z")).read()
+    assert [authorization(h) for h in ours] == [auth.encode().encode()]
+    assert [authorization(h) for h in theirs] == [None, auth.encode().encode()]
+
+
+async def test_an_authorization_header_and_credentials_cannot_be_combined(
+    raw_server: Any,
+) -> None:
+    """One would silently replace the other (a bearer token dropped for a password):
+    ValueError, as in aiohttp, whatever the credentials' source."""
+    heads: list[bytes] = []
+    srv: RawServer = await raw_server(recorder(heads))
+    token = {"Authorization": "Bearer t"}
+    auth = hyperclient.BasicAuth("u", "p")
+    url = URL(srv.url)
+    async with ClientSession() as session:
+        with pytest.raises(ValueError, match="Authorization header"):
+            await session.get(srv.url, headers=token, auth=auth)
+        with pytest.raises(ValueError, match="Authorization header"):
+            await session.get(url.with_user("u").with_password("p"), headers=token)
+    async with ClientSession(auth=auth) as session:
+        with pytest.raises(ValueError, match="Authorization header"):
+            await session.get(srv.url, headers=token)
+    async with ClientSession(headers=token) as session:
+        await (await session.get(srv.url)).read()  # the header alone is fine
+    assert [authorization(h) for h in heads] == [b"Bearer t"]
+
+
+async def test_method_spelling_and_raise_for_status_values(raw_server: Any) -> None:
+    """As in aiohttp: a method is upper-cased ("pOst" went out as sent, and the POST
+    rules for redirects missed it); a true raise_for_status that is no callable means
+    True (it was called, a TypeError)."""
+    heads: list[bytes] = []
+    see = b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n"
+    gone = b"HTTP/1.1 404 Gone\r\nContent-Length: 0\r\n\r\n"
+    srv: RawServer = await raw_server(recorder(heads, see, OK, gone, gone))
+    async with ClientSession() as session:
+        async with session.request("pOst", srv.url, data=b"x") as resp:
+            assert resp.method == "GET"  # a POST's 302: the next hop is a GET
+        assert resp.history[0].method == "POST"
+        for truthy in ("yes", 1):
+            with pytest.raises(hyperclient.ClientResponseError) as info:
+                await session.get(srv.url + "/gone", raise_for_status=truthy)
+            assert info.value.status == 404
+    assert [h.split(b" ", 2)[:2] for h in heads[:2]] == [[b"POST", b"/"], [b"GET", b"/next"]]
+
+
+async def test_a_location_with_whitespace_taken_as_sent_is_a_redirect_error(
+    raw_server: Any,
+) -> None:
+    """requote_redirect_url=False takes the Location as sent: whitespace in it would
+    split the request line. It was refused by a LocalProtocolError, no ClientError."""
+    moved = b"HTTP/1.1 302 Found\r\nLocation: /a b?q=1 2\r\nContent-Length: 0\r\n\r\n"
+    heads: list[bytes] = []
+    srv: RawServer = await raw_server(recorder(heads, moved, moved))
+    async with ClientSession(requote_redirect_url=False) as session:
+        with pytest.raises(hyperclient.InvalidUrlRedirectClientError, match="whitespace"):
+            await session.get(srv.url)
+    async with ClientSession() as session:  # requoted: followed
+        await (await session.get(srv.url)).read()
+    assert heads[-1].startswith(b"GET /a%20b?q=1+2 HTTP/1.1\r\n")
+
+
+def test_a_frozen_signal_refuses_every_change() -> None:
+    signal: hyperclient.tracing.Signal[Any] = hyperclient.tracing.Signal()
+
+    async def callback(*args: Any) -> None:
+        pass
+
+    signal.append(callback)
+    signal.freeze()
+    changes: list[Callable[[], object]] = [
+        lambda: signal.append(callback),
+        lambda: signal.insert(0, callback),
+        lambda: signal.extend([callback]),
+        lambda: signal.remove(callback),
+        lambda: signal.pop(),
+        lambda: signal.clear(),
+        lambda: signal.__setitem__(0, callback),
+        lambda: signal.__delitem__(0),
+        lambda: signal.__iadd__([callback]),
+    ]
+    for change in changes:
+        with pytest.raises(RuntimeError, match="frozen"):
+            change()
+    assert list(signal) == [callback]
 
 
 async def test_requote_redirect_url_and_loop_attributes() -> None:
