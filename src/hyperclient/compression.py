@@ -12,7 +12,11 @@ Rule 2: the input a stage holds is bounded too. A :class:`StackedDecoder` pulls 
 :data:`STAGE_INPUT_SIZE` bytes from the previous stage, and only when the next stage has
 nothing left to decode, so a decompression bomb at any depth costs O(chunk) memory.
 
-Rule 3: the end of the body is checked: a stream that stops before its end marker
+Rule 3: the work per input byte is bounded too. Each gzip member or zstd frame is fed to
+its decompressor in slices that start small and double, so the input left over when it
+ends (which the codec copies) is never much longer than the member itself.
+
+Rule 4: the end of the body is checked: a stream that stops before its end marker
 (gzip trailer, final deflate block, last brotli meta-block, zstd frame end) is a
 truncated body and raises :class:`RemoteProtocolError` from ``finish()``.
 
@@ -70,6 +74,14 @@ STAGE_INPUT_SIZE = 65536
 #: RFC 9659 §3: encoders of the "zstd" content coding must not need more than an 8 MB
 #: window, so larger frames are rejected; 2**23 also bounds the decoder's memory.
 ZSTD_WINDOW_LOG_MAX = 23
+
+# A member's first input slice (bytes), doubled while the member goes on, up to the
+# largest. When a member ends, zlib and zstd copy the rest of the slice they were given
+# (``unused_data``): handing them everything we hold would copy it again for each member
+# (quadratic in the members per piece). With doubling slices, what is left over is at
+# most the member's own length plus the first slice.
+_FIRST_FEED = 64
+_MAX_FEED = 65536
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -147,41 +159,44 @@ def _corrupt(coding: str, exc: Exception) -> RemoteProtocolError:
 class _ZlibDecoder:
     """gzip (RFC 1952) and deflate (RFC 1950, or raw RFC 1951) through :mod:`zlib`.
 
-    zlib honours ``max_length`` exactly and keeps the input it did not reach in
-    ``unconsumed_tail``; we carry that tail into the next call.
+    zlib honours ``max_length`` exactly; the input it did not reach stays in our buffer,
+    past ``_offset``, and is handed over in slices (Rule 3).
     """
 
     def __init__(self, coding: str) -> None:
         self.coding = coding
         self._obj: zlib._Decompress | None = None
-        self._tail = b""  # input not given to zlib yet, or left over by it
+        self._input = b""  # input received; the part before _offset was decoded
+        self._offset = 0
+        self._feed = _FIRST_FEED  # size of the next slice given to the current member
         self._full = False  # the last call filled max_length: more output may be waiting
         self._seen_input = False
         self._members = 0  # gzip members (or deflate streams) decoded to their end
         self._ignoring = False  # trailing bytes after the last member: dropped
 
-    def _start(self, data: bytes) -> zlib._Decompress | None:
-        """A decompressor for the stream starting at *data*, None if more bytes are needed."""
+    def _start(self, head: bytes) -> zlib._Decompress | None:
+        """A decompressor for the stream starting with *head* (its first 2 bytes, or fewer
+        when no more came yet), None if more bytes are needed."""
         if self.coding == "gzip":
-            if self._members and not data.startswith(_GZIP_MAGIC[: len(data)]):
+            if self._members and not head.startswith(_GZIP_MAGIC[: len(head)]):
                 # Bytes after a complete member that are not another member: urllib3
                 # ignores such trailing garbage ("acceptable in other gzip clients"), and
                 # so do we.
                 self._ignoring = True
                 return None
-            if self._members and len(data) < 2:
+            if self._members and len(head) < 2:
                 return None
             # RFC 1952 member; concatenated members form one body (RFC 1952 §2.2).
             return zlib.decompressobj(16 + zlib.MAX_WBITS)
         if self._members:
             self._ignoring = True  # bytes after the final deflate block
             return None
-        if len(data) < 2:
+        if len(head) < 2:
             return None
         # RFC 9110 §8.4.1.2 says "deflate" is the zlib format (RFC 1950), but servers
         # also send raw RFC 1951 data. A zlib header has CM=8, CINFO<=7 and a 16-bit
         # value divisible by 31 (RFC 1950 §2.2); anything else is taken as raw deflate.
-        cmf, flg = data[0], data[1]
+        cmf, flg = head[0], head[1]
         is_zlib = cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0
         return zlib.decompressobj(zlib.MAX_WBITS if is_zlib else -zlib.MAX_WBITS)
 
@@ -189,32 +204,44 @@ class _ZlibDecoder:
         _check_max_length(max_length)
         if data:
             self._seen_input = True
-        buf = self._tail + data if self._tail else data
-        self._tail = b""
+            rest = self._input[self._offset :]
+            self._input = rest + data if rest else data
+            self._offset = 0
         out = bytearray()
+        view = memoryview(self._input)
         while not self._ignoring and len(out) < max_length:
             if self._obj is None:
-                if not buf:
+                if self._offset >= len(view):
                     break
-                self._obj = self._start(buf)
+                self._obj = self._start(self._input[self._offset : self._offset + 2])
                 if self._obj is None:
                     break
+                self._feed = _FIRST_FEED
+            piece = view[self._offset : self._offset + self._feed]
             try:
-                out += self._obj.decompress(buf, max_length - len(out))
+                decoded = self._obj.decompress(piece, max_length - len(out))
             except zlib.error as exc:
                 raise _corrupt(self.coding, exc) from exc
-            if not self._obj.eof:
-                buf = self._obj.unconsumed_tail
+            out += decoded
+            if self._obj.eof:
+                self._offset += len(piece) - len(self._obj.unused_data)
+                self._obj = None
+                self._members += 1
+                continue
+            left = len(self._obj.unconsumed_tail)  # max_length was reached
+            self._offset += len(piece) - left
+            if left or self._offset >= len(view):
                 break
-            buf = self._obj.unused_data
-            self._obj = None
-            self._members += 1
-        self._tail = b"" if self._ignoring else buf
+            self._feed = min(2 * self._feed, _MAX_FEED)
+        if self._ignoring or self._offset >= len(self._input):
+            self._input, self._offset = b"", 0
         self._full = len(out) >= max_length
         return bytes(out)
 
     def unconsumed(self) -> bool:
-        return self._full or bool(self._tail and not self._ignoring and self._obj is not None)
+        return self._full or (
+            self._offset < len(self._input) and not self._ignoring and self._obj is not None
+        )
 
     def flush(self) -> bytes:
         return _drain(self)
@@ -338,14 +365,17 @@ class _ZstdDecoder:
     """zstd (RFC 8878) through ``compression.zstd`` or ``backports.zstd``.
 
     A body may hold several frames, skippable ones included (RFC 8878 §3.1); each frame
-    gets a fresh decompressor. ``max_length`` is honoured exactly by the binding.
+    gets a fresh decompressor, fed in slices (Rule 3). ``max_length`` is honoured exactly
+    by the binding, which keeps the part of a slice it did not reach.
     """
 
     coding = "zstd"
 
     def __init__(self) -> None:
         self._obj: _zstd.ZstdDecompressor | None = None
-        self._input = b""  # input not given to the binding yet
+        self._input = b""  # input received; the part before _offset went to the binding
+        self._offset = 0
+        self._feed = _FIRST_FEED  # size of the next slice given to the current frame
         self._full = False
         self._seen_input = False
         self._frames = 0
@@ -354,44 +384,55 @@ class _ZstdDecoder:
         _check_max_length(max_length)
         if data:
             self._seen_input = True
-        buf = self._input + data if self._input else data
-        self._input = b""
+            rest = self._input[self._offset :]
+            self._input = rest + data if rest else data
+            self._offset = 0
         out = bytearray()
+        view = memoryview(self._input)
         try:
             while len(out) < max_length:
                 if self._obj is None:
-                    if not buf:
+                    if self._offset >= len(view):
                         break
                     self._obj = _zstd.ZstdDecompressor(
                         options={_zstd.DecompressionParameter.window_log_max: ZSTD_WINDOW_LOG_MAX}
                     )
+                    self._feed = _FIRST_FEED
                 if self._obj.needs_input:
-                    if not buf:
+                    if self._offset >= len(view):
                         break
-                    piece, buf = self._obj.decompress(buf, max_length - len(out)), b""
+                    piece = view[self._offset : self._offset + self._feed]
+                    self._offset += len(piece)
+                    decoded = self._obj.decompress(piece, max_length - len(out))
+                    self._feed = min(2 * self._feed, _MAX_FEED)
                 else:
-                    piece = self._obj.decompress(b"", max_length - len(out))
-                out += piece
+                    decoded = self._obj.decompress(b"", max_length - len(out))
+                out += decoded
                 if self._obj.eof:
-                    buf = self._obj.unused_data + buf
+                    # The binding keeps what it did not reach, and hands the rest of the
+                    # input back once the frame ends: that is where the next one starts.
+                    self._offset -= len(self._obj.unused_data)
                     self._obj = None
                     self._frames += 1
-                elif not piece and not buf:
+                elif not decoded and self._offset >= len(view):
                     break
         except _zstd.ZstdError as exc:
             raise _corrupt("zstd", exc) from exc
-        self._input = buf
+        if self._offset >= len(self._input):
+            self._input, self._offset = b"", 0
         self._full = len(out) >= max_length
         return bytes(out)
 
     def unconsumed(self) -> bool:
-        return self._full or bool(self._input)
+        return self._full or self._offset < len(self._input)
 
     def flush(self) -> bytes:
         return _drain(self)
 
     def finish(self) -> None:
-        if self._seen_input and (self._obj is not None or self._input or self._frames == 0):
+        if self._seen_input and (
+            self._obj is not None or self._offset < len(self._input) or self._frames == 0
+        ):
             raise _truncated("zstd")
 
 

@@ -7,6 +7,7 @@ import os
 import tracemalloc
 import zlib
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 from backports import zstd
@@ -193,6 +194,48 @@ def test_zstd_frames_and_skippable_frames() -> None:
     blob = zstd.compress(b"one ") + skippable + zstd.compress(b"two")
     for chunk in (1, 3, len(blob)):
         assert decode_all(decoder_for("zstd"), blob, chunk=chunk) == b"one two"
+
+
+# -- many members and frames (Rule 3) --------------------------------------------------------
+
+
+def count_input(
+    monkeypatch: pytest.MonkeyPatch, target: str, real: Callable[..., Any]
+) -> list[int]:
+    """Make the decompressors *target* (made by *real*) record the bytes each call is given."""
+    handed: list[int] = []
+
+    class Counting:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._obj = real(*args, **kwargs)
+
+        def decompress(self, data: bytes, max_length: int) -> bytes:
+            handed.append(len(data))
+            return cast(bytes, self._obj.decompress(data, max_length))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._obj, name)
+
+    monkeypatch.setattr(target, Counting)
+    return handed
+
+
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
+def test_members_are_not_handed_the_rest_of_the_input(
+    coding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # When a member ends, the codec copies the rest of the input it was given
+    # (unused_data): given all we hold, each member would copy the remaining body again.
+    if coding == "gzip":
+        handed = count_input(monkeypatch, "zlib.decompressobj", zlib.decompressobj)
+    else:
+        target = "hyperclient.compression._zstd.ZstdDecompressor"
+        handed = count_input(monkeypatch, target, zstd.ZstdDecompressor)
+    members = 3000
+    blob = bytes(ENCODERS[coding](b"L" * 1024)) * members  # 3 MiB out of ~60 kB
+    assert decode_all(decoder_for(coding), blob, chunk=len(blob)) == b"L" * 1024 * members
+    # Each member is given its own length at most twice, plus the first slice.
+    assert sum(handed) <= 2 * len(blob) + compression._FIRST_FEED * members
 
 
 def test_zstd_window_above_8_mib_is_rejected() -> None:
