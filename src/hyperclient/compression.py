@@ -12,7 +12,13 @@ Rule 2: the input a stage holds is bounded too. A :class:`StackedDecoder` pulls 
 :data:`STAGE_INPUT_SIZE` bytes from the previous stage, and only when the next stage has
 nothing left to decode, so a decompression bomb at any depth costs O(chunk) memory.
 
-Rule 3: the end of the body is checked: a stream that stops before its end marker
+Rule 3: the work per input byte is bounded too. Each gzip member or zstd frame is fed to
+its decompressor in slices that start small and double, so the input left over when it
+ends (which the codec copies) is never much longer than the member itself; and a body
+made of many members or frames that decode to almost nothing (:data:`SMALL_MEMBER_SIZE`,
+:data:`MAX_SMALL_MEMBERS`) is refused.
+
+Rule 4: the end of the body is checked: a stream that stops before its end marker
 (gzip trailer, final deflate block, last brotli meta-block, zstd frame end) is a
 truncated body and raises :class:`RemoteProtocolError` from ``finish()``.
 
@@ -48,6 +54,8 @@ else:
 __all__ = (
     "DEFAULT_MAX_LENGTH",
     "MAX_CODINGS",
+    "MAX_SMALL_MEMBERS",
+    "SMALL_MEMBER_SIZE",
     "STAGE_INPUT_SIZE",
     "Decoder",
     "Encoder",
@@ -70,6 +78,31 @@ STAGE_INPUT_SIZE = 65536
 #: RFC 9659 §3: encoders of the "zstd" content coding must not need more than an 8 MB
 #: window, so larger frames are rejected; 2**23 also bounds the decoder's memory.
 ZSTD_WINDOW_LOG_MAX = 23
+
+#: A gzip member or zstd frame (skippable ones included) that decodes to fewer bytes than
+#: this is "small"; see :data:`MAX_SMALL_MEMBERS`.
+SMALL_MEMBER_SIZE = 1024
+
+#: Most small members (or frames) a body may hold, plus one per member that decodes to
+#: :data:`SMALL_MEMBER_SIZE` bytes or more. Each member costs a new decompressor (about
+#: 8 µs for zstd, 0.3 µs for zlib) however little it holds: a body of empty zstd frames
+#: (9 bytes each, or 8 for a skippable frame) costs a second of CPU per MiB, one of
+#: empty gzip members (20 bytes) 60 ms, all without yielding. aiohttp refuses more than
+#: 1024 members per decompress call (``MAX_DECOMPRESS_MEMBERS``), which depends on how
+#: the input was split; we count over the whole body, so the outcome does not.
+#: Legitimate multi-member bodies have few small members, and at most one per larger
+#: one: BGZF ends its 64 KiB-output members with one empty member, pzstd puts a 12-byte
+#: skippable frame before each frame of a few MiB, and the seekable zstd format adds one
+#: seek table; so those decode at any size.
+MAX_SMALL_MEMBERS = 1024
+
+# A member's first input slice (bytes), doubled while the member goes on, up to the
+# largest. When a member ends, zlib and zstd copy the rest of the slice they were given
+# (``unused_data``): handing them everything we hold would copy it again for each member
+# (quadratic in the members per piece). With doubling slices, what is left over is at
+# most the member's own length plus the first slice.
+_FIRST_FEED = 64
+_MAX_FEED = 65536
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -144,44 +177,81 @@ def _corrupt(coding: str, exc: Exception) -> RemoteProtocolError:
     return RemoteProtocolError(f"invalid {coding} data: {exc}", in_body=True)
 
 
+class _MemberCount:
+    """The members (or frames) of one body decoded so far; refuses too many small ones."""
+
+    def __init__(self, coding: str, unit: str) -> None:
+        self.coding = coding
+        self.unit = unit  # what one member is called in messages: "member", "frame"
+        #: Members decoded to their end.
+        self.ended = 0
+        self._output = 0  # bytes the current member decoded to so far
+        self._small = 0
+        self._large = 0
+
+    def add_output(self, size: int) -> None:
+        """Count *size* decoded bytes of the current member."""
+        self._output += size
+
+    def end_member(self) -> None:
+        """The current member ended; raise if that makes one small member too many."""
+        self.ended += 1
+        if self._output >= SMALL_MEMBER_SIZE:
+            self._large += 1
+        else:
+            self._small += 1
+            if self._small > MAX_SMALL_MEMBERS + self._large:
+                raise RemoteProtocolError(
+                    f"too many {self.coding} {self.unit}s that decode to under "
+                    f"{SMALL_MEMBER_SIZE} bytes each: {self._small}, expected no more than "
+                    f"{MAX_SMALL_MEMBERS} plus one per larger {self.unit} ({self._large} so far)",
+                    in_body=True,
+                )
+        self._output = 0
+
+
 class _ZlibDecoder:
     """gzip (RFC 1952) and deflate (RFC 1950, or raw RFC 1951) through :mod:`zlib`.
 
-    zlib honours ``max_length`` exactly and keeps the input it did not reach in
-    ``unconsumed_tail``; we carry that tail into the next call.
+    zlib honours ``max_length`` exactly; the input it did not reach stays in our buffer,
+    past ``_offset``, and is handed over in slices (Rule 3).
     """
 
     def __init__(self, coding: str) -> None:
         self.coding = coding
         self._obj: zlib._Decompress | None = None
-        self._tail = b""  # input not given to zlib yet, or left over by it
+        self._input = b""  # input received; the part before _offset was decoded
+        self._offset = 0
+        self._feed = _FIRST_FEED  # size of the next slice given to the current member
         self._full = False  # the last call filled max_length: more output may be waiting
         self._seen_input = False
-        self._members = 0  # gzip members (or deflate streams) decoded to their end
+        # gzip members (or deflate streams) decoded to their end
+        self._members = _MemberCount(coding, "member" if coding == "gzip" else "stream")
         self._ignoring = False  # trailing bytes after the last member: dropped
 
-    def _start(self, data: bytes) -> zlib._Decompress | None:
-        """A decompressor for the stream starting at *data*, None if more bytes are needed."""
+    def _start(self, head: bytes) -> zlib._Decompress | None:
+        """A decompressor for the stream starting with *head* (its first 2 bytes, or fewer
+        when no more came yet), None if more bytes are needed."""
         if self.coding == "gzip":
-            if self._members and not data.startswith(_GZIP_MAGIC[: len(data)]):
+            if self._members.ended and not head.startswith(_GZIP_MAGIC[: len(head)]):
                 # Bytes after a complete member that are not another member: urllib3
                 # ignores such trailing garbage ("acceptable in other gzip clients"), and
                 # so do we.
                 self._ignoring = True
                 return None
-            if self._members and len(data) < 2:
+            if self._members.ended and len(head) < 2:
                 return None
             # RFC 1952 member; concatenated members form one body (RFC 1952 §2.2).
             return zlib.decompressobj(16 + zlib.MAX_WBITS)
-        if self._members:
+        if self._members.ended:
             self._ignoring = True  # bytes after the final deflate block
             return None
-        if len(data) < 2:
+        if len(head) < 2:
             return None
         # RFC 9110 §8.4.1.2 says "deflate" is the zlib format (RFC 1950), but servers
         # also send raw RFC 1951 data. A zlib header has CM=8, CINFO<=7 and a 16-bit
         # value divisible by 31 (RFC 1950 §2.2); anything else is taken as raw deflate.
-        cmf, flg = data[0], data[1]
+        cmf, flg = head[0], head[1]
         is_zlib = cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0
         return zlib.decompressobj(zlib.MAX_WBITS if is_zlib else -zlib.MAX_WBITS)
 
@@ -189,32 +259,45 @@ class _ZlibDecoder:
         _check_max_length(max_length)
         if data:
             self._seen_input = True
-        buf = self._tail + data if self._tail else data
-        self._tail = b""
+            rest = self._input[self._offset :]
+            self._input = rest + data if rest else data
+            self._offset = 0
         out = bytearray()
+        view = memoryview(self._input)
         while not self._ignoring and len(out) < max_length:
             if self._obj is None:
-                if not buf:
+                if self._offset >= len(view):
                     break
-                self._obj = self._start(buf)
+                self._obj = self._start(self._input[self._offset : self._offset + 2])
                 if self._obj is None:
                     break
+                self._feed = _FIRST_FEED
+            piece = view[self._offset : self._offset + self._feed]
             try:
-                out += self._obj.decompress(buf, max_length - len(out))
+                decoded = self._obj.decompress(piece, max_length - len(out))
             except zlib.error as exc:
                 raise _corrupt(self.coding, exc) from exc
-            if not self._obj.eof:
-                buf = self._obj.unconsumed_tail
+            out += decoded
+            self._members.add_output(len(decoded))
+            if self._obj.eof:
+                self._offset += len(piece) - len(self._obj.unused_data)
+                self._obj = None
+                self._members.end_member()
+                continue
+            left = len(self._obj.unconsumed_tail)  # max_length was reached
+            self._offset += len(piece) - left
+            if left or self._offset >= len(view):
                 break
-            buf = self._obj.unused_data
-            self._obj = None
-            self._members += 1
-        self._tail = b"" if self._ignoring else buf
+            self._feed = min(2 * self._feed, _MAX_FEED)
+        if self._ignoring or self._offset >= len(self._input):
+            self._input, self._offset = b"", 0
         self._full = len(out) >= max_length
         return bytes(out)
 
     def unconsumed(self) -> bool:
-        return self._full or bool(self._tail and not self._ignoring and self._obj is not None)
+        return self._full or (
+            self._offset < len(self._input) and not self._ignoring and self._obj is not None
+        )
 
     def flush(self) -> bytes:
         return _drain(self)
@@ -223,7 +306,7 @@ class _ZlibDecoder:
         if not self._seen_input:
             # An empty body labelled "gzip" (seen on 204-like replies) is just empty.
             return
-        if self._obj is not None or self._members == 0:
+        if self._obj is not None or self._members.ended == 0:
             raise _truncated(self.coding)
         # A lone b"\x1f" after a complete gzip member is trailing garbage, not a member.
 
@@ -338,60 +421,75 @@ class _ZstdDecoder:
     """zstd (RFC 8878) through ``compression.zstd`` or ``backports.zstd``.
 
     A body may hold several frames, skippable ones included (RFC 8878 §3.1); each frame
-    gets a fresh decompressor. ``max_length`` is honoured exactly by the binding.
+    gets a fresh decompressor, fed in slices (Rule 3). ``max_length`` is honoured exactly
+    by the binding, which keeps the part of a slice it did not reach.
     """
 
     coding = "zstd"
 
     def __init__(self) -> None:
         self._obj: _zstd.ZstdDecompressor | None = None
-        self._input = b""  # input not given to the binding yet
+        self._input = b""  # input received; the part before _offset went to the binding
+        self._offset = 0
+        self._feed = _FIRST_FEED  # size of the next slice given to the current frame
         self._full = False
         self._seen_input = False
-        self._frames = 0
+        self._frames = _MemberCount("zstd", "frame")
 
     def decompress(self, data: bytes, max_length: int) -> bytes:
         _check_max_length(max_length)
         if data:
             self._seen_input = True
-        buf = self._input + data if self._input else data
-        self._input = b""
+            rest = self._input[self._offset :]
+            self._input = rest + data if rest else data
+            self._offset = 0
         out = bytearray()
+        view = memoryview(self._input)
         try:
             while len(out) < max_length:
                 if self._obj is None:
-                    if not buf:
+                    if self._offset >= len(view):
                         break
                     self._obj = _zstd.ZstdDecompressor(
                         options={_zstd.DecompressionParameter.window_log_max: ZSTD_WINDOW_LOG_MAX}
                     )
+                    self._feed = _FIRST_FEED
                 if self._obj.needs_input:
-                    if not buf:
+                    if self._offset >= len(view):
                         break
-                    piece, buf = self._obj.decompress(buf, max_length - len(out)), b""
+                    piece = view[self._offset : self._offset + self._feed]
+                    self._offset += len(piece)
+                    decoded = self._obj.decompress(piece, max_length - len(out))
+                    self._feed = min(2 * self._feed, _MAX_FEED)
                 else:
-                    piece = self._obj.decompress(b"", max_length - len(out))
-                out += piece
+                    decoded = self._obj.decompress(b"", max_length - len(out))
+                out += decoded
+                self._frames.add_output(len(decoded))
                 if self._obj.eof:
-                    buf = self._obj.unused_data + buf
+                    # The binding keeps what it did not reach, and hands the rest of the
+                    # input back once the frame ends: that is where the next one starts.
+                    self._offset -= len(self._obj.unused_data)
                     self._obj = None
-                    self._frames += 1
-                elif not piece and not buf:
+                    self._frames.end_member()
+                elif not decoded and self._offset >= len(view):
                     break
         except _zstd.ZstdError as exc:
             raise _corrupt("zstd", exc) from exc
-        self._input = buf
+        if self._offset >= len(self._input):
+            self._input, self._offset = b"", 0
         self._full = len(out) >= max_length
         return bytes(out)
 
     def unconsumed(self) -> bool:
-        return self._full or bool(self._input)
+        return self._full or self._offset < len(self._input)
 
     def flush(self) -> bytes:
         return _drain(self)
 
     def finish(self) -> None:
-        if self._seen_input and (self._obj is not None or self._input or self._frames == 0):
+        if self._seen_input and (
+            self._obj is not None or self._offset < len(self._input) or self._frames.ended == 0
+        ):
             raise _truncated("zstd")
 
 

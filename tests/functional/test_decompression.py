@@ -15,6 +15,7 @@ import pytest
 
 import hyperclient
 from hyperclient import ClientSession
+from hyperclient.errors import RemoteProtocolError
 
 from ..conftest import RawServer, read_request
 
@@ -266,3 +267,29 @@ async def test_read_bufsize_from_the_session_and_the_request(raw_server: Any) ->
     async with ClientSession() as session:
         async with session.get(srv.url) as resp:
             assert resp.content.get_read_buffer_limits() == (65536, 262144)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
+async def test_flood_of_empty_members_fails_fast(coding: str, raw_server: Any) -> None:
+    """2 MiB of gzip members or zstd frames that decode to nothing is refused after the
+    1024th, while 3,000 members of 64 KiB each (BGZF-like) read fine."""
+    block = bytes(range(256)) * 256  # 64 KiB
+    flood = encoded(coding, b"") * (2 * 2**20 // len(encoded(coding, b""))) + encoded(coding, b"!")
+    members = encoded(coding, block) * 3000 + encoded(coding, b"")  # BGZF ends with an empty one
+    header = b"Content-Encoding: %s\r\n" % coding.encode()
+    flood_srv: RawServer = await raw_server(serve(flood, header))
+    members_srv: RawServer = await raw_server(serve(members, header))
+    async with ClientSession() as session:
+        async with session.get(flood_srv.url) as resp:
+            unit = "member" if coding == "gzip" else "frame"
+            message = f"too many {coding} {unit}s that decode to under 1024 bytes each: 1025,"
+            with pytest.raises(hyperclient.ClientPayloadError, match=message) as info:
+                await asyncio.wait_for(resp.read(), 5)
+            assert isinstance(info.value.__cause__, RemoteProtocolError)
+        async with session.get(members_srv.url) as resp:
+            size, twice = 0, block * 2
+            async for piece in resp.content.iter_chunked(len(block)):
+                start = size % len(block)
+                assert piece == twice[start : start + len(piece)]
+                size += len(piece)
+    assert size == 3000 * len(block)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import os
+import struct
 import tracemalloc
 import zlib
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 from backports import zstd
@@ -16,6 +18,8 @@ from hypothesis import strategies as st
 from hyperclient import compression
 from hyperclient.compression import (
     MAX_CODINGS,
+    MAX_SMALL_MEMBERS,
+    SMALL_MEMBER_SIZE,
     StackedDecoder,
     accept_encoding,
     make_decoder,
@@ -193,6 +197,129 @@ def test_zstd_frames_and_skippable_frames() -> None:
     blob = zstd.compress(b"one ") + skippable + zstd.compress(b"two")
     for chunk in (1, 3, len(blob)):
         assert decode_all(decoder_for("zstd"), blob, chunk=chunk) == b"one two"
+
+
+# -- many members and frames (Rule 3) --------------------------------------------------------
+
+SKIPPABLE = struct.pack("<II", 0x184D2A50, 0)  # an empty skippable frame, RFC 8878 §3.1.2
+SMALL = {  # each decodes to fewer than SMALL_MEMBER_SIZE bytes
+    "gzip": [gzip.compress(b""), gzip.compress(b"s" * (SMALL_MEMBER_SIZE - 1))],
+    "zstd": [zstd.compress(b""), SKIPPABLE, zstd.compress(b"s" * (SMALL_MEMBER_SIZE - 1))],
+}
+UNIT = {"gzip": "member", "zstd": "frame"}
+
+
+def large(coding: str) -> bytes:
+    """A member (frame) that decodes to exactly SMALL_MEMBER_SIZE bytes: not small."""
+    return bytes(ENCODERS[coding](b"L" * SMALL_MEMBER_SIZE))
+
+
+def too_many_small(coding: str, count: int, larger: int) -> str:
+    return (
+        rf"^too many {coding} {UNIT[coding]}s that decode to under 1024 bytes each: {count}, "
+        rf"expected no more than 1024 plus one per larger {UNIT[coding]} \({larger} so far\)$"
+    )
+
+
+@pytest.mark.parametrize(
+    ("coding", "small"),
+    [("gzip", SMALL["gzip"][0]), ("zstd", SMALL["zstd"][0]), ("zstd", SKIPPABLE)],
+    ids=["gzip-empty-members", "zstd-empty-frames", "zstd-skippable-frames"],
+)
+def test_flood_of_small_members_is_refused(coding: str, small: bytes) -> None:
+    # 2 MiB of members that decode to nothing: refused at the 1025th, in milliseconds,
+    # however the body arrives.
+    blob = small * (2 * MiB // len(small)) + ENCODERS[coding](b"end")
+    for chunk in (4096, 65536, len(blob)):
+        with pytest.raises(RemoteProtocolError, match=too_many_small(coding, 1025, 0)) as info:
+            decode_all(decoder_for(coding), blob, chunk=chunk)
+        assert info.value.in_body
+
+
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
+def test_each_larger_member_allows_one_more_small_one(coding: str) -> None:
+    # pzstd puts a skippable frame before each frame and BGZF ends with an empty member:
+    # a small member next to each larger one decodes at any length...
+    smalls = SMALL[coding]
+    pairs = b"".join(smalls[i % len(smalls)] + large(coding) for i in range(2000))
+    blob = pairs + b"".join(smalls[i % len(smalls)] for i in range(MAX_SMALL_MEMBERS))
+    expected = gzip.decompress(blob) if coding == "gzip" else zstd.decompress(blob)
+    assert len(expected) > 2000 * SMALL_MEMBER_SIZE
+    for chunk in (4096, len(blob)):
+        assert decode_all(decoder_for(coding), blob, chunk=chunk) == expected
+    # ...and the small members beyond that are what is refused.
+    with pytest.raises(RemoteProtocolError, match=too_many_small(coding, 3025, 2000)):
+        decode_all(decoder_for(coding), blob + smalls[0], chunk=4096)
+
+
+def feed_split(coding: str, blob: bytes, split: int, max_length: int) -> bytes:
+    """Decode *blob* given in two pieces, cut at *split*."""
+    decoder = decoder_for(coding)
+    out = []
+    for piece in (blob[:split], blob[split:]):
+        out.append(decoder.decompress(piece, max_length))
+        while decoder.has_pending():
+            out.append(decoder.decompress(b"", max_length))
+    decoder.finish()
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
+def test_small_member_limit_does_not_depend_on_the_split(
+    coding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compression, "MAX_SMALL_MEMBERS", 2)
+    small = SMALL[coding][-1]
+    allowed = small + small + large(coding) + small  # three small ones: 2 + 1 larger
+    refused = allowed + small
+    expected = b"s" * 1023 * 2 + b"L" * 1024 + b"s" * 1023
+    for max_length in (1, 65536):
+        assert decode_all(decoder_for(coding), allowed, chunk=1, max_length=max_length) == expected
+        with pytest.raises(RemoteProtocolError, match=r": 4, expected no more than 2 plus one"):
+            decode_all(decoder_for(coding), refused, chunk=1, max_length=max_length)
+    for split in range(len(refused) + 1):
+        assert feed_split(coding, allowed, min(split, len(allowed)), 4096) == expected
+        with pytest.raises(RemoteProtocolError, match=r": 4, expected no more than 2 plus one"):
+            feed_split(coding, refused, split, 4096)
+
+
+def count_input(
+    monkeypatch: pytest.MonkeyPatch, target: str, real: Callable[..., Any]
+) -> list[int]:
+    """Make the decompressors *target* (made by *real*) record the bytes each call is given."""
+    handed: list[int] = []
+
+    class Counting:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._obj = real(*args, **kwargs)
+
+        def decompress(self, data: bytes, max_length: int) -> bytes:
+            handed.append(len(data))
+            return cast(bytes, self._obj.decompress(data, max_length))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._obj, name)
+
+    monkeypatch.setattr(target, Counting)
+    return handed
+
+
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
+def test_members_are_not_handed_the_rest_of_the_input(
+    coding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # When a member ends, the codec copies the rest of the input it was given
+    # (unused_data): given all we hold, each member would copy the remaining body again.
+    if coding == "gzip":
+        handed = count_input(monkeypatch, "zlib.decompressobj", zlib.decompressobj)
+    else:
+        target = "hyperclient.compression._zstd.ZstdDecompressor"
+        handed = count_input(monkeypatch, target, zstd.ZstdDecompressor)
+    members = 3000
+    blob = large(coding) * members  # 3 MiB out of ~60 kB: every member is a larger one
+    assert decode_all(decoder_for(coding), blob, chunk=len(blob)) == b"L" * 1024 * members
+    # Each member is given its own length at most twice, plus the first slice.
+    assert sum(handed) <= 2 * len(blob) + compression._FIRST_FEED * members
 
 
 def test_zstd_window_above_8_mib_is_rejected() -> None:
