@@ -51,8 +51,8 @@ from .errors import (
     TooManyRedirects,
 )
 from .progress import UploadTracker
+from .proxy import parse_proxy_url, split_credentials
 from .proxy import proxy_for as proxy_from_env
-from .proxy import split_credentials
 from .request import ClientRequest, make_url
 from .response import ClientResponse
 from .timers import CoarseTimers, Timeout, coarse_timers
@@ -368,7 +368,7 @@ class ClientSession:
         self._auto_decompress = auto_decompress
         self._trust_env = trust_env
         self._environment = _Environment(os.environ) if trust_env else None
-        self._default_proxy = URL(proxy) if isinstance(proxy, str) else proxy
+        self._default_proxy = None if proxy is None else parse_proxy_url(proxy)
         self._default_proxy_auth = proxy_auth
         self._requote_redirect_url = requote_redirect_url
         self._trace_configs = list(trace_configs or ())
@@ -771,7 +771,7 @@ class ClientSession:
                 ),
                 ssl=_ssl_setting(ssl, verify_ssl, ssl_context, fingerprint),
                 server_hostname=server_hostname,
-                proxy=URL(proxy) if isinstance(proxy, str) else proxy,
+                proxy=None if proxy is None else parse_proxy_url(proxy),
                 proxy_auth=proxy_auth,
                 proxy_headers=proxy_headers,
                 loop=loop,
@@ -1147,6 +1147,9 @@ class ClientSession:
             proxy, proxy_auth = connector.proxy_url, proxy_auth or connector.proxy_auth
         if proxy is None and self._environment is not None:
             proxy = self._environment.proxy_for(url, os.environ)
+            if proxy is not None and proxy_auth is None and proxy.raw_user is None:
+                # As aiohttp: the proxy's own .netrc entry, when its URL carries none.
+                proxy_auth = self._environment.auth_for(proxy.raw_host or "")
         if proxy is None:
             return None, None
         return split_credentials(proxy, proxy_auth)

@@ -13,12 +13,13 @@ that. Everything else is closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import socket
 import ssl
 import types
 import warnings
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from ssl import SSLContext
 from typing import TYPE_CHECKING, Any, Final
 
@@ -49,6 +50,7 @@ from .proxy import (
     SOCKS_SCHEMES,
     authority,
     connect_request,
+    parse_proxy_url,
     split_credentials,
     uses_absolute_form,
 )
@@ -1054,15 +1056,22 @@ class TCPConnector(BaseConnector):
             transport.set_protocol(proto)
             proto.connection_made(transport)
             return proto
+        # The transport now goes to the loop's TLS protocol: closing the tunnel's protocol
+        # would no longer be heard by it (its closed_future would never resolve, and
+        # close() would wait for ever). close() stops this task instead.
+        self._in_progress.pop(tunnel, None)
         try:
-            # TLS with the origin, end to end inside the tunnel (itself TLS for an https proxy).
-            tls_transport = await loop.start_tls(
-                transport, proto, sslcontext, server_hostname=server_hostname,
-                **self._tls_shutdown(),
-            )  # fmt: skip
+            with self._stopped_by_close(key):
+                # TLS with the origin, end to end inside the tunnel (itself TLS for an
+                # https proxy).
+                tls_transport = await loop.start_tls(
+                    transport, proto, sslcontext, server_hostname=server_hostname,
+                    **self._tls_shutdown(),
+                )  # fmt: skip
         except (OSError, ssl.SSLError) as exc:
             raise self._translate(key, exc) from exc
-        assert tls_transport is not None
+        if tls_transport is None:  # the tunnel closed under the handshake
+            raise ClientProxyConnectionError(key, OSError(None, "proxy closed the tunnel"))
         proto.connection_made(tls_transport)
         self._check_fingerprint(proto, key)
         return proto
@@ -1097,8 +1106,9 @@ class TCPConnector(BaseConnector):
             raise ClientProxyConnectionError(proxy_key, OSError(None, str(exc))) from exc
         sock = await self._connect_proxy(proxy_key, traces, timeout)
         try:
-            async with asyncio.timeout(timeout.sock_connect):
-                await _drive_socks(loop, sock, handshake)
+            with self._stopped_by_close(key):
+                async with asyncio.timeout(timeout.sock_connect):
+                    await _drive_socks(loop, sock, handshake)
         except RemoteProtocolError as exc:
             sock.close()
             code = REPLY_ERRNO.get(handshake.reply_code or 0)
@@ -1157,36 +1167,46 @@ class TCPConnector(BaseConnector):
     ) -> socket.socket:
         """A connected TCP socket to one of *addrs* (raced), or a ``ClientConnectorError``."""
         loop = self._loop or asyncio.get_running_loop()
+        try:
+            with self._stopped_by_close(key):
+                sock = await _connect_first(
+                    loop,
+                    addrs,
+                    delay=self._happy_eyeballs_delay,
+                    interleave=self._interleave,
+                    local_addr=self._local_addr,
+                    attempt_timeout=timeout.sock_connect,
+                    ceil_threshold=timeout.ceil_threshold,
+                    socket_factory=self._socket_factory,
+                )
+        except OSError as exc:
+            raise self._translate(key, exc, proxy=proxy) from exc
+        if not _sets_nodelay(loop):
+            # Small request heads must not wait for Nagle's algorithm.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        return sock
+
+    @contextlib.contextmanager
+    def _stopped_by_close(self, key: ConnectionKey) -> Iterator[None]:
+        """Run a step of opening a connection that has no transport close() could reach
+        (a TCP connect, a SOCKS handshake, TLS inside a tunnel): close() cancels the task
+        instead, and the cancellation comes out as a ``ClientConnectionError`` (nobody
+        cancelled this request; inside a TaskGroup it would vanish)."""
         task = asyncio.current_task()
         if task is not None:
             self._connecting[task] = False
         try:
-            sock = await _connect_first(
-                loop,
-                addrs,
-                delay=self._happy_eyeballs_delay,
-                interleave=self._interleave,
-                local_addr=self._local_addr,
-                attempt_timeout=timeout.sock_connect,
-                ceil_threshold=timeout.ceil_threshold,
-                socket_factory=self._socket_factory,
-            )
-        except OSError as exc:
-            raise self._translate(key, exc, proxy=proxy) from exc
+            yield
         except asyncio.CancelledError:
             if task is None or not self._connecting.get(task):
                 raise
-            task.uncancel()  # close() stopped the connect; nobody cancelled this request
+            task.uncancel()
             raise ClientConnectionError(
                 f"the connector was closed while connecting to {key.host}:{key.port}"
             ) from None
         finally:
             if task is not None:
                 self._connecting.pop(task, None)
-        if not _sets_nodelay(loop):
-            # Small request heads must not wait for Nagle's algorithm.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-        return sock
 
     def _tls_shutdown(self) -> dict[str, Any]:
         """``ssl_shutdown_timeout=`` for the loop: the one given, else ours (0 given:
@@ -1658,7 +1678,7 @@ class ProxyConnector(TCPConnector):
     ) -> None:
         super().__init__(force_close=force_close, **kwargs)
         self._proxy = str(proxy)
-        self._proxy_url, self._proxy_auth = split_credentials(URL(proxy), proxy_auth)
+        self._proxy_url, self._proxy_auth = split_credentials(parse_proxy_url(proxy), proxy_auth)
 
     @property
     def proxy(self) -> str:

@@ -39,6 +39,7 @@ __all__ = (
     "connect_request",
     "default_port",
     "is_bypassed",
+    "parse_proxy_url",
     "proxy_for",
     "proxy_headers",
     "split_credentials",
@@ -109,16 +110,45 @@ def proxy_for(url: URL, environ: Mapping[str, str]) -> URL | None:
     return proxy
 
 
+def parse_proxy_url(value: str | URL) -> URL:
+    """*value* (``proxy=``) as a URL, checked with :func:`check_proxy_url`.
+
+    Raises:
+        InvalidURL: naming the URL without its credentials (a ``ClientError``; yarl's
+            bare ``ValueError`` for ``http://h:99999`` escaped ``except ClientError``).
+    """
+    if isinstance(value, URL):
+        proxy = value
+    else:
+        try:
+            proxy = URL(value)
+        except (ValueError, TypeError) as exc:
+            raise InvalidURL(_redacted(str(value)), f"invalid proxy URL: {exc}") from exc
+    check_proxy_url(proxy)
+    return proxy
+
+
+def _redacted(text: str) -> str:
+    """*text*, a URL, with anything between ``://`` and the authority's last ``@`` masked:
+    error messages end up in logs, proxy passwords must not."""
+    scheme, sep, rest = text.partition("://")
+    authority, slash, path = rest.partition("/")
+    if not sep or "@" not in authority:
+        return text
+    return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{path}"
+
+
 def check_proxy_url(proxy: URL) -> None:
     """Refuse what cannot be a proxy URL: an unknown scheme, or no host.
 
     Raises:
-        InvalidURL: naming the URL.
+        InvalidURL: naming the URL, without its credentials.
     """
     if proxy.scheme not in HTTP_PROXY_SCHEMES and proxy.scheme not in SOCKS_SCHEMES:
-        raise InvalidURL(proxy, f"unsupported proxy scheme {proxy.scheme!r}")
+        shown = _redacted(str(proxy))
+        raise InvalidURL(shown, f"unsupported proxy scheme {proxy.scheme!r}")
     if not proxy.raw_host:
-        raise InvalidURL(proxy, "the proxy URL has no host")
+        raise InvalidURL(_redacted(str(proxy)), "the proxy URL has no host")
 
 
 def is_bypassed(host: str, port: int | None, no_proxy: str) -> bool:

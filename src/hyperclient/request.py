@@ -156,6 +156,30 @@ def _host_header(url: URL) -> str:
     return host
 
 
+def _with_proxy_fields(
+    fields: Iterable[tuple[str, str]], extra: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The request's *fields* with the proxy's: a proxy field replaces the request's of
+    that name, where it stood (a second Host would make the request invalid, RFC 9112
+    §3.2), and the rest follow."""
+    if not extra:
+        return list(fields)
+    by_name: dict[str, list[tuple[str, str]]] = {}
+    for name, value in extra:
+        by_name.setdefault(name.lower(), []).append((name, value))
+    merged: list[tuple[str, str]] = []
+    for name, value in fields:
+        lower = name.lower()
+        if lower not in by_name:
+            merged.append((name, value))
+        else:
+            merged.extend(by_name.pop(lower))  # the proxy's, once, where the first stood
+            by_name[lower] = []
+    for group in by_name.values():
+        merged.extend(group)
+    return merged
+
+
 class ClientRequest:
     """A request ready to be written: method, URL, headers and body, all validated.
 
@@ -592,7 +616,7 @@ class ClientRequest:
         if uses_absolute_form(self.url.scheme, self.proxy):
             # For the proxy's eyes only: kept out of self.headers, so neither request_info
             # nor a redirect carries Proxy-Authorization on (tunnelled requests never have it).
-            fields = [*fields, *proxy_headers(self.proxy_auth, self.proxy_headers)]
+            fields = _with_proxy_fields(fields, proxy_headers(self.proxy_auth, self.proxy_headers))
         return serialize_request_head(self.method, self.request_target(), self.version, fields)
 
     async def send(self, conn: Connection) -> ClientResponse:

@@ -786,3 +786,97 @@ async def test_socks_proxy_that_is_not_one(raw_server: Any) -> None:
     async with ClientSession() as session:
         with pytest.raises(hyperclient.ClientProxyConnectionError, match="is this a SOCKS proxy"):
             await session.get("http://127.0.0.1:1/", proxy=f"socks5://127.0.0.1:{srv.port}")
+
+
+# -- closing mid-way, bad proxy URLs, proxy fields in absolute form, .netrc ---------------
+
+
+async def test_closing_during_tls_inside_a_tunnel_or_a_socks_handshake(
+    raw_server: Any, trusting: ssl.SSLContext
+) -> None:
+    """The tunnel's transport belongs to the loop's TLS protocol during the handshake:
+    close() waited for ever for a close the tunnel's protocol never heard, and the request
+    died with an AssertionError. A SOCKS handshake went on past close() likewise."""
+
+    async def opens_then_stalls(reader: asyncio.StreamReader, writer: Any) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await asyncio.sleep(30)  # the ClientHello goes nowhere
+
+    async def silent(reader: asyncio.StreamReader, writer: Any) -> None:
+        await asyncio.sleep(30)
+
+    tunnel = await raw_server(opens_then_stalls)
+    socks = await raw_server(silent)
+    for url, proxy in (
+        ("https://origin.test/", tunnel.url),
+        ("http://origin.test/", f"socks5h://127.0.0.1:{socks.port}"),
+    ):
+        session = ClientSession(connector=TCPConnector(ssl=trusting))
+        request = asyncio.ensure_future(session.get(url, proxy=proxy))
+        await asyncio.sleep(0.1)
+        async with asyncio.timeout(5):
+            await session.close()
+            with pytest.raises(hyperclient.ClientConnectionError, match="closed while"):
+                await request
+
+
+async def test_bad_proxy_urls_are_invalid_url_errors_without_the_password() -> None:
+    async with ClientSession() as session:
+        for proxy in ("ftp://alice:s3cr3t@127.0.0.1", "http://alice:s3cr3t@127.0.0.1:99999"):
+            with pytest.raises(hyperclient.InvalidURL) as info:
+                await session.get("http://origin.test/", proxy=proxy)
+            assert isinstance(info.value, hyperclient.ClientError)
+            assert "s3cr3t" not in str(info.value)
+            assert "***@127.0.0.1" in str(info.value)
+    with pytest.raises(hyperclient.InvalidURL) as bad:
+        ProxyConnector("socks6://alice:s3cr3t@127.0.0.1:1080")
+    assert "s3cr3t" not in str(bad.value)
+
+
+async def test_proxy_headers_replace_the_requests_own_in_absolute_form(raw_server: Any) -> None:
+    """Appended, they made a second Host (RFC 9112 §3.2: a server answers 400)."""
+    heads: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: Any) -> None:
+        head, _ = await read_request(reader)
+        heads.append(head)
+        writer.write(OK)
+
+    srv = await raw_server(proxy)
+    extra = {"Host": "proxy.example", "User-Agent": "px", "X-Px": "1"}
+    async with ClientSession() as session:
+        async with session.get("http://origin.test/", proxy=srv.url, proxy_headers=extra) as r:
+            assert await r.read() == b"ok"
+    lines = heads[0].split(b"\r\n")
+    assert [line.split(b":")[0].lower() for line in lines[1:-2]].count(b"host") == 1
+    assert lines[1] == b"Host: proxy.example"  # where the request's stood
+    assert b"User-Agent: px" in lines
+    assert b"X-Px: 1" in lines
+    assert sum(line.lower().startswith(b"user-agent:") for line in lines) == 1
+
+
+async def test_an_environment_proxy_takes_its_netrc_credentials(
+    raw_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As aiohttp: HTTP_PROXY without userinfo, and a .netrc entry for the proxy host."""
+    heads: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: Any) -> None:
+        head, _ = await read_request(reader)
+        heads.append(head)
+        writer.write(OK)
+
+    srv = await raw_server(proxy)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login px password pw\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTP_PROXY", srv.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    async with ClientSession(trust_env=True) as session:
+        async with session.get("http://origin.test/") as resp:
+            assert await resp.read() == b"ok"
+    assert b"\r\nProxy-Authorization: " + BasicAuth("px", "pw").encode().encode() in heads[0]
+    assert b"\r\nAuthorization:" not in heads[0]  # the origin has no entry
