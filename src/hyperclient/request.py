@@ -442,6 +442,13 @@ class ClientRequest:
         headers = self.headers
         chunked_given = self.chunked
         if self.compress and (self._body or self._body_source is not None):
+            if "Content-Encoding" in headers:
+                # The caller's coding (already compressed data) would be replaced by ours
+                # and the server would undo only one of the two (RFC 9110 §8.4).
+                raise ValueError(
+                    "compress can not be set if Content-Encoding header is set: "
+                    f"{short_repr(', '.join(headers.getall('Content-Encoding')))}"
+                )
             name = "deflate" if self.compress is True else str(self.compress)
             make_encoder(name)  # validates the name before anything is sent
             headers["Content-Encoding"] = name
@@ -532,6 +539,8 @@ class ClientRequest:
         headers.popall("Content-Length", None)
         if self.chunked:
             headers.popall("Transfer-Encoding", None)
+        if self.compress:
+            headers.popall("Content-Encoding", None)  # ours: a caller's was refused
         self._body_source = None
         self._body = b""
         self._prepare_body(data)

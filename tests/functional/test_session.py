@@ -649,6 +649,28 @@ async def test_compressed_request_body(compress: Any, raw_server: Callable[..., 
     assert zlib.decompress(got["body"], wbits) == payload
 
 
+async def test_compress_refuses_a_callers_content_encoding(
+    raw_server: Callable[..., Any],
+) -> None:
+    """Data the caller already encoded (and says so) would have been compressed again
+    under our Content-Encoding alone: the server would undo one coding and take the other
+    for the content. Refused before sending, with aiohttp's error."""
+    srv: RawServer = await raw_server(answer_ok)
+    pre = zlib.compress(b"the real content")
+    async with ClientSession() as session:
+        for given in ("gzip", "deflate"):
+            with pytest.raises(ValueError, match=r"^compress can not be set if") as info:
+                await session.post(
+                    srv.url, data=pre, compress="deflate", headers={"Content-Encoding": given}
+                )
+            assert str(info.value).endswith(f"Content-Encoding header is set: {given!r}")
+            assert not isinstance(info.value, LocalProtocolError)  # a plain ValueError
+        # Without compress=, the caller's coding goes out as it is.
+        async with session.post(srv.url, data=pre, headers={"Content-Encoding": "deflate"}):
+            pass
+    assert srv.connections == 1
+
+
 async def test_params_headers_and_auto_headers(url: Callable[[str], str]) -> None:
     async with ClientSession(headers={"X-Session": "s", "X-Both": "session"}) as session:
         async with session.get(
