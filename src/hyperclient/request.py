@@ -396,7 +396,13 @@ class ClientRequest:
             source = self._payload_source(data)
         elif isinstance(data, io.IOBase) or (hasattr(data, "read") and callable(data.read)):
             name = getattr(data, "name", None)
-            file_type = guess_type(name if isinstance(name, str) else None, _OCTET_STREAM)
+            name = name if isinstance(name, str) else None
+            if isinstance(data, io.TextIOBase):
+                # Its text goes out encoded with the request's encoding (see FileSource):
+                # the charset says which, as for str data and as aiohttp says it.
+                file_type = f"{guess_type(name, 'text/plain')}; charset={self.encoding}"
+            else:
+                file_type = guess_type(name, _OCTET_STREAM)
             source = source_body(
                 file_type,
                 FileSource(data, self.encoding),

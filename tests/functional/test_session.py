@@ -275,6 +275,39 @@ async def test_body_content_types_as_in_aiohttp(url: Callable[[str], str], tmp_p
             assert header(await resp.json(), "Content-Type") == []
 
 
+async def test_text_file_bodies_name_their_charset(
+    url: Callable[[str], str], tmp_path: Path
+) -> None:
+    """A text file's characters go out encoded with the request's encoding: its type says
+    which, as a str body's does (aiohttp: text/plain; charset=utf-8). The type is still
+    guessed from the file's name; the caller's Content-Type always wins."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("naïve", encoding="utf-8")
+    page = tmp_path / "page.html"
+    page.write_text("<p>été</p>", encoding="utf-8")
+    async with ClientSession() as session:
+
+        async def sent(data: Any, **options: Any) -> tuple[list[str], bytes]:
+            async with session.post(url("/echo"), data=data, **options) as resp:
+                echo = await resp.json()
+            return header(echo, "Content-Type"), echo["body"].encode("latin-1")
+
+        assert await sent(io.StringIO("é")) == (["text/plain; charset=utf-8"], "é".encode())
+        with notes.open(encoding="utf-8") as text:
+            assert await sent(text) == (["text/plain; charset=utf-8"], "naïve".encode())
+        with page.open(encoding="utf-8") as text:
+            assert await sent(text) == (["text/html; charset=utf-8"], "<p>été</p>".encode())
+        assert await sent(io.StringIO("é"), encoding="latin-1") == (
+            ["text/plain; charset=latin-1"],
+            b"\xe9",
+        )
+        given = {"Content-Type": "text/csv; charset=utf-8"}
+        assert await sent(io.StringIO("a,é"), headers=given) == (
+            ["text/csv; charset=utf-8"],
+            "a,é".encode(),
+        )
+
+
 async def test_file_body_sends_exactly_what_it_announced(
     url: Callable[[str], str], tmp_path: Any
 ) -> None:
