@@ -368,6 +368,10 @@ class ClientRequest:
         if data is None or data == b"":
             # No body, nothing to chunk: a last-chunk alone would be read as a request.
             self.chunked = None
+            # Nor anything to hold back until a 100 (Continue): a client must not send the
+            # expectation without content (RFC 9110 §10.1.1), and waiting for an answer
+            # to it would cost the connection (see send()).
+            self.expect100 = False
             if self._framing_given:
                 # Framing the caller set for an empty body is checked as any body's is: a
                 # Content-Length of 5 with nothing behind it would make the server read
@@ -433,6 +437,10 @@ class ClientRequest:
         ):
             headers["Content-Type"] = content_type
         self._set_framing()
+        if self.expect100:
+            headers["Expect"] = "100-continue"
+        elif headers.get("Expect", "").lower() == "100-continue":
+            self.expect100 = True
 
     def _payload_source(self, payload: Payload) -> Body:
         """*payload* as the body; its headers other than ``Content-Type`` (set with the
@@ -493,10 +501,6 @@ class ClientRequest:
                 f"Content-Length header {short_repr(', '.join(announced))}"
                 f" does not match the body, {size} bytes"
             )
-        if self.expect100:
-            headers["Expect"] = "100-continue"
-        elif headers.get("Expect", "").lower() == "100-continue":
-            self.expect100 = True
 
     # -- attributes ----------------------------------------------------------------------------
 
@@ -547,6 +551,8 @@ class ClientRequest:
             headers.popall("Transfer-Encoding", None)
         if self.compress:
             headers.popall("Content-Encoding", None)  # ours: a caller's was refused
+        if self.expect100:
+            headers.popall("Expect", None)  # set again unless the new body is empty
         self._body_source = None
         self._body = b""
         self._prepare_body(data)
