@@ -66,6 +66,7 @@ __all__ = (
     "ClientSSLError",
     "ConnectionTimeoutError",
     "ContentTypeError",
+    "FileEndedError",
     "InvalidURL",
     "InvalidUrlClientError",
     "InvalidUrlRedirectClientError",
@@ -116,6 +117,11 @@ class RemoteProtocolError(Exception):
 
 class PayloadTooBig(RemoteProtocolError):
     """A size limit (head, frame, message, decompressed body) was exceeded."""
+
+
+class FileEndedError(RuntimeError):
+    """A file in a body ended before the size announced for it (it shrank after it was
+    measured); a request reports it as :func:`body_source_error` says."""
 
 
 # -- public hierarchy ---------------------------------------------------------------------
@@ -198,6 +204,21 @@ class ClientConnectionResetError(ClientConnectionError, ConnectionResetError):
 
 class ClientOSError(ClientConnectionError, OSError):
     """An OS-level error on a client socket."""
+
+
+def body_source_error(exc: Exception, reason: str) -> ClientOSError:
+    """What a request raises when its body cannot be produced: a file that cannot be read
+    (read, or sent by sendfile) or that ended early (:class:`FileEndedError`), or a
+    payload's ``write()`` that raised an ``OSError``. One ``ClientOSError`` for all of
+    them, keeping the OS error's errno (None for a file that ended), as aiohttp's "Can not
+    write request body"; the connection is not reused.
+
+    Args:
+        exc: the error, kept by the caller as ``__cause__``.
+        reason: what failed, naming the file or payload.
+    """
+    errno = exc.errno if isinstance(exc, OSError) else None
+    return ClientOSError(errno, f"can not write request body: {reason}")
 
 
 class ClientConnectorError(ClientOSError):

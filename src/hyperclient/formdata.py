@@ -50,7 +50,7 @@ from urllib.parse import urlencode
 
 from multidict import CIMultiDict
 
-from .errors import short_repr
+from .errors import FileEndedError, short_repr
 from .http1 import is_token
 
 __all__ = ("READ_SIZE", "Body", "FileRange", "FormData", "encode_urlencoded")
@@ -455,7 +455,7 @@ async def read_announced(
     file rather than a position moved per piece. Abandoned midway, it stays where it was.
 
     Raises:
-        RuntimeError: the file ended before *size* bytes.
+        FileEndedError: the file ended before *size* bytes (a ``RuntimeError``).
     """
     base: int | None = None
     if _PREAD and type(file) in _PLAIN_FILES and file.seekable() and _descriptor(file) is not None:
@@ -477,9 +477,9 @@ async def read_announced(
         file.seek(base + sent)
 
 
-def file_ended(file: Any, sent: int, size: int) -> RuntimeError:
+def file_ended(file: Any, sent: int, size: int) -> FileEndedError:
     """The error for a *file* that ended after *sent* of the *size* bytes announced."""
-    return RuntimeError(
+    return FileEndedError(
         f"file {short_repr(guess_filename(file, '?'))} ended after {sent} of {size} bytes"
     )
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from multidict import CIMultiDict
 
-from .errors import ClientConnectionError, ClientOSError, short_repr
+from .errors import ClientConnectionError, body_source_error, short_repr
 from .fieldvalues import parse_content_type
 from .formdata import (
     _OCTET_STREAM,
@@ -554,8 +554,8 @@ async def _drive_write(payload: Payload) -> AsyncGenerator[bytes, None]:
             except OSError as exc:
                 if exc.errno is None or isinstance(exc, ClientConnectionError):
                     raise
-                raise ClientOSError(
-                    exc.errno, f"can not write request body: {short_repr(exc)}"
+                raise body_source_error(
+                    exc, f"{type(payload).__name__}.write() raised {short_repr(exc)}"
                 ) from exc
             except Exception as exc:
                 if isinstance(exc, ClientConnectionError):
@@ -576,22 +576,33 @@ async def _drive_write(payload: Payload) -> AsyncGenerator[bytes, None]:
         coro.close()
 
 
-async def _exactly(
-    pieces: AsyncGenerator[bytes, None], size: int, what: str
+async def exactly(
+    pieces: AsyncIterator[bytes], size: int, what: str, announced: str = "size"
 ) -> AsyncIterator[bytes]:
     """*pieces*, checked to add up to the *size* announced as ``Content-Length``: more or
-    fewer bytes would desynchronise the connection (RFC 9112 §6.3)."""
+    fewer bytes would desynchronise the connection (RFC 9112 §6.3), so either fails the
+    request (``ClientConnectionError``) and the connection is not reused. The piece that
+    would go past *size* is not sent.
+
+    Args:
+        what: who produces the pieces, for the message.
+        announced: where *size* comes from, for the message: the payload's ``size`` or
+            the caller's ``Content-Length``.
+    """
     sent = 0
     try:
         async for piece in pieces:
             sent += len(piece)
             if sent > size:
-                raise ClientConnectionError(f"{what} wrote more than its size, {size} bytes")
+                raise ClientConnectionError(f"{what} wrote more than its {announced}, {size} bytes")
             yield piece
     finally:
-        await pieces.aclose()
+        if isinstance(pieces, AsyncGenerator):
+            await pieces.aclose()  # its finally blocks run now, not when collected
     if sent != size:
-        raise ClientConnectionError(f"{what} wrote {sent} bytes, expected its size, {size} bytes")
+        raise ClientConnectionError(
+            f"{what} wrote {sent} bytes, expected its {announced}, {size} bytes"
+        )
 
 
 class _WriteSource:
@@ -618,7 +629,7 @@ class _WriteSource:
         pieces = _drive_write(self.payload)
         if size is None:
             return pieces
-        return _exactly(pieces, size, f"{type(self.payload).__name__}.write()")
+        return exactly(pieces, size, f"{type(self.payload).__name__}.write()")
 
 
 class _Collector:

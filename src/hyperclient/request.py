@@ -32,11 +32,13 @@ from .errors import (
     ClientConnectionError,
     ClientConnectionResetError,
     ClientOSError,
+    FileEndedError,
     InvalidUrlClientError,
     LocalProtocolError,
     NonHttpUrlClientError,
     ServerDisconnectedError,
     SocketTimeoutError,
+    body_source_error,
     short_repr,
 )
 from .filereads import read_file
@@ -48,6 +50,7 @@ from .formdata import (
     FormData,
     StreamSource,
     file_ended,
+    guess_filename,
     guess_type,
     read_announced,
     source_body,
@@ -55,7 +58,7 @@ from .formdata import (
 from .http1 import LAST_CHUNK, asks_to_close, encode_chunk, field_text, serialize_request_head
 from .multipart import MultipartWriter
 from .payload import LookupError as PayloadLookupError
-from .payload import Payload, get_payload, payload_body
+from .payload import Payload, exactly, get_payload, payload_body
 from .progress import UploadTracker
 from .proxy import absolute_target, proxy_headers, uses_absolute_form
 from .response import ClientResponse
@@ -389,6 +392,10 @@ class ClientRequest:
         if data is None or data == b"":
             # No body, nothing to chunk: a last-chunk alone would be read as a request.
             self.chunked = None
+            # Nor anything to hold back until a 100 (Continue): a client must not send the
+            # expectation without content (RFC 9110 §10.1.1), and waiting for an answer
+            # to it would cost the connection (see send()).
+            self.expect100 = False
             if self._framing_given:
                 # Framing the caller set for an empty body is checked as any body's is: a
                 # Content-Length of 5 with nothing behind it would make the server read
@@ -417,7 +424,13 @@ class ClientRequest:
             source = self._payload_source(data)
         elif isinstance(data, io.IOBase) or (hasattr(data, "read") and callable(data.read)):
             name = getattr(data, "name", None)
-            file_type = guess_type(name if isinstance(name, str) else None, _OCTET_STREAM)
+            name = name if isinstance(name, str) else None
+            if isinstance(data, io.TextIOBase):
+                # Its text goes out encoded with the request's encoding (see FileSource):
+                # the charset says which, as for str data and as aiohttp says it.
+                file_type = f"{guess_type(name, 'text/plain')}; charset={self.encoding}"
+            else:
+                file_type = guess_type(name, _OCTET_STREAM)
             source = source_body(
                 file_type,
                 FileSource(data, self.encoding),
@@ -448,6 +461,10 @@ class ClientRequest:
         ):
             headers["Content-Type"] = content_type
         self._set_framing()
+        if self.expect100:
+            headers["Expect"] = "100-continue"
+        elif headers.get("Expect", "").lower() == "100-continue":
+            self.expect100 = True
 
     def _payload_source(self, payload: Payload) -> Body:
         """*payload* as the body; its headers other than ``Content-Type`` (set with the
@@ -461,7 +478,15 @@ class ClientRequest:
 
     def _set_framing(self) -> None:
         headers = self.headers
+        chunked_given = self.chunked
         if self.compress and (self._body or self._body_source is not None):
+            if "Content-Encoding" in headers:
+                # The caller's coding (already compressed data) would be replaced by ours
+                # and the server would undo only one of the two (RFC 9110 §8.4).
+                raise ValueError(
+                    "compress can not be set if Content-Encoding header is set: "
+                    f"{short_repr(', '.join(headers.getall('Content-Encoding')))}"
+                )
             name = "deflate" if self.compress is True else str(self.compress)
             make_encoder(name)  # validates the name before anything is sent
             headers["Content-Encoding"] = name
@@ -478,13 +503,19 @@ class ClientRequest:
                     f"Transfer-Encoding must end with chunked: {short_repr(', '.join(codings))}"
                 )
             self.chunked = self.chunked or True
-        elif self.chunked or size is None:
+        elif self.chunked or (size is None and "Content-Length" not in headers):
             if "Content-Length" in headers:
-                raise LocalProtocolError("Content-Length cannot be set with chunked=True")
+                given = "chunked=True" if chunked_given else "compress="
+                raise LocalProtocolError(f"Content-Length cannot be set with {given}")
             if self.version == HttpVersion10:
                 raise LocalProtocolError("chunked transfer encoding needs HTTP/1.1")
             self.chunked = self.chunked or True
             headers["Transfer-Encoding"] = "chunked"
+        elif size is None:
+            # The caller knows the length of a body we cannot measure (a generator, a
+            # pipe, a text file), as a server that refuses chunked uploads needs: it is
+            # streamed with their Content-Length, and checked as it goes (_write_body).
+            _announced_length(headers)
         elif "Content-Length" not in headers:
             headers["Content-Length"] = str(size)
         elif (announced := headers.getall("Content-Length")) != [str(size)]:
@@ -494,10 +525,6 @@ class ClientRequest:
                 f"Content-Length header {short_repr(', '.join(announced))}"
                 f" does not match the body, {size} bytes"
             )
-        if self.expect100:
-            headers["Expect"] = "100-continue"
-        elif headers.get("Expect", "").lower() == "100-continue":
-            self.expect100 = True
 
     # -- attributes ----------------------------------------------------------------------------
 
@@ -546,6 +573,10 @@ class ClientRequest:
         headers.popall("Content-Length", None)
         if self.chunked:
             headers.popall("Transfer-Encoding", None)
+        if self.compress:
+            headers.popall("Content-Encoding", None)  # ours: a caller's was refused
+        if self.expect100:
+            headers.popall("Expect", None)  # set again unless the new body is empty
         self._body_source = None
         self._body = b""
         self._prepare_body(data)
@@ -721,6 +752,8 @@ class ClientRequest:
         finished = False
         try:
             finished = await self._write_body(protocol)
+        except FileEndedError as exc:  # read or sent by sendfile
+            raise body_source_error(exc, str(exc)) from exc
         finally:
             protocol.writing(False, finished=finished)
 
@@ -735,7 +768,16 @@ class ClientRequest:
         if self.compress:
             encoder = make_encoder("deflate" if self.compress is True else str(self.compress))
         chunk_size = self.chunked if type(self.chunked) is int and self.chunked > 0 else None
-        pieces = source.chunks(read_file) if source is not None else _one(self._body)
+        left = None  # bytes still to send of a Content-Length given for an unmeasured body
+        if source is None:
+            pieces = _one(self._body)
+        else:
+            pieces = source.chunks(_read_body_file)
+            if source.size is None and not self.chunked:
+                # The caller's Content-Length (see _set_framing), as sent: more or fewer
+                # bytes would desynchronise the connection (RFC 9112 §6.3).
+                left = _announced_length(self.headers)
+                pieces = exactly(pieces, left, "the request body", "Content-Length")
         tracker = self._upload_tracker
         async for data in pieces:
             if tracker is not None:
@@ -751,6 +793,9 @@ class ClientRequest:
                 # RFC 9112 §9.6: the server answered already; stop sending what it will
                 # not read (the connection is not reused).
                 return False
+            if left is not None and (left := left - len(data)) == 0:
+                await self._end_announced(protocol, pieces)
+                return True
         if encoder is not None:
             tail = encoder.flush()
             if tail:
@@ -758,6 +803,16 @@ class ClientRequest:
         if self.chunked:
             protocol.write(LAST_CHUNK)
         return True
+
+    async def _end_announced(self, protocol: Any, pieces: AsyncIterator[bytes]) -> None:
+        """The caller's Content-Length worth of bytes is out: the request is whole, and an
+        answer to it now is no answer to an unfinished upload (which would cost the
+        connection). Only then is the source asked for its end, which ``exactly()``
+        checks brings no byte more: a pipe read by a thread says it ended a moment after
+        its last bytes, time enough for the server to answer."""
+        protocol.writing(False)
+        async for _ in pieces:
+            pass  # empty pieces; a byte more raises
 
     def _sendfile_plan(self, source: Body, protocol: Any) -> list[bytes | FileRange] | None:
         """*source* as pieces for sendfile when it may go that way: sent as is, exactly as
@@ -801,7 +856,8 @@ class ClientRequest:
                     kernel = position == end
                 if position < end:
                     piece.file.seek(position)
-                    async for data in read_announced(piece.file, end - position, read_file):
+                    pieces = read_announced(piece.file, end - position, _read_body_file)
+                    async for data in pieces:
                         await self._send_piece(protocol, data, None)
                         if protocol.stop_sending:
                             return False
@@ -836,7 +892,8 @@ class ClientRequest:
                     protocol.close()
                     if isinstance(exc, ConnectionError):
                         raise self._write_failure(protocol, exc) from exc
-                    raise ClientOSError(exc.errno, f"sending the file failed: {exc}") from exc
+                    reason = f"sending file {short_repr(guess_filename(file, '?'))} failed"
+                    raise body_source_error(exc, f"{reason}: {exc.strerror or exc}") from exc
                 if sent is None:
                     return position
                 position += sent
@@ -929,3 +986,23 @@ def _raise_unless_answered(exc: ClientConnectionError, waiter: asyncio.Future[An
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+async def _read_body_file(file: Any, n: int, offset: int | None) -> Any:
+    """:func:`.filereads.read_file`, for a body's files: a read that fails is reported as
+    any body source that fails (:func:`.errors.body_source_error`), not as a bare OSError
+    that says nothing of the request. A body's own async iterable raises as it raises."""
+    try:
+        return await read_file(file, n, offset)
+    except OSError as exc:
+        reason = f"reading file {short_repr(guess_filename(file, '?'))} failed"
+        raise body_source_error(exc, f"{reason}: {exc.strerror or exc}") from exc
+
+
+def _announced_length(headers: CIMultiDict[str]) -> int:
+    """The caller's ``Content-Length`` for a body we cannot measure: one value, digits
+    only (RFC 9110 §8.6), as the head will carry it."""
+    values = headers.getall("Content-Length", [])
+    if len(values) != 1 or not (values[0].isascii() and values[0].isdigit()):
+        raise LocalProtocolError(f"invalid Content-Length header: {short_repr(', '.join(values))}")
+    return int(values[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import bz2
+import errno
 import gzip
 import hashlib
 import io
@@ -362,6 +363,28 @@ async def test_error_in_write_reaches_the_caller_as_aiohttp_reports_it(
         with pytest.raises(aiohttp.ClientConnectionError) as theirs:
             await session.post(url("/echo"), data=TheirFailing(None))
         assert isinstance(theirs.value.__cause__, ValueError)
+
+
+async def test_os_error_in_write_is_reported_as_a_failing_file_is(
+    url: Callable[[str], str],
+) -> None:
+    """An OSError from write() is the request's ClientOSError, with its errno and the
+    message a file that cannot be read gives (see test_sendfile.py)."""
+
+    class Unreadable(hyperclient.Payload):
+        async def write(self, writer: Any) -> None:
+            await writer.write(b"x")
+            raise OSError(errno.EIO, "Input/output error")
+
+    async with ClientSession() as session:
+        with pytest.raises(hyperclient.ClientOSError) as caught:
+            await session.post(url("/echo"), data=Unreadable(None))
+    assert caught.value.errno == errno.EIO
+    assert str(caught.value) == (
+        "[Errno 5] can not write request body: "
+        "Unreadable.write() raised OSError(5, 'Input/output error')"
+    )
+    assert type(caught.value.__cause__) is OSError
 
 
 class Stalling(hyperclient.Payload):

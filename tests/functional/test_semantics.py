@@ -400,6 +400,48 @@ async def test_expect_100_final_status_never_reuses_the_connection(raw_server: A
     assert srv.connections == 2
 
 
+async def test_expect_100_without_a_body_keeps_the_connection(raw_server: Any) -> None:
+    """With no body there is nothing to hold back: no Expect is sent (RFC 9110 §10.1.1),
+    nothing is waited for, and the connection stays in the pool, for a request without
+    data, with empty data, and for the GET that a 303 turns a POST into."""
+    heads: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            heads.append(head)
+            if b"\r\nExpect: 100-continue\r\n" in head:
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            length = int(head.partition(b"Content-Length: ")[2].split(b"\r\n")[0] or 0)
+            await reader.readexactly(length)
+            if head.startswith(b"POST /see-other "):
+                writer.write(b"HTTP/1.1 303 See Other\r\nLocation: /next\r\n")
+                writer.write(b"Content-Length: 0\r\n\r\n")
+            else:
+                writer.write(OK)
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+        for method, data in (("POST", None), ("GET", None), ("POST", b"")):
+            async with session.request(method, srv.url, data=data, expect100=True) as resp:
+                assert await resp.read() == b"ok"
+        async with session.post(srv.url + "/see-other", data=b"hello", expect100=True) as resp:
+            assert await resp.read() == b"ok"
+            assert resp.method == "GET"
+        await assert_pool_healthy(session, srv.url)
+    assert [head.split(b" ", 2)[:2] for head in heads] == [
+        [b"POST", b"/"],
+        [b"GET", b"/"],
+        [b"POST", b"/"],
+        [b"POST", b"/see-other"],
+        [b"GET", b"/next"],
+        [b"GET", b"/"],
+    ]
+    assert [b"Expect:" in head for head in heads] == [False, False, False, True, False, False]
+    assert srv.connections == 1
+
+
 # -- early responses while uploading (RFC 9112 §9.6) ------------------------------------------
 
 

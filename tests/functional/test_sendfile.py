@@ -42,6 +42,7 @@ from ..conftest import (
     OK,
     TOO_BIG,
     RawServer,
+    answer_ok,
     assert_pool_empty,
     open_fds,
     read_request,
@@ -984,10 +985,86 @@ async def test_file_that_shrank_fails_and_is_not_reused(
     path.write_bytes(b"s" * (5 * 2**20))
     with path.open("rb") as fobj:
         async with ClientSession(connector=cubic(), middlewares=(shrink,)) as session:
-            with pytest.raises(RuntimeError, match=r"ended after 3145728 of 5242880 bytes"):
+            with pytest.raises(hyperclient.ClientOSError) as info:
                 await session.post(srv.url, data=fobj)
             assert_pool_empty(session)
+    assert str(info.value) == (
+        "[Errno None] can not write request body: "
+        "file 'shrinking.bin' ended after 3145728 of 5242880 bytes"
+    )
+    assert isinstance(info.value.__cause__, hyperclient.errors.FileEndedError)
     assert sendfile_calls.calls == [(0, 4 * 2**20)]
+
+
+async def test_a_file_that_shrank_fails_the_same_when_read(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    tmp_path: Path,
+    sendfile_calls: SendfileCalls,
+) -> None:
+    """The same file, small enough to be read rather than sent by the kernel, fails the
+    same way: a ClientOSError (a ClientError, as aiohttp's "Can not write request body"),
+    not the RuntimeError of the layer that reads it; the connection is not reused."""
+    seen: list[int] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        seen.append(len(await reader.read()))  # to the client's close
+
+    async def shrink(req: Any, handler: Any) -> Any:
+        os.truncate(path, 100_000)
+        return await handler(req)
+
+    srv = await raw_server(script)
+    path = tmp_path / "shrinking.bin"
+    path.write_bytes(b"s" * 200_000)
+    with path.open("rb") as fobj:
+        async with ClientSession(middlewares=(shrink,)) as session:
+            with pytest.raises(hyperclient.ClientOSError) as info:
+                await session.post(srv.url, data=fobj)
+            assert_pool_empty(session)
+    assert str(info.value) == (
+        "[Errno None] can not write request body: "
+        "file 'shrinking.bin' ended after 100000 of 200000 bytes"
+    )
+    assert isinstance(info.value.__cause__, hyperclient.errors.FileEndedError)
+    assert sendfile_calls.calls == []
+    await asyncio.sleep(10 * MS)  # the server reads to our close
+    assert seen == [100_000]
+
+
+async def test_a_file_that_cannot_be_read_fails_as_a_client_error(
+    raw_server: Callable[..., Awaitable[RawServer]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A disk error while the body is read (only the OS call is faked) is the request's
+    ClientOSError with the errno, as when sendfile(2) fails or a payload's write() raises
+    one, rather than a bare OSError that is no ClientError; the connection is closed."""
+    srv = await raw_server(answer_ok)
+    path = tmp_path / "upload.bin"
+    path.write_bytes(b"y" * 200_000)
+
+    def failing(*args: Any) -> bytes:
+        raise OSError(errno.EIO, "Input/output error")
+
+    async with ClientSession() as session:
+        with path.open("rb") as fobj:
+            monkeypatch.setattr(os, "pread", failing)
+            monkeypatch.setattr(os, "preadv", failing)
+            with pytest.raises(hyperclient.ClientOSError) as info:
+                await session.post(srv.url, data=fobj)
+            monkeypatch.undo()
+            assert_pool_empty(session)
+            assert info.value.errno == errno.EIO
+            assert str(info.value) == (
+                "[Errno 5] can not write request body: "
+                "reading file 'upload.bin' failed: Input/output error"
+            )
+            assert type(info.value.__cause__) is OSError
+            fobj.seek(0)
+            async with session.post(srv.url, data=fobj) as resp:  # the disk is back
+                assert await resp.read() == b"ok"
+    assert srv.connections == 2
 
 
 async def test_sendfile_refused_mid_way_goes_on_by_reading(

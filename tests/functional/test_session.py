@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import zlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from hyperclient import ClientSession
 from hyperclient.errors import LocalProtocolError
 from hyperclient.request import ClientRequest
 
-from ..conftest import OK, RawServer, read_request
+from ..conftest import MS, OK, RawServer, answer_ok, assert_pool_empty, read_request
 from .conftest import asgi_echo
 
 
@@ -305,6 +306,39 @@ async def test_body_content_types_as_in_aiohttp(url: Callable[[str], str], tmp_p
             assert header(await resp.json(), "Content-Type") == []
 
 
+async def test_text_file_bodies_name_their_charset(
+    url: Callable[[str], str], tmp_path: Path
+) -> None:
+    """A text file's characters go out encoded with the request's encoding: its type says
+    which, as a str body's does (aiohttp: text/plain; charset=utf-8). The type is still
+    guessed from the file's name; the caller's Content-Type always wins."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("naïve", encoding="utf-8")
+    page = tmp_path / "page.html"
+    page.write_text("<p>été</p>", encoding="utf-8")
+    async with ClientSession() as session:
+
+        async def sent(data: Any, **options: Any) -> tuple[list[str], bytes]:
+            async with session.post(url("/echo"), data=data, **options) as resp:
+                echo = await resp.json()
+            return header(echo, "Content-Type"), echo["body"].encode("latin-1")
+
+        assert await sent(io.StringIO("é")) == (["text/plain; charset=utf-8"], "é".encode())
+        with notes.open(encoding="utf-8") as text:
+            assert await sent(text) == (["text/plain; charset=utf-8"], "naïve".encode())
+        with page.open(encoding="utf-8") as text:
+            assert await sent(text) == (["text/html; charset=utf-8"], "<p>été</p>".encode())
+        assert await sent(io.StringIO("é"), encoding="latin-1") == (
+            ["text/plain; charset=latin-1"],
+            b"\xe9",
+        )
+        given = {"Content-Type": "text/csv; charset=utf-8"}
+        assert await sent(io.StringIO("a,é"), headers=given) == (
+            ["text/csv; charset=utf-8"],
+            "a,é".encode(),
+        )
+
+
 async def test_file_body_sends_exactly_what_it_announced(
     url: Callable[[str], str], tmp_path: Any
 ) -> None:
@@ -383,6 +417,145 @@ async def test_user_framing_headers_must_match_the_body(url: Callable[[str], str
             await session.post(url("/echo"), data=b"x", headers={"Transfer-Encoding": "gzip"})
         async with session.post(url("/echo"), data=b"abc", headers={"Content-Length": "3"}) as r:
             assert (await r.json())["body"] == "abc"
+
+
+class _WrittenPayload(hyperclient.Payload):
+    """A payload that only implements write(): its size is unknown (None)."""
+
+    async def write(self, writer: Any) -> None:
+        for i in range(0, len(self._value), 100):
+            await writer.write(self._value[i : i + 100])
+
+
+def _unsized_bodies(text: str) -> dict[str, Callable[[], Any]]:
+    """Bodies whose length we cannot measure, each holding *text* (ASCII) once sent."""
+
+    async def generated() -> AsyncIterator[bytes]:
+        for i in range(0, len(text), 100):
+            yield text[i : i + 100].encode()
+
+    async def ending_late() -> AsyncIterator[bytes]:
+        # The server has every announced byte, and answers, before the source ends.
+        async for piece in generated():
+            yield piece
+        await asyncio.sleep(20 * MS)
+
+    def pipe() -> Any:
+        read_end, write_end = os.pipe()
+        os.write(write_end, text.encode())
+        os.close(write_end)
+        return open(read_end, "rb")
+
+    return {
+        "async generator": generated,
+        "async generator ending late": ending_late,
+        "pipe": pipe,
+        "payload of size None": lambda: _WrittenPayload(text.encode()),
+        "text file": lambda: io.StringIO(text),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_unsized_bodies("")))
+async def test_callers_content_length_streams_a_body_of_unknown_size(
+    raw_server: Callable[..., Any], kind: str
+) -> None:
+    """A server that refuses chunked uploads (S3's presigned PUT) gets the length the
+    caller knows: the body goes out as it is produced, with that Content-Length and no
+    chunked coding, and the connection serves the next request (as aiohttp does)."""
+    seen: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, body = await read_request(reader)
+            seen.append(head + b"|" + body)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    text = "0123456789" * 102  # 1020 bytes, in several pieces
+    body = _unsized_bodies(text)[kind]()
+    async with ClientSession() as session:
+        async with session.put(srv.url, data=body, headers={"Content-Length": "1020"}) as resp:
+            assert await resp.read() == b"ok"
+        async with session.get(srv.url) as resp:
+            assert await resp.read() == b"ok"
+    if isinstance(body, io.IOBase):
+        body.close()
+    assert srv.connections == 1
+    head, _, sent = seen[0].partition(b"\r\n\r\n|")
+    assert head.lower().count(b"\r\ncontent-length: 1020") == 1
+    assert b"transfer-encoding" not in head.lower()
+    assert sent == text.encode()
+    assert seen[1].startswith(b"GET / ")
+
+
+@pytest.mark.parametrize(
+    ("length", "message"),
+    [
+        ("1021", "the request body wrote 1020 bytes, expected its Content-Length, 1021 bytes"),
+        ("1019", "the request body wrote more than its Content-Length, 1019 bytes"),
+    ],
+)
+@pytest.mark.parametrize("kind", list(_unsized_bodies("")))
+async def test_a_body_that_disagrees_with_the_callers_content_length_fails(
+    raw_server: Callable[..., Any], kind: str, length: str, message: str
+) -> None:
+    """More or fewer bytes than announced would desynchronise the connection (RFC 9112
+    §6.3): the request fails as a payload whose write() does, and the connection is
+    closed, never pooled; the session goes on with a new one."""
+    received: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if head.startswith(b"PUT "):
+            received.append(await reader.read())  # to the client's close
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    body = _unsized_bodies("0123456789" * 102)[kind]()
+    async with ClientSession() as session:
+        with pytest.raises(hyperclient.ClientConnectionError) as info:
+            await session.put(srv.url, data=body, headers={"Content-Length": length})
+        assert str(info.value) == message
+        assert_pool_empty(session)
+        async with session.get(srv.url) as resp:
+            assert await resp.read() == b"ok"
+    if isinstance(body, io.IOBase):
+        body.close()
+    assert srv.connections == 2
+    # Never more than announced: the piece that would cross it is not sent.
+    assert len(received[0]) <= int(length)
+
+
+async def test_framing_conflicts_stay_refused_for_a_body_of_unknown_size(
+    raw_server: Callable[..., Any],
+) -> None:
+    """Only a Content-Length the caller gives alone is taken: with chunked=True or a
+    Transfer-Encoding it contradicts the framing, and a malformed one frames nothing."""
+
+    async def generated() -> AsyncIterator[bytes]:
+        yield b"abc"
+
+    srv: RawServer = await raw_server(answer_ok)
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"chunked": True}, "Content-Length cannot be set with chunked=True"),
+        ({"compress": "deflate"}, "Content-Length cannot be set with compress="),
+        (
+            {"headers": {"Content-Length": "3", "Transfer-Encoding": "chunked"}},
+            "Content-Length and Transfer-Encoding cannot both be set",
+        ),
+        ({"headers": {"Content-Length": "3, 3"}}, "invalid Content-Length header: '3, 3'"),
+        ({"headers": {"Content-Length": "-3"}}, "invalid Content-Length header: '-3'"),
+    ]
+    async with ClientSession() as session:
+        for options, message in cases:
+            options.setdefault("headers", {"Content-Length": "3"})
+            with pytest.raises(LocalProtocolError) as info:
+                await session.post(srv.url, data=generated(), **options)
+            assert str(info.value) == message
+    assert srv.connections == 0  # refused before anything was sent
 
 
 async def test_user_framing_headers_without_a_body(raw_server: Callable[..., Any]) -> None:
@@ -538,6 +711,28 @@ async def test_compressed_request_body(compress: Any, raw_server: Callable[..., 
     assert f"Content-Encoding: {coding}".encode() in got["head"]
     wbits = 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS
     assert zlib.decompress(got["body"], wbits) == payload
+
+
+async def test_compress_refuses_a_callers_content_encoding(
+    raw_server: Callable[..., Any],
+) -> None:
+    """Data the caller already encoded (and says so) would have been compressed again
+    under our Content-Encoding alone: the server would undo one coding and take the other
+    for the content. Refused before sending, with aiohttp's error."""
+    srv: RawServer = await raw_server(answer_ok)
+    pre = zlib.compress(b"the real content")
+    async with ClientSession() as session:
+        for given in ("gzip", "deflate"):
+            with pytest.raises(ValueError, match=r"^compress can not be set if") as info:
+                await session.post(
+                    srv.url, data=pre, compress="deflate", headers={"Content-Encoding": given}
+                )
+            assert str(info.value).endswith(f"Content-Encoding header is set: {given!r}")
+            assert not isinstance(info.value, LocalProtocolError)  # a plain ValueError
+        # Without compress=, the caller's coding goes out as it is.
+        async with session.post(srv.url, data=pre, headers={"Content-Encoding": "deflate"}):
+            pass
+    assert srv.connections == 1
 
 
 async def test_params_headers_and_auto_headers(url: Callable[[str], str]) -> None:
