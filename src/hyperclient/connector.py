@@ -588,7 +588,9 @@ class BaseConnector:
         grants, to_close = self._pool.release(key, proto, keep=keep, expires_at=expires_at, now=now)
         if grants or to_close:
             self._deliver(grants, to_close)
-        elif keep and keepalive is not None:
+        if keep and keepalive is not None:
+            # Whether or not the release also woke a waiter (for another endpoint, or
+            # evicted an idle connection): this one may be idle now, and must expire.
             cleanup_at = self._cleanup_at
             if cleanup_at is None or expires_at < cleanup_at:
                 self._schedule_cleanup(expires_at, loop)

@@ -61,7 +61,9 @@ def parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
     pairs = cast("list[tuple[str, str | tuple[str, str, str]]]", msg.get_params() or [])
     for name, value in pairs[1:]:
         text = collapse_rfc2231_value(value) if isinstance(value, tuple) else value
-        if text:
+        if text and name.lower() not in params:
+            # The first of a repeated parameter, as aiohttp and the email package take
+            # it: a parser that took another would read a different boundary or charset.
             params[name.lower()] = text
     return media, params
 
@@ -118,14 +120,16 @@ def parse_content_disposition(header: str | None) -> tuple[str | None, dict[str,
         name, raw = match.group(1).lower(), match.group(2)
         pos = match.end()
         value = raw
-        if raw.startswith('"'):
-            value = _UNESCAPE.sub(r"\1", raw[1:-1])
-        elif name.endswith("*") and _CONTINUATION.fullmatch(name) is None:
-            decoded = _decode_ext_value(raw)
+        if name.endswith("*") and _CONTINUATION.fullmatch(name) is None:
+            # RFC 8187 §3.2.1: an ext-value is never quoted; a quoted one is invalid, and
+            # taken as is it would win over a valid plain filename= with its own quotes.
+            decoded = None if raw.startswith('"') else _decode_ext_value(raw)
             if decoded is None:  # an undecodable extended value: skip it, as aiohttp does
                 _warn(BadContentDispositionParam(f"{name}={raw}"), depth=2)
                 continue
             value = decoded
+        elif raw.startswith('"'):
+            value = _UNESCAPE.sub(r"\1", raw[1:-1])
         if name in params:  # RFC 6266 §4.1: no parameter twice
             return _malformed(header)
         params[name] = value

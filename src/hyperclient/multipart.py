@@ -29,11 +29,12 @@ import binascii
 import functools
 import io
 import json
+import re
 import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -66,6 +67,9 @@ from .formdata import (
 from .http1 import is_token
 from .payload import LookupError as PayloadLookupError
 from .payload import Payload, get_payload, text_encoding
+
+#: Bytes a part header value must not hold (RFC 9110 §5.5).
+_BAD_VALUE_BYTES: Final = re.compile(rb"[\x00\r\n]")
 
 __all__ = (
     "BadContentDispositionHeader",
@@ -511,6 +515,11 @@ class BodyPartReader:
         self._boundary = boundary
         # RFC 2046 §5.1.1: the CRLF before the dash-boundary belongs to the delimiter.
         self._delimiter = b"\r\n" + boundary
+        # What _scan learnt, in buffer offsets kept current by _take: where the delimiter
+        # is (-1: not seen yet), and how many leading bytes cannot begin it. Scanning
+        # from 0 on each call cost a pass over the buffer per short readline().
+        self._delimiter_at = -1
+        self._clean = 0
         self._buffer = content if isinstance(content, _Buffer) else _Buffer(content)
         self._is_form_data = subtype == "form-data"
         self._default_charset = default_charset
@@ -541,21 +550,30 @@ class BodyPartReader:
         """How many buffered bytes belong to this part (at least *want* unless the
         delimiter comes first), and whether the delimiter follows them."""
         buffer = self._buffer
-        start = 0
+        if self._delimiter_at >= 0:
+            return self._delimiter_at, True
         while True:
-            index = buffer.data.find(self._delimiter, start)
+            index = buffer.data.find(self._delimiter, self._clean)
             if index >= 0:
+                self._delimiter_at = index
                 return index, True
             # A delimiter may begin in the last len(delimiter) - 1 bytes: keep them.
             safe = len(buffer.data) - len(self._delimiter) + 1
+            self._clean = max(safe, 0)
             if safe >= want:
                 return safe, False
-            start = max(safe, 0)
             if not await buffer.fill():
                 raise ValueError(
                     "multipart body ended before the closing boundary "
                     f"{short_repr(self._boundary + b'--')}"
                 )
+
+    def _take(self, size: int) -> bytes:
+        """The part's next *size* bytes, out of the shared buffer."""
+        if self._delimiter_at >= 0:
+            self._delimiter_at -= size
+        self._clean = max(self._clean - size, 0)
+        return self._buffer.take(size)
 
     async def read_chunk(self, size: int = chunk_size) -> bytes:
         """Read up to *size* bytes of the body, undecoded.
@@ -569,7 +587,7 @@ class BodyPartReader:
         if self._at_eof:
             return b""
         available, found = await self._scan(max(size, 1))
-        chunk = self._buffer.take(min(available, size))
+        chunk = self._take(min(available, size))
         if found and len(chunk) == available:
             self._at_eof = True
         return chunk
@@ -585,9 +603,9 @@ class BodyPartReader:
             available, found = await self._scan(1)
             newline = self._buffer.data.find(b"\n", 0, available)
             if newline >= 0:
-                line += self._buffer.take(newline + 1)
+                line += self._take(newline + 1)
                 break
-            line += self._buffer.take(available)
+            line += self._take(available)
             self._at_eof = found
         return bytes(line)
 
@@ -861,20 +879,32 @@ class MultipartReader:
         """Consume the preamble and the first dash-boundary (RFC 2046 §5.1.1: it starts
         the body or follows the preamble's CRLF)."""
         buffer = self._buffer
-        await buffer.fill_to(len(self._boundary))
-        if buffer.data.startswith(self._boundary):
-            buffer.take(len(self._boundary))
-            return
+        boundary = self._boundary
+        await buffer.fill_to(len(boundary))
         seen = bytes(buffer.data[:40])
-        if not await self._skip_past(b"\r\n" + self._boundary):
-            if not seen:
-                raise ValueError(
-                    f"multipart body is empty, expected boundary {short_repr(self._boundary)}"
-                )
-            raise ValueError(
-                f"multipart body has no starting boundary {short_repr(self._boundary)}, "
-                f"it starts with {short_repr(seen)}"
-            )
+        # Line by line: the first line that is the dash-boundary (and not merely begins
+        # with its text, as "--XYZA" does) ends the preamble. Searching for the first
+        # CRLF-dash-boundary instead skipped the first part whenever the preamble's
+        # last line ended in a bare LF, silently.
+        while True:
+            await buffer.fill_to(len(boundary) + 2)
+            if buffer.data.startswith(boundary) and self._ends_boundary_line(len(boundary)):
+                buffer.take(len(boundary))
+                return
+            if not await self._skip_past(b"\n"):
+                break
+        if not seen:
+            raise ValueError(f"multipart body is empty, expected boundary {short_repr(boundary)}")
+        raise ValueError(
+            f"multipart body has no starting boundary {short_repr(boundary)}, "
+            f"it starts with {short_repr(seen)}"
+        )
+
+    def _ends_boundary_line(self, at: int) -> bool:
+        """Whether the buffered bytes from *at* can end a dash-boundary's line: ``--``, or
+        transport padding then the line's end (or the end of what is buffered yet)."""
+        rest = bytes(self._buffer.data[at : at + 2])
+        return rest.startswith(b"--") or not rest.strip(b" \t\r\n") or rest[:1] in b" \t"
 
     async def _skip_to_delimiter(self) -> None:
         """Consume up to and including the next delimiter (``CRLF--boundary``); what
@@ -953,7 +983,8 @@ class MultipartReader:
                     f"too many part headers, expected no more than {self._max_headers}"
                 )
             name, colon, value = line.partition(b":")
-            if not colon or not is_token(name):
+            if not colon or not is_token(name) or _BAD_VALUE_BYTES.search(value):
+                # RFC 9110 §5.5: NUL, CR and LF never belong in a field value.
                 raise ValueError(f"invalid part header line: {short_repr(line)}")
             headers.add(
                 name.decode("ascii"), value.strip(b" \t").decode("utf-8", "surrogateescape")

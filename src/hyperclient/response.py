@@ -376,7 +376,8 @@ class ClientResponse:
     @property
     def content_disposition(self) -> ContentDisposition | None:
         """The parsed Content-Disposition header, if present."""
-        raw = self._header_value(b"content-disposition")
+        # As headers decode it (UTF-8, as servers send raw filenames), not as Latin-1.
+        raw = self.headers.get("Content-Disposition")
         if raw is None:
             return None
         disposition, parameters = parse_content_disposition(raw)
@@ -649,7 +650,7 @@ def _parse_links(values: Iterable[str], base: URL) -> MultiDictProxy[MultiDictPr
             pos += 1  # past the comma
             rel = params.get("rel")
             params.add("url", base.join(URL(target)))
-            links.add(str(rel) if rel is not None else target, MultiDictProxy(params))
+            links.add(str(rel) if rel else target, MultiDictProxy(params))  # rel="": by URL
     return MultiDictProxy(links)
 
 

@@ -193,6 +193,42 @@ async def test_force_close_opens_a_connection_per_request(raw_server: Any) -> No
     assert all(b"\r\nConnection: close\r\n" in h for h in heads)
 
 
+async def test_keepalive_expiry_when_the_release_also_woke_a_waiter(raw_server: Any) -> None:
+    """With limit=1, A's release hands the slot to a request queued for B: the expiry
+    timer was armed only for releases that woke nobody, so A's idle socket stayed open
+    until some later release."""
+    closed_after: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def slow_a(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(30 * MS)
+        writer.write(OK)
+        answered = loop.time()
+        await reader.read()  # EOF: the client closed the idle connection
+        closed_after.append(loop.time() - answered)
+
+    async def closing_b(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+
+    a = await raw_server(slow_a)
+    b = await raw_server(closing_b)
+    connector = TCPConnector(limit=1, limit_per_host=1, keepalive_timeout=50 * MS)
+    async with ClientSession(connector=connector) as session:
+
+        async def get(url: str) -> bytes:
+            async with session.get(url) as resp:
+                return await resp.read()
+
+        first = asyncio.ensure_future(get(a.url))
+        await asyncio.sleep(10 * MS)  # A's request holds the only slot
+        assert await asyncio.gather(first, get(b.url)) == [b"ok", b"ok"]
+        await asyncio.sleep(300 * MS)
+        assert len(closed_after) == 1  # expired while the session was still open
+    assert closed_after[0] < 250 * MS
+
+
 async def test_connection_close_from_server_is_honoured(raw_server: Any) -> None:
     response = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
     srv: RawServer = await raw_server(serve_forever(response))

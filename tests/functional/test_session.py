@@ -930,6 +930,9 @@ async def test_links_from_the_link_header(raw_server: Callable[..., Any]) -> Non
     link = (
         b'Link: </page?n=2,3>; rel="next"; title="a, \\"b\\""\r\n'
         b"Link: <https://cdn.example/x>; rel=preconnect, <../up>; rel=up\r\n"
+        b"Link: </bare>; rel\r\n"  # no value: keyed by its URL, as aiohttp does
+        # Raw UTF-8, as servers send filenames: not read as Latin-1.
+        b'Content-Disposition: attachment; filename="\xe6\x97\xa5\xe6\x9c\xac.txt"\r\n'
     )
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -941,7 +944,10 @@ async def test_links_from_the_link_header(raw_server: Callable[..., Any]) -> Non
     async with ClientSession() as session:
         async with session.get(srv.url + "/a/b") as resp:
             links = resp.links
-    assert list(links) == ["next", "preconnect", "up"]
+            disposition = resp.content_disposition
+    assert disposition is not None
+    assert disposition.filename == "日本.txt"
+    assert list(links) == ["next", "preconnect", "up", "/bare"]
     assert dict(links["next"]) == {
         "rel": "next",
         "title": 'a, "b"',

@@ -40,6 +40,10 @@ CASES = [
     ("attachment; filename*=bogus%20", "attachment", {}, None, "BadContentDispositionParam"),
     ("attachment; filename*=no-such-charset''x; filename=y", "attachment", {"filename": "y"},
      "y", "BadContentDispositionParam"),
+    # RFC 8187: an ext-value is never quoted; a quoted one is left out, not taken as is
+    # over the valid plain filename.
+    ("attachment; filename=\"good.txt\"; filename*=\"UTF-8''bad%20name.txt\"", "attachment",
+     {"filename": "good.txt"}, "good.txt", "BadContentDispositionParam"),
     # Malformed: nothing is trusted.
     ('attachment; filename="unterminated', None, {}, None, "BadContentDispositionHeader"),
     ("attachment; filename=a; filename=b", None, {}, None, "BadContentDispositionHeader"),
