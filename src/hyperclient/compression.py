@@ -431,6 +431,7 @@ class _ZstdDecoder:
         self._obj: _zstd.ZstdDecompressor | None = None
         self._input = b""  # input received; the part before _offset went to the binding
         self._offset = 0
+        self._piece_start = 0  # where the last piece given to the binding began
         self._feed = _FIRST_FEED  # size of the next slice given to the current frame
         self._full = False
         self._seen_input = False
@@ -440,9 +441,13 @@ class _ZstdDecoder:
         _check_max_length(max_length)
         if data:
             self._seen_input = True
-            rest = self._input[self._offset :]
+            # The binding may still hold part of the last piece it was given (and hand
+            # it back as unused_data when the frame ends): that piece stays.
+            keep = self._piece_start if self._obj is not None else self._offset
+            rest = self._input[keep:]
             self._input = rest + data if rest else data
-            self._offset = 0
+            self._offset -= keep
+            self._piece_start -= keep
         out = bytearray()
         view = memoryview(self._input)
         try:
@@ -458,6 +463,7 @@ class _ZstdDecoder:
                     if self._offset >= len(view):
                         break
                     piece = view[self._offset : self._offset + self._feed]
+                    self._piece_start = self._offset
                     self._offset += len(piece)
                     decoded = self._obj.decompress(piece, max_length - len(out))
                     self._feed = min(2 * self._feed, _MAX_FEED)
@@ -468,6 +474,7 @@ class _ZstdDecoder:
                 if self._obj.eof:
                     # The binding keeps what it did not reach, and hands the rest of the
                     # input back once the frame ends: that is where the next one starts.
+                    # It is the end of the last piece given, which is still buffered.
                     self._offset -= len(self._obj.unused_data)
                     self._obj = None
                     self._frames.end_member()
@@ -475,7 +482,7 @@ class _ZstdDecoder:
                     break
         except _zstd.ZstdError as exc:
             raise _corrupt("zstd", exc) from exc
-        if self._offset >= len(self._input):
+        if self._obj is None and self._offset >= len(self._input):
             self._input, self._offset = b"", 0
         self._full = len(out) >= max_length
         return bytes(out)

@@ -1202,7 +1202,8 @@ class TCPConnector(BaseConnector):
         except asyncio.CancelledError:
             if task is None or not self._connecting.get(task):
                 raise
-            task.uncancel()
+            if task.uncancel():
+                raise  # its caller cancelled it too: that cancellation stands
             raise ClientConnectionError(
                 f"the connector was closed while connecting to {key.host}:{key.port}"
             ) from None

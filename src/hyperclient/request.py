@@ -794,7 +794,12 @@ class ClientRequest:
                 # not read (the connection is not reused).
                 return False
             if left is not None and (left := left - len(data)) == 0:
-                await self._end_announced(protocol, pieces)
+                # The caller's Content-Length worth is out: the request is whole. The
+                # source is not asked for more (a live pipe or queue may stay open long
+                # after, and the answer must not wait for it); nothing more is sent.
+                aclose = getattr(pieces, "aclose", None)
+                if aclose is not None:
+                    await aclose()
                 return True
         if encoder is not None:
             tail = encoder.flush()
@@ -803,16 +808,6 @@ class ClientRequest:
         if self.chunked:
             protocol.write(LAST_CHUNK)
         return True
-
-    async def _end_announced(self, protocol: Any, pieces: AsyncIterator[bytes]) -> None:
-        """The caller's Content-Length worth of bytes is out: the request is whole, and an
-        answer to it now is no answer to an unfinished upload (which would cost the
-        connection). Only then is the source asked for its end, which ``exactly()``
-        checks brings no byte more: a pipe read by a thread says it ended a moment after
-        its last bytes, time enough for the server to answer."""
-        protocol.writing(False)
-        async for _ in pieces:
-            pass  # empty pieces; a byte more raises
 
     def _sendfile_plan(self, source: Body, protocol: Any) -> list[bytes | FileRange] | None:
         """*source* as pieces for sendfile when it may go that way: sent as is, exactly as

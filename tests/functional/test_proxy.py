@@ -880,3 +880,23 @@ async def test_an_environment_proxy_takes_its_netrc_credentials(
             assert await resp.read() == b"ok"
     assert b"\r\nProxy-Authorization: " + BasicAuth("px", "pw").encode().encode() in heads[0]
     assert b"\r\nAuthorization:" not in heads[0]  # the origin has no entry
+
+
+async def test_a_cancellation_beside_close_stays_a_cancellation(raw_server: Any) -> None:
+    """Cancelled by its caller and stopped by close() in the same tick (a shutdown):
+    the caller's CancelledError stands, not a ClientConnectionError."""
+
+    async def silent(reader: asyncio.StreamReader, writer: Any) -> None:
+        await asyncio.sleep(30)
+
+    socks = await raw_server(silent)
+    session = ClientSession()
+    request = asyncio.ensure_future(
+        session.get("http://origin.test/", proxy=f"socks5h://127.0.0.1:{socks.port}")
+    )
+    await asyncio.sleep(0.1)  # in the SOCKS handshake
+    request.cancel()
+    closing = session.close()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    await closing

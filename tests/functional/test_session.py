@@ -489,6 +489,33 @@ async def test_callers_content_length_streams_a_body_of_unknown_size(
     assert seen[1].startswith(b"GET / ")
 
 
+async def test_a_source_that_stays_open_after_the_announced_bytes(
+    raw_server: Callable[..., Any],
+) -> None:
+    """A live pipe or queue may stay open long after the Content-Length worth of bytes:
+    the request is whole then, and its answer must not wait for the source (it did, up
+    to the total timeout); the source is closed, nothing more is sent."""
+    closed = asyncio.Event()
+
+    async def live() -> AsyncIterator[bytes]:
+        try:
+            yield b"hello"
+            await asyncio.Event().wait()  # never ends by itself
+            yield b"more"
+        finally:
+            closed.set()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        _, body = await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    srv: RawServer = await raw_server(script)
+    async with asyncio.timeout(2), ClientSession() as session:
+        async with session.put(srv.url, data=live(), headers={"Content-Length": "5"}) as resp:
+            assert await resp.read() == b"hello"
+    assert closed.is_set()
+
+
 @pytest.mark.parametrize(
     ("length", "message"),
     [
