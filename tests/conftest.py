@@ -156,6 +156,21 @@ async def answer_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
         await writer.drain()
 
 
+def recording(heads: list[bytes], *answers: bytes) -> Script:
+    """A :func:`raw_server` script: record each request head (body read and dropped),
+    answer it with the next of *answers*, then :data:`OK`, until EOF."""
+    queue = list(answers)
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            heads.append(head)
+            writer.write(queue.pop(0) if queue else OK)
+            await writer.drain()
+
+    return script
+
+
 @pytest.fixture
 async def aiohttp_server() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """Start an aiohttp.web application on 127.0.0.1:0; returns its TestServer."""

@@ -368,7 +368,8 @@ class ClientSession:
         self._auto_decompress = auto_decompress
         self._trust_env = trust_env
         self._environment = _Environment(os.environ) if trust_env else None
-        self._default_proxy = None if proxy is None else parse_proxy_url(proxy)
+        # proxy="" (an unset variable passed on) is no proxy, as in aiohttp.
+        self._default_proxy = parse_proxy_url(proxy) if proxy else None
         self._default_proxy_auth = proxy_auth
         self._requote_redirect_url = requote_redirect_url
         self._trace_configs = list(trace_configs or ())
@@ -771,7 +772,7 @@ class ClientSession:
                 ),
                 ssl=_ssl_setting(ssl, verify_ssl, ssl_context, fingerprint),
                 server_hostname=server_hostname,
-                proxy=None if proxy is None else parse_proxy_url(proxy),
+                proxy=parse_proxy_url(proxy) if proxy else None,  # "": none, as aiohttp
                 proxy_auth=proxy_auth,
                 proxy_headers=proxy_headers,
                 loop=loop,

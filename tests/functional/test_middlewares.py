@@ -28,7 +28,7 @@ from hyperclient import (
     WSMsgType,
 )
 
-from ..conftest import MS, OK, RawServer, read_request
+from ..conftest import MS, OK, RawServer, read_request, recording
 from .conftest import checked_digest
 
 Start = Callable[..., Awaitable[Any]]
@@ -716,18 +716,11 @@ async def test_proxy_authorization_set_by_a_middleware_goes_to_the_proxy(
     not beside a proxy_auth= that wins over it."""
     heads: list[bytes] = []
 
-    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            head, _ = await read_request(reader)
-            heads.append(head)
-            writer.write(OK)
-            await writer.drain()
-
     async def token(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         request.headers["Proxy-Authorization"] = "Basic dTpw"
         return await handler(request)
 
-    srv = await raw_server(proxy)
+    srv = await raw_server(recording(heads))
     async with ClientSession(middlewares=(token,)) as session:
         async with session.get("http://a.test/", proxy=srv.url) as resp:
             assert await resp.read() == b"ok"

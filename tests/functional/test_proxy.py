@@ -31,7 +31,7 @@ import hyperclient
 from hyperclient import BasicAuth, ClientSession, ProxyConnector, TCPConnector
 from hyperclient.resolver import StaticResolver
 
-from ..conftest import OK, read_request
+from ..conftest import OK, read_request, recording
 from ..socks_server import ConnectProxy, SocksServer
 
 # -- origins -----------------------------------------------------------------------------------
@@ -834,16 +834,19 @@ async def test_bad_proxy_urls_are_invalid_url_errors_without_the_password() -> N
     assert "s3cr3t" not in str(bad.value)
 
 
+async def test_an_empty_proxy_is_no_proxy(origin: Origin) -> None:
+    """proxy=os.environ.get("HTTP_PROXY", ""): aiohttp goes direct; it was InvalidURL."""
+    async with ClientSession(proxy="") as session:
+        await get_ok(session, origin.url(), proxy="")
+        await get_ok(session, origin.url())
+    assert len(origin.heads) == 2
+    assert all(head.startswith(b"GET / ") for head in origin.heads)
+
+
 async def test_proxy_headers_replace_the_requests_own_in_absolute_form(raw_server: Any) -> None:
     """Appended, they made a second Host (RFC 9112 §3.2: a server answers 400)."""
     heads: list[bytes] = []
-
-    async def proxy(reader: asyncio.StreamReader, writer: Any) -> None:
-        head, _ = await read_request(reader)
-        heads.append(head)
-        writer.write(OK)
-
-    srv = await raw_server(proxy)
+    srv = await raw_server(recording(heads))
     extra = {"Host": "proxy.example", "User-Agent": "px", "X-Px": "1"}
     async with ClientSession() as session:
         async with session.get("http://origin.test/", proxy=srv.url, proxy_headers=extra) as r:
@@ -861,13 +864,7 @@ async def test_an_environment_proxy_takes_its_netrc_credentials(
 ) -> None:
     """As aiohttp: HTTP_PROXY without userinfo, and a .netrc entry for the proxy host."""
     heads: list[bytes] = []
-
-    async def proxy(reader: asyncio.StreamReader, writer: Any) -> None:
-        head, _ = await read_request(reader)
-        heads.append(head)
-        writer.write(OK)
-
-    srv = await raw_server(proxy)
+    srv = await raw_server(recording(heads))
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login px password pw\n")
     netrc.chmod(0o600)

@@ -23,6 +23,7 @@ from ..conftest import (
     assert_pool_empty,
     open_fds,
     read_request,
+    recording,
     stall,
 )
 from .conftest import checked_digest
@@ -714,17 +715,6 @@ async def test_trace_exception_event() -> None:
             await session.get(f"http://127.0.0.1:{port}/")
     assert len(errors) == 1
     assert isinstance(errors[0], hyperclient.ClientConnectorError)
-
-
-def recording(heads: list[bytes], response: bytes = OK) -> Callable[..., Awaitable[None]]:
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            head, _ = await read_request(reader)
-            heads.append(head)
-            writer.write(response)
-            await writer.drain()
-
-    return script
 
 
 async def test_headers_added_on_request_start_go_with_that_request_only(

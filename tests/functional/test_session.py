@@ -20,7 +20,7 @@ from hyperclient import ClientSession
 from hyperclient.errors import LocalProtocolError
 from hyperclient.request import ClientRequest
 
-from ..conftest import MS, OK, RawServer, answer_ok, assert_pool_empty, read_request
+from ..conftest import MS, OK, RawServer, answer_ok, assert_pool_empty, read_request, recording
 from .conftest import asgi_echo
 
 
@@ -807,20 +807,6 @@ async def test_base_url(server: Any) -> None:
             assert (await resp.json())["path"] == "/echo"
 
 
-def recorder(heads: list[bytes], *answers: bytes) -> Any:
-    """A raw server script: record each request head, answer OK (or *answers* in turn)."""
-    queue = list(answers)
-
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            head, _ = await read_request(reader)
-            heads.append(head)
-            writer.write(queue.pop(0) if queue else OK)
-            await writer.drain()
-
-    return script
-
-
 def authorization(head: bytes) -> bytes | None:
     for line in head.split(b"\r\n")[1:]:
         if line.lower().startswith(b"authorization:"):
@@ -833,8 +819,8 @@ async def test_session_auth_stays_with_the_base_url_origin(raw_server: Any) -> N
     an absolute URL to another server went with them."""
     ours: list[bytes] = []
     theirs: list[bytes] = []
-    home: RawServer = await raw_server(recorder(ours))
-    other: RawServer = await raw_server(recorder(theirs))
+    home: RawServer = await raw_server(recording(ours))
+    other: RawServer = await raw_server(recording(theirs))
     auth = hyperclient.BasicAuth("u", "secret")
     async with ClientSession(base_url=home.url + "/", auth=auth) as session:
         await (await session.get("/x")).read()
@@ -851,7 +837,7 @@ async def test_an_authorization_header_and_credentials_cannot_be_combined(
     """One would silently replace the other (a bearer token dropped for a password):
     ValueError, as in aiohttp, whatever the credentials' source."""
     heads: list[bytes] = []
-    srv: RawServer = await raw_server(recorder(heads))
+    srv: RawServer = await raw_server(recording(heads))
     token = {"Authorization": "Bearer t"}
     auth = hyperclient.BasicAuth("u", "p")
     url = URL(srv.url)
@@ -875,7 +861,7 @@ async def test_method_spelling_and_raise_for_status_values(raw_server: Any) -> N
     heads: list[bytes] = []
     see = b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n"
     gone = b"HTTP/1.1 404 Gone\r\nContent-Length: 0\r\n\r\n"
-    srv: RawServer = await raw_server(recorder(heads, see, OK, gone, gone))
+    srv: RawServer = await raw_server(recording(heads, see, OK, gone, gone))
     async with ClientSession() as session:
         async with session.request("pOst", srv.url, data=b"x") as resp:
             assert resp.method == "GET"  # a POST's 302: the next hop is a GET
@@ -894,7 +880,7 @@ async def test_a_location_with_whitespace_taken_as_sent_is_a_redirect_error(
     split the request line. It was refused by a LocalProtocolError, no ClientError."""
     moved = b"HTTP/1.1 302 Found\r\nLocation: /a b?q=1 2\r\nContent-Length: 0\r\n\r\n"
     heads: list[bytes] = []
-    srv: RawServer = await raw_server(recorder(heads, moved, moved))
+    srv: RawServer = await raw_server(recording(heads, moved, moved))
     async with ClientSession(requote_redirect_url=False) as session:
         with pytest.raises(hyperclient.InvalidUrlRedirectClientError, match="whitespace"):
             await session.get(srv.url)
