@@ -455,6 +455,19 @@ def _unsized_bodies(text: str) -> dict[str, Callable[[], Any]]:
     }
 
 
+def _heads_and_bodies(seen: list[bytes]) -> Any:
+    """A raw server script: record each request as ``head + b"|" + body``, answer OK."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, body = await read_request(reader)
+            seen.append(head + b"|" + body)
+            writer.write(OK)
+            await writer.drain()
+
+    return script
+
+
 @pytest.mark.parametrize("kind", list(_unsized_bodies("")))
 async def test_callers_content_length_streams_a_body_of_unknown_size(
     raw_server: Callable[..., Any], kind: str
@@ -463,15 +476,7 @@ async def test_callers_content_length_streams_a_body_of_unknown_size(
     caller knows: the body goes out as it is produced, with that Content-Length and no
     chunked coding, and the connection serves the next request (as aiohttp does)."""
     seen: list[bytes] = []
-
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            head, body = await read_request(reader)
-            seen.append(head + b"|" + body)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            await writer.drain()
-
-    srv: RawServer = await raw_server(script)
+    srv: RawServer = await raw_server(_heads_and_bodies(seen))
     text = "0123456789" * 102  # 1020 bytes, in several pieces
     body = _unsized_bodies(text)[kind]()
     async with ClientSession() as session:
@@ -589,15 +594,7 @@ async def test_user_framing_headers_without_a_body(raw_server: Callable[..., Any
     """Framing given for an empty body is checked too: a Content-Length of 5 with nothing
     behind it made the server read the next request's first bytes as this body."""
     seen: list[bytes] = []
-
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            head, body = await read_request(reader)
-            seen.append(head + b"|" + body)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            await writer.drain()
-
-    srv: RawServer = await raw_server(script)
+    srv: RawServer = await raw_server(_heads_and_bodies(seen))
     async with ClientSession(timeout=hyperclient.ClientTimeout(total=2)) as session:
         for data in (None, b""):
             with pytest.raises(LocalProtocolError, match="'5' does not match the body, 0 bytes"):
