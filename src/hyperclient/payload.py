@@ -577,7 +577,12 @@ async def _drive_write(payload: Payload) -> AsyncGenerator[bytes, None]:
 
 
 async def exactly(
-    pieces: AsyncIterator[bytes], size: int, what: str, announced: str = "size"
+    pieces: AsyncIterator[bytes],
+    size: int,
+    what: str,
+    announced: str = "size",
+    *,
+    stop_at_size: bool = False,
 ) -> AsyncIterator[bytes]:
     """*pieces*, checked to add up to the *size* announced as ``Content-Length``: more or
     fewer bytes would desynchronise the connection (RFC 9112 §6.3), so either fails the
@@ -588,14 +593,21 @@ async def exactly(
         what: who produces the pieces, for the message.
         announced: where *size* comes from, for the message: the payload's ``size`` or
             the caller's ``Content-Length``.
+        stop_at_size: end once *size* bytes went by, without asking *pieces* for more
+            (it is closed): a live pipe or queue may stay open long after them, and the
+            request is whole.
     """
     sent = 0
     try:
+        if stop_at_size and not size:
+            return
         async for piece in pieces:
             sent += len(piece)
             if sent > size:
                 raise ClientConnectionError(f"{what} wrote more than its {announced}, {size} bytes")
             yield piece
+            if stop_at_size and sent == size:
+                return
     finally:
         if isinstance(pieces, AsyncGenerator):
             await pieces.aclose()  # its finally blocks run now, not when collected

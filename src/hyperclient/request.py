@@ -768,7 +768,6 @@ class ClientRequest:
         if self.compress:
             encoder = make_encoder("deflate" if self.compress is True else str(self.compress))
         chunk_size = self.chunked if type(self.chunked) is int and self.chunked > 0 else None
-        left = None  # bytes still to send of a Content-Length given for an unmeasured body
         if source is None:
             pieces = _one(self._body)
         else:
@@ -776,8 +775,10 @@ class ClientRequest:
             if source.size is None and not self.chunked:
                 # The caller's Content-Length (see _set_framing), as sent: more or fewer
                 # bytes would desynchronise the connection (RFC 9112 §6.3).
-                left = _announced_length(self.headers)
-                pieces = exactly(pieces, left, "the request body", "Content-Length")
+                length = _announced_length(self.headers)
+                pieces = exactly(
+                    pieces, length, "the request body", "Content-Length", stop_at_size=True
+                )
         tracker = self._upload_tracker
         async for data in pieces:
             if tracker is not None:
@@ -793,14 +794,6 @@ class ClientRequest:
                 # RFC 9112 §9.6: the server answered already; stop sending what it will
                 # not read (the connection is not reused).
                 return False
-            if left is not None and (left := left - len(data)) == 0:
-                # The caller's Content-Length worth is out: the request is whole. The
-                # source is not asked for more (a live pipe or queue may stay open long
-                # after, and the answer must not wait for it); nothing more is sent.
-                aclose = getattr(pieces, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-                return True
         if encoder is not None:
             tail = encoder.flush()
             if tail:
@@ -887,8 +880,7 @@ class ClientRequest:
                     protocol.close()
                     if isinstance(exc, ConnectionError):
                         raise self._write_failure(protocol, exc) from exc
-                    reason = f"sending file {short_repr(guess_filename(file, '?'))} failed"
-                    raise body_source_error(exc, f"{reason}: {exc.strerror or exc}") from exc
+                    raise _file_failure(exc, "sending", file) from exc
                 if sent is None:
                     return position
                 position += sent
@@ -990,8 +982,13 @@ async def _read_body_file(file: Any, n: int, offset: int | None) -> Any:
     try:
         return await read_file(file, n, offset)
     except OSError as exc:
-        reason = f"reading file {short_repr(guess_filename(file, '?'))} failed"
-        raise body_source_error(exc, f"{reason}: {exc.strerror or exc}") from exc
+        raise _file_failure(exc, "reading", file) from exc
+
+
+def _file_failure(exc: OSError, doing: str, file: Any) -> ClientOSError:
+    """The request's error for a body file that could not be read or sent."""
+    name = short_repr(guess_filename(file, "?"))
+    return body_source_error(exc, f"{doing} file {name} failed: {exc.strerror or exc}")
 
 
 def _announced_length(headers: CIMultiDict[str]) -> int:
