@@ -538,10 +538,9 @@ class ClientResponse:
         """A read of the whole body failed part-way (too big, broken, cancelled): the bytes
         it took are gone, so every later read raises too instead of returning what is left
         as if it were the body."""
-        content = self.content
-        if content.exception() is None:
-            error = exc if isinstance(exc, ClientError) else None
-            content.set_exception(error or ClientConnectionError("Connection closed"))
+        # (The stream keeps its first error: one the read met stays.)
+        error = exc if isinstance(exc, ClientError) else ClientConnectionError("Connection closed")
+        self.content.set_exception(error)
         self.close()
 
     def _cut_body(self) -> None:
@@ -549,7 +548,7 @@ class ClientResponse:
         another task, say) fails with "Connection closed", as in aiohttp, not with the
         truncation the closing socket would report."""
         content = self.content
-        if not content.is_eof() and content.exception() is None:
+        if not content.is_eof():  # (a stream keeps its first error)
             content.set_exception(ClientConnectionError("Connection closed"))
 
     def close(self) -> None:

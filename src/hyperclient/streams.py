@@ -273,7 +273,7 @@ class StreamReader:
         assert decoder is not None
         limit = self._low_water or DEFAULT_LIMIT  # read_bufsize=0: the codecs need a bound
         try:
-            while self._size <= have:
+            while self._size <= have and self._decoder is not None:
                 if decoder.has_pending():
                     out = decoder.decompress(b"", limit)
                 elif self._raw:
@@ -282,12 +282,7 @@ class StreamReader:
                     out = decoder.decompress(data, limit)
                 elif self._eof:
                     out = decoder.finish()
-                    self._decoder = None
-                    if out:
-                        self._buffer.append(out)
-                        self._size += len(out)
-                        self._total_decoded += len(out)
-                    return
+                    self._decoder = None  # done: the loop ends after this last piece
                 else:
                     return
                 if out:
@@ -692,6 +687,9 @@ class _EmptyStreamReader(StreamReader):
         self._decoder = None
         self._raw = collections.deque()
         self._raw_size = 0
+
+    def set_exception(self, exc: BaseException) -> None:
+        """Nothing: this one stream is every bodiless response's, and has nothing to lose."""
 
     def __repr__(self) -> str:
         return "<EmptyStreamReader>"

@@ -489,3 +489,13 @@ async def test_readchunk_reports_where_the_servers_chunks_end() -> None:
     z.feed_eof()
     assert await first == (b"hello", False)  # not a (b"", True) for that raw chunk's end
     assert await z.readchunk() == (b"", False)
+
+
+async def test_the_shared_empty_body_cannot_be_failed() -> None:
+    """Every bodiless response shares it: an error set through one response (a read
+    given up, a spent deadline) must not reach all the others."""
+    from hyperclient.streams import EMPTY_PAYLOAD
+
+    EMPTY_PAYLOAD.set_exception(ClientPayloadError("through one response"))
+    assert EMPTY_PAYLOAD.exception() is None
+    assert await EMPTY_PAYLOAD.read() == b""
