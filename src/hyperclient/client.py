@@ -936,10 +936,10 @@ class ClientSession:
             auth = BasicAuth.from_url(url)
             url = url.with_user(None)
         if auth is None and self._default_auth is not None:
-            base = self._base_url
             # The session's credentials are for its base_url's origin only, as in
             # aiohttp: a request to another server must not carry them.
-            if base is None or base.origin() == url.origin():
+            base = self._base_url
+            if base is None or origin_of(base) == origin_of(url):
                 auth = self._default_auth
         given = headers is not None and "Authorization" in headers
         if given and auth is not None:
