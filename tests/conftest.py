@@ -156,6 +156,28 @@ async def answer_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
         await writer.drain()
 
 
+def closing_when_asked(lines: list[tuple[int, bytes]]) -> Script:
+    """A :func:`raw_server` script: record ``(connection number, request line)`` and
+    answer :data:`OK`; after a request whose ``Connection`` holds "close", close the
+    connection a moment later (as a server acting on it late)."""
+    connections = 0
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        number = connections
+        while True:
+            head, _ = await read_request(reader)
+            lines.append((number, head.split(b"\r\n")[0]))
+            writer.write(OK)
+            await writer.drain()
+            if b"close" in head.lower().split(b"\r\nconnection:")[-1].split(b"\r\n")[0]:
+                await asyncio.sleep(50 * MS)
+                return
+
+    return script
+
+
 def recording(heads: list[bytes], *answers: bytes) -> Script:
     """A :func:`raw_server` script: record each request head (body read and dropped),
     answer it with the next of *answers*, then :data:`OK`, until EOF."""

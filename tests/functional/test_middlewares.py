@@ -28,7 +28,7 @@ from hyperclient import (
     WSMsgType,
 )
 
-from ..conftest import MS, OK, RawServer, read_request, recording
+from ..conftest import MS, RawServer, closing_when_asked, read_request, recording
 from .conftest import checked_digest
 
 Start = Callable[..., Awaitable[Any]]
@@ -683,23 +683,12 @@ async def test_connection_close_set_by_a_middleware_is_honoured(raw_server: Any)
     connection the server was about to close (a POST is not retried, so it failed)."""
     seen: list[tuple[int, bytes]] = []
 
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        number = srv.connections
-        while True:
-            head, _ = await read_request(reader)
-            seen.append((number, head.split(b"\r\n")[0]))
-            writer.write(OK)
-            await writer.drain()
-            if b"\r\nconnection: close\r\n" in head.lower():
-                await asyncio.sleep(50 * MS)
-                return
-
     async def bye(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         if request.url.path == "/bye":
             request.headers["Connection"] = "close"
         return await handler(request)
 
-    srv = await raw_server(script)
+    srv = await raw_server(closing_when_asked(seen))
     async with ClientSession(middlewares=(bye,)) as session:
         async with session.get(srv.url + "/bye") as resp:
             assert await resp.read() == b"ok"

@@ -14,7 +14,7 @@ import hyperclient
 from hyperclient import ClientSession, TCPConnector
 from hyperclient.request import make_url
 
-from ..conftest import MS, OK, RawServer, open_fds, read_request
+from ..conftest import MS, OK, RawServer, closing_when_asked, open_fds, read_request
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
 
@@ -243,19 +243,7 @@ async def test_connection_close_asked_by_the_request_is_honoured(raw_server: Any
     The server answers without "close" (it may only act on it a moment later): the next
     POST went out on the dying connection and failed (POSTs are not retried)."""
     lines: list[tuple[int, bytes]] = []
-
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        number = srv.connections
-        while True:
-            head, _ = await read_request(reader)
-            lines.append((number, head.split(b"\r\n")[0]))
-            writer.write(OK)
-            await writer.drain()
-            if b"close" in head.lower().split(b"connection:")[-1].split(b"\r\n")[0]:
-                await asyncio.sleep(50 * MS)
-                return
-
-    srv: RawServer = await raw_server(script)
+    srv: RawServer = await raw_server(closing_when_asked(lines))
     async with ClientSession() as session:
         for connection in ("close", "Keep-Alive, Close"):
             async with session.get(srv.url + "/bye", headers={"Connection": connection}) as r:
