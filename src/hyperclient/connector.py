@@ -562,8 +562,9 @@ class BaseConnector:
         """Open a new connection for *req*: the subclass hook."""
         raise NotImplementedError
 
-    def _make_protocol(self) -> ResponseHandler:
-        loop = self._loop or asyncio.get_running_loop()
+    def _make_protocol(self, loop: asyncio.AbstractEventLoop | None = None) -> ResponseHandler:
+        if loop is None:
+            loop = self._loop or asyncio.get_running_loop()
         return ResponseHandler(loop, **self._protocol_kwargs)
 
     # -- releasing --------------------------------------------------------------------------
@@ -929,9 +930,9 @@ class TCPConnector(BaseConnector):
             proto = await self._open_plain(addrs[0], key, timeout)
             proto.connect_durations = (resolved - started, loop.time() - resolved, None)
             return proto
-        sock = await self._connect_sock(addrs, key, timeout)
+        sock = await self._connect_sock(addrs, key, timeout, loop=loop)
         connected = loop.time()
-        proto = await self._start(sock, sslcontext, server_hostname, key, timeout)
+        proto = await self._start(sock, sslcontext, server_hostname, key, timeout, loop=loop)
         proto.connect_durations = (
             resolved - started,
             connected - resolved,
@@ -1166,11 +1167,13 @@ class TCPConnector(BaseConnector):
         timeout: ClientTimeout,
         *,
         proxy: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> socket.socket:
         """A connected TCP socket to one of *addrs* (raced), or a ``ClientConnectorError``."""
-        loop = self._loop or asyncio.get_running_loop()
+        if loop is None:  # on 3.11 each ask for the running loop is a getpid()
+            loop = self._loop or asyncio.get_running_loop()
         try:
-            with self._stopped_by_close(key):
+            with self._stopped_by_close(key, loop):
                 sock = await _connect_first(
                     loop,
                     addrs,
@@ -1189,12 +1192,14 @@ class TCPConnector(BaseConnector):
         return sock
 
     @contextlib.contextmanager
-    def _stopped_by_close(self, key: ConnectionKey) -> Iterator[None]:
+    def _stopped_by_close(
+        self, key: ConnectionKey, loop: asyncio.AbstractEventLoop | None = None
+    ) -> Iterator[None]:
         """Run a step of opening a connection that has no transport close() could reach
         (a TCP connect, a SOCKS handshake, TLS inside a tunnel): close() cancels the task
         instead, and the cancellation comes out as a ``ClientConnectionError`` (nobody
         cancelled this request; inside a TaskGroup it would vanish)."""
-        task = asyncio.current_task()
+        task = asyncio.current_task(loop)
         if task is not None:
             self._connecting[task] = False
         try:
@@ -1225,6 +1230,7 @@ class TCPConnector(BaseConnector):
         timeout: ClientTimeout,
         *,
         proxy: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> ResponseHandler:
         """Put a protocol on connected *sock*, after a TLS handshake when *sslcontext*."""
         proto = await self._wrap(
@@ -1232,6 +1238,7 @@ class TCPConnector(BaseConnector):
             # The TLS handshake counts against sock_connect; a plain wrap needs no timer.
             None if sslcontext is None else timeout.sock_connect,
             proxy=proxy,
+            loop=loop,
             sock=sock,
             ssl=sslcontext,
             server_hostname=server_hostname if sslcontext is not None else None,
@@ -1248,6 +1255,7 @@ class TCPConnector(BaseConnector):
         seconds: float | None,
         *,
         proxy: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,
         sock: socket.socket | None = None,
         **connection: Any,
     ) -> ResponseHandler:
@@ -1260,8 +1268,9 @@ class TCPConnector(BaseConnector):
             if sock is not None:
                 sock.close()
             raise ClientConnectionError("the connector was closed while connecting")
-        loop = self._loop or asyncio.get_running_loop()
-        proto = self._make_protocol()
+        if loop is None:
+            loop = self._loop or asyncio.get_running_loop()
+        proto = self._make_protocol(loop)
         # A connect or TLS handshake may stall with no transport to close yet. close()
         # shuts our socket down, which fails the loop's handshake at once. With no socket
         # of ours (uvloop's create_connection(host=)) the connect runs as a task of its
@@ -1269,7 +1278,11 @@ class TCPConnector(BaseConnector):
         # on uvloop than awaiting it inline (9 alternating runs of newconn c=8).
         self._in_progress[proto] = sock
         try:
-            connecting = loop.create_connection(lambda: proto, sock=sock, **connection)
+            connecting = (
+                _plain_transport(loop, proto, sock)
+                if sock is not None and connection.get("ssl") is None and _plain_fast(loop)
+                else loop.create_connection(lambda: proto, sock=sock, **connection)
+            )
             opened: Awaitable[Any] = connecting
             if sock is None:
                 task = loop.create_task(connecting)
@@ -1513,6 +1526,28 @@ def _abort_tls(proto: ResponseHandler) -> None:
     transport = proto.transport
     if transport is not None and transport.get_extra_info("ssl_object") is not None:
         transport.abort()
+
+
+def _plain_fast(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether *loop* is asyncio's selector loop, not in debug mode (which logs from
+    ``create_connection``)."""
+    return isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop) and not loop.get_debug()
+
+
+async def _plain_transport(
+    loop: asyncio.AbstractEventLoop, proto: ResponseHandler, sock: socket.socket
+) -> None:
+    """What ``loop.create_connection(sock=sock)`` does on asyncio's selector loop for our
+    own connected, non-blocking TCP *sock*, minus its argument checks (``sock.type`` as an
+    enum) and a second ``setblocking`` system call: about 2 µs of a new connection."""
+    waiter = loop.create_future()
+    transport = loop._make_socket_transport(sock, proto, waiter)  # type: ignore[attr-defined]
+    try:
+        await waiter
+    except BaseException:
+        transport.close()
+        waiter = None  # type: ignore[assignment]  # the traceback would keep it (gh-109534)
+        raise
 
 
 def _set_done(done: asyncio.Future[None]) -> None:

@@ -334,6 +334,45 @@ async def test_cancellation_at_every_phase_leaves_the_pool_consistent(
         assert all(s.in_use == 0 and s.waiting == 0 for s in stats.values())
 
 
+async def test_cancelled_at_any_step_of_a_new_connection_leaks_nothing(raw_server: Any) -> None:
+    """Cancel a first request after 0, 1, 2, ... loop iterations: every step of opening a
+    connection (connect, putting the transport on the socket, writing, reading) gives
+    its socket back, and the pool stays consistent."""
+    from ..conftest import open_fds
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(OK)
+            await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    connector = hyperclient.TCPConnector(force_close=True)
+    async with ClientSession(connector=connector) as session:
+        before = open_fds()
+        cancelled = 0
+        for steps in range(16):
+
+            async def victim() -> bytes:
+                async with session.get(srv.url) as resp:
+                    return await resp.read()
+
+            task = asyncio.ensure_future(victim())
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            if task.cancel():
+                cancelled += 1
+            try:
+                assert await task == b"ok"
+            except asyncio.CancelledError:
+                pass
+            await asyncio.sleep(5 * MS)  # a transport closes its socket a step later
+            assert open_fds() <= before, f"a socket left open when cancelled after {steps} steps"
+        assert cancelled >= 8  # the early steps really were cut short
+        stats = connector.stats()
+        assert all(s.in_use == 0 and s.waiting == 0 for s in stats.values())
+
+
 async def test_session_line_limits_apply_per_request(raw_server: Any) -> None:
     big_header = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 9000 + b"\r\nContent-Length: 2\r\n\r\nok"
 
