@@ -113,7 +113,7 @@ class _Deadline(Timeout):
     ``_request``); once the response is returned it fails the body stream instead.
     """
 
-    __slots__ = ("_response", "_task", "fired", "timeout")
+    __slots__ = ("_cancelling", "_response", "_task", "fired", "timeout")
 
     def __init__(
         self,
@@ -124,7 +124,9 @@ class _Deadline(Timeout):
     ) -> None:
         self.timeout = timeout
         self.fired = False
-        self._task = asyncio.current_task(loop)
+        self._task = task = asyncio.current_task(loop)
+        # Cancellations already pending (cleanup code): those are not this budget's.
+        self._cancelling = task.cancelling() if task is not None else 0
         self._response: weakref.ref[ClientResponse] | None = None
         self._arm(loop, timeout, ceil_threshold, wheel)
 
@@ -146,13 +148,17 @@ class _Deadline(Timeout):
 
     def timeout_error(self, exc: asyncio.CancelledError) -> BaseException:
         """What a cancellation of the request is: a timeout when this budget ran out (the
-        task's cancel request is then withdrawn), else *exc* itself."""
+        task's cancel request is then withdrawn), else *exc* itself.
+
+        As ``asyncio.timeout``: when someone else cancelled the task too (a supervisor,
+        a TaskGroup, an outer timeout), that cancellation stands.
+        """
         self.cancel()
         if not self.fired:
             return exc
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()
+        task = self._task
+        if task is not None and task.uncancel() > self._cancelling:
+            return exc
         error = ServerTimeoutError(
             f"total timeout of {self.timeout}s expired before the response head"
         )
@@ -397,10 +403,12 @@ class ClientSession:
                     DeprecationWarning,
                     stacklevel=3,
                 )
+                # aiohttp 3: read_timeout bounds the whole request ("cumulative for
+                # all request operations"), so it becomes the total.
                 result = ClientTimeout(
-                    total=result.total,
+                    total=result.total if read_timeout is _SENTINEL else read_timeout,
                     connect=conn_timeout,
-                    sock_read=None if read_timeout is _SENTINEL else read_timeout,
+                    sock_read=result.sock_read,
                     sock_connect=result.sock_connect,
                 )
             return result

@@ -865,10 +865,11 @@ class TCPConnector(BaseConnector):
             self._dns_inflight[key] = task
             task.add_done_callback(functools.partial(self._lookup_done, key))
         # Shielded: one caller giving up (timeout, cancel) must not fail the others.
+        start = _cancel_count()
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            if task.cancelled() and self._closed and not _cancelling():
+            if task.cancelled() and self._closed and _cancel_count() <= start:
                 # close() stopped the lookup; nobody cancelled this request.
                 raise ClientConnectionError(
                     f"the connector was closed while resolving {host!r}"
@@ -999,7 +1000,8 @@ class TCPConnector(BaseConnector):
             proto.close()
             raise ConnectionTimeoutError(
                 f"connection timeout to host {key.host}:{key.port} "
-                f"through proxy {proxy_key.host}:{proxy_key.port} (sock_connect)"
+                f"through proxy {proxy_key.host}:{proxy_key.port} "
+                f"after {timeout.sock_connect}s (sock_connect)"
             ) from exc
         except BaseException:
             proto.close()
@@ -1119,7 +1121,8 @@ class TCPConnector(BaseConnector):
         except TimeoutError as exc:
             sock.close()
             raise ConnectionTimeoutError(
-                f"connection timeout to socks proxy {proxy_key.host}:{proxy_key.port}"
+                f"connection timeout to socks proxy {proxy_key.host}:{proxy_key.port} "
+                f"after {timeout.sock_connect}s (sock_connect)"
             ) from exc
         except OSError as exc:
             sock.close()
@@ -1185,7 +1188,7 @@ class TCPConnector(BaseConnector):
                     socket_factory=self._socket_factory,
                 )
         except OSError as exc:
-            raise self._translate(key, exc, proxy=proxy) from exc
+            raise self._translate(key, exc, proxy=proxy, seconds=timeout.sock_connect) from exc
         if not _sets_nodelay(loop):
             # Small request heads must not wait for Nagle's algorithm.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
@@ -1200,14 +1203,18 @@ class TCPConnector(BaseConnector):
         instead, and the cancellation comes out as a ``ClientConnectionError`` (nobody
         cancelled this request; inside a TaskGroup it would vanish)."""
         task = asyncio.current_task(loop)
+        # Cleanup code may run in a task already being cancelled: only a cancellation
+        # made after this point is another's (asyncio.timeout counts the same way).
+        start = 0
         if task is not None:
             self._connecting[task] = False
+            start = task.cancelling()
         try:
             yield
         except asyncio.CancelledError:
             if task is None or not self._connecting.get(task):
                 raise
-            if task.uncancel():
+            if task.uncancel() > start:
                 raise  # its caller cancelled it too: that cancellation stands
             raise ClientConnectionError(
                 f"the connector was closed while connecting to {key.host}:{key.port}"
@@ -1270,6 +1277,7 @@ class TCPConnector(BaseConnector):
             raise ClientConnectionError("the connector was closed while connecting")
         if loop is None:
             loop = self._loop or asyncio.get_running_loop()
+        start = _cancel_count(loop)
         proto = self._make_protocol(loop)
         # A connect or TLS handshake may stall with no transport to close yet. close()
         # shuts our socket down, which fails the loop's handshake at once. With no socket
@@ -1295,11 +1303,11 @@ class TCPConnector(BaseConnector):
         except BaseException as exc:
             if sock is not None:
                 sock.close()
-            if proto not in self._in_progress and not _cancelling():
+            if proto not in self._in_progress and _cancel_count(loop) <= start:
                 # close() took it out and stopped it (a shutdown, or the attempt cancelled).
                 raise ClientConnectionError("the connector was closed while connecting") from None
             if isinstance(exc, OSError):  # TimeoutError included
-                raise self._translate(key, exc, proxy=proxy) from exc
+                raise self._translate(key, exc, proxy=proxy, seconds=seconds) from exc
             raise
         finally:
             self._in_progress.pop(proto, None)
@@ -1320,12 +1328,20 @@ class TCPConnector(BaseConnector):
             raise ServerFingerprintMismatch(setting.fingerprint, got, key.host, key.port)
 
     @staticmethod
-    def _translate(key: ConnectionKey, exc: BaseException, *, proxy: bool = False) -> Exception:
-        """The client error for *exc* raised while connecting to *key* (a proxy if *proxy*)."""
+    def _translate(
+        key: ConnectionKey,
+        exc: BaseException,
+        *,
+        proxy: bool = False,
+        seconds: float | None = None,
+    ) -> Exception:
+        """The client error for *exc* raised while connecting to *key* (a proxy if *proxy*)
+        within the ``sock_connect`` budget of *seconds*."""
         if isinstance(exc, TimeoutError):
             what = "proxy" if proxy else "host"
             return ConnectionTimeoutError(
-                f"connection timeout to {what} {key.host}:{key.port} (sock_connect)"
+                f"connection timeout to {what} {key.host}:{key.port} after {seconds}s "
+                "(sock_connect)"
             )
         if isinstance(exc, ssl.SSLCertVerificationError | ssl.CertificateError):
             return ClientConnectorCertificateError(key, exc)
@@ -1374,10 +1390,12 @@ def _literal(host: str, port: int, family: int) -> ResolveResult:
     )
 
 
-def _cancelling() -> bool:
-    """Whether the current task itself is being cancelled (not just something it awaits)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+def _cancel_count(loop: asyncio.AbstractEventLoop | None = None) -> int:
+    """How many cancellations of the current task are pending: more than before a step
+    means the task itself was cancelled meanwhile, not just something it awaited (a task
+    in cleanup code may already have one pending when the step starts)."""
+    task = asyncio.current_task(loop)
+    return task.cancelling() if task is not None else 0
 
 
 def _shut_down(sock: socket.socket) -> None:
@@ -1766,7 +1784,8 @@ class UnixConnector(BaseConnector):
                 await coro
         except TimeoutError as exc:
             raise ConnectionTimeoutError(
-                f"connection timeout to unix socket {self._path} (sock_connect)"
+                f"connection timeout to unix socket {self._path} "
+                f"after {timeout.sock_connect}s (sock_connect)"
             ) from exc
         except OSError as exc:
             raise UnixClientConnectorError(self._path, key, exc) from exc

@@ -739,7 +739,10 @@ class ClientRequest:
         if self.expect100:
             cont = protocol.continue_waiter
             try:
-                go_on = await asyncio.wait_for(asyncio.shield(cont), 1.0)
+                # Not wait_for: on 3.11 it returns the result when a cancel arrives just
+                # after 100 Continue did, and the cancel (or total timeout) is lost.
+                async with asyncio.timeout(1.0):
+                    go_on = await asyncio.shield(cont)
             except TimeoutError:
                 # RFC 9110 §10.1.1: a client need not wait forever for 100.
                 go_on = True

@@ -645,7 +645,7 @@ class ClientWebSocketResponse:
         self._compress = compress
         self._client_notakeover = client_notakeover
         self._timeout = timeout
-        self._receive_timeout = timeout.ws_receive
+        self._receive_timeout = timeout.ws_receive or None  # 0: no limit, as in aiohttp
         self._autoclose = autoclose
         self._autoping = autoping
         self._heartbeat = heartbeat
@@ -878,7 +878,8 @@ class ClientWebSocketResponse:
         the exception when the connection failed (then CLOSED), and CLOSED once closed.
 
         Args:
-            timeout: seconds to wait; ``timeout.ws_receive`` when ``None``.
+            timeout: seconds to wait; ``timeout.ws_receive`` when ``None`` or 0 (where
+                0 or ``None`` means no limit, as in aiohttp).
 
         Raises:
             ServerTimeoutError: no message within the timeout (an ``asyncio.TimeoutError``);
@@ -887,6 +888,8 @@ class ClientWebSocketResponse:
         """
         conn = self._conn
         messages = conn.messages
+        if not timeout:
+            timeout = self._receive_timeout
         while not messages:
             if conn.is_closed:
                 return _CLOSED_MESSAGE
@@ -894,7 +897,7 @@ class ClientWebSocketResponse:
                 # autoclose is off and the application read CLOSE: reading again ends it.
                 await self.close()
                 return _CLOSED_MESSAGE
-            if timeout is None and self._receive_timeout is None and conn._waiter is None:
+            if timeout is None and conn._waiter is None:
                 # The common case inline: one future, no timer, no extra coroutine.
                 waiter = conn._waiter = conn._loop.create_future()
                 try:
@@ -902,7 +905,7 @@ class ClientWebSocketResponse:
                 finally:
                     conn._waiter = None
             else:
-                await conn.wait_message(self._receive_timeout if timeout is None else timeout)
+                await conn.wait_message(timeout)
         msg = messages.popleft()
         kind = msg[0]
         if kind is _TEXT or kind is _BINARY or kind is _PING or kind is _PONG:

@@ -535,9 +535,13 @@ async def test_closing_while_a_tls_handshake_stalls_does_not_hang(
     assert open_fds() <= fds
 
 
-async def test_closing_during_a_name_lookup_fails_the_request_not_cancels_it() -> None:
+@pytest.mark.parametrize("in_cleanup", [False, True])
+async def test_closing_during_a_name_lookup_fails_the_request_not_cancels_it(
+    in_cleanup: bool,
+) -> None:
     """close() stops the shared lookup task; the requests waiting on it get a client
-    error, not a CancelledError nobody asked for (which would confuse TaskGroups)."""
+    error, not a CancelledError nobody asked for (which would confuse TaskGroups). So
+    does a request made by cleanup code, in a task already being cancelled."""
 
     class SlowResolver(hyperclient.AbstractResolver):
         async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[Any]:
@@ -548,12 +552,34 @@ async def test_closing_during_a_name_lookup_fails_the_request_not_cancels_it() -
             return None
 
     session = ClientSession(connector=TCPConnector(resolver=SlowResolver()))
-    request = asyncio.ensure_future(session.get("http://slow.test/"))
+    if not in_cleanup:
+        request = asyncio.ensure_future(session.get("http://slow.test/"))
+        await asyncio.sleep(50 * MS)
+        await asyncio.wait_for(session.close(), 1)
+        with pytest.raises(hyperclient.ClientConnectionError, match=r"resolving 'slow\.test'"):
+            await asyncio.wait_for(request, 1)
+        assert not request.cancelled()
+        return
+    seen: list[BaseException] = []
+
+    async def worker() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            try:
+                await session.get("http://slow.test/")
+            except hyperclient.ClientConnectionError as exc:
+                seen.append(exc)
+            raise
+
+    task = asyncio.ensure_future(worker())
+    await asyncio.sleep(10 * MS)
+    task.cancel()
     await asyncio.sleep(50 * MS)
     await asyncio.wait_for(session.close(), 1)
-    with pytest.raises(hyperclient.ClientConnectionError, match=r"resolving 'slow\.test'"):
-        await asyncio.wait_for(request, 1)
-    assert not request.cancelled()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [str(exc) for exc in seen] == ["the connector was closed while resolving 'slow.test'"]
 
 
 @pytest.mark.parametrize(

@@ -581,6 +581,25 @@ async def test_other_connect_refusals_keep_the_proxys_status(
     assert isinstance(err, hyperclient.ClientResponseError)
 
 
+@pytest.mark.parametrize("scheme", ["http", "socks5"])
+async def test_a_silent_proxy_runs_out_of_sock_connect_and_the_error_says_so(
+    raw_server: Any, scheme: str
+) -> None:
+    """A proxy that accepts and never answers the CONNECT or the SOCKS greeting: the
+    handshake is bounded by sock_connect, and the error names the proxy and the budget."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    srv = await raw_server(silent)
+    timeout = hyperclient.ClientTimeout(sock_connect=0.05)
+    async with ClientSession(timeout=timeout) as session:
+        with pytest.raises(hyperclient.ConnectionTimeoutError) as info:
+            await session.get("https://127.0.0.1:1/", proxy=f"{scheme}://127.0.0.1:{srv.port}")
+    where = "through proxy" if scheme == "http" else "to socks proxy"
+    assert f"{where} 127.0.0.1:{srv.port} after 0.05s (sock_connect)" in str(info.value)
+
+
 async def test_unreachable_proxy_is_a_proxy_connection_error(origin: Origin) -> None:
     port = free_port()
     async with ClientSession() as session:

@@ -181,6 +181,28 @@ async def test_connect_timeout(raw_server: Any) -> None:
         assert all(s.in_use == 0 for s in stats.values())
 
 
+async def test_deprecated_read_timeout_is_the_total_as_in_aiohttp(raw_server: Any) -> None:
+    """aiohttp 3 makes ``ClientSession(read_timeout=)`` the total ("cumulative for all
+    request operations"): a body trickled in small gaps still runs out of it."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+        for _ in range(10):
+            await asyncio.sleep(20 * MS)
+            writer.write(b"x")
+
+    srv: RawServer = await raw_server(script)
+    with pytest.warns(DeprecationWarning, match="read_timeout"):
+        session = ClientSession(read_timeout=100 * MS)
+    async with session:
+        assert session.timeout.total == 100 * MS
+        assert session.timeout.sock_read is None
+        with pytest.raises(hyperclient.ServerTimeoutError, match=r"total timeout of 0\.1s"):
+            async with session.get(srv.url) as resp:
+                await resp.read()
+
+
 async def test_spec_conn_timeout_maps_to_connect(raw_server: Any) -> None:
     srv: RawServer = await raw_server(keepalive())
     connector = TCPConnector(resolver=SlowResolver(1), conn_timeout=30 * MS)
@@ -351,6 +373,111 @@ async def test_expect_100_continue_sends_body_after_100(raw_server: Any) -> None
     assert b"\r\nExpect: 100-continue\r\n" in seen["head"]
     assert seen["early"] == b""
     assert seen["body"] == b"hello"
+
+
+@pytest.mark.parametrize("steps", range(6))
+async def test_a_cancel_just_after_100_continue_is_not_lost(steps: int, raw_server: Any) -> None:
+    """A cancel landing 0..5 loop iterations after the 100 arrived. On 3.11 wait_for()
+    returned the 100 when the cancel came after it, and the request went on to a 200."""
+    loop = asyncio.get_running_loop()
+    victim: list[asyncio.Task[Any]] = []
+
+    def cancel_after(n: int) -> None:
+        if n:
+            loop.call_soon(cancel_after, n - 1)
+        else:
+            victim[0].cancel()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        cancel_after(steps)
+        await reader.read(5)
+        writer.write(OK)
+        await writer.drain()
+
+    srv: RawServer = await raw_server(script)
+    async with ClientSession() as session:
+
+        async def post() -> int:
+            async with session.post(srv.url, data=b"hello", expect100=True) as resp:
+                await resp.read()
+                return resp.status
+
+        victim.append(asyncio.ensure_future(post()))
+        with pytest.raises(asyncio.CancelledError):
+            await victim[0]
+
+
+async def test_a_cancel_beside_the_total_timeout_is_not_taken_for_it(raw_server: Any) -> None:
+    """The total budget and someone else's cancel fall due in the same loop iteration:
+    the cancel stands (as asyncio.timeout decides), and an outer asyncio.timeout that
+    expires with the budget raises its own TimeoutError."""
+    import time
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await stall(writer)
+
+    srv: RawServer = await raw_server(script)
+    loop = asyncio.get_running_loop()
+    async with ClientSession(timeout=ClientTimeout(total=50 * MS)) as session:
+        task = asyncio.ensure_future(session.get(srv.url))
+        await asyncio.sleep(10 * MS)  # waiting for the head
+        loop.call_later(20 * MS, task.cancel)
+        time.sleep(100 * MS)  # noqa: ASYNC251  # both are due when the loop runs again
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+        async def scoped() -> bool:
+            async with asyncio.timeout(40 * MS) as scope:
+                await asyncio.sleep(0)
+                time.sleep(100 * MS)  # noqa: ASYNC251  # the scope and the budget fall due
+                try:
+                    await session.get(srv.url)
+                finally:
+                    assert scope.expired()
+            return False
+
+        with pytest.raises(TimeoutError) as info:
+            await scoped()
+        assert type(info.value) is TimeoutError  # the scope's, not ServerTimeoutError
+        # The budget alone is still a ServerTimeoutError, and the task is not left
+        # with a cancel request pending.
+        with pytest.raises(hyperclient.ServerTimeoutError, match=r"total timeout of 0\.05s"):
+            await session.get(srv.url)
+        current = asyncio.current_task()
+        assert current is not None
+        assert current.cancelling() == 0
+
+
+async def test_a_request_from_cleanup_code_is_stopped_by_close_as_any_other(
+    black_hole: int,
+) -> None:
+    """A request made while its task is already being cancelled (in ``except
+    CancelledError:``) and stopped by close() mid-connect fails with ClientConnectionError,
+    which the cleanup code can catch, not with a CancelledError nobody asked for."""
+    connector = TCPConnector()
+    session = ClientSession(connector=connector, timeout=ClientTimeout(sock_connect=None))
+    seen: list[str] = []
+
+    async def worker() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            try:
+                await session.get(f"http://127.0.0.1:{black_hole}/bye")
+            except hyperclient.ClientConnectionError as exc:
+                seen.append(str(exc))
+            raise
+
+    task = asyncio.ensure_future(worker())
+    await asyncio.sleep(10 * MS)
+    task.cancel()
+    await asyncio.sleep(50 * MS)  # the cleanup request is connecting
+    await session.close()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == [f"the connector was closed while connecting to 127.0.0.1:{black_hole}"]
 
 
 async def test_expect_100_final_status_instead_means_no_body(raw_server: Any) -> None:

@@ -114,6 +114,28 @@ def connect_failures_on_uvloop(
             await asyncio.wait_for(request, 5)
         except hyperclient.ClientError as exc:
             out.append((type(exc).__name__, str(exc)))
+        # The same from cleanup code, whose task already has a cancellation pending.
+        session = hyperclient.ClientSession()
+
+        async def cleanup() -> None:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                try:
+                    await session.get(f"http://127.0.0.1:{black_hole}/", timeout=timeout)
+                except hyperclient.ClientError as exc:
+                    out.append((type(exc).__name__, str(exc)))
+                raise
+
+        task = asyncio.ensure_future(cleanup())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.sleep(0.1)
+        await asyncio.wait_for(session.close(), 5)
+        try:
+            await asyncio.wait_for(task, 5)
+        except asyncio.CancelledError:
+            out.append("cancelled")
         return out
 
     return uvloop.run(main())  # type: ignore[no-any-return]
@@ -130,8 +152,14 @@ async def test_connection_failures_on_uvloop(url: Callable[[str], str], black_ho
     name, message, cause = result[0]  # type: ignore[misc]
     assert (name, cause) == ("ClientConnectorError", "ConnectionRefusedError")
     assert f"127.0.0.1:{refused}" in message
-    assert result[1] == f"connection timeout to host 127.0.0.1:{black_hole} (sock_connect)"
+    assert (
+        result[1] == f"connection timeout to host 127.0.0.1:{black_hole} after 0.2s (sock_connect)"
+    )
     assert result[2:5] == [200, True, 200]
     # close() stops the stalled connect at once, and the request says why.
     assert result[5] == ("ClientConnectionError", "the connector was closed while connecting")
     assert result[6] == ("ClientConnectionError", "the connector was closed while connecting")
+    assert result[7:] == [
+        ("ClientConnectionError", "the connector was closed while connecting"),
+        "cancelled",
+    ]

@@ -477,6 +477,17 @@ async def test_receive_timeout_options(echo_url: str) -> None:
             assert ws.timeout == hyperclient.ClientWSTimeout(ws_receive=20 * MS, ws_close=2.5)
             with pytest.raises(asyncio.TimeoutError):
                 await ws.receive_str()
+            # receive(timeout=0) means the WebSocket's own timeout, as in aiohttp.
+            with pytest.raises(asyncio.TimeoutError):
+                await ws.receive(timeout=0)
+        # ws_receive=0 is no limit (aiohttp), not "give up at once".
+        zero = hyperclient.ClientWSTimeout(ws_receive=0, ws_close=1.0)
+        async with session.ws_connect(echo_url, timeout=zero) as ws:
+            receiving = asyncio.ensure_future(ws.receive(timeout=0))
+            await asyncio.sleep(20 * MS)
+            assert not receiving.done()
+            await ws.send_str("late")
+            assert (await receiving).data == "late"
 
 
 # -- the handshake through the session ----------------------------------------------------------
