@@ -495,13 +495,20 @@ class StreamReader:
             raise ValueError(f"readexactly size can not be less than zero: {n}")
         parts: list[bytes] = []
         got = 0
-        while got < n:
-            if not await self._ensure_data("readexactly"):
-                partial = b"".join(parts)
-                raise asyncio.IncompleteReadError(partial, n)
-            data = self._take(n - got)
-            parts.append(data)
-            got += len(data)
+        try:
+            while got < n:
+                if not await self._ensure_data("readexactly"):
+                    break
+                data = self._take(n - got)
+                parts.append(data)
+                got += len(data)
+        except BaseException:
+            # Cancelled or timed out part way: nothing is lost, the next read starts with
+            # the bytes this one had taken (as asyncio's StreamReader keeps them).
+            self.unread_data(b"".join(parts))
+            raise
+        if got < n:
+            raise asyncio.IncompleteReadError(b"".join(parts), n)
         return b"".join(parts)
 
     async def readuntil(self, separator: bytes = b"\n", *, max_size: int | None = None) -> bytes:

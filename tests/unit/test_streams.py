@@ -43,6 +43,27 @@ async def test_read_all_and_partial() -> None:
     assert s.at_eof()
 
 
+async def test_a_cancelled_readexactly_keeps_what_it_had_taken() -> None:
+    """asyncio's StreamReader keeps the partial bytes of an interrupted readexactly();
+    so do we (aiohttp drops them, and the next read starts in the middle of a record)."""
+    s, _ = stream(limit=1024)
+    s.feed_data(b"AAAA")
+    task = asyncio.ensure_future(s.readexactly(8))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    s.feed_data(b"BBBBCCCC")
+    assert await s.readexactly(8) == b"AAAABBBB"
+    task = asyncio.ensure_future(s.readexactly(8))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    s.feed_eof()
+    assert await s.read() == b"CCCC"
+
+
 async def test_read_waits_for_data() -> None:
     s, _ = stream()
     task = asyncio.ensure_future(s.read())
