@@ -8,10 +8,11 @@ misbehaving peers (``raw_server``). Sleeps and timeouts are multiples of ``MS``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,26 @@ def open_fds() -> int:
     loop ends) would otherwise close, when collected, in the middle of a count."""
     gc.collect()
     return len(os.listdir("/proc/self/fd"))
+
+
+@contextlib.contextmanager
+def cyclic_garbage() -> Iterator[list[str]]:
+    """The names of the hyperclient objects the block left to the cyclic collector."""
+    found: list[str] = []
+    gc.collect()
+    gc.disable()
+    try:
+        yield found
+    finally:
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            gc.collect()
+            names = {f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage}
+            found.extend(sorted(n for n in names if n.startswith("hyperclient")))
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
 
 
 @pytest.fixture(autouse=True)

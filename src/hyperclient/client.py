@@ -157,6 +157,7 @@ class _Deadline(Timeout):
         if not self.fired:
             return exc
         task = self._task
+        self.fired = False  # accounted for: asking again (a traced request) gets *exc*
         if task is not None and task.uncancel() > self._cancelling:
             return exc
         error = ServerTimeoutError(
@@ -170,8 +171,10 @@ class _Deadline(Timeout):
         if response.content.is_eof() or not self.armed:
             self.cancel()
             return
-        # Weakly, so that a response its owner drops can still be collected.
+        # Weakly, so that a response its owner drops can still be collected; and no
+        # longer the task, which may be long done when the budget runs out.
         self._response = weakref.ref(response)
+        self._task = None
         response._timer = self
 
 
@@ -229,7 +232,10 @@ class _RequestContextManager(Generic[_R]):
         return self._coro.send(arg)
 
     def throw(self, *args: Any) -> Any:
-        return self._coro.throw(*args)
+        try:
+            return self._coro.throw(*args)
+        finally:
+            del args  # the traceback holds this frame: not the exception too (a cycle)
 
     def close(self) -> None:
         self._coro.close()
@@ -871,11 +877,16 @@ class ClientSession:
                 if policy:
                     await _apply_policy(resp, policy)
         except asyncio.CancelledError as exc:
-            if deadline is not None:
-                error = deadline.timeout_error(exc)
-                if error is not exc:
-                    raise error from exc
-            raise
+            if deadline is None:
+                raise
+            error = deadline.timeout_error(exc)
+            if error is exc:
+                del error
+                raise
+            try:
+                raise error from exc
+            finally:
+                del error  # the traceback holds this frame: not the error too (a cycle)
         except BaseException:
             if deadline is not None:
                 deadline.cancel()
@@ -1008,9 +1019,13 @@ class ClientSession:
                 error = deadline.timeout_error(exc)  # reported as the caller will see it
             for trace in traces:
                 await trace.send_request_exception(method, shown_url, shown, error)
-            if error is not exc:
+            if error is exc:
+                del error
+                raise
+            try:
                 raise error from exc
-            raise
+            finally:
+                del error  # the traceback holds this frame: not the error too (a cycle)
         for trace in traces:
             # As aiohttp: the request that got the final response (after redirects).
             await trace.send_request_end(resp.method, resp.url, shown, resp)
@@ -1222,8 +1237,13 @@ class ClientSession:
             auth = self._default_auth
             proto = self._new_request(method, url, None, headers, None, auth, options)
             proto.freeze_head()
+            # The session holds its templates: they must not hold it (a cycle, and an
+            # unclosed session would wait for the collector to be reported).
+            proto.session = None
             entry = templates[(method, url)] = (version, proto)
-        return entry[1].copy()
+        req = entry[1].copy()
+        req.session = self
+        return req
 
     def _new_request(
         self,

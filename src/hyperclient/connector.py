@@ -1301,6 +1301,8 @@ class TCPConnector(BaseConnector):
                 async with asyncio.timeout(seconds):
                     await opened
         except BaseException as exc:
+            # The traceback holds this frame: not the failed task holding it too (a cycle).
+            opened = connecting = task = None  # type: ignore[assignment]
             if sock is not None:
                 sock.close()
             if proto not in self._in_progress and _cancel_count(loop) <= start:

@@ -783,7 +783,8 @@ class ResponseParser:
             return PAUSED
         except RemoteProtocolError as exc:
             self._state = _ERROR
-            self._error = exc
+            # A copy without the traceback, whose frames hold this parser (a cycle).
+            self._error = type(exc)(exc.message, in_body=exc.in_body)
             raise
 
     def _take(self, limit: int) -> bytes | None:

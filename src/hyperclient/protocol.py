@@ -323,6 +323,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
             self._fail_drain(self._disconnect_error(exc))
         self._set_closed()
         self.transport = None
+        self._copied = None  # it points back at us
 
     # -- flow control of the body stream (called by StreamReader) ----------------------------
 
@@ -744,6 +745,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
                 err = ServerDisconnectedError(f"Server disconnected: {exc.message}")
                 err.__cause__ = exc
                 self._fail(err)
+                del err  # *exc*'s traceback holds this frame (a cycle through the cause)
             else:
                 self._fail(exc)
 

@@ -720,6 +720,7 @@ class ClientRequest:
                 waiter.cancel()
             elif not waiter.cancelled():
                 waiter.exception()  # retrieved: the error we raise tells the story
+            waiter = None  # type: ignore[assignment]  # the traceback holds this frame (a cycle)
             raise
         response._start(conn, *result)
         reused = conn.reused

@@ -596,6 +596,8 @@ class ClientResponse:
         self.release()
 
     def __del__(self, _warnings: Any = warnings) -> None:
+        if self._timer is not None:
+            self._cancel_timer()  # the total budget's timer would keep it in the loop
         conn = self._connection
         if conn is not None and not conn.closed:
             conn.close()

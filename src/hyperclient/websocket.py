@@ -337,6 +337,8 @@ class WebSocketProtocol(WriteFlowControl, SharedBufferReads):
         finally:
             self._waiter = None
             handle.cancel()
+            # The timeout's traceback holds this frame: not the future holding it too.
+            del waiter, handle
 
     def consumed(self, size: int) -> None:
         """The application took a message that cost *size*: resume reading if drained

@@ -297,7 +297,13 @@ class FrameReader:
         if self._wanted:
             return None
         try:
-            return self._parse()
+            message = self._parse()
+            if self._pos and self._pos >= len(self._buf):
+                # All consumed: an idle WebSocket must not keep the last read (a whole
+                # large message) until more bytes arrive.
+                self._buf = b""
+                self._pos = 0
+            return message
         except WebSocketError as exc:
             self._error = exc
             self._buf = b""

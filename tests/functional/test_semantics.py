@@ -409,7 +409,10 @@ async def test_a_cancel_just_after_100_continue_is_not_lost(steps: int, raw_serv
             await victim[0]
 
 
-async def test_a_cancel_beside_the_total_timeout_is_not_taken_for_it(raw_server: Any) -> None:
+@pytest.mark.parametrize("traced", [False, True])
+async def test_a_cancel_beside_the_total_timeout_is_not_taken_for_it(
+    raw_server: Any, traced: bool
+) -> None:
     """The total budget and someone else's cancel fall due in the same loop iteration:
     the cancel stands (as asyncio.timeout decides), and an outer asyncio.timeout that
     expires with the budget raises its own TimeoutError."""
@@ -420,7 +423,8 @@ async def test_a_cancel_beside_the_total_timeout_is_not_taken_for_it(raw_server:
 
     srv: RawServer = await raw_server(script)
     loop = asyncio.get_running_loop()
-    async with ClientSession(timeout=ClientTimeout(total=50 * MS)) as session:
+    traces = [hyperclient.TraceConfig()] if traced else None
+    async with ClientSession(timeout=ClientTimeout(total=50 * MS), trace_configs=traces) as session:
         task = asyncio.ensure_future(session.get(srv.url))
         await asyncio.sleep(10 * MS)  # waiting for the head
         loop.call_later(20 * MS, task.cancel)

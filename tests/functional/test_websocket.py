@@ -29,7 +29,7 @@ from hyperclient import ClientSession, ClientWebSocketResponse, WSCloseCode, WSM
 from hyperclient import websocket as websocket_module
 from hyperclient.ws_frames import MessageTooBig
 
-from ..conftest import MS
+from ..conftest import MS, cyclic_garbage
 
 # -- servers ---------------------------------------------------------------------------------
 
@@ -462,6 +462,22 @@ async def test_receive_type_errors(echo_url: str) -> None:
         await ws.send_str("not json")
         with pytest.raises(json.JSONDecodeError):
             await ws.receive_json()
+
+
+async def test_receive_timeouts_leave_no_cyclic_garbage(echo_url: str) -> None:
+    """Polling with receive(timeout=) on an open WebSocket: each timeout is freed by
+    reference counting (it kept the future and itself in a cycle through its frame)."""
+    async with ClientSession() as session:
+        async with session.ws_connect(echo_url) as ws:
+            with cyclic_garbage() as found:
+                for _ in range(3):
+                    try:
+                        await ws.receive(timeout=5 * MS)
+                    except hyperclient.ServerTimeoutError:
+                        pass
+            await ws.send_str("still open")
+            assert await ws.receive_str() == "still open"
+    assert found == []
 
 
 async def test_receive_timeout_options(echo_url: str) -> None:

@@ -1152,3 +1152,26 @@ def test_tiny_fragments_cost_about_what_they_carry(opcode: int) -> None:
     assert msg.data == ("x" * 100_000 if opcode == TEXT else b"x" * 100_000)
     # The message itself is 100 KB (text: up to 4 bytes a character while gathered).
     assert peak < 1_000_000
+
+
+@pytest.mark.parametrize("opcode", [BINARY, PING])
+def test_a_consumed_read_is_not_kept_until_more_bytes_arrive(opcode: int) -> None:
+    """An idle WebSocket must not hold the last read, a whole large message, in memory."""
+    payload = b"x" * (100 if opcode == PING else 1_000_000)
+    reader = FrameReader(max_msg_size=0)
+    tracemalloc.start()
+    try:
+        data = server_frame(opcode, payload)
+        del payload
+        reader.receive_data(data)
+        del data
+        (msg,) = drain(reader)
+        del msg
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 10_000
+    assert reader.buffered == 0
+    # And the reader goes on as before.
+    reader.receive_data(server_frame(TEXT, b"next"))
+    assert drain(reader) == [WSMessage(WSMsgType.TEXT, "next", "")]
