@@ -14,6 +14,7 @@ import dataclasses
 import json as _json
 import netrc
 import os
+import sys
 import warnings
 import weakref
 from collections.abc import (
@@ -49,14 +50,15 @@ from .errors import (
     ServerDisconnectedError,
     ServerTimeoutError,
     TooManyRedirects,
+    type_name,
 )
 from .progress import UploadTracker
-from .proxy import parse_proxy_url, split_credentials
+from .proxy import check_proxy_auth, parse_proxy_url, split_credentials
 from .proxy import proxy_for as proxy_from_env
 from .request import ClientRequest, make_url
 from .response import ClientResponse
 from .timers import CoarseTimers, Timeout, coarse_timers
-from .tls import legacy_fingerprint
+from .tls import checked_context, checked_ssl, legacy_fingerprint
 from .tracing import Trace, TraceConfig
 from .values import DEFAULT_TIMEOUT, ClientTimeout, HttpVersion, HttpVersion11
 from .websocket import (
@@ -367,7 +369,8 @@ class ClientSession:
         self._default_headers: CIMultiDict[str] = CIMultiDict(headers or ())
         self._skip_auto_headers = frozenset(h.lower() for h in (skip_auto_headers or ()))
         if auth is not None and not isinstance(auth, BasicAuth):
-            raise TypeError(f"auth must be a BasicAuth instance, got {auth!r}")
+            raise TypeError(f"auth must be a BasicAuth instance, got {type_name(auth)}")
+        check_proxy_auth(proxy_auth)
         self._default_auth = auth
         self._json_serialize = json_serialize
         self._json_serialize_bytes = json_serialize_bytes
@@ -426,7 +429,8 @@ class ClientSession:
 
     def __del__(self, _warnings: Any = warnings) -> None:
         if not self._closed:
-            _warnings.warn(f"unclosed client session {self!r}", ResourceWarning, source=self)
+            # aiohttp's words, which tests written for it match.
+            _warnings.warn(f"Unclosed client session {self!r}", ResourceWarning, source=self)
 
     # -- attributes ---------------------------------------------------------------------------
 
@@ -716,7 +720,7 @@ class ClientSession:
         skip_auto_headers: Iterable[str] | None = None,
         auth: BasicAuth | DigestAuth | None = None,
         allow_redirects: bool = True,
-        max_redirects: int = 10,
+        max_redirects: int | None = 10,
         compress: str | bool | None = None,
         chunked: bool | int | None = None,
         expect100: bool = False,
@@ -750,6 +754,21 @@ class ClientSession:
         try:
             if self.closed:
                 raise RuntimeError("Session is closed")
+            if not isinstance(method, str):
+                # b"GET".upper() works, and the request line would say b'GET'.
+                raise TypeError(f"method must be str, got {type_name(method)}: {method!r}")
+            if auth is not None and not isinstance(auth, BasicAuth | DigestAuth):
+                # Named by type only: a tuple or string here holds the password.
+                raise TypeError(
+                    f"auth must be a BasicAuth or DigestAuth instance, got {type_name(auth)}"
+                )
+            check_proxy_auth(proxy_auth)
+            if max_redirects is None:  # as aiohttp reads it: no limit
+                max_redirects = sys.maxsize
+            elif type(max_redirects) is not int or max_redirects < 0:
+                raise ValueError(
+                    f"max_redirects must be a non-negative int or None, got {max_redirects!r}"
+                )
             # As aiohttp: "Post" is POST (the redirect and retry rules compare upper case).
             method = method.upper()
             if json is not None:  # as in aiohttp: json=None is no JSON body
@@ -1508,7 +1527,9 @@ def _without(headers: CIMultiDict[str] | None, names: tuple[str, ...]) -> CIMult
 
 def _ssl_setting(ssl: Any, verify_ssl: bool | None, ssl_context: Any, fingerprint: Any) -> Any:
     if verify_ssl is None and ssl_context is None and fingerprint is None:
-        return True if ssl is None else ssl
+        return True if ssl is None else checked_ssl(ssl)
+    ssl = checked_ssl(ssl)
+    ssl_context = checked_context(ssl_context)
     given = [x for x in (verify_ssl, ssl_context, fingerprint) if x is not None]
     if given and ssl is not True:
         raise ValueError("ssl= cannot be combined with verify_ssl, ssl_context or fingerprint")
@@ -1688,8 +1709,8 @@ def options(url: str | URL, **kwargs: Any) -> _SessionRequestContextManager:
 
 
 def head(url: str | URL, **kwargs: Any) -> _SessionRequestContextManager:
-    """Perform a HEAD request without a session."""
-    kwargs.setdefault("allow_redirects", False)
+    """Perform a HEAD request without a session; redirects are followed, as by
+    :func:`request` (the reference; unlike ``ClientSession.head``)."""
     return request("HEAD", url, **kwargs)
 
 

@@ -43,6 +43,7 @@ from .errors import (
     ServerFingerprintMismatch,
     ServerTimeoutError,
     UnixClientConnectorError,
+    type_name,
 )
 from .pool import EndpointStats, Grant, Pool
 from .protocol import ResponseHandler
@@ -57,7 +58,7 @@ from .proxy import (
 from .resolver import AbstractResolver, ResolveResult, ThreadedResolver, ip_family
 from .socks import REPLY_ERRNO, SocksHandshake
 from .timers import Timeout
-from .tls import SSLSetting, legacy_fingerprint, load_context
+from .tls import SSLSetting, checked_context, checked_ssl, legacy_fingerprint, load_context
 from .values import ClientTimeout, ConnectionKey, Fingerprint
 
 if TYPE_CHECKING:  # only for annotations of the request argument; no runtime import
@@ -261,7 +262,16 @@ class BaseConnector:
             keepalive_timeout = None if force_close else self._default_keepalive
         elif force_close and keepalive_timeout:
             raise ValueError("keepalive_timeout cannot be set if force_close is True")
-        assert keepalive_timeout is None or isinstance(keepalive_timeout, int | float)
+        keepalive_timeout = _check_seconds(keepalive_timeout, "keepalive_timeout")
+        conn_timeout = _check_seconds(conn_timeout, "conn_timeout")
+        for name, value in (
+            ("limit", limit),
+            ("limit_per_host", limit_per_host),
+            ("total_limit", total_limit),
+        ):
+            # A negative limit would make every request wait for a slot that never comes.
+            if value is not None and (type(value) is not int or value < 0):
+                raise ValueError(f"{name} must be a non-negative int or None, got {value!r}")
         self._keepalive_timeout: float | None = keepalive_timeout or None
         self._conn_timeout = conn_timeout or None
         self._force_close = force_close
@@ -301,11 +311,14 @@ class BaseConnector:
         #: Tasks in a TCP connect (no protocol yet), and whether close() stopped them.
         self._connecting: dict[asyncio.Task[Any], bool] = {}
 
+    #: Until __init__ has run: a constructor that raised leaves nothing to warn about.
+    _closed = True
+
     def __del__(self, _warnings: Any = warnings) -> None:
         if self._closed:
             return
         if self._pool.idle_count() or self._pool.in_use_total:
-            _warnings.warn(f"unclosed connector {self!r}", ResourceWarning, source=self)
+            _warnings.warn(f"Unclosed connector {self!r}", ResourceWarning, source=self)
             for proto in self._pool.iter_idle():
                 proto.close()
 
@@ -706,6 +719,8 @@ class TCPConnector(BaseConnector):
                 "resolve is deprecated, use use_dns_cache", DeprecationWarning, stacklevel=2
             )
             use_dns_cache = resolve
+        ssl = checked_ssl(ssl)
+        ssl_context = checked_context(ssl_context)
         if ssl is not None and (not verify_ssl or ssl_context or fingerprint):
             raise ValueError("ssl= cannot be combined with verify_ssl, ssl_context or fingerprint")
         self._verify_ssl = verify_ssl
@@ -1792,6 +1807,18 @@ class UnixConnector(BaseConnector):
         except OSError as exc:
             raise UnixClientConnectorError(self._path, key, exc) from exc
         return proto
+
+
+def _check_seconds(value: object, name: str) -> float | None:
+    """*value* if None or a non-negative number of seconds, else an error naming it (it
+    would fail much later, where it is compared, or not at all under ``python -O``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds or None, got {type_name(value)}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return value
 
 
 def _check_loop(loop: asyncio.AbstractEventLoop | None) -> asyncio.AbstractEventLoop | None:

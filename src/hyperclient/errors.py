@@ -98,6 +98,15 @@ def short_repr(value: object, limit: int = 50) -> str:
     return text
 
 
+def type_name(value: object) -> str:
+    """The qualified name of *value*'s type, for errors that must not show the value (a
+    password) or whose value looks like ours (``aiohttp.ClientTimeout``)."""
+    cls = type(value)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 # -- pure-layer errors --------------------------------------------------------------------
 
 

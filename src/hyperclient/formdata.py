@@ -674,7 +674,7 @@ class FormData:
             default_type = _OCTET_STREAM
             self._is_multipart = True  # only a multipart part can carry a stream
         else:
-            raise TypeError(f"unsupported form field value: {short_repr(value)}")
+            raise TypeError(f"unsupported value for form field {name!r}: {short_repr(value)}")
 
         if filename is not None:
             self._is_multipart = True

@@ -26,7 +26,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from .auth import BasicAuth
-from .errors import InvalidURL
+from .errors import InvalidURL, type_name
 from .http1 import field_text, serialize_request_head
 from .values import HttpVersion11
 
@@ -208,12 +208,21 @@ def _split_port(entry: str) -> tuple[str, int | None]:
     return entry, None
 
 
+def check_proxy_auth(auth: object) -> None:
+    """Refuse *auth* unless None or a ``BasicAuth``: a tuple would fail only once a
+    request reached the proxy (and is named by type: it holds the password)."""
+    if auth is not None and not isinstance(auth, BasicAuth):
+        raise TypeError(f"proxy_auth must be a BasicAuth instance, got {type_name(auth)}")
+
+
 def split_credentials(proxy: URL, auth: BasicAuth | None) -> tuple[URL, BasicAuth | None]:
     """The proxy URL without userinfo, and the credentials to use (*auth* wins).
 
     Raises:
         InvalidURL: for an unsupported proxy scheme or a proxy URL with no host.
+        TypeError: *auth* is not a ``BasicAuth``.
     """
+    check_proxy_auth(auth)
     check_proxy_url(proxy)
     # ``http://:token@proxy`` has no user for yarl (raw_user is None) but is credentials.
     if proxy.raw_user is not None or proxy.raw_password is not None:

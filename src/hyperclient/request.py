@@ -40,6 +40,7 @@ from .errors import (
     SocketTimeoutError,
     body_source_error,
     short_repr,
+    type_name,
 )
 from .filereads import read_file
 from .formdata import (
@@ -139,14 +140,21 @@ def make_url(url: str | URL) -> URL:
 
 
 def _parse_version(version: HttpVersion | str) -> HttpVersion:
-    """Accept aiohttp's ``version="1.1"`` spelling as well as an ``HttpVersion``."""
-    if not isinstance(version, str):
-        return version
-    major, _, minor = version.partition(".")
-    try:
-        return HttpVersion(int(major), int(minor))
-    except ValueError:
-        raise ValueError(f"invalid HTTP version: {version!r}") from None
+    """Accept aiohttp's ``version="1.1"`` spelling as well as an ``HttpVersion``.
+
+    Raises:
+        ValueError: not HTTP/1.0 or 1.1, the only versions sent in this framing (an
+            ``HTTP/2.0`` request line would come back as the server's 400).
+    """
+    if isinstance(version, str):
+        major, _, minor = version.partition(".")
+        try:
+            version = HttpVersion(int(major), int(minor))
+        except ValueError:
+            raise ValueError(f"invalid HTTP version: {version!r}") from None
+    if version != HttpVersion10 and version != HttpVersion11:
+        raise ValueError(f"unsupported HTTP version: {version!r}, expected 1.0 or 1.1")
+    return version
 
 
 def _host_header(url: URL) -> str:
@@ -282,7 +290,7 @@ class ClientRequest:
             self._add_cookie_header(cookies)
         if self.auth is not None:
             if not isinstance(self.auth, BasicAuth):
-                raise TypeError(f"auth must be a BasicAuth instance, got {self.auth!r}")
+                raise TypeError(f"auth must be a BasicAuth instance, got {type_name(self.auth)}")
             self.headers["Authorization"] = self.auth.encode()
         self._body_source: Body | None = None
         self._body = b""

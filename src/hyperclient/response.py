@@ -601,7 +601,7 @@ class ClientResponse:
         conn = self._connection
         if conn is not None and not conn.closed:
             conn.close()
-            _warnings.warn(f"unclosed response {self!r}", ResourceWarning, source=self)
+            _warnings.warn(f"Unclosed response {self!r}", ResourceWarning, source=self)
 
     def __repr__(self) -> str:
         reason = f" {self.reason}" if self.reason else ""

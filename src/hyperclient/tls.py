@@ -24,6 +24,7 @@ import ssl
 import threading
 import warnings
 
+from .errors import type_name
 from .values import Fingerprint
 
 __all__ = (
@@ -106,9 +107,30 @@ async def load_context(setting: SSLSetting | None, *, trust_env: bool = False) -
     return context
 
 
+def checked_ssl(setting: object, what: str = "ssl") -> SSLSetting | None:
+    """*setting* when it is an ``ssl=`` value: an ``SSLContext``, a bool, a ``Fingerprint``
+    or None. Anything else is a ``TypeError`` naming its type, never "do not verify"
+    (``ssl=1``, ``ssl="yes"``, a raw digest or another library's Fingerprint)."""
+    if setting is None or setting is True or setting is False:
+        return setting
+    if isinstance(setting, ssl.SSLContext | Fingerprint):
+        return setting
+    raise TypeError(
+        f"{what} must be an SSLContext, bool, Fingerprint or None, got {type_name(setting)}"
+    )
+
+
+def checked_context(context: object, what: str = "ssl_context") -> ssl.SSLContext | None:
+    """*context* when it is an ``SSLContext`` or None, else a ``TypeError`` naming it."""
+    if context is None or isinstance(context, ssl.SSLContext):
+        return context
+    raise TypeError(f"{what} must be an SSLContext or None, got {type_name(context)}")
+
+
 def _shared_key(setting: SSLSetting | None, trust_env: bool) -> tuple[bool, str | None]:
     """Which shared context *setting* uses: (verified, key log file)."""
-    verified = setting is True or setting is None
+    # Unverified only when asked for: False, or a pin checked in place of the chain.
+    verified = setting is not False and not isinstance(setting, Fingerprint)
     keylog = os.environ.get("SSLKEYLOGFILE") or None if trust_env else None
     return verified, keylog
 

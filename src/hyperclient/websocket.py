@@ -655,7 +655,7 @@ class ClientWebSocketResponse:
     def __del__(self, _warnings: Any = warnings) -> None:
         conn = getattr(self, "_conn", None)
         if conn is not None and not conn.is_closed:
-            message = f"unclosed websocket {self!r}"
+            message = f"Unclosed websocket {self!r}"
             if not conn._loop.is_closed():
                 conn.abort()
             _warnings.warn(message, ResourceWarning, source=self)

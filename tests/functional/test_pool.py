@@ -465,7 +465,7 @@ async def test_abandoned_response_warns_and_frees_its_connection(raw_server: Any
         async def abandon() -> None:
             await session.get(srv.url + "/partial")  # never read, never released
 
-        with pytest.warns(ResourceWarning, match="unclosed response"):
+        with pytest.warns(ResourceWarning, match="Unclosed response"):
             await abandon()
         # The slot came back (limit=1: a leak would hang here) on a new connection.
         await asyncio.wait_for(get_ok(session, srv.url), 1)

@@ -1241,6 +1241,12 @@ async def test_module_level_api(url: Callable[[str], str]) -> None:
     await resp.read()
     assert not connector.closed  # a connector passed in stays open
     await connector.close()
+    # The reference's head(url, **kwargs) takes request()'s defaults: redirects followed
+    # (session.head does not follow them, as the reference says for it).
+    async with hyperclient.head(url("/redirect/2")) as resp:
+        assert (resp.status, len(resp.history)) == (200, 2)
+    async with hyperclient.head(url("/redirect/2"), allow_redirects=False) as resp:
+        assert resp.status == 302
 
 
 async def test_module_level_files_argument(url: Callable[[str], str], tmp_path: Path) -> None:
@@ -1265,7 +1271,7 @@ async def test_unclosed_session_warns() -> None:
     def abandon() -> None:
         ClientSession()  # dropped without close(): CPython finalises it right here
 
-    with pytest.warns(ResourceWarning, match="unclosed client session"):
+    with pytest.warns(ResourceWarning, match="Unclosed client session"):
         abandon()
 
 

@@ -614,7 +614,7 @@ async def test_unclosed_websocket_warns_and_closes(
             del ws  # freed here, or by the collection when a cycle holds it
             gc.collect()
         assert [w.category for w in caught] == [ResourceWarning]
-        assert "unclosed websocket" in str(caught[0].message)
+        assert "Unclosed websocket" in str(caught[0].message)
     for _ in range(100):
         if server.seen:
             break

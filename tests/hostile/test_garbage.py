@@ -197,7 +197,7 @@ async def test_a_session_dropped_unclosed_is_freed_and_reported_at_once(
             warnings.simplefilter("always")
             del session
         # Reported by its finaliser, with the collector off: freed by reference counting.
-        assert any("unclosed client session" in str(w.message) for w in caught)
+        assert any("Unclosed client session" in str(w.message) for w in caught)
         del caught  # the warning's source was the session
         assert ref() is None
     finally:

@@ -1079,7 +1079,7 @@ async def test_unclosed_websocket_is_closed_when_collected(raw_server: StartServ
             del ws  # freed here, or by the collection when a cycle holds it
             gc.collect()
         assert [w.category for w in caught] == [ResourceWarning]
-        assert "unclosed websocket" in str(caught[0].message)
+        assert "Unclosed websocket" in str(caught[0].message)
         await asyncio.wait_for(gone.wait(), 1000 * MS)
 
 

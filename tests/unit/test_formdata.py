@@ -441,7 +441,7 @@ def test_add_fields_rejects_other_records(record: Any) -> None:
 
 def test_add_field_rejects_bad_values() -> None:
     form = FormData()
-    with pytest.raises(TypeError, match=r"^unsupported form field value: None$"):
+    with pytest.raises(TypeError, match=r"^unsupported value for form field 'a': None$"):
         form.add_field("a", None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^field name must be a str, got b'a'$"):
         form.add_field(b"a", "x")  # type: ignore[arg-type]
