@@ -52,12 +52,34 @@ async def _unread(session: ClientSession, url: str) -> None:
         assert resp.status == 200  # left without reading: the connection is closed
 
 
-async def _total_before_head(session: ClientSession, url: str) -> None:
-    try:
-        await session.get(url + "/silent", timeout=ClientTimeout(total=20 * MS))
-    except hyperclient.ServerTimeoutError:
-        return
-    raise AssertionError("no timeout")
+Case = Callable[[ClientSession, str], Awaitable[None]]
+
+
+def _failing(name: str, path: str, error: type[Exception], **kwargs: Any) -> Case:
+    """A case: a GET of *path* that must raise *error*."""
+
+    async def case(session: ClientSession, url: str) -> None:
+        try:
+            await session.get(url + path, **kwargs)
+        except error:
+            return
+        raise AssertionError(f"no {error.__name__}")
+
+    case.__name__ = name
+    return case
+
+
+_total_before_head = _failing(
+    "total_before_head",
+    "/silent",
+    hyperclient.ServerTimeoutError,
+    timeout=ClientTimeout(total=0.02),
+)
+_sock_read = _failing(
+    "sock_read", "/silent", hyperclient.ServerTimeoutError, timeout=ClientTimeout(sock_read=0.02)
+)
+_hangup = _failing("hangup", "/hangup", hyperclient.ServerDisconnectedError)
+_bad_head = _failing("bad_head", "/garbage", hyperclient.ClientResponseError)
 
 
 async def _total_in_body(session: ClientSession, url: str) -> None:
@@ -67,30 +89,6 @@ async def _total_in_body(session: ClientSession, url: str) -> None:
     except hyperclient.ServerTimeoutError:
         return
     raise AssertionError("no timeout")
-
-
-async def _sock_read(session: ClientSession, url: str) -> None:
-    try:
-        await session.get(url + "/silent", timeout=ClientTimeout(sock_read=20 * MS))
-    except hyperclient.ServerTimeoutError:
-        return
-    raise AssertionError("no timeout")
-
-
-async def _hangup(session: ClientSession, url: str) -> None:
-    try:
-        await session.get(url + "/hangup")
-    except hyperclient.ServerDisconnectedError:
-        return
-    raise AssertionError("no error")
-
-
-async def _bad_head(session: ClientSession, url: str) -> None:
-    try:
-        await session.get(url + "/garbage")
-    except hyperclient.ClientResponseError:
-        return
-    raise AssertionError("no error")
 
 
 async def _cancelled_in_body(session: ClientSession, url: str) -> None:
@@ -122,9 +120,6 @@ async def _cancelled_before_head(session: ClientSession, url: str) -> None:
 async def _big_body_then_close(session: ClientSession, url: str) -> None:
     async with session.get(url + "/big") as resp:
         assert len(await resp.read()) == 1048576
-
-
-Case = Callable[[ClientSession, str], Awaitable[None]]
 
 
 @pytest.mark.parametrize(
