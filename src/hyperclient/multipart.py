@@ -903,7 +903,11 @@ class MultipartReader:
         """Whether the buffered bytes from *at* can end a dash-boundary's line: ``--``, or
         transport padding then the line's end (or the end of what is buffered yet)."""
         rest = bytes(self._buffer.data[at : at + 2])
-        return rest.startswith(b"--") or not rest.strip(b" \t\r\n") or rest[:1] in b" \t"
+        # A bare LF ends the line too: taking "--b LF" for preamble made a body of bare-LF
+        # lines read as no parts at all, silently (the part is then refused, as aiohttp's).
+        if rest.startswith(b"--") or rest[:1] in b" \t\n":  # b"": nothing buffered yet
+            return True
+        return rest[:1] == b"\r" and rest[1:2] in b"\n"  # CRLF, or its LF still to come
 
     async def _skip_to_delimiter(self) -> None:
         """Consume up to and including the next delimiter (``CRLF--boundary``); what
