@@ -810,7 +810,7 @@ async def test_the_first_part_follows_any_preamble(
 async def test_a_body_of_bare_lf_lines_is_refused_not_read_as_no_parts(
     raw_server: Callable[..., Awaitable[RawServer]],
 ) -> None:
-    """"--x LF" was taken for preamble, the close delimiter for the first boundary, and
+    """ "--x LF" was taken for preamble, the close delimiter for the first boundary, and
     the reader returned no parts, silently (gql's LF-separator test). A dash-boundary
     line may end in a bare LF; the part's delimiter must then be CRLF, and is not."""
     body = b'--x\nContent-Type: application/json\n\n{"a": 1}\n--x--\n'
