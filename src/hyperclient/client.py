@@ -37,7 +37,7 @@ from yarl import URL
 from .auth import BasicAuth, DigestAuth, origin_of
 from .client_middleware_digest_auth import DigestAuthMiddleware
 from .client_middlewares import ClientMiddlewareType, build_client_middlewares
-from .connector import BaseConnector, ProxyConnector, TCPConnector, _Closing
+from .connector import BaseConnector, ProxyConnector, TCPConnector, _Closing, is_count
 from .cookies import MAX_COOKIES_TOTAL, AbstractCookieJar, CookieJar, set_cookie_text
 from .errors import (
     ClientError,
@@ -765,9 +765,9 @@ class ClientSession:
             check_proxy_auth(proxy_auth)
             if max_redirects is None:  # as aiohttp reads it: no limit
                 max_redirects = sys.maxsize
-            elif type(max_redirects) is not int or max_redirects < 0:
+            elif not is_count(max_redirects):
                 raise ValueError(
-                    f"max_redirects must be a non-negative int or None, got {max_redirects!r}"
+                    f"max_redirects must be a non-negative number or None, got {max_redirects!r}"
                 )
             # As aiohttp: "Post" is POST (the redirect and retry rules compare upper case).
             method = method.upper()
@@ -1528,7 +1528,7 @@ def _without(headers: CIMultiDict[str] | None, names: tuple[str, ...]) -> CIMult
 def _ssl_setting(ssl: Any, verify_ssl: bool | None, ssl_context: Any, fingerprint: Any) -> Any:
     if verify_ssl is None and ssl_context is None and fingerprint is None:
         return True if ssl is None else checked_ssl(ssl)
-    ssl = checked_ssl(ssl)
+    ssl = True if ssl is None else checked_ssl(ssl)  # None is the default, as aiohttp
     ssl_context = checked_context(ssl_context)
     given = [x for x in (verify_ssl, ssl_context, fingerprint) if x is not None]
     if given and ssl is not True:

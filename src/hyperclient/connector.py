@@ -270,8 +270,8 @@ class BaseConnector:
             ("total_limit", total_limit),
         ):
             # A negative limit would make every request wait for a slot that never comes.
-            if value is not None and (type(value) is not int or value < 0):
-                raise ValueError(f"{name} must be a non-negative int or None, got {value!r}")
+            if value is not None and not is_count(value):
+                raise ValueError(f"{name} must be a non-negative number or None, got {value!r}")
         self._keepalive_timeout: float | None = keepalive_timeout or None
         self._conn_timeout = conn_timeout or None
         self._force_close = force_close
@@ -721,6 +721,8 @@ class TCPConnector(BaseConnector):
             use_dns_cache = resolve
         ssl = checked_ssl(ssl)
         ssl_context = checked_context(ssl_context)
+        if ssl is True:
+            ssl = None  # the default, which the legacy options refine (as aiohttp)
         if ssl is not None and (not verify_ssl or ssl_context or fingerprint):
             raise ValueError("ssl= cannot be combined with verify_ssl, ssl_context or fingerprint")
         self._verify_ssl = verify_ssl
@@ -1354,7 +1356,8 @@ class TCPConnector(BaseConnector):
     ) -> Exception:
         """The client error for *exc* raised while connecting to *key* (a proxy if *proxy*)
         within the ``sock_connect`` budget of *seconds*."""
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, TimeoutError) and exc.errno is None:
+            # Our budget ran out (the kernel's own ETIMEDOUT, errno set, is a connect error).
             what = "proxy" if proxy else "host"
             return ConnectionTimeoutError(
                 f"connection timeout to {what} {key.host}:{key.port} after {seconds}s "
@@ -1807,6 +1810,11 @@ class UnixConnector(BaseConnector):
         except OSError as exc:
             raise UnixClientConnectorError(self._path, key, exc) from exc
         return proto
+
+
+def is_count(value: object) -> bool:
+    """Whether *value* is a non-negative number (not a bool): a limit, a redirect cap."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and value >= 0
 
 
 def _check_seconds(value: object, name: str) -> float | None:

@@ -65,8 +65,11 @@ class CoarseTimers:
         self._handle = self._armed = None
         now = self._loop.time()
         for bucket in sorted(b for b in self._buckets if b <= now):
-            for member in self._buckets.pop(bucket):
-                member.expire()
+            members = self._buckets.pop(bucket)
+            # One at a time: an expire() may cancel another member of this bucket (a
+            # response finalised by it cancels its own budget), which must then not fire.
+            while members:
+                members.pop().expire()
         if self._buckets:
             self._arm(min(self._buckets))
 

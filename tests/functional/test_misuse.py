@@ -111,10 +111,10 @@ async def test_a_version_this_framing_cannot_speak_is_refused(version: Any) -> N
         ({"keepalive_timeout": "30"}, TypeError, "keepalive_timeout must be a number.*got str"),
         ({"keepalive_timeout": -1}, ValueError, "keepalive_timeout must not be negative"),
         ({"conn_timeout": -1}, ValueError, "conn_timeout must not be negative, got -1"),
-        ({"limit": -1}, ValueError, "limit must be a non-negative int or None, got -1"),
-        ({"limit": "10"}, ValueError, "limit must be a non-negative int or None, got '10'"),
-        ({"limit_per_host": -1}, ValueError, "limit_per_host must be a non-negative int"),
-        ({"total_limit": -2}, ValueError, "total_limit must be a non-negative int"),
+        ({"limit": -1}, ValueError, "limit must be a non-negative number or None, got -1"),
+        ({"limit": "10"}, ValueError, "limit must be a non-negative number or None, got '10'"),
+        ({"limit_per_host": -1}, ValueError, "limit_per_host must be a non-negative number"),
+        ({"total_limit": -2}, ValueError, "total_limit must be a non-negative number"),
     ],
 )
 def test_connector_settings_are_checked_when_made(
@@ -159,7 +159,48 @@ async def test_max_redirects_none_is_no_limit_and_a_bad_one_is_named(raw_server:
         async with session.get(srv.url + "/0", max_redirects=None) as resp:
             assert len(resp.history) == 12
             assert await resp.read() == b"ok"
-        with pytest.raises(ValueError, match="max_redirects must be a non-negative int or None"):
+        with pytest.raises(ValueError, match="max_redirects must be a non-negative number or None"):
             await session.get(srv.url + "/0", max_redirects="3")  # type: ignore[arg-type]
         with pytest.raises(hyperclient.TooManyRedirects):
             await session.get(srv.url + "/0")  # the default, 10, still holds
+
+
+async def test_numbers_aiohttp_accepts_still_work_and_ssl_none_is_the_default(
+    raw_server: Any,
+) -> None:
+    """Float limits and max_redirects (aiohttp takes them); ssl=None beside the legacy
+    verify_ssl/ssl_context options, and TCPConnector(ssl=True, verify_ssl=False)."""
+
+    async def ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    srv: RawServer = await raw_server(ok)
+    connector = TCPConnector(limit=10.0, limit_per_host=5.0)  # type: ignore[arg-type]
+    async with ClientSession(connector=connector) as session:
+        async with session.get(srv.url, max_redirects=5.0) as resp:  # type: ignore[arg-type]
+            assert await resp.read() == b"ok"
+        async with session.get(srv.url, ssl=None, verify_ssl=False) as resp:
+            assert resp.status == 200
+        async with session.get(srv.url, ssl=None, ssl_context=ssl.create_default_context()):
+            pass
+    await TCPConnector(ssl=True, verify_ssl=False).close()
+
+
+def test_the_kernels_connect_timeout_is_a_connector_error_not_our_budget() -> None:
+    """ETIMEDOUT from the kernel (errno set) said "after Nones (sock_connect)": only our
+    own budget running out is a ConnectionTimeoutError, as in aiohttp."""
+    import errno
+
+    from hyperclient.values import ConnectionKey
+
+    key = ConnectionKey("127.0.0.1", 80, False, True, None, None, None)
+    kernel = TimeoutError(errno.ETIMEDOUT, "Connection timed out")
+    err = TCPConnector._translate(key, kernel, seconds=None)
+    assert type(err) is hyperclient.ClientConnectorError
+    assert err.errno == errno.ETIMEDOUT
+    ours = TCPConnector._translate(key, TimeoutError("TCP connect took longer"), seconds=2.0)
+    assert isinstance(ours, hyperclient.ConnectionTimeoutError)
+    assert "after 2.0s (sock_connect)" in str(ours)

@@ -79,6 +79,36 @@ def test_discarded_deadlines_never_fire_and_earlier_buckets_rearm() -> None:
     assert late.expired == 1
 
 
+def test_a_member_cancelled_while_its_bucket_fires_does_not_fire_and_breaks_nothing() -> None:
+    """An expire() may cancel another member of the same bucket (a response it fails is
+    finalised and cancels its own budget): iterating the set raised "Set changed size
+    during iteration", the rest of the bucket never fired and later buckets never armed."""
+    loop = FakeLoop()
+    wheel = CoarseTimers(loop)  # type: ignore[arg-type]
+    others = [Recorder() for _ in range(10)]
+    buckets: list[set[Any]] = []
+
+    class Canceller(Recorder):
+        def expire(self) -> None:
+            super().expire()
+            for other in others:
+                buckets[0].discard(other)  # as Timeout.cancel does
+
+    first = Canceller()
+    buckets.append(wheel.add(first, loop.now + 10))  # type: ignore[arg-type]
+    for other in others:
+        wheel.add(other, loop.now + 10)  # type: ignore[arg-type]
+    later = Recorder()
+    wheel.add(later, loop.now + 20)  # type: ignore[arg-type]
+    loop.advance(10)
+    fired = [o.expired for o in others]
+    assert first.expired == 1
+    # Those that fired before it are done; none fired after being cancelled.
+    assert all(n in (0, 1) for n in fired)
+    loop.advance(10)
+    assert later.expired == 1
+
+
 def test_short_budgets_get_a_precise_timer() -> None:
     loop = FakeLoop()
     wheel = CoarseTimers(loop)  # type: ignore[arg-type]
