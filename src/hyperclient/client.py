@@ -58,7 +58,7 @@ from .proxy import proxy_for as proxy_from_env
 from .request import ClientRequest, make_url
 from .response import ClientResponse
 from .timers import CoarseTimers, Timeout, coarse_timers
-from .tls import checked_context, checked_ssl, legacy_fingerprint
+from .tls import merge_ssl_options
 from .tracing import Trace, TraceConfig
 from .values import DEFAULT_TIMEOUT, ClientTimeout, HttpVersion, HttpVersion11
 from .websocket import (
@@ -93,6 +93,17 @@ _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELET
 
 #: Prepared plain requests kept per session (see ``ClientSession._from_template``).
 _TEMPLATES_PER_SESSION = 256
+
+
+def _raise_instead(error: BaseException, exc: BaseException) -> None:
+    """Raise *error* from *exc*, unless it is *exc* itself (the caller then re-raises it).
+    Neither stays in this frame, which the traceback holds (a cycle)."""
+    if error is exc:
+        return
+    try:
+        raise error from exc
+    finally:
+        del error, exc
 
 
 async def _apply_policy(resp: ClientResponse, policy: Any) -> None:
@@ -803,7 +814,7 @@ class ClientSession:
                 auto_decompress=(
                     self._auto_decompress if auto_decompress is None else auto_decompress
                 ),
-                ssl=_ssl_setting(ssl, verify_ssl, ssl_context, fingerprint),
+                ssl=merge_ssl_options(ssl, verify_ssl, ssl_context, fingerprint),
                 server_hostname=server_hostname,
                 proxy=parse_proxy_url(proxy) if proxy else None,  # "": none, as aiohttp
                 proxy_auth=proxy_auth,
@@ -896,16 +907,9 @@ class ClientSession:
                 if policy:
                     await _apply_policy(resp, policy)
         except asyncio.CancelledError as exc:
-            if deadline is None:
-                raise
-            error = deadline.timeout_error(exc)
-            if error is exc:
-                del error
-                raise
-            try:
-                raise error from exc
-            finally:
-                del error  # the traceback holds this frame: not the error too (a cycle)
+            if deadline is not None:
+                _raise_instead(deadline.timeout_error(exc), exc)
+            raise
         except BaseException:
             if deadline is not None:
                 deadline.cancel()
@@ -1038,13 +1042,11 @@ class ClientSession:
                 error = deadline.timeout_error(exc)  # reported as the caller will see it
             for trace in traces:
                 await trace.send_request_exception(method, shown_url, shown, error)
-            if error is exc:
-                del error
-                raise
             try:
-                raise error from exc
+                _raise_instead(error, exc)
             finally:
                 del error  # the traceback holds this frame: not the error too (a cycle)
+            raise
         for trace in traces:
             # As aiohttp: the request that got the final response (after redirects).
             await trace.send_request_end(resp.method, resp.url, shown, resp)
@@ -1523,25 +1525,6 @@ def _without(headers: CIMultiDict[str] | None, names: tuple[str, ...]) -> CIMult
     for name in names:
         stripped.popall(name, None)
     return stripped
-
-
-def _ssl_setting(ssl: Any, verify_ssl: bool | None, ssl_context: Any, fingerprint: Any) -> Any:
-    if verify_ssl is None and ssl_context is None and fingerprint is None:
-        return True if ssl is None else checked_ssl(ssl)
-    ssl = True if ssl is None else checked_ssl(ssl)  # None is the default, as aiohttp
-    ssl_context = checked_context(ssl_context)
-    given = [x for x in (verify_ssl, ssl_context, fingerprint) if x is not None]
-    if given and ssl is not True:
-        raise ValueError("ssl= cannot be combined with verify_ssl, ssl_context or fingerprint")
-    if ssl_context is not None:
-        return ssl_context
-    if fingerprint is not None:
-        return legacy_fingerprint(fingerprint)
-    if verify_ssl is False:
-        return False
-    if ssl is None:
-        return True
-    return ssl
 
 
 #: Every variable the proxy choice depends on (see proxy.proxy_for).

@@ -13,13 +13,12 @@ that. Everything else is closed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import socket
 import ssl
 import types
 import warnings
-from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from ssl import SSLContext
 from typing import TYPE_CHECKING, Any, Final
 
@@ -58,7 +57,7 @@ from .proxy import (
 from .resolver import AbstractResolver, ResolveResult, ThreadedResolver, ip_family
 from .socks import REPLY_ERRNO, SocksHandshake
 from .timers import Timeout
-from .tls import SSLSetting, checked_context, checked_ssl, legacy_fingerprint, load_context
+from .tls import SSLSetting, load_context, merge_ssl_options
 from .values import ClientTimeout, ConnectionKey, Fingerprint
 
 if TYPE_CHECKING:  # only for annotations of the request argument; no runtime import
@@ -106,6 +105,46 @@ _NO_TIMEOUT = ClientTimeout()
 #: for the answer, and asyncio's 30 s made closing a session stall that long for a server
 #: gone silent (a network change); a live server answers within a round trip.
 TLS_SHUTDOWN_TIMEOUT: Final = 2.0
+
+
+class _StoppedByClose:
+    """The context of ``BaseConnector._stopped_by_close``: a class, not a generator
+    context manager, as every new connection enters it."""
+
+    __slots__ = ("_connecting", "_key", "_start", "_task")
+
+    def __init__(
+        self,
+        connecting: dict[asyncio.Task[Any], bool],
+        key: ConnectionKey,
+        task: asyncio.Task[Any] | None,
+    ) -> None:
+        self._connecting = connecting
+        self._key = key
+        self._task = task
+        # Cleanup code may run in a task already being cancelled: only a cancellation
+        # made after this point is another's (asyncio.timeout counts the same way).
+        self._start = 0
+        if task is not None:
+            connecting[task] = False
+            self._start = task.cancelling()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        task = self._task
+        if task is None:
+            return
+        stopped = self._connecting.pop(task, False)
+        if not stopped or exc_type is None or not issubclass(exc_type, asyncio.CancelledError):
+            return
+        if task.uncancel() > self._start:
+            return  # its caller cancelled it too: that cancellation stands
+        key = self._key
+        raise ClientConnectionError(
+            f"the connector was closed while connecting to {key.host}:{key.port}"
+        ) from None
 
 
 class _Closing:
@@ -719,25 +758,10 @@ class TCPConnector(BaseConnector):
                 "resolve is deprecated, use use_dns_cache", DeprecationWarning, stacklevel=2
             )
             use_dns_cache = resolve
-        ssl = checked_ssl(ssl)
-        ssl_context = checked_context(ssl_context)
-        if ssl is True:
-            ssl = None  # the default, which the legacy options refine (as aiohttp)
-        if ssl is not None and (not verify_ssl or ssl_context or fingerprint):
-            raise ValueError("ssl= cannot be combined with verify_ssl, ssl_context or fingerprint")
+        self._ssl: SSLSetting = merge_ssl_options(ssl, verify_ssl, ssl_context, fingerprint)
         self._verify_ssl = verify_ssl
         self._fingerprint = fingerprint
         self._ssl_context = ssl_context
-        setting: SSLSetting = True
-        if ssl is not None:
-            setting = ssl
-        elif ssl_context is not None:
-            setting = ssl_context
-        elif fingerprint is not None:
-            setting = legacy_fingerprint(fingerprint)
-        elif not verify_ssl:
-            setting = False
-        self._ssl: SSLSetting = setting
         if family not in (socket.AF_INET, socket.AF_INET6, socket.AF_UNSPEC):
             raise ValueError(f"family must be AF_INET, AF_INET6 or 0, got {family!r}")
         self._family = family
@@ -1211,34 +1235,14 @@ class TCPConnector(BaseConnector):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
         return sock
 
-    @contextlib.contextmanager
     def _stopped_by_close(
         self, key: ConnectionKey, loop: asyncio.AbstractEventLoop | None = None
-    ) -> Iterator[None]:
+    ) -> _StoppedByClose:
         """Run a step of opening a connection that has no transport close() could reach
         (a TCP connect, a SOCKS handshake, TLS inside a tunnel): close() cancels the task
         instead, and the cancellation comes out as a ``ClientConnectionError`` (nobody
         cancelled this request; inside a TaskGroup it would vanish)."""
-        task = asyncio.current_task(loop)
-        # Cleanup code may run in a task already being cancelled: only a cancellation
-        # made after this point is another's (asyncio.timeout counts the same way).
-        start = 0
-        if task is not None:
-            self._connecting[task] = False
-            start = task.cancelling()
-        try:
-            yield
-        except asyncio.CancelledError:
-            if task is None or not self._connecting.get(task):
-                raise
-            if task.uncancel() > start:
-                raise  # its caller cancelled it too: that cancellation stands
-            raise ClientConnectionError(
-                f"the connector was closed while connecting to {key.host}:{key.port}"
-            ) from None
-        finally:
-            if task is not None:
-                self._connecting.pop(task, None)
+        return _StoppedByClose(self._connecting, key, asyncio.current_task(loop))
 
     def _tls_shutdown(self) -> dict[str, Any]:
         """``ssl_shutdown_timeout=`` for the loop: the one given, else ours (0 given:

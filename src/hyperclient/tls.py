@@ -135,12 +135,32 @@ def _shared_key(setting: SSLSetting | None, trust_env: bool) -> tuple[bool, str 
     return verified, keylog
 
 
-def legacy_fingerprint(fingerprint: bytes) -> Fingerprint:
+def merge_ssl_options(
+    ssl: object, verify_ssl: bool | None, ssl_context: object, fingerprint: bytes | None
+) -> SSLSetting:
+    """One ``ssl=`` setting from it and the reference's ``verify_ssl``, ``ssl_context`` and
+    ``fingerprint`` (as aiohttp's ``_merge_ssl_params``): ``ssl=None`` is the default,
+    True, which those refine; given with any other ``ssl=`` they are a ``ValueError``."""
+    checked = checked_ssl(ssl)
+    setting: SSLSetting = True if checked is None else checked
+    context = checked_context(ssl_context)
+    if verify_ssl is not False and context is None and fingerprint is None:
+        return setting
+    if setting is not True:
+        raise ValueError("ssl= cannot be combined with verify_ssl, ssl_context or fingerprint")
+    if context is not None:
+        return context
+    if fingerprint is not None:
+        return legacy_fingerprint(fingerprint, stacklevel=4)
+    return False
+
+
+def legacy_fingerprint(fingerprint: bytes, stacklevel: int = 3) -> Fingerprint:
     """The spec's ``TCPConnector(fingerprint=)``: MD5 and SHA-1 still work, with a warning."""
     if len(fingerprint) in (16, 20):
         warnings.warn(
             "md5 and sha1 fingerprints are insecure; pass a sha256 digest",
             DeprecationWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return Fingerprint._legacy(fingerprint)
