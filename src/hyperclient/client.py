@@ -781,7 +781,8 @@ class ClientSession:
                     f"max_redirects must be a non-negative number or None, got {max_redirects!r}"
                 )
             # As aiohttp: "Post" is POST (the redirect and retry rules compare upper case).
-            method = method.upper()
+            if not method.isupper():
+                method = method.upper()
             if json is not None:  # as in aiohttp: json=None is no JSON body
                 if data is not None:
                     raise ValueError("data and json parameters can not be used at the same time")

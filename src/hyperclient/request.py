@@ -245,7 +245,8 @@ class ClientRequest:
         read_bufsize: int | None = None,
         **_: Any,
     ) -> None:
-        self.method = method.upper()
+        # "Post" is POST; "GET" is kept as it is (upper() would copy it on every request).
+        self.method = method if method.isupper() else method.upper()
         self.url = self._prepare_url(url, params)
         # As aiohttp: the URL asked for, query from params= included, fragment kept.
         if not params:
