@@ -484,7 +484,7 @@ class BaseConnector:
         endpoint cannot be reached.
         """
         key = req.connection_key
-        loop = self._loop or asyncio.get_running_loop()
+        loop = self._loop or _loop_of(req)
         if reuse:
             conn = self.take_idle(key, loop)
             if conn is not None:
@@ -954,7 +954,7 @@ class TCPConnector(BaseConnector):
                 return await self._via_socks(req, key, key.proxy, traces, timeout)
             return await self._via_http_proxy(req, key, key.proxy, traces, timeout)
         port = key.port if key.port is not None else (443 if key.is_ssl else 80)
-        loop = self._loop or asyncio.get_running_loop()
+        loop = self._loop or _loop_of(req)
         started = loop.time()
         try:
             addrs = await self._resolve_host(key.host, port, traces)
@@ -1412,6 +1412,13 @@ def _literal(host: str, port: int, family: int) -> ResolveResult:
         proto=0,
         flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
     )
+
+
+def _loop_of(req: _RequestLike) -> asyncio.AbstractEventLoop:
+    """The running loop, as the request knows it when it is ours: on Python 3.11 each
+    ``get_running_loop()`` is a ``getpid()`` system call, two per new connection."""
+    loop = getattr(req, "loop", None)
+    return loop if loop is not None else asyncio.get_running_loop()
 
 
 def _cancel_count(loop: asyncio.AbstractEventLoop | None = None) -> int:
