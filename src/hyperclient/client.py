@@ -366,10 +366,10 @@ class ClientSession:
                 stacklevel=2,
             )
         if connector is None and ssl_shutdown_timeout is _SENTINEL:
-            connector = TCPConnector()
+            connector = TCPConnector(loop=loop)
         elif connector is None:
             # As aiohttp: the connector made here gets it (and warns again).
-            connector = TCPConnector(ssl_shutdown_timeout=ssl_shutdown_timeout)
+            connector = TCPConnector(ssl_shutdown_timeout=ssl_shutdown_timeout, loop=loop)
         elif connector.closed:
             raise RuntimeError("the connector is closed")
         self._connector = connector
@@ -442,6 +442,12 @@ class ClientSession:
         if not self._closed:
             # aiohttp's words, which tests written for it match.
             _warnings.warn(f"Unclosed client session {self!r}", ResourceWarning, source=self)
+            loop = self._running_loop()
+            if loop is not None:
+                # As aiohttp: reported by the loop too, which shows when warnings do not.
+                loop.call_exception_handler(
+                    {"client_session": self, "message": "Unclosed client session"}
+                )
 
     # -- attributes ---------------------------------------------------------------------------
 
@@ -531,12 +537,18 @@ class ClientSession:
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
-        """The loop given as ``loop=``, else the loop running when the session was made.
+        """The loop the session's connections belong to: the loop given as ``loop=``, else
+        the one it last ran on, else the one running when it was made.
 
-        None for a session made outside any running loop. Deprecated, as in aiohttp.
+        None for a session made outside any loop and not used yet. Deprecated, as in aiohttp.
         """
         warnings.warn("client.loop property is deprecated", DeprecationWarning, stacklevel=2)
-        return self._loop
+        return self._running_loop()
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop | None:
+        connector = self._connector
+        bound = None if connector is None else connector._bound
+        return bound if bound is not None else self._loop
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -546,11 +558,21 @@ class ClientSession:
         if not self._closed:
             self._closed = True
             # Requests still running keep their deadlines (their wheel runs on); a
-            # connector we do not own may well carry them on.
-            self._wheel = None
+            # connector we do not own may well carry them on. An idle wheel's timer goes.
+            wheel, self._wheel = self._wheel, None
+            if wheel is not None:
+                wheel.disarm_if_idle()
+            loop = self._running_loop()
+            gone = loop is not None and loop.is_closed()  # kept past asyncio.run()
             # WebSockets left their connector's pool at the upgrade: close them here.
             for ws in list(self._websockets):
-                ws._shutdown(1001)  # RFC 6455 §7.4.1: going away
+                try:
+                    ws._shutdown(1001)  # RFC 6455 §7.4.1: going away
+                except RuntimeError:
+                    if not gone:
+                        raise
+                    # The close frame went out if it could; the closed loop cannot
+                    # finish the close, and the socket goes with the object.
             if self._connector is not None and self._connector_owner:
                 closing = self._connector.close()
             self._connector = None

@@ -13,11 +13,13 @@ that. Everything else is closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import socket
 import ssl
 import types
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from ssl import SSLContext
 from typing import TYPE_CHECKING, Any, Final
@@ -349,6 +351,8 @@ class BaseConnector:
         self._acquired: set[ResponseHandler] = set()
         #: Tasks in a TCP connect (no protocol yet), and whether close() stopped them.
         self._connecting: dict[asyncio.Task[Any], bool] = {}
+        #: The loop our connections belong to: the first one we run on (see _bind).
+        self._bound: asyncio.AbstractEventLoop | None = self._loop
 
     #: Until __init__ has run: a constructor that raised leaves nothing to warn about.
     _closed = True
@@ -358,8 +362,11 @@ class BaseConnector:
             return
         if self._pool.idle_count() or self._pool.in_use_total:
             _warnings.warn(f"Unclosed connector {self!r}", ResourceWarning, source=self)
-            for proto in self._pool.iter_idle():
-                proto.close()
+            loop = self._bound
+            if loop is not None:
+                # aiohttp's report, which shows even when ResourceWarning is hidden.
+                loop.call_exception_handler({"connector": self, "message": "Unclosed connector"})
+            self._close_idle()
 
     # -- public API -----------------------------------------------------------------------
 
@@ -422,6 +429,11 @@ class BaseConnector:
         if self._closed:
             return _Closing(waiters)
         self._closed = True
+        if self._bound is not None and self._bound.is_closed():
+            # Kept past its loop (asyncio.run() has returned): nothing can be awaited
+            # there, and its connections are closed here, without it.
+            self._forget_loop()
+            return _Closing(waiters)
         if self._cleanup_handle is not None:
             self._cleanup_handle.cancel()
             self._cleanup_handle = None
@@ -484,7 +496,9 @@ class BaseConnector:
         endpoint cannot be reached.
         """
         key = req.connection_key
-        loop = self._loop or _loop_of(req)
+        loop = _loop_of(req)
+        if loop is not self._bound:
+            self._bind(loop)
         if reuse:
             conn = self.take_idle(key, loop)
             if conn is not None:
@@ -519,6 +533,8 @@ class BaseConnector:
         """
         if self._closed:
             raise RuntimeError("connector is closed")
+        if loop is not self._bound:
+            self._bind(loop)
         proto, dead = self._pool.take_idle(key, loop.time())
         for stale in dead:
             stale.close()
@@ -623,11 +639,14 @@ class BaseConnector:
 
     def _release(self, key: ConnectionKey, proto: ResponseHandler) -> None:
         self._acquired.discard(proto)
+        loop = proto._loop
+        if loop is not self._bound:
+            _close_orphan(proto)  # from a loop we have left: the pool no longer counts it
+            return
         if self._closed:
             proto.close()
             return
         keep = not self._force_close and proto.is_reusable()
-        loop = proto._loop
         now = loop.time()
         expires_at = _NEVER
         keepalive = self._keepalive_timeout
@@ -650,6 +669,8 @@ class BaseConnector:
 
     def _release_detached(self, key: ConnectionKey, proto: ResponseHandler) -> None:
         self._acquired.discard(proto)
+        if proto._loop is not self._bound:
+            return
         self._deliver(*self._pool.give_back_slot(key, proto._loop.time()))
 
     def _deliver(
@@ -669,7 +690,9 @@ class BaseConnector:
         if self._cleanup_handle is not None:
             self._cleanup_handle.cancel()
         self._cleanup_at = when
-        self._cleanup_handle = loop.call_at(when, self._cleanup, loop)
+        # Weakly: a connector dropped without close() must be collected (and reported),
+        # not kept alive by its timer until the keep-alive runs out.
+        self._cleanup_handle = loop.call_at(when, _cleanup_weakly, weakref.ref(self), loop)
 
     def _cleanup(self, loop: asyncio.AbstractEventLoop) -> None:
         self._cleanup_handle = None
@@ -679,6 +702,56 @@ class BaseConnector:
             proto.close()
         if next_expiry is not None:
             self._schedule_cleanup(next_expiry, loop)
+
+    # -- event loops ------------------------------------------------------------------------
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Make *loop* the one our connections belong to.
+
+        A connection lives on the loop that opened it. A session kept across
+        ``asyncio.run()`` calls finds its old loop closed: what it held there is dead and
+        is dropped (its sockets closed here). An old loop that is still open may run again
+        (another thread's, or one the caller keeps): sharing it would write from two
+        threads, and send a request on a loop that never reads the answer.
+        """
+        old = self._bound
+        if old is not None:
+            if not old.is_closed():
+                where = "is running in another thread" if old.is_running() else "is not closed"
+                raise RuntimeError(
+                    f"{type(self).__name__} belongs to another event loop, which {where}: "
+                    "use one session (and connector) per event loop, or close that loop first"
+                )
+            self._forget_loop()
+        self._bound = loop
+
+    def _forget_loop(self) -> None:
+        """Drop everything held on the closed loop we leave: its connections (closing their
+        sockets without it), waiters, timers and slots."""
+        # First: closing them below gives some back (_release), which must find them
+        # foreign, not count them off the new pool.
+        self._bound = None
+        idle, _waiters = self._pool.drain()  # futures of a closed loop: nobody can wake
+        pool = self._pool
+        self._pool = Pool(
+            limit_per_key=pool.limit_per_key, total_limit=pool.total_limit, max_idle=pool.max_idle
+        )
+        for proto in [*idle, *self._acquired, *self._in_progress]:
+            _close_orphan(proto)
+        self._acquired = set()
+        self._in_progress = {}
+        self._connecting = {}
+        self._cleanup_handle = self._cleanup_at = None
+        self._loop = None  # a loop= given for the old loop: from now on, the running one
+
+    def _close_idle(self) -> None:
+        """Close the idle connections (at collection, on whichever loop they are)."""
+        loop = self._bound
+        for proto in self._pool.iter_idle():
+            if loop is not None and loop.is_closed():
+                _close_orphan(proto)
+            else:
+                proto.close()
 
 
 class TCPConnector(BaseConnector):
@@ -867,10 +940,15 @@ class TCPConnector(BaseConnector):
             abort_ssl: drop TLS connections without the TLS closing handshake; also
                 the case when the connector was made with ``ssl_shutdown_timeout=0``.
         """
-        for task in self._dns_inflight.values():
-            task.cancel()
+        if self._bound is None or not self._bound.is_closed():
+            for task in self._dns_inflight.values():
+                task.cancel()
         self._dns_inflight.clear()
         return super().close(abort_ssl=abort_ssl or self._ssl_shutdown_timeout == 0)
+
+    def _forget_loop(self) -> None:
+        self._dns_inflight.clear()  # tasks of the closed loop
+        super()._forget_loop()
 
     # -- name resolution ------------------------------------------------------------------
 
@@ -1412,6 +1490,42 @@ def _literal(host: str, port: int, family: int) -> ResolveResult:
         proto=0,
         flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
     )
+
+
+def _cleanup_weakly(ref: weakref.ref[BaseConnector], loop: asyncio.AbstractEventLoop) -> None:
+    connector = ref()
+    if connector is not None:
+        connector._cleanup(loop)
+
+
+def _close_orphan(proto: ResponseHandler) -> None:
+    """Close a connection whose event loop is closed (a session kept past ``asyncio.run``).
+
+    The loop can no longer finish a close (``call_soon`` refuses), so asyncio's socket
+    transports are finished here, as their loop would have: the socket object the
+    transport owns is closed, never its descriptor number (which may be reused). Other
+    transports (uvloop's are closed with their loop; a TLS layer) are aborted as far as
+    they go, and their socket shut down so the server sees the end now.
+    """
+    transport = proto.transport
+    if transport is None or transport.is_closing():
+        return
+    finish = getattr(transport, "_call_connection_lost", None)  # asyncio's socket transports
+    with contextlib.suppress(RuntimeError):
+        transport.abort()  # marks it closing; on a closed loop it stops at call_soon
+    if finish is not None and getattr(transport, "_sock", None) is not None:
+        try:
+            finish(None)  # tells the protocol, closes the socket
+        except RuntimeError as exc:
+            # The protocol's futures cannot schedule their callbacks on a closed loop
+            # (nobody is left to await them); anything else is a bug to show.
+            if str(exc) != "Event loop is closed":
+                raise
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _loop_of(req: _RequestLike) -> asyncio.AbstractEventLoop:

@@ -61,6 +61,14 @@ class CoarseTimers:
         self._armed = bucket
         self._handle = self._loop.call_at(bucket, self._fire)
 
+    def disarm_if_idle(self) -> None:
+        """Cancel the loop timer when no member waits (a session closing): nothing is
+        left on the loop. A later ``add`` arms it again."""
+        if self._handle is not None and not any(self._buckets.values()):
+            self._handle.cancel()
+            self._handle = self._armed = None
+            self._buckets.clear()
+
     def _fire(self) -> None:
         self._handle = self._armed = None
         now = self._loop.time()

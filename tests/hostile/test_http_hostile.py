@@ -255,25 +255,28 @@ async def test_no_fd_leak_after_many_failures(
         writer.write(responses[kind])
         await writer.drain()
 
-    if kind == "refused":
-        import socket
+    import socket
 
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
-        sock.close()
+    # Refused: a port bound and not listening, kept bound so no other test can take it.
+    reserved = socket.socket()
+    reserved.bind(("127.0.0.1", 0))
+    if kind == "refused":
+        url = f"http://127.0.0.1:{reserved.getsockname()[1]}/"
     else:
         srv: RawServer = await raw_server(script)
         url = srv.url
-    async with ClientSession() as session:
-        before = open_fds()
-        for _ in range(1000):
-            with pytest.raises(exc):
-                async with session.get(url) as resp:
-                    await resp.read()
-        await asyncio.sleep(20 * MS)
-        assert open_fds() <= before + 2
-        assert_pool_empty(session)
+    try:
+        async with ClientSession() as session:
+            before = open_fds()
+            for _ in range(1000):
+                with pytest.raises(exc):
+                    async with session.get(url) as resp:
+                        await resp.read()
+            await asyncio.sleep(20 * MS)
+            assert open_fds() <= before + 2
+            assert_pool_empty(session)
+    finally:
+        reserved.close()
 
 
 @pytest.mark.parametrize("phase", ["pool", "connect", "send", "head", "body"])
