@@ -1,54 +1,114 @@
-"""The documentation stays true: every public name is in docs/api.md, and every Python
-example of README.md runs against a real local server.
+"""The documentation stays true: every public name is in docs/api.md, every Python example
+of README.md and docs/guide.md runs against the bundled demo server, and every URL the
+README, the guide and docs/cli.md show exists there.
 
-README examples may use ``http://127.0.0.1:8080`` as their base URL: it is replaced by
-the URL of the functional test application (``tests/functional/conftest.py:make_app``:
-/json, /echo, /text, /big, /redirect/{n}, /set-cookie, /cookies, /gzip, ...). A block
-may be a script (``asyncio.run(main())``) or use top-level ``await``. A block whose first
-line is a comment containing ``skip-test`` is not run.
+Examples use ``http://127.0.0.1:8080`` (``ws://`` too), as the docs say: it is replaced by
+the address of ``python -m hyperclient._demo_server``, started once for the module. A
+block that calls ``asyncio.run()`` is a script; any other block is the body of an
+``async def`` with ``asyncio`` and ``hyperclient`` imported, ``session`` an open
+``ClientSession`` and ``url`` a URL of the demo server, as the guide's introduction says.
+Each runs in a fresh interpreter, in a temporary directory holding the input files the
+examples name (``_INPUT_FILES``), with ResourceWarning as an error: an example that leaves
+a file or a session open fails. Only the blocks of ``_NEEDS_OUTSIDE`` are skipped, each
+for a reason, once they have compiled.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
+import ast
 import re
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import hyperclient
-
-from .functional.conftest import make_app
+from hyperclient.demo import DemoServer
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 API_DOC = ROOT / "docs" / "api.md"
-PLACEHOLDER = "http://127.0.0.1:8080"
+GUIDE = ROOT / "docs" / "guide.md"
+CLI_DOC = ROOT / "docs" / "cli.md"
+RUN_DOCS = (README, GUIDE)
+PLACEHOLDER = "127.0.0.1:8080"
 _FENCE = re.compile(r"^```(?:python|py)[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
+_EXAMPLE_URL = re.compile(r"(?:http|ws)://127\.0\.0\.1:8080(/[^\s\"'`?)]*)")
 
-# Runs one example in a fresh interpreter: a script, or top-level await in asyncio.run().
-_RUNNER = """
-import ast, asyncio, sys
-path, name = sys.argv[1], sys.argv[2]
+# Blocks that need something outside this machine's reach, found by a line they contain.
+_NEEDS_OUTSIDE = {
+    'proxy="http://proxy.internal:3128"': "needs an HTTP proxy at proxy.internal",
+    'ssl.create_default_context(cafile="internal-ca.pem")': (
+        "needs a private CA, a client certificate and an https server at internal.example"
+    ),
+}
+
+# Files the examples read, made in the example's working directory.
+_INPUT_FILES = {"big.iso": 3 * 2**20, "report.pdf": 100 * 1024}
+
+# Runs one example in a fresh interpreter: argv is the file, its name and the server URL.
+# Objects left unclosed warn in a finaliser, where an error cannot propagate: the hook
+# collects them, and the exit status says so.
+_RUNNER = r"""
+import ast, asyncio, gc, sys
+import hyperclient
+path, name, base = sys.argv[1:4]
+leaks = []
+sys.unraisablehook = lambda u: leaks.append(f"{u.err_msg or 'unraisable'}: {u.exc_value!r}")
 with open(path, encoding="utf-8") as f:
-    code = compile(f.read(), name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-namespace = {"__name__": "__main__"}
-result = eval(code, namespace)
-if asyncio.iscoroutine(result):
-    asyncio.run(result)
+    source = f.read()
+code = compile(source, name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+namespace = {"__name__": "__main__", "asyncio": asyncio, "hyperclient": hyperclient}
+if "asyncio.run(" in source:
+    result = eval(code, namespace)
+    if asyncio.iscoroutine(result):
+        asyncio.run(result)
+else:
+    async def main():
+        async with hyperclient.ClientSession() as session:
+            namespace.update(session=session, url=base + "/hello")
+            result = eval(code, namespace)
+            if asyncio.iscoroutine(result):
+                await result
+    asyncio.run(main())
+namespace.clear()
+gc.collect()
+if leaks:
+    sys.exit("left open:\n" + "\n".join(leaks))
 """
+
+
+def _blocks(path: Path) -> list[tuple[int, str]]:
+    """(line number, code) of each fenced python block of a Markdown file."""
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    return [(text.count("\n", 0, m.start()) + 2, m[1]) for m in _FENCE.finditer(text)]
 
 
 def readme_blocks() -> list[tuple[int, str]]:
     """(line number, code) of each fenced python block of the README."""
-    if not README.exists():
-        return []
-    text = README.read_text(encoding="utf-8")
-    return [(text.count("\n", 0, m.start()) + 2, m[1]) for m in _FENCE.finditer(text)]
+    return _blocks(README)
+
+
+def _examples() -> list[tuple[str, str]]:
+    return [
+        (f"{path.relative_to(ROOT)}:{line}", code)
+        for path in RUN_DOCS
+        for line, code in _blocks(path)
+    ]
+
+
+@pytest.fixture(scope="module")
+def demo_url() -> Iterator[str]:
+    """``python -m hyperclient._demo_server`` on a free port, for the module."""
+    server = DemoServer()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 def test_every_public_name_has_a_heading_in_the_api_reference() -> None:
@@ -69,27 +129,49 @@ def test_readme_has_python_examples() -> None:
     assert readme_blocks(), "README.md has no ```python example to test"
 
 
-@pytest.mark.parametrize(
-    ("line", "code"), readme_blocks(), ids=[f"README.md:{n}" for n, _ in readme_blocks()]
-)
-async def test_readme_example_runs(
-    line: int, code: str, aiohttp_server: Callable[..., Any], tmp_path: Path
+@pytest.mark.parametrize(("name", "code"), _examples(), ids=[n for n, _ in _examples()])
+def test_example_runs_against_the_demo_server(
+    name: str, code: str, demo_url: str, tmp_path: Path
 ) -> None:
-    first = code.lstrip().splitlines()[0] if code.strip() else ""
-    if first.startswith("#") and "skip-test" in first:
-        pytest.skip("marked skip-test")
-    server = await aiohttp_server(make_app())
+    for needle, reason in _NEEDS_OUTSIDE.items():
+        if needle in code:
+            compile(code, name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)  # at least
+            pytest.skip(reason)
+    for filename, size in _INPUT_FILES.items():
+        (tmp_path / filename).write_bytes(bytes(range(256)) * (size // 256))
     script = tmp_path / "example.py"
-    script.write_text(code.replace(PLACEHOLDER, f"http://127.0.0.1:{server.port}"))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _RUNNER, str(script), f"README.md:{line}",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        cwd=tmp_path, env={**os.environ, "PYTHONWARNINGS": "error::ResourceWarning"},
-    )  # fmt: skip
+    script.write_text(code.replace(PLACEHOLDER, demo_url.split("://", 1)[1]), encoding="utf-8")
+    argv = [sys.executable, "-W", "error::ResourceWarning", "-c", _RUNNER, str(script), name]
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), 30)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode == 0, f"README.md:{line} failed:\n{out.decode(errors='replace')}"
+        result = subprocess.run(
+            [*argv, demo_url],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=tmp_path, timeout=20, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        output = (exc.stdout or b"").decode(errors="replace")
+        pytest.fail(f"{name} did not finish in {exc.timeout} s:\n{output}", pytrace=False)
+    output = result.stdout.decode(errors="replace")
+    assert result.returncode == 0, f"{name} failed:\n{output}"
+    assert "Task was destroyed" not in output, f"{name} left a task pending:\n{output}"
+
+
+def test_every_example_skipped_is_still_there() -> None:
+    code = "".join(block for _, block in _examples())
+    stale = [needle for needle in _NEEDS_OUTSIDE if needle not in code]
+    assert not stale, f"_NEEDS_OUTSIDE names blocks that no longer exist: {stale}"
+
+
+async def test_every_example_url_is_a_route_of_the_demo_server(demo_url: str) -> None:
+    paths = set()
+    for doc in (README, GUIDE, CLI_DOC):
+        paths.update(_EXAMPLE_URL.findall(doc.read_text(encoding="utf-8")))
+    assert {"/json", "/big", "/echo", "/ws"} <= paths
+    async with hyperclient.ClientSession() as session:
+        statuses: dict[str, int] = {}
+        for path in sorted(paths):
+            # HEAD, since /big is 64 MiB; /ws answers a request that is no handshake with 400.
+            async with session.head(demo_url + path) as resp:
+                statuses[path] = resp.status
+    missing = [path for path, status in statuses.items() if status == 404]
+    assert not missing, f"example URLs the demo server does not serve: {missing}"

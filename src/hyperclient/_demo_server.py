@@ -4,13 +4,15 @@ It exists so that a fresh clone can show hyperclient working with no network and
 third-party server: stdlib and asyncio only (it must never import aiohttp or any other
 HTTP library, since hyperclient's runtime may not depend on them). It is a demo, not a
 server to deploy: one request at a time per connection, bodies in memory except
-``/file``, and just enough RFC 6455 for an echo endpoint.
+``/file`` and ``/big``, and just enough RFC 6455 for an echo endpoint.
 
 Routes::
 
     GET  /                 this list, as text
     GET  /hello            a small JSON document
+    GET  /json             a small JSON document, with the query string it received
     GET  /file?size=N      N bytes (default 1 MiB), streamed
+    GET  /big?size=N       N bytes (default 64 MiB), streamed
     GET  /redirect/N       302 to /redirect/N-1; /redirect/0 answers JSON
     GET  /gzip             JSON, gzip-compressed when Accept-Encoding allows it
     GET  /cookie           sets a cookie and shows the cookies it received
@@ -140,6 +142,17 @@ def _hello(request: _Request) -> bytes:
     return _json({"hello": "world", "from": "the hyperclient demo server"})
 
 
+def _json_doc(request: _Request) -> bytes:
+    return _json(
+        {
+            "name": "hyperclient",
+            "kind": "demo document",
+            "tags": ["asyncio", "http", "websocket"],
+            "query": request.query,
+        }
+    )
+
+
 def _redirect(request: _Request) -> bytes:
     try:
         n = int(request.path.rsplit("/", 1)[1])
@@ -185,14 +198,19 @@ def _echo(request: _Request) -> bytes:
 
 _ROUTES: dict[str, Callable[[_Request], bytes]] = {
     "/hello": _hello,
+    "/json": _json_doc,
     "/gzip": _gzip,
     "/cookie": _cookie,
     "/echo": _echo,
 }
 
 
+_STREAMED_SIZES = {"/file": 2**20, "/big": 64 * 2**20}  # default sizes, in bytes
+
+
 async def _send_file(request: _Request, writer: asyncio.StreamWriter) -> None:
-    size = int(request.query.get("size", str(2**20)))
+    """``size`` bytes written one chunk at a time, never the whole body in memory."""
+    size = int(request.query.get("size", str(_STREAMED_SIZES[request.path])))
     head = (
         "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
         f"Content-Length: {size}\r\nServer: hyperclient-demo\r\n\r\n"
@@ -293,7 +311,7 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
             if request.path == "/ws":
                 await _websocket_echo(request, reader, writer)
                 break
-            if request.path == "/file":
+            if request.path in _STREAMED_SIZES:
                 await _send_file(request, writer)
             else:
                 if request.path.startswith("/redirect/"):

@@ -610,7 +610,7 @@ class ClientSession:
     def request(self, method: str, url: str | URL, **kwargs: Any) -> _RequestContextManager[Any]:
         """Perform an HTTP request; await it or use ``async with``.
 
-        See the README's API reference for every keyword argument.
+        See docs/api.md (the API reference) for every keyword argument.
         """
         return _RequestContextManager(self._request(method, url, **kwargs))
 

@@ -541,12 +541,19 @@ async def test_ws_usage_error() -> None:
 
 
 async def test_demo_server_routes_through_the_cli(demo_base: str) -> None:
-    hello, gz, cookie = await asyncio.gather(
+    hello, gz, cookie, doc, big, big_head = await asyncio.gather(
         hc(f"{demo_base}/hello"),
         hc("-i", "--compressed", f"{demo_base}/gzip"),
         hc("-i", f"{demo_base}/cookie"),
+        hc(f"{demo_base}/json?n=7"),
+        hc(f"{demo_base}/big?size=300000"),
+        hc("-I", f"{demo_base}/big"),
     )
     assert hello.json()["hello"] == "world"
+    assert doc.json()["query"] == {"n": "7"}
+    assert len(big.stdout) == 300_000
+    assert big.stdout[:512] == bytes(range(256)) * 2
+    assert f"Content-Length: {64 * 2**20}" in big_head.out
     head, _, body = gz.stdout.partition(b"\r\n\r\n")
     assert b"Content-Encoding: gzip" in head
     assert json.loads(body)["compressed"] is True
