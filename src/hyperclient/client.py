@@ -27,9 +27,10 @@ from collections.abc import (
     Sequence,
 )
 from http.cookies import SimpleCookie
+from ssl import SSLContext
 from time import monotonic as _monotonic
 from types import TracebackType
-from typing import Any, Final, Generic, TypeVar, cast
+from typing import Any, Final, Generic, TypedDict, TypeVar, Unpack, cast
 
 from multidict import CIMultiDict, getversion
 from yarl import URL
@@ -38,7 +39,13 @@ from .auth import BasicAuth, DigestAuth, origin_of
 from .client_middleware_digest_auth import DigestAuthMiddleware
 from .client_middlewares import ClientMiddlewareType, build_client_middlewares
 from .connector import BaseConnector, ProxyConnector, TCPConnector, _Closing, is_count
-from .cookies import MAX_COOKIES_TOTAL, AbstractCookieJar, CookieJar, set_cookie_text
+from .cookies import (
+    MAX_COOKIES_TOTAL,
+    AbstractCookieJar,
+    CookieJar,
+    LooseCookies,
+    set_cookie_text,
+)
 from .errors import (
     ClientError,
     ClientOSError,
@@ -58,8 +65,9 @@ from .proxy import proxy_for as proxy_from_env
 from .request import ClientRequest, make_url
 from .response import ClientResponse
 from .timers import CoarseTimers, Timeout, coarse_timers
-from .tls import merge_ssl_options
+from .tls import SSLSetting, merge_ssl_options
 from .tracing import Trace, TraceConfig
+from .typedefs import LooseHeaders, Query, StrOrURL
 from .values import DEFAULT_TIMEOUT, ClientTimeout, HttpVersion, HttpVersion11
 from .websocket import (
     DEFAULT_WS_CLIENT_TIMEOUT,
@@ -205,8 +213,104 @@ class _SessionCookies(SimpleCookie):
         self._jar.update_cookies({key: self[key]})
 
 
-class _RequestContextManager(Generic[_R]):
-    """What ``session.get()`` returns: awaitable, and an async context manager."""
+# The keyword arguments of the request methods, typed for users' type checkers (PEP 692):
+# a misspelt name or a wrong type is an error there, as with aiohttp 3. A method's own
+# keyword parameter may not also be a key of its ``**kwargs`` (``get()`` names
+# ``allow_redirects``, ``post()`` names ``data``), hence the pieces put together below.
+
+
+class _CommonKwargs(TypedDict, total=False):
+    """What every request takes besides its body, redirect policy, cookies and version
+    (see the table of request keyword arguments in docs/api.md)."""
+
+    params: Query
+    json: Any
+    headers: LooseHeaders | None
+    skip_auto_headers: Iterable[str] | None
+    auth: BasicAuth | DigestAuth | None
+    max_redirects: int | None
+    compress: str | bool | None
+    chunked: bool | int | None
+    expect100: bool
+    raise_for_status: bool | Callable[[ClientResponse], Awaitable[None]] | None
+    read_until_eof: bool
+    timeout: ClientTimeout | float | None
+    ssl: SSLSetting | None
+    verify_ssl: bool | None
+    fingerprint: bytes | None
+    ssl_context: SSLContext | None
+    server_hostname: str | None
+    proxy: StrOrURL | None
+    proxy_auth: BasicAuth | None
+    proxy_headers: LooseHeaders | None
+    encoding: str
+    auto_decompress: bool | None
+    files: Any
+    trace_request_ctx: Any
+    read_bufsize: int | None
+    middlewares: Sequence[ClientMiddlewareType] | None
+    max_line_size: int | None
+    max_field_size: int | None
+    max_headers: int | None
+    upload_tracker: UploadTracker | None
+
+
+class _DataKwargs(TypedDict, total=False):
+    data: Any
+
+
+class _RedirectKwargs(TypedDict, total=False):
+    allow_redirects: bool
+
+
+class _SessionKwargs(TypedDict, total=False):
+    """Per request on a session; the module-level functions give them to their session."""
+
+    cookies: LooseCookies | None
+    version: HttpVersion | None
+
+
+class _RequestKwargs(_CommonKwargs, _DataKwargs, _RedirectKwargs, _SessionKwargs, total=False):
+    """``ClientSession.request()`` and ``delete()``."""
+
+
+class _VerbKwargs(_CommonKwargs, _DataKwargs, _SessionKwargs, total=False):
+    """``get()``, ``options()``, ``head()``: ``allow_redirects`` is their own parameter."""
+
+
+class _BodyVerbKwargs(_CommonKwargs, _RedirectKwargs, _SessionKwargs, total=False):
+    """``post()``, ``put()``, ``patch()``: ``data`` is their own parameter."""
+
+
+class _OneShotKwargs(TypedDict, total=False):
+    """The module-level functions' own session (see :func:`request`)."""
+
+    connector: BaseConnector | None
+    loop: asyncio.AbstractEventLoop | None
+    request_class: type[ClientRequest] | None
+    response_class: type[ClientResponse] | None
+    cookies: LooseCookies | None
+    version: HttpVersion
+
+
+class _OneShotRequestKwargs(_CommonKwargs, _DataKwargs, _RedirectKwargs, total=False):
+    """Module-level :func:`request`, whose session parameters are its own."""
+
+
+class _OneShotVerbKwargs(_OneShotRequestKwargs, _OneShotKwargs, total=False):
+    """Module-level ``get()``, ``options()``, ``head()``, ``delete()``."""
+
+
+class _OneShotBodyVerbKwargs(_CommonKwargs, _RedirectKwargs, _OneShotKwargs, total=False):
+    """Module-level ``post()``, ``put()``, ``patch()``."""
+
+
+class _RequestContextManager(Coroutine[Any, Any, _R], Generic[_R]):
+    """What ``session.get()`` returns: awaitable, and an async context manager.
+
+    A ``Coroutine`` too, as aiohttp's is, so that ``asyncio.create_task(session.get(url))``
+    type-checks (at run time ``send``/``throw``/``close`` made it one already).
+    """
 
     __slots__ = ("_coro", "_resp")
 
@@ -308,8 +412,8 @@ class ClientSession:
         *,
         connector: BaseConnector | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
-        cookies: Any = None,
-        headers: Any = None,
+        cookies: LooseCookies | None = None,
+        headers: LooseHeaders | None = None,
         skip_auto_headers: Iterable[str] | None = None,
         auth: BasicAuth | None = None,
         json_serialize: Callable[[Any], str] = _json.dumps,
@@ -607,7 +711,9 @@ class ClientSession:
 
     # -- verbs ------------------------------------------------------------------------------------
 
-    def request(self, method: str, url: str | URL, **kwargs: Any) -> _RequestContextManager[Any]:
+    def request(
+        self, method: str, url: StrOrURL, **kwargs: Unpack[_RequestKwargs]
+    ) -> _RequestContextManager[ClientResponse]:
         """Perform an HTTP request; await it or use ``async with``.
 
         See docs/api.md (the API reference) for every keyword argument.
@@ -615,8 +721,8 @@ class ClientSession:
         return _RequestContextManager(self._request(method, url, **kwargs))
 
     def _verb(
-        self, method: str, url: str | URL, allow_redirects: bool, kwargs: dict[str, Any]
-    ) -> _RequestContextManager[Any]:
+        self, method: str, url: StrOrURL, allow_redirects: bool, kwargs: _VerbKwargs
+    ) -> _RequestContextManager[ClientResponse]:
         if not kwargs and not self._trace_configs:
             # The plain path: nothing to normalise, the session's defaults prepared once.
             return _RequestContextManager(
@@ -626,31 +732,45 @@ class ClientSession:
             self._request(method, url, allow_redirects=allow_redirects, **kwargs)
         )
 
-    def get(self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any) -> Any:
+    def get(
+        self, url: StrOrURL, *, allow_redirects: bool = True, **kwargs: Unpack[_VerbKwargs]
+    ) -> _RequestContextManager[ClientResponse]:
         """Perform a GET request."""
         return self._verb("GET", url, allow_redirects, kwargs)
 
-    def options(self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any) -> Any:
+    def options(
+        self, url: StrOrURL, *, allow_redirects: bool = True, **kwargs: Unpack[_VerbKwargs]
+    ) -> _RequestContextManager[ClientResponse]:
         """Perform an OPTIONS request."""
         return self._verb("OPTIONS", url, allow_redirects, kwargs)
 
-    def head(self, url: str | URL, *, allow_redirects: bool = False, **kwargs: Any) -> Any:
+    def head(
+        self, url: StrOrURL, *, allow_redirects: bool = False, **kwargs: Unpack[_VerbKwargs]
+    ) -> _RequestContextManager[ClientResponse]:
         """Perform a HEAD request (redirects not followed by default)."""
         return self._verb("HEAD", url, allow_redirects, kwargs)
 
-    def post(self, url: str | URL, *, data: Any = None, **kwargs: Any) -> Any:
+    def post(
+        self, url: StrOrURL, *, data: Any = None, **kwargs: Unpack[_BodyVerbKwargs]
+    ) -> _RequestContextManager[ClientResponse]:
         """Perform a POST request."""
         return _RequestContextManager(self._request("POST", url, data=data, **kwargs))
 
-    def put(self, url: str | URL, *, data: Any = None, **kwargs: Any) -> Any:
+    def put(
+        self, url: StrOrURL, *, data: Any = None, **kwargs: Unpack[_BodyVerbKwargs]
+    ) -> _RequestContextManager[ClientResponse]:
         """Perform a PUT request."""
         return _RequestContextManager(self._request("PUT", url, data=data, **kwargs))
 
-    def patch(self, url: str | URL, *, data: Any = None, **kwargs: Any) -> Any:
+    def patch(
+        self, url: StrOrURL, *, data: Any = None, **kwargs: Unpack[_BodyVerbKwargs]
+    ) -> _RequestContextManager[ClientResponse]:
         """Perform a PATCH request."""
         return _RequestContextManager(self._request("PATCH", url, data=data, **kwargs))
 
-    def delete(self, url: str | URL, **kwargs: Any) -> Any:
+    def delete(
+        self, url: StrOrURL, **kwargs: Unpack[_RequestKwargs]
+    ) -> _RequestContextManager[ClientResponse]:
         """Perform a DELETE request."""
         return _RequestContextManager(self._request("DELETE", url, **kwargs))
 
@@ -667,16 +787,16 @@ class ClientSession:
         heartbeat: float | None = None,
         auth: BasicAuth | None = None,
         origin: str | None = None,
-        params: Any = None,
-        headers: Any = None,
-        proxy: Any = None,
+        params: Query = None,
+        headers: LooseHeaders | None = None,
+        proxy: StrOrURL | None = None,
         proxy_auth: BasicAuth | None = None,
-        ssl: Any = True,
+        ssl: SSLSetting | None = True,
         verify_ssl: bool | None = None,
         fingerprint: bytes | None = None,
-        ssl_context: Any = None,
+        ssl_context: SSLContext | None = None,
         server_hostname: str | None = None,
-        proxy_headers: Any = None,
+        proxy_headers: LooseHeaders | None = None,
         compress: int = 0,
         max_msg_size: int = 4 * 1024 * 1024,
         decode_text: bool = True,
@@ -759,7 +879,7 @@ class ClientSession:
         expect100: bool = False,
         raise_for_status: Any = None,
         read_until_eof: bool = True,
-        timeout: ClientTimeout | None = _SENTINEL,
+        timeout: ClientTimeout | float | None = _SENTINEL,
         ssl: Any = True,
         verify_ssl: bool | None = None,
         fingerprint: bytes | None = None,
@@ -1675,15 +1795,15 @@ class _SessionRequestContextManager:
 
 def request(
     method: str,
-    url: str | URL,
+    url: StrOrURL,
     *,
     connector: BaseConnector | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
     request_class: type[ClientRequest] | None = None,
     response_class: type[ClientResponse] | None = None,
-    cookies: Any = None,
+    cookies: LooseCookies | None = None,
     version: HttpVersion = HttpVersion11,
-    **kwargs: Any,
+    **kwargs: Unpack[_OneShotRequestKwargs],
 ) -> _SessionRequestContextManager:
     """Perform one request without a session (no keep-alive); await it or ``async with``.
 
@@ -1704,37 +1824,43 @@ def request(
     return _SessionRequestContextManager(session._request(method, url, **kwargs), session)
 
 
-def get(url: str | URL, **kwargs: Any) -> _SessionRequestContextManager:
+def get(url: StrOrURL, **kwargs: Unpack[_OneShotVerbKwargs]) -> _SessionRequestContextManager:
     """Perform a GET request without a session."""
     return request("GET", url, **kwargs)
 
 
-def options(url: str | URL, **kwargs: Any) -> _SessionRequestContextManager:
+def options(url: StrOrURL, **kwargs: Unpack[_OneShotVerbKwargs]) -> _SessionRequestContextManager:
     """Perform an OPTIONS request without a session."""
     return request("OPTIONS", url, **kwargs)
 
 
-def head(url: str | URL, **kwargs: Any) -> _SessionRequestContextManager:
+def head(url: StrOrURL, **kwargs: Unpack[_OneShotVerbKwargs]) -> _SessionRequestContextManager:
     """Perform a HEAD request without a session; redirects are followed, as by
     :func:`request` (the reference; unlike ``ClientSession.head``)."""
     return request("HEAD", url, **kwargs)
 
 
-def delete(url: str | URL, **kwargs: Any) -> _SessionRequestContextManager:
+def delete(url: StrOrURL, **kwargs: Unpack[_OneShotVerbKwargs]) -> _SessionRequestContextManager:
     """Perform a DELETE request without a session."""
     return request("DELETE", url, **kwargs)
 
 
-def post(url: str | URL, *, data: Any = None, **kwargs: Any) -> _SessionRequestContextManager:
+def post(
+    url: StrOrURL, *, data: Any = None, **kwargs: Unpack[_OneShotBodyVerbKwargs]
+) -> _SessionRequestContextManager:
     """Perform a POST request without a session."""
     return request("POST", url, data=data, **kwargs)
 
 
-def put(url: str | URL, *, data: Any = None, **kwargs: Any) -> _SessionRequestContextManager:
+def put(
+    url: StrOrURL, *, data: Any = None, **kwargs: Unpack[_OneShotBodyVerbKwargs]
+) -> _SessionRequestContextManager:
     """Perform a PUT request without a session."""
     return request("PUT", url, data=data, **kwargs)
 
 
-def patch(url: str | URL, *, data: Any = None, **kwargs: Any) -> _SessionRequestContextManager:
+def patch(
+    url: StrOrURL, *, data: Any = None, **kwargs: Unpack[_OneShotBodyVerbKwargs]
+) -> _SessionRequestContextManager:
     """Perform a PATCH request without a session."""
     return request("PATCH", url, data=data, **kwargs)

@@ -20,7 +20,7 @@ import ssl
 import types
 import warnings
 import weakref
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from ssl import SSLContext
 from typing import TYPE_CHECKING, Any, Final
 
@@ -149,17 +149,47 @@ class _StoppedByClose:
         ) from None
 
 
-class _Closing:
-    """What ``close()`` returns: works called plainly, and can be awaited too."""
+class _Closing(Coroutine[Any, Any, None]):
+    """What ``close()`` returns: the closing is done when it returns, so a plain call
+    works (the reference's ``close()``); awaiting it waits for the sockets to close.
 
-    __slots__ = ("_waiters",)
+    A ``Coroutine`` too, as aiohttp 3's ``async def close()`` is, so that
+    ``asyncio.create_task(session.close())``, ``ensure_future()`` and ``gather()`` take
+    it. Unlike a native coroutine it warns about nothing when it is never awaited.
+    """
+
+    __slots__ = ("_steps", "_waiters")
 
     def __init__(self, waiters: list[Awaitable[None]]) -> None:
         self._waiters = waiters
+        #: The generator that ``send()``/``throw()`` drive, made on first use.
+        self._steps: Generator[Any, None, None] | None = None
 
     def __await__(self) -> Generator[Any, None, None]:
         if self._waiters:
             yield from asyncio.gather(*self._waiters, return_exceptions=True).__await__()
+
+    def _started(self) -> Generator[Any, None, None]:
+        steps = self._steps
+        if steps is None:
+            steps = self._steps = self.__await__()
+        return steps
+
+    def send(self, value: Any) -> Any:
+        """Run to the next suspension (what a ``Task`` calls); StopIteration when done."""
+        return self._started().send(value)
+
+    def throw(self, *args: Any) -> Any:
+        """Raise an exception at the suspension point (a ``Task`` being cancelled)."""
+        try:
+            return self._started().throw(*args)
+        finally:
+            del args  # the traceback holds this frame: not the exception too (a cycle)
+
+    def close(self) -> None:
+        """Stop waiting; the connections are closed already."""
+        if self._steps is not None:
+            self._steps.close()
 
 
 class Connection:

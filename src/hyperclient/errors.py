@@ -44,11 +44,19 @@ translates them once, chaining the cause.
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from ssl import SSLContext
+from typing import TYPE_CHECKING
 
-from multidict import MultiMapping
+from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
+from yarl import URL
 
-from .values import ConnectionKey, RequestInfo
+from .typedefs import StrOrURL
+from .values import ConnectionKey, Fingerprint, RequestInfo
+
+if TYPE_CHECKING:
+    # For annotations only, never imported at run time: a response is made far above
+    # this module (STYLE.md section 3), and cannot move down as a value type can.
+    from .response import ClientResponse
 
 __all__ = (
     "ClientConnectionError",
@@ -140,11 +148,19 @@ class ClientError(Exception):
     """Base class for every client error."""
 
 
+#: ``request_info`` of an error made without one: no URL, no method, no headers.
+_UNKNOWN_REQUEST = RequestInfo(URL(), "", CIMultiDictProxy(CIMultiDict()))
+
+
 class ClientResponseError(ClientError):
     """A response was received but is an error (status >= 400, bad head, wrong type).
 
     Args:
-        request_info: the request that led to it.
+        request_info: the request that led to it. None (an error made by hand, or by a
+            connector given a request object without ``request_info``) is kept in
+            ``args`` as given, and ``request_info`` is then an empty ``RequestInfo``
+            (no URL, method ``""``), so that handlers reading ``exc.request_info.url``
+            work on every error, as aiohttp types it.
         history: the redirect responses before it.
         status: the HTTP status (0 when not known).
         message: the reason phrase or a description.
@@ -154,13 +170,15 @@ class ClientResponseError(ClientError):
     def __init__(
         self,
         request_info: RequestInfo | None,
-        history: tuple[Any, ...] = (),
+        history: tuple[ClientResponse, ...] = (),
         *,
         status: int | None = None,
         message: str = "",
         headers: MultiMapping[str] | None = None,
     ) -> None:
-        self.request_info = request_info
+        self.request_info: RequestInfo = (
+            request_info if request_info is not None else _UNKNOWN_REQUEST
+        )
         self.history = history
         self.status = status if status is not None else 0
         self.message = message
@@ -173,11 +191,10 @@ class ClientResponseError(ClientError):
         return self.status
 
     def __str__(self) -> str:
-        url = self.request_info.real_url if self.request_info is not None else None
-        return f"{self.status}, message={self.message!r}, url={str(url)!r}"
+        return f"{self.status}, message={self.message!r}, url={str(self.request_info.real_url)!r}"
 
     def __repr__(self) -> str:
-        args = f"{self.request_info!r}, {self.history!r}"
+        args = f"{self.args[0]!r}, {self.history!r}"
         if self.status != 0:
             args += f", status={self.status!r}"
         if self.message:
@@ -260,7 +277,7 @@ class ClientConnectorError(ClientOSError):
         return self._conn_key.port
 
     @property
-    def ssl(self) -> object:
+    def ssl(self) -> SSLContext | bool | Fingerprint:
         """The TLS setting of the attempt."""
         return self._conn_key.ssl
 
@@ -401,7 +418,7 @@ class InvalidURL(ClientError, ValueError):
         description: what is wrong with it.
     """
 
-    def __init__(self, url: object, description: str | None = None) -> None:
+    def __init__(self, url: StrOrURL, description: str | None = None) -> None:
         self._url = url
         self._description = description
         if description:
@@ -410,7 +427,7 @@ class InvalidURL(ClientError, ValueError):
             super().__init__(url)
 
     @property
-    def url(self) -> object:
+    def url(self) -> StrOrURL:
         """The offending URL."""
         return self._url
 

@@ -124,7 +124,8 @@ def make_url(url: str | URL) -> URL:
     if isinstance(url, URL):
         return url
     if not isinstance(url, str):
-        raise InvalidUrlClientError(url, "url must be a str or a yarl.URL")
+        # Shown by its repr: the error's url is text (or a URL), as its type says.
+        raise InvalidUrlClientError(short_repr(url), "url must be a str or a yarl.URL")
     cached = _URL_CACHE.get(url)
     if cached is not None:
         return cached

@@ -15,10 +15,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterable
 from types import SimpleNamespace
-from typing import Any, Generic, Self, SupportsIndex, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    Self,
+    SupportsIndex,
+    TypeAlias,
+    TypeVar,
+    overload,
+)
 
 from multidict import CIMultiDict
 from yarl import URL
+
+if TYPE_CHECKING:
+    # For annotations only, never imported at run time: the session and its responses
+    # are made far above this module (STYLE.md section 3), and cannot move down.
+    from .client import ClientSession
+    from .response import ClientResponse
 
 __all__ = (
     "ResponseTimings",
@@ -44,9 +59,18 @@ __all__ = (
 
 P = TypeVar("P")
 
+#: A callback of a signal whose params are *P*: ``async def cb(session, ctx, params)``. The
+#: context is what ``trace_config_ctx_factory`` makes (a ``SimpleNamespace`` by default);
+#: what the callback returns is ignored.
+_Callback: TypeAlias = Callable[["ClientSession", SimpleNamespace, P], Awaitable[object]]
 
-class Signal(list[Callable[..., Awaitable[None]]], Generic[P]):
-    """A list of async callbacks ``(session, trace_config_ctx, params)``; frozen once used."""
+
+class Signal(list[_Callback[P]], Generic[P]):
+    """A list of async callbacks ``(session, trace_config_ctx, params)``; frozen once used.
+
+    ``Signal[P]`` takes callbacks whose third parameter accepts a *P*: a type checker
+    refuses one written for another signal's params, as with aiohttp's signals.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,29 +89,29 @@ class Signal(list[Callable[..., Awaitable[None]]], Generic[P]):
         if self._frozen:
             raise RuntimeError("cannot modify a frozen signal (the config is in use)")
 
-    def append(self, callback: Callable[..., Awaitable[None]]) -> None:
+    def append(self, callback: _Callback[P]) -> None:
         self._check()
         super().append(callback)
 
     # Every other way to change a list, refused alike once frozen (as aiohttp's
     # FrozenList does).
-    def insert(self, index: SupportsIndex, callback: Callable[..., Awaitable[None]]) -> None:
+    def insert(self, index: SupportsIndex, callback: _Callback[P]) -> None:
         self._check()
         super().insert(index, callback)
 
-    def extend(self, callbacks: Iterable[Callable[..., Awaitable[None]]]) -> None:
+    def extend(self, callbacks: Iterable[_Callback[P]]) -> None:
         self._check()
         super().extend(callbacks)
 
-    def __iadd__(self, callbacks: Iterable[Callable[..., Awaitable[None]]]) -> Self:  # type: ignore[override,misc]  # typeshed ties it to __add__
+    def __iadd__(self, callbacks: Iterable[_Callback[P]]) -> Self:  # type: ignore[override,misc]  # typeshed ties it to __add__
         self._check()
         return super().__iadd__(callbacks)
 
-    def remove(self, callback: Callable[..., Awaitable[None]]) -> None:
+    def remove(self, callback: _Callback[P]) -> None:
         self._check()
         super().remove(callback)
 
-    def pop(self, index: SupportsIndex = -1) -> Callable[..., Awaitable[None]]:
+    def pop(self, index: SupportsIndex = -1) -> _Callback[P]:
         self._check()
         return super().pop(index)
 
@@ -95,7 +119,11 @@ class Signal(list[Callable[..., Awaitable[None]]], Generic[P]):
         self._check()
         super().clear()
 
-    def __setitem__(self, index: Any, value: Any) -> None:
+    @overload
+    def __setitem__(self, index: SupportsIndex, value: _Callback[P]) -> None: ...
+    @overload
+    def __setitem__(self, index: slice, value: Iterable[_Callback[P]]) -> None: ...
+    def __setitem__(self, index: SupportsIndex | slice, value: Any) -> None:
         self._check()
         super().__setitem__(index, value)
 
@@ -135,7 +163,7 @@ class TraceRequestEndParams:
     method: str
     url: URL
     headers: CIMultiDict[str]
-    response: Any
+    response: ClientResponse
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -151,7 +179,7 @@ class TraceRequestRedirectParams:
     method: str
     url: URL
     headers: CIMultiDict[str]
-    response: Any
+    response: ClientResponse
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -300,7 +328,9 @@ class Trace:
             TraceResponseChunkReceivedParams(method, url, chunk),
         )
 
-    async def send_request_end(self, method: str, url: URL, headers: Any, response: Any) -> None:
+    async def send_request_end(
+        self, method: str, url: URL, headers: Any, response: ClientResponse
+    ) -> None:
         await self._send(
             self._config.on_request_end, TraceRequestEndParams(method, url, headers, response)
         )
@@ -314,7 +344,7 @@ class Trace:
         )
 
     async def send_request_redirect(
-        self, method: str, url: URL, headers: Any, response: Any
+        self, method: str, url: URL, headers: Any, response: ClientResponse
     ) -> None:
         await self._send(
             self._config.on_request_redirect,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+from ssl import SSLContext
 from typing import Any, NamedTuple
 
 from multidict import CIMultiDictProxy
@@ -94,7 +95,8 @@ class ConnectionKey(NamedTuple):
     host: str
     port: int | None
     is_ssl: bool
-    ssl: Any  # True (default verification), False, an SSLContext or a Fingerprint
+    #: True (default verification), False, an ``SSLContext`` or a ``Fingerprint``.
+    ssl: bool | SSLContext | Fingerprint
     proxy: URL | None
     proxy_auth: Any
     proxy_headers_hash: int | None

@@ -35,12 +35,14 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from enum import Enum
+from ssl import SSLContext
 from types import TracebackType
 from typing import Any, Final, cast
 
 from multidict import CIMultiDict
 from yarl import URL
 
+from .auth import BasicAuth
 from .errors import (
     ClientConnectionResetError,
     ServerDisconnectedError,
@@ -51,6 +53,8 @@ from .errors import (
 )
 from .protocol import SharedBufferReads, WriteFlowControl, close_or_abort, receive_buffer
 from .response import ClientResponse
+from .tls import SSLSetting
+from .typedefs import LooseHeaders, Query, StrOrURL
 from .values import ClientTimeout
 from .ws_frames import (
     FrameReader,
@@ -978,7 +982,7 @@ class ClientWebSocketResponse:
 # -- connecting ---------------------------------------------------------------------------
 
 
-class _WSRequestContextManager:
+class _WSRequestContextManager(Coroutine[Any, Any, ClientWebSocketResponse]):
     """What ``session.ws_connect()`` returns: awaitable, and an async context manager.
 
     Also a ``Coroutine`` (``send``/``throw``/``close``), as aiohttp's is, so that
@@ -1050,18 +1054,18 @@ def ws_connect(
     autoclose: bool = True,
     autoping: bool = True,
     heartbeat: float | None = None,
-    auth: Any = None,
+    auth: BasicAuth | None = None,
     origin: str | None = None,
-    params: Any = None,
-    headers: Any = None,
-    proxy: Any = None,
-    proxy_auth: Any = None,
-    ssl: Any = True,
+    params: Query = None,
+    headers: LooseHeaders | None = None,
+    proxy: StrOrURL | None = None,
+    proxy_auth: BasicAuth | None = None,
+    ssl: SSLSetting | None = True,
     verify_ssl: bool | None = None,
     fingerprint: bytes | None = None,
-    ssl_context: Any = None,
+    ssl_context: SSLContext | None = None,
     server_hostname: str | None = None,
-    proxy_headers: Any = None,
+    proxy_headers: LooseHeaders | None = None,
     compress: int = 0,
     max_msg_size: int = 4 * 1024 * 1024,
 ) -> _WSRequestContextManager:

@@ -104,7 +104,7 @@ class WSMessage(NamedTuple):
 
     type: WSMsgType
     data: Any
-    extra: Any
+    extra: str | None
 
     def json(self, *, loads: Callable[[Any], Any] = json.loads) -> Any:
         """Parse ``data`` as JSON with *loads*."""

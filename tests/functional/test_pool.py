@@ -413,6 +413,64 @@ async def test_connector_close_closes_idle_sockets(raw_server: Any) -> None:
     assert eofs == [True]
 
 
+def _eof_server(eof: asyncio.Event) -> Script:
+    """Answers one request, then sets *eof* when the client closes the connection."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        if await reader.read(1) == b"":
+            eof.set()
+
+    return script
+
+
+@pytest.mark.parametrize("closer", ["session", "connector"])
+async def test_close_runs_in_a_task(raw_server: Any, closer: str) -> None:
+    """close() is a Coroutine, as aiohttp's ``async def close()``: create_task() takes
+    it (it raised TypeError), and the task ends once the pooled socket is closed."""
+    eof = asyncio.Event()
+    srv: RawServer = await raw_server(_eof_server(eof))
+    connector = TCPConnector()
+    session = ClientSession(connector=connector)
+    await get_ok(session, srv.url)
+    [(proto, _)] = [idle for conns in connector._conns.values() for idle in conns]
+    target = session if closer == "session" else connector
+    task = asyncio.create_task(target.close())
+    assert connector.closed  # the closing itself is done before the task runs
+    assert await task is None
+    assert proto.closed_future.done()
+    await asyncio.wait_for(eof.wait(), 1)
+    await session.close()
+
+
+async def test_close_is_taken_by_gather_ensure_future_and_wait_for(raw_server: Any) -> None:
+    eof = asyncio.Event()
+    srv: RawServer = await raw_server(_eof_server(eof))
+    connector = TCPConnector()
+    session = ClientSession(connector=connector)
+    await get_ok(session, srv.url)
+    assert await asyncio.gather(session.close(), connector.close()) == [None, None]
+    await asyncio.wait_for(eof.wait(), 1)
+    await asyncio.ensure_future(session.close())  # closed already: nothing to wait for
+    await asyncio.wait_for(connector.close(), 1)
+
+
+async def test_a_close_task_can_be_cancelled(raw_server: Any) -> None:
+    """Cancelling a task waiting in close() stops the wait; the sockets are closed anyway."""
+    eof = asyncio.Event()
+    srv: RawServer = await raw_server(_eof_server(eof))
+    session = ClientSession()
+    await get_ok(session, srv.url)
+    task = asyncio.create_task(session.close())
+    await asyncio.sleep(0)  # in the wait now
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.wait_for(eof.wait(), 1)
+
+
 async def test_connector_connect_and_connection_api(raw_server: Any) -> None:
     srv: RawServer = await raw_server(serve_forever())
     async with TCPConnector() as connector:

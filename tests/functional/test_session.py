@@ -1135,6 +1135,10 @@ async def test_invalid_urls(url: Callable[[str], str]) -> None:
             await session.get("/relative/without/base")
         with pytest.raises(hyperclient.InvalidUrlClientError, match="99999/ - Port out of range"):
             await session.get("http://127.0.0.1:99999/")
+        # A URL of another type: its repr, as InvalidURL.url is str | URL.
+        with pytest.raises(hyperclient.InvalidUrlClientError, match="must be a str") as info:
+            await session.get(b"http://127.0.0.1/")  # type: ignore[arg-type]
+        assert info.value.url == "b'http://127.0.0.1/'"
 
 
 async def test_connection_refused_names_host_and_port() -> None:

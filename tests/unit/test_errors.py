@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from yarl import URL
+
 from hyperclient import ClientResponseError, ServerDisconnectedError
 
 
@@ -16,3 +18,15 @@ def test_client_response_error_args_are_request_info_and_history() -> None:
     history = (object(),)
     err = ClientResponseError(None, history, status=500, message="boom")
     assert err.args == (None, history)
+
+
+def test_client_response_error_made_without_request_info_has_an_empty_one() -> None:
+    """request_info is a RequestInfo on every error (as aiohttp types it): one made without
+    (None, as code building errors by hand passes) gets an empty one; args keep None."""
+    err = ClientResponseError(None, (), status=404, message="Not Found")
+    assert err.request_info.url == err.request_info.real_url == URL()
+    assert err.request_info.method == ""
+    assert not err.request_info.headers
+    assert err.args == (None, ())
+    assert str(err) == "404, message='Not Found', url=''"
+    assert repr(err) == "ClientResponseError(None, (), status=404, message='Not Found')"
