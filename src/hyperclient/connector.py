@@ -51,6 +51,7 @@ from .protocol import ResponseHandler
 from .proxy import (
     SOCKS_SCHEMES,
     authority,
+    connect_fields,
     connect_request,
     parse_proxy_url,
     split_credentials,
@@ -60,7 +61,7 @@ from .resolver import AbstractResolver, ResolveResult, ThreadedResolver, ip_fami
 from .socks import REPLY_ERRNO, SocksHandshake
 from .timers import Timeout
 from .tls import SSLSetting, load_context, merge_ssl_options
-from .values import ClientTimeout, ConnectionKey, Fingerprint
+from .values import ClientTimeout, ConnectionKey, Fingerprint, RequestInfo
 
 if TYPE_CHECKING:  # only for annotations of the request argument; no runtime import
     from typing import Protocol
@@ -1180,8 +1181,12 @@ class TCPConnector(BaseConnector):
                 if head.status == 407
                 else f"proxy refused to open a tunnel to {authority(key.host, port)}"
             )
+            # As aiohttp: the CONNECT request's own, addressed to the proxy.
+            fields = connect_fields(
+                key.host, port, key.proxy_auth, getattr(req, "proxy_headers", None)
+            )
             raise ClientHttpProxyError(
-                getattr(req, "request_info", None),
+                RequestInfo(proxy, "CONNECT", CIMultiDictProxy(fields)),
                 (),
                 status=head.status,
                 message=f"{what} by {proxy}: {head.status} {head.reason}".strip(),

@@ -36,6 +36,7 @@ __all__ = (
     "absolute_target",
     "authority",
     "check_proxy_url",
+    "connect_fields",
     "connect_request",
     "default_port",
     "is_bypassed",
@@ -283,14 +284,21 @@ def connect_request(
     Raises:
         LocalProtocolError: when a header name or value cannot be sent.
     """
-    target = authority(host, port)
-    fields: CIMultiDict[str] = CIMultiDict(Host=target)
+    fields = connect_fields(host, port, auth, headers)
+    return serialize_request_head("CONNECT", authority(host, port), HttpVersion11, fields.items())
+
+
+def connect_fields(
+    host: str, port: int, auth: BasicAuth | None = None, headers: Any = None
+) -> CIMultiDict[str]:
+    """The header fields of ``connect_request``."""
+    fields: CIMultiDict[str] = CIMultiDict(Host=authority(host, port))
     for name, value in proxy_headers(auth, headers):
         if name.lower() == "host":
             fields["Host"] = value
         else:
             fields.add(name, value)
-    return serialize_request_head("CONNECT", target, HttpVersion11, fields.items())
+    return fields
 
 
 def default_port(scheme: str) -> int:

@@ -579,6 +579,10 @@ async def test_other_connect_refusals_keep_the_proxys_status(
     assert err.headers is not None
     assert err.headers["X-Proxy"] == "fake"
     assert isinstance(err, hyperclient.ClientResponseError)
+    # As aiohttp: the CONNECT request's, addressed to the proxy.
+    info = err.request_info
+    assert (info.method, info.url) == ("CONNECT", URL(f"http://127.0.0.1:{proxy.port}"))
+    assert info.headers["Host"] == f"127.0.0.1:{tls_origin.port}"
 
 
 @pytest.mark.parametrize("scheme", ["http", "socks5"])
