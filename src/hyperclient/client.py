@@ -38,7 +38,14 @@ from yarl import URL
 from .auth import BasicAuth, DigestAuth, origin_of
 from .client_middleware_digest_auth import DigestAuthMiddleware
 from .client_middlewares import ClientMiddlewareType, build_client_middlewares
-from .connector import BaseConnector, ProxyConnector, TCPConnector, _Closing, is_count
+from .connector import (
+    BaseConnector,
+    ProxyConnector,
+    TCPConnector,
+    _Closing,
+    close_orphan_transport,
+    is_count,
+)
 from .cookies import (
     MAX_COOKIES_TOTAL,
     AbstractCookieJar,
@@ -442,6 +449,7 @@ class ClientSession:
         middlewares: Sequence[ClientMiddlewareType] = (),
         ssl_shutdown_timeout: float | None = _SENTINEL,
     ) -> None:
+        given_loop = loop  # binds the connector made here (else: the loop it first runs on)
         if loop is not None:
             from .connector import _check_loop
 
@@ -470,10 +478,10 @@ class ClientSession:
                 stacklevel=2,
             )
         if connector is None and ssl_shutdown_timeout is _SENTINEL:
-            connector = TCPConnector(loop=loop)
+            connector = TCPConnector(loop=given_loop) if given_loop else TCPConnector()
         elif connector is None:
             # As aiohttp: the connector made here gets it (and warns again).
-            connector = TCPConnector(ssl_shutdown_timeout=ssl_shutdown_timeout, loop=loop)
+            connector = TCPConnector(ssl_shutdown_timeout=ssl_shutdown_timeout, loop=given_loop)
         elif connector.closed:
             raise RuntimeError("the connector is closed")
         self._connector = connector
@@ -676,7 +684,8 @@ class ClientSession:
                     if not gone:
                         raise
                     # The close frame went out if it could; the closed loop cannot
-                    # finish the close, and the socket goes with the object.
+                    # finish the close: its socket is closed here.
+                    close_orphan_transport(ws._conn.transport)
             if self._connector is not None and self._connector_owner:
                 closing = self._connector.close()
             self._connector = None

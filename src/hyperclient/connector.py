@@ -528,6 +528,8 @@ class BaseConnector:
         """
         key = req.connection_key
         loop = _loop_of(req)
+        if self._closed:
+            raise RuntimeError("connector is closed")
         if loop is not self._bound:
             self._bind(loop)
         if reuse:
@@ -1534,30 +1536,47 @@ def _cleanup_weakly(ref: weakref.ref[BaseConnector], loop: asyncio.AbstractEvent
 
 
 def _close_orphan(proto: ResponseHandler) -> None:
-    """Close a connection whose event loop is closed (a session kept past ``asyncio.run``).
+    """Close a connection whose event loop is closed (see ``close_orphan_transport``)."""
+    close_orphan_transport(proto.transport)
+
+
+#: Transports being finished by close_orphan_transport (which their protocol may re-enter).
+_finishing: set[object] = set()
+
+
+def close_orphan_transport(transport: asyncio.Transport | None) -> None:
+    """Close a transport whose event loop is closed (a session kept past ``asyncio.run``).
 
     The loop can no longer finish a close (``call_soon`` refuses), so asyncio's socket
-    transports are finished here, as their loop would have: the socket object the
-    transport owns is closed, never its descriptor number (which may be reused). Other
-    transports (uvloop's are closed with their loop; a TLS layer) are aborted as far as
-    they go, and their socket shut down so the server sees the end now.
+    transport (under a TLS one, the one below it) is finished here, as its loop would
+    have: the socket object it owns is closed, never its descriptor number (which may
+    be reused). Other transports (uvloop's are closed with their loop) are aborted as far
+    as they go, and their socket shut down so the server sees the end now.
     """
-    transport = proto.transport
-    if transport is None or transport.is_closing():
+    if transport is None:
         return
-    finish = getattr(transport, "_call_connection_lost", None)  # asyncio's socket transports
-    with contextlib.suppress(RuntimeError):
-        transport.abort()  # marks it closing; on a closed loop it stops at call_soon
-    if finish is not None and getattr(transport, "_sock", None) is not None:
+    ssl_protocol = getattr(transport, "_ssl_protocol", None)  # asyncio's TLS transport
+    below = getattr(ssl_protocol, "_transport", None) if ssl_protocol is not None else transport
+    closing = transport.is_closing()
+    if not closing:
+        with contextlib.suppress(RuntimeError):
+            transport.abort()  # marks it closing; on a closed loop it stops at call_soon
+    finish = getattr(below, "_call_connection_lost", None)  # asyncio's socket transports
+    if finish is not None and getattr(below, "_sock", None) is not None:
+        if below in _finishing:
+            return  # asked again by the protocol being told (it gives its connection back)
+        _finishing.add(below)
         try:
             finish(None)  # tells the protocol, closes the socket
         except RuntimeError as exc:
-            # The protocol's futures cannot schedule their callbacks on a closed loop
-            # (nobody is left to await them); anything else is a bug to show.
+            # The protocols' callbacks cannot be scheduled on a closed loop (nobody is
+            # left to await them); anything else is a bug to show.
             if str(exc) != "Event loop is closed":
                 raise
+        finally:
+            _finishing.discard(below)
         return
-    sock = transport.get_extra_info("socket")
+    sock = None if closing else transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)

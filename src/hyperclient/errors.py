@@ -176,14 +176,24 @@ class ClientResponseError(ClientError):
         message: str = "",
         headers: MultiMapping[str] | None = None,
     ) -> None:
-        self.request_info: RequestInfo = (
-            request_info if request_info is not None else _UNKNOWN_REQUEST
-        )
+        # None is stored as given: the placeholder (its headers proxy cannot be pickled)
+        # must not travel in __dict__ when the error crosses a process boundary.
+        self._request_info = request_info
         self.history = history
         self.status = status if status is not None else 0
         self.message = message
         self.headers = headers
         super().__init__(request_info, history)  # aiohttp's args
+
+    @property
+    def request_info(self) -> RequestInfo:
+        """The request that led to the error (an empty one when none was given)."""
+        info = self._request_info
+        return info if info is not None else _UNKNOWN_REQUEST
+
+    @request_info.setter
+    def request_info(self, value: RequestInfo | None) -> None:
+        self._request_info = value
 
     @property
     def code(self) -> int:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import http.server
+import ssl
 import threading
 import warnings
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
+import trustme
 import uvloop
 
 import hyperclient
@@ -40,9 +42,11 @@ class CountingServer(http.server.ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.hold = threading.Event()  # /hold sends half its body, the rest once set
 
+    scheme = "http"
+
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/"
+        return f"{self.scheme}://127.0.0.1:{self.server_address[1]}/"
 
     def wait_open(self, n: int) -> bool:
         """Wait (briefly) until exactly *n* client connections are open."""
@@ -99,7 +103,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[CountingServer]:
+    yield from _serving(CountingServer())
+
+
+@pytest.fixture
+def tls_server() -> Iterator[tuple[CountingServer, ssl.SSLContext]]:
+    ca = trustme.CA()
     srv = CountingServer()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    srv.socket = context.wrap_socket(srv.socket, server_side=True)
+    srv.scheme = "https"
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    for running in _serving(srv):
+        yield running, client
+
+
+def _serving(srv: CountingServer) -> Iterator[CountingServer]:
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
@@ -288,3 +309,25 @@ def test_response_of_a_closed_loop_released_later(server: CountingServer) -> Non
 
     run(asyncio.new_event_loop, second())
     assert server.wait_open(0)
+
+
+def test_tls_session_kept_across_asyncio_runs(
+    tls_server: tuple[CountingServer, ssl.SSLContext],
+) -> None:
+    """asyncio's TLS transport sits on a socket transport: the dead loop's socket is
+    closed below it, not left to the collector."""
+    server, trusting = tls_server
+    session = ClientSession(connector=TCPConnector(ssl=trusting))
+    before = open_fds()
+
+    async def get() -> bytes:
+        async with session.get(server.url) as resp:
+            return await resp.read()
+
+    for _ in range(3):
+        assert run(asyncio.new_event_loop, get()) == b"ok"
+        assert server.wait_open(1)
+        assert open_fds() <= before + 2  # ours and the server's end (in-process)
+    session.close()
+    assert server.wait_open(0)
+    assert open_fds() <= before

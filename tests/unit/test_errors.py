@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 from yarl import URL
 
 from hyperclient import ClientResponseError, ServerDisconnectedError
@@ -30,3 +32,6 @@ def test_client_response_error_made_without_request_info_has_an_empty_one() -> N
     assert err.args == (None, ())
     assert str(err) == "404, message='Not Found', url=''"
     assert repr(err) == "ClientResponseError(None, (), status=404, message='Not Found')"
+    # It still crosses a process boundary (a worker pool, a task queue), as in aiohttp.
+    copy = pickle.loads(pickle.dumps(err))
+    assert (copy.status, copy.message, copy.request_info.method) == (404, "Not Found", "")
