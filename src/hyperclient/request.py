@@ -432,7 +432,11 @@ class ClientRequest:
             source = form.body()
         elif isinstance(data, Payload):  # after the common cases: they pay nothing for it
             source = self._payload_source(data)
-        elif isinstance(data, io.IOBase) or (hasattr(data, "read") and callable(data.read)):
+        elif isinstance(data, io.IOBase) or (
+            # Not a stream with an (async) read() too, as another response's content:
+            # that one is read with readany() below, as aiohttp reads it.
+            hasattr(data, "read") and callable(data.read) and not isinstance(data, AsyncIterable)
+        ):
             name = getattr(data, "name", None)
             name = name if isinstance(name, str) else None
             if isinstance(data, io.TextIOBase):

@@ -720,7 +720,9 @@ def streamed_body(kind: str, source: Waiting, feed: Any) -> tuple[Any, dict[str,
         return source, {}
     if kind == "payload":
         return hyperclient.payload.AsyncIterablePayload(source.gen()), {}
-    if kind == "stream-payload":  # read with readany()
+    if kind == "stream":  # read with readany()
+        return feed.content, {}
+    if kind == "stream-payload":
         return hyperclient.payload.AsyncIterablePayload(feed.content), {}
     if kind == "form":
         form = hyperclient.FormData()
@@ -746,6 +748,7 @@ def streamed_body(kind: str, source: Waiting, feed: Any) -> tuple[Any, dict[str,
         "generator",
         "iterator",
         "payload",
+        "stream",
         "stream-payload",
         "form",
         "multipart",
@@ -770,7 +773,7 @@ async def test_an_early_answer_cuts_a_streamed_upload_short(
     source = WaitingIterator() if kind == "iterator" else Waiting()
     tracker = UploadTracker()
     async with hyperclient.ClientSession() as s:
-        feed = await s.get(srv.url + "/feed") if kind == "stream-payload" else None
+        feed = await s.get(srv.url + "/feed") if kind.startswith("stream") else None
         data, kwargs = streamed_body(kind, source, feed)
         async with asyncio.timeout(2):
             post = s.post(srv.url + "/upload", data=data, upload_tracker=tracker, **kwargs)
