@@ -42,7 +42,15 @@ import stat
 import sys
 import uuid
 import zlib
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, BinaryIO, Protocol
@@ -303,9 +311,15 @@ class StreamSource:
         if hasattr(self.stream, "readany"):
             while data := await self.stream.readany():
                 yield bytes(data)
-        else:
-            async for data in self.stream:
+            return
+        # The caller's iterator (a generator, mostly) is ours to close: sent once, it
+        # cannot serve anything else, and its cleanup must not wait for the collector.
+        pieces = aiter(self.stream)
+        try:
+            async for data in pieces:
                 yield bytes(data)
+        finally:
+            await close_pieces(pieces)
 
 
 class _Value(Protocol):
@@ -339,6 +353,15 @@ class _BytesValue:
         self, size: int | None, read: FileRead = read_in_place
     ) -> AsyncIterator[bytes]:
         yield self.data
+
+
+async def close_pieces(pieces: AsyncIterator[Any]) -> None:
+    """Close *pieces* now if it is an async generator (nothing happens once it ended): a
+    body abandoned midway (the server answered, the request failed) runs the ``finally``
+    blocks of its sources at once, in the sending task, not in a task the event loop
+    starts whenever the garbage collector gets to them."""
+    if isinstance(pieces, AsyncGenerator):
+        await pieces.aclose()
 
 
 def source_body(content_type: str, source: _Value, unreplayable: str | None = None) -> Body:
@@ -929,14 +952,17 @@ class _Plan:
             pieces = part.value.chunks(part.size, read)
             if part.encoding or part.te_encoding:
                 pieces = _encoded(pieces, part.encoding, part.te_encoding)
-            async for piece in pieces:
-                if len(pending) + len(piece) <= READ_SIZE:
-                    pending += piece
-                    continue
-                if pending:
-                    yield bytes(pending)
-                    pending.clear()
-                yield piece
+            try:
+                async for piece in pieces:
+                    if len(pending) + len(piece) <= READ_SIZE:
+                        pending += piece
+                        continue
+                    if pending:
+                        yield bytes(pending)
+                        pending.clear()
+                    yield piece
+            finally:
+                await close_pieces(pieces)
             pending += b"\r\n"
         pending += self.closing
         if pending:
@@ -964,8 +990,11 @@ async def _encoded(
             return binascii.b2a_qp(data)
         return data
 
-    async for piece in pieces:
-        if out := transfer(compressor.compress(piece) if compressor else piece, False):
-            yield out
+    try:
+        async for piece in pieces:
+            if out := transfer(compressor.compress(piece) if compressor else piece, False):
+                yield out
+    finally:
+        await close_pieces(pieces)
     if out := transfer(compressor.flush() if compressor else b"", True):
         yield out

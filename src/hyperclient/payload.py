@@ -46,6 +46,7 @@ from .formdata import (
     StreamSource,
     _BytesValue,
     _Value,
+    close_pieces,
     guess_filename,
     guess_type,
     read_in_place,
@@ -609,8 +610,7 @@ async def exactly(
             if stop_at_size and sent == size:
                 return
     finally:
-        if isinstance(pieces, AsyncGenerator):
-            await pieces.aclose()  # its finally blocks run now, not when collected
+        await close_pieces(pieces)
     if sent != size:
         raise ClientConnectionError(
             f"{what} wrote {sent} bytes, expected its {announced}, {size} bytes"

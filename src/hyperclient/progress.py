@@ -14,14 +14,14 @@ Rules it keeps:
   an attribute read and an ``is None`` check in the session's send and the request's,
   nothing per byte.
 * ``bytes_written`` is computed from the transport's unsent buffer, on access and also
-  at each piece and around each wait for the socket to drain (so that a count stands
-  when the connection then closes, and the list of piece starts stays short): bytes
-  still queued in the event loop are not counted, bytes in the kernel's socket buffer
-  are (nobody can see past it). It never steps back. Payload bytes, not wire bytes: the
-  head, chunked framing and compression are taken out by remembering, for each piece of
-  the body, how many payload bytes had been given and how many bytes had been written
-  when it started, and interpolating inside a piece (exact without compression, an
-  estimate with it; aiohttp estimates the same way).
+  before and after each piece and around each wait for the socket to drain (so that a
+  count stands when the connection then closes, and the list of piece starts stays
+  short): bytes still queued in the event loop are not counted, bytes in the kernel's
+  socket buffer are (nobody can see past it). It never steps back. Payload bytes, not
+  wire bytes: the head, chunked framing and compression are taken out by remembering,
+  for each piece of the body, how many payload bytes had been given and how many bytes
+  had been written when it started, and interpolating inside a piece (exact without
+  compression, an estimate with it; aiohttp estimates the same way).
 * Attempts of one request never overlap: the body is written before the response head is
   awaited, so an attempt has ended (sent, cut short or failed) before the next one
   starts. Reports from a wrapper of an earlier attempt are ignored all the same.
@@ -162,6 +162,12 @@ class UploadTracker:
             self._refresh()  # drops the marks already sent past, so they stay few
             marks.append((self._accepted, self._wire))
         self._accepted += size
+
+    def _piece_written(self) -> None:
+        """The current piece was written whole: counted now, so that what the socket took
+        at once stands if the connection is lost while the source makes the next one."""
+        if self._state is _Attempt.WRITING:  # pragma: no branch - pieces come only then
+            self._refresh()
 
     def _wrote(self, watcher: _WatchedWrites, size: int) -> None:
         if watcher is self._watcher:  # pragma: no branch - else an earlier attempt's writer

@@ -174,6 +174,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         "_loop",
         "_lost_exc",
         "_on_complete",
+        "_on_stop",
         "_parser",
         "_payload",
         "_progress_mark",
@@ -223,6 +224,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         # Set while asyncio's sendfile holds the transport: cuts that send short.
         self._sendfile_cut: Callable[[], None] | None = None
         self._on_complete: Callable[[], None] | None = None
+        self._on_stop: Callable[[], None] | None = None  # see on_stop_sending
         self._keepalive_hint: float | None = None
         #: ``time.monotonic()`` when the first byte of the current response arrived.
         self.first_byte_at: float | None = None
@@ -510,6 +512,13 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
             # rest, so the connection is done.
             self._close_transport()
 
+    def on_stop_sending(self, callback: Callable[[], None] | None) -> None:
+        """Have *callback* called (once, from a loop callback) when the body being written
+        must not be sent any further: :attr:`stop_sending` turned true because an answer
+        ended the upload or the connection failed. A writer waiting on something other
+        than the socket (its body source) learns it there; None forgets the callback."""
+        self._on_stop = callback
+
     @property
     def stop_sending(self) -> bool:
         """True when the request body should not be sent any further: the response has
@@ -793,6 +802,14 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         self._stop_sending = True
         self._reusable = False
         self._wake_drain()
+        self._tell_stop()
+
+    def _tell_stop(self) -> None:
+        """Call the ``on_stop_sending`` callback, if any (once)."""
+        callback = self._on_stop
+        if callback is not None:
+            self._on_stop = None
+            callback()
 
     def _on_end(self) -> None:
         self._in_flight = False
@@ -851,6 +868,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         # connection was lost, connection_lost fails the waiter with the loss instead.)
         if not self._connection_lost:
             self._wake_drain()
+        self._tell_stop()
         self._close_transport(abort=True)
         self._complete()
 

@@ -50,6 +50,7 @@ from .formdata import (
     FileSource,
     FormData,
     StreamSource,
+    close_pieces,
     file_ended,
     guess_filename,
     guess_type,
@@ -432,7 +433,11 @@ class ClientRequest:
             source = form.body()
         elif isinstance(data, Payload):  # after the common cases: they pay nothing for it
             source = self._payload_source(data)
-        elif isinstance(data, io.IOBase) or (hasattr(data, "read") and callable(data.read)):
+        elif isinstance(data, io.IOBase) or (
+            # Not a stream with an (async) read() too, as another response's content:
+            # that one is read with readany() below, as aiohttp reads it.
+            hasattr(data, "read") and callable(data.read) and not isinstance(data, AsyncIterable)
+        ):
             name = getattr(data, "name", None)
             name = name if isinstance(name, str) else None
             if isinstance(data, io.TextIOBase):
@@ -772,47 +777,76 @@ class ClientRequest:
             protocol.writing(False, finished=finished)
 
     async def _write_body(self, protocol: Any) -> bool:
-        """Send the body; False when it stopped early because the server answered."""
+        """Send the body; False when it stopped early because the server answered (or the
+        connection failed: the response's error then tells why)."""
         source = self._body_source
         if source is not None and source.sendfile_plan is not None:
             plan = self._sendfile_plan(source, protocol)
             if plan is not None:
                 return await self._write_planned(protocol, plan)
+        if source is None:
+            return await self._write_pieces(protocol, _one(self._body))
+        stop = _StopWaiting(self.loop or asyncio.get_running_loop())
+        pieces = source.chunks(stop.read_file)
+        if source.size is None and not self.chunked:
+            # The caller's Content-Length (see _set_framing), as sent: more or fewer
+            # bytes would desynchronise the connection (RFC 9112 §6.3).
+            length = _announced_length(self.headers)
+            pieces = exactly(
+                pieces, length, "the request body", "Content-Length", stop_at_size=True
+            )
+        finished = False
+        protocol.on_stop_sending(stop)
+        try:
+            finished = await self._write_pieces(protocol, pieces)
+        except (Exception, asyncio.CancelledError):
+            if not stop.end():
+                raise
+            # Cut short by stop (the cancellation, or what the source made of it): the
+            # answer, or the connection's error, is the story.
+        finally:
+            protocol.on_stop_sending(None)
+            stop.end()
+            if not finished:  # stopped midway: the source's finally blocks run now
+                await close_pieces(pieces)
+        return finished
+
+    async def _write_pieces(self, protocol: Any, pieces: AsyncIterator[bytes]) -> bool:
+        """Compress, frame and send *pieces*; False when stopped early (see stop_sending)."""
         encoder = None
         if self.compress:
             encoder = make_encoder("deflate" if self.compress is True else str(self.compress))
         chunk_size = self.chunked if type(self.chunked) is int and self.chunked > 0 else None
-        if source is None:
-            pieces = _one(self._body)
-        else:
-            pieces = source.chunks(_read_body_file)
-            if source.size is None and not self.chunked:
-                # The caller's Content-Length (see _set_framing), as sent: more or fewer
-                # bytes would desynchronise the connection (RFC 9112 §6.3).
-                length = _announced_length(self.headers)
-                pieces = exactly(
-                    pieces, length, "the request body", "Content-Length", stop_at_size=True
-                )
         tracker = self._upload_tracker
         async for data in pieces:
+            if protocol.stop_sending:
+                # RFC 9112 §9.6: the server answered (or the connection failed) while the
+                # source made this piece; the socket may be closed already.
+                return False
             if tracker is not None:
                 tracker._accept(len(data))  # payload bytes: before compression and framing
             if encoder is not None:
                 data = encoder.compress(data)
             if data:
                 await self._send_piece(protocol, data, chunk_size)
+                if tracker is not None:
+                    tracker._piece_written()
                 if self.traces:
                     for trace in self.traces:
                         await trace.send_request_chunk_sent(self.method, self.url, data)
             if protocol.stop_sending:
                 # RFC 9112 §9.6: the server answered already; stop sending what it will
-                # not read (the connection is not reused).
+                # not read (the connection is not reused), and ask the source for no more.
                 return False
         if encoder is not None:
             tail = encoder.flush()
             if tail:
+                if protocol.stop_sending:
+                    return False
                 await self._send_piece(protocol, tail, chunk_size)
         if self.chunked:
+            if protocol.stop_sending:
+                return False
             protocol.write(LAST_CHUNK)
         return True
 
@@ -983,6 +1017,68 @@ def _raise_unless_answered(exc: ClientConnectionError, waiter: asyncio.Future[An
     failure = waiter.exception()
     if failure is not None:
         raise failure from exc
+
+
+class _StopWaiting:
+    """The ``on_stop_sending`` callback of a body written from a source: it cancels
+    whatever the writer waits for (the source's next piece, mostly) once the body must
+    not be sent any further, so that the caller gets the server's answer at once, not
+    whenever a slow source (a live stream, a queue) gives its next piece (aiohttp cancels
+    its writer task). Never while a thread reads a file: abandoned, that read would go
+    on, and a redirect's replay of the file could race it; the writer stops once it
+    returned. The cancellation is told from others as ``asyncio.timeout`` tells its own
+    (withdrawn by :meth:`end`; one from elsewhere stands), without its cost (on 3.11, a
+    ``getpid()`` per body).
+    """
+
+    __slots__ = ("_cancelling", "_cut_made", "_handle", "_loop", "_pending", "_reading", "_task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        task = asyncio.current_task(loop)
+        assert task is not None  # (requests are sent from a task)
+        self._loop = loop
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._handle: asyncio.Handle | None = None
+        self._cut_made = False
+        self._reading = False
+        self._pending = False
+
+    def __call__(self) -> None:
+        # From a loop callback, so that the cancellation reaches the writer where it
+        # waits (at once, it could reach the writer after it left).
+        self._handle = self._loop.call_soon(self._cut)
+
+    def _cut(self) -> None:
+        self._handle = None
+        if self._reading:
+            self._pending = True
+        else:
+            self._cut_made = True
+            self._task.cancel()
+
+    def end(self) -> bool:
+        """The writer left: nothing is cut any more. True when it was cut short by this
+        alone (the cancellation is withdrawn)."""
+        handle = self._handle
+        if handle is not None:
+            self._handle = None
+            handle.cancel()
+        if not self._cut_made:
+            return False
+        self._cut_made = False
+        return self._task.uncancel() <= self._cancelling
+
+    async def read_file(self, file: Any, n: int, offset: int | None) -> Any:
+        """:func:`_read_body_file`, never cut short."""
+        self._reading = True
+        try:
+            return await _read_body_file(file, n, offset)
+        finally:
+            self._reading = False
+            if self._pending:
+                self._pending = False
+                self()
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:

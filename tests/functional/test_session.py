@@ -687,6 +687,20 @@ async def test_async_iterable_body_is_chunked(url: Callable[[str], str]) -> None
     assert header(data, "Transfer-Encoding") == ["chunked"]
 
 
+async def test_another_responses_content_is_streamed_as_the_body(
+    url: Callable[[str], str],
+) -> None:
+    """``data=resp.content`` (a proxy's case, aiohttp's StreamReaderPayload): read with
+    readany() and sent chunked. Its async read() made it a file, read by a thread that
+    got a coroutine back (TypeError)."""
+    async with ClientSession() as session:
+        async with session.get(url("/big?size=300000")) as source:
+            async with session.post(url("/echo"), data=source.content) as resp:
+                data = await resp.json()
+    assert data["body"].encode("latin-1") == (bytes(range(256)) * 1200)[:300_000]
+    assert header(data, "Transfer-Encoding") == ["chunked"]
+
+
 async def test_chunked_int_sets_the_chunk_size(raw_server: Callable[..., Any]) -> None:
     seen: list[bytes] = []
 

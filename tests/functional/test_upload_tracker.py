@@ -19,8 +19,10 @@ import os
 import socket
 import ssl
 import struct
+import time
 import types
 import weakref
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from yarl import URL
 import hyperclient
 from hyperclient import ClientRequest, UploadAbortedError, UploadTracker
 
-from ..conftest import MS, OK, RawServer, answer_ok, read_request
+from ..conftest import MS, OK, RawServer, answer_ok, open_fds, read_request
 from .test_dns import free_port
 
 Start = Callable[..., Awaitable[Any]]
@@ -592,6 +594,382 @@ async def test_the_total_timeout_settles_the_tracker(raw_server: Any) -> None:
             assert tracker.bytes_written > 0
         assert await outcome(tracker) == "UploadAbortedError"
     stall.release()
+
+
+# -- early answers to streamed bodies (RFC 9112 §9.6) -----------------------------------------
+
+PIECE = os.urandom(2**16)
+#: A refusal that would keep the connection: only the unfinished upload ends it.
+TOO_LARGE = b"HTTP/1.1 413 Too Large\r\nContent-Length: 3\r\n\r\nbig"
+TOO_LARGE_CLOSING = b"HTTP/1.1 413 Too Large\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbig"
+
+
+def unchunked(data: bytes) -> bytes:
+    """The payload of a chunked body, as far as it arrived."""
+    payload = bytearray()
+    while True:
+        line, found, rest = data.partition(b"\r\n")
+        size = int(line.split(b";")[0], 16) if found else 0
+        if not size:
+            return bytes(payload)
+        payload += rest[:size]
+        data = rest[size + 2 :]
+
+
+class EarlyAnswer:
+    """A raw server script: ``/upload`` reads what the client sends at once (until a
+    quiet moment, or the first bytes with *at_once*), answers 413 and then either
+    reads on until the client closes (*reads_on*) or closes; the payload received is
+    then in ``received``. Other paths are answered ``OK``. ``paths`` records
+    ``(connection, path)``."""
+
+    def __init__(self, *, reads_on: bool, at_once: bool = False) -> None:
+        self.reads_on = reads_on
+        self.at_once = at_once
+        self.paths: list[tuple[int, bytes]] = []
+        self.received: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._connections = 0
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections += 1
+        number = self._connections
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b" ")[1]
+            self.paths.append((number, path))
+            if path == b"/feed":  # a response that streams one piece, then nothing more
+                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                writer.write(b"%x\r\n%s\r\n" % (len(PIECE), PIECE))
+                await writer.drain()
+                await reader.read()  # until the client closes
+                return
+            if path != b"/upload":
+                await read_request_body(reader, head)
+                writer.write(OK)
+                await writer.drain()
+                continue
+            body = await reader.read(1)
+            while not self.at_once:  # what the source gave before it waits: one burst
+                try:
+                    data = await asyncio.wait_for(reader.read(2**16), 50 * MS)
+                except TimeoutError:
+                    break
+                if not data:
+                    break
+                body += data
+            writer.write(TOO_LARGE if self.reads_on else TOO_LARGE_CLOSING)
+            await writer.drain()
+            if self.reads_on:
+                body += await reader.read()  # until the client closes
+            chunked = b"transfer-encoding: chunked" in head.lower()
+            self.received.set_result(unchunked(body) if chunked else body)
+            return
+
+
+async def read_request_body(reader: asyncio.StreamReader, head: bytes) -> None:
+    """Read (and drop) the body of a request with this *head* (Content-Length only)."""
+    length = 0
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+
+
+class Waiting:
+    """A body source that gives one piece (or *pieces*), then waits for more that never
+    comes (a live feed gone quiet); ``ended`` tells whether that wait was cut short and
+    the generator closed."""
+
+    def __init__(self) -> None:
+        self.ended = False
+
+    async def gen(self, pieces: int = 1) -> AsyncIterator[bytes]:
+        try:
+            for _ in range(pieces):
+                yield PIECE
+            await asyncio.get_running_loop().create_future()
+        finally:
+            self.ended = True
+
+
+class WaitingIterator(Waiting):
+    """The same as an async iterator that is not a generator (nothing to close)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.given = False
+
+    def __aiter__(self) -> WaitingIterator:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if not self.given:
+            self.given = True
+            return PIECE
+        never: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        try:
+            return await never
+        finally:
+            self.ended = True
+
+
+def streamed_body(kind: str, source: Waiting, feed: Any) -> tuple[Any, dict[str, Any]]:
+    """``data=`` and other arguments for each kind of streamed body."""
+    if kind == "iterator":
+        return source, {}
+    if kind == "payload":
+        return hyperclient.payload.AsyncIterablePayload(source.gen()), {}
+    if kind == "stream":  # read with readany()
+        return feed.content, {}
+    if kind == "stream-payload":
+        return hyperclient.payload.AsyncIterablePayload(feed.content), {}
+    if kind == "form":
+        form = hyperclient.FormData()
+        form.add_field("note", "hello")
+        form.add_field("stream", source.gen(), filename="stream.bin")
+        return form, {}
+    if kind == "multipart":
+        writer = hyperclient.MultipartWriter()
+        writer.append("hello")
+        writer.append_payload(hyperclient.payload.AsyncIterablePayload(source.gen()))
+        return writer, {}
+    if kind == "deflate":
+        return source.gen(), {"compress": "deflate"}
+    if kind == "content-length":
+        return source.gen(), {"headers": {"Content-Length": str(10 * len(PIECE))}}
+    return source.gen(), {}
+
+
+@pytest.mark.parametrize("server", ["reads-on", "closes"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "generator",
+        "iterator",
+        "payload",
+        "stream",
+        "stream-payload",
+        "form",
+        "multipart",
+        "deflate",
+        "content-length",
+    ],
+)
+async def test_an_early_answer_cuts_a_streamed_upload_short(
+    raw_server: Any, kind: str, server: str
+) -> None:
+    """The source gives a piece, then waits; the server answers 413 (and keeps the
+    connection, or closes it). The caller gets the answer at once, the tracker holds
+    UploadAbortedError and the payload bytes that reached the server, the source's wait
+    is cut short (a generator is closed), and the connection, whose request stream the
+    server could not follow any more, is not reused (RFC 9112 §9.6). The upload used to
+    write its next piece to the connection closed under it (the tracker held
+    ServerDisconnectedError and 0 bytes), or, with a source slow to give one, to wait
+    for it past the answer."""
+    script = EarlyAnswer(reads_on=server == "reads-on")
+    srv: RawServer = await raw_server(script)
+    before = open_fds()
+    source = WaitingIterator() if kind == "iterator" else Waiting()
+    tracker = UploadTracker()
+    async with hyperclient.ClientSession() as s:
+        feed = await s.get(srv.url + "/feed") if kind.startswith("stream") else None
+        data, kwargs = streamed_body(kind, source, feed)
+        async with asyncio.timeout(2):
+            post = s.post(srv.url + "/upload", data=data, upload_tracker=tracker, **kwargs)
+            async with post as resp:
+                assert (resp.status, await resp.read()) == (413, b"big")
+        if feed is None:
+            assert source.ended
+        else:
+            feed.close()
+        assert await outcome(tracker) == "UploadAbortedError"
+        received = await asyncio.wait_for(script.received, 1)
+        assert len(received) > 0
+        # Payload bytes: compressed on the wire, the piece left whole.
+        assert tracker.bytes_written == (len(PIECE) if kind == "deflate" else len(received))
+        assert tracker.attempts == 1
+        async with s.post(srv.url + "/next", data=b"after") as resp:
+            assert await resp.read() == b"ok"
+    upload = next(n for n, path in script.paths if path == b"/upload")
+    assert script.paths[-1] == (upload + 1, b"/next")
+    assert open_fds() <= before + 1  # the server's socket for /next may be open still
+
+
+async def test_an_early_answer_between_pieces_of_a_generator(raw_server: Any) -> None:
+    """The audit's case: a generator that sleeps a little between pieces, a server that
+    answers 413 after the first bytes and reads on. The answer came between two
+    pieces; the next one was written to the closed connection."""
+    script = EarlyAnswer(reads_on=True, at_once=True)
+    srv: RawServer = await raw_server(script)
+    ended = False
+
+    async def pieces() -> AsyncIterator[bytes]:
+        nonlocal ended
+        try:
+            for _ in range(400):
+                yield PIECE
+                await asyncio.sleep(2 * MS)
+        finally:
+            ended = True
+
+    tracker = UploadTracker()
+    async with hyperclient.ClientSession() as s:
+        async with asyncio.timeout(2):
+            async with s.post(srv.url + "/upload", data=pieces(), upload_tracker=tracker) as r:
+                assert (r.status, await r.read()) == (413, b"big")
+        assert ended
+        assert await outcome(tracker) == "UploadAbortedError"
+        received = await asyncio.wait_for(script.received, 1)
+        assert 0 < tracker.bytes_written == len(received) < 400 * len(PIECE)
+
+
+@pytest.mark.parametrize("kind", ["content-length", "form", "multipart-gzip"])
+async def test_an_early_answer_while_the_socket_drains_closes_the_source(
+    raw_server: Any, kind: str
+) -> None:
+    """A source that never waits, a server that reads 100 kB, answers 413 and reads on:
+    the answer wakes the writer waiting for the socket to drain. The caller's generator,
+    suspended where it yielded, is closed before the request returns (it was left to the
+    garbage collector), as are ours around it (a form's, an encoded part's)."""
+    received: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2**16)
+        await reader.readuntil(b"\r\n\r\n")
+        body = b""
+        while data := await reader.read(2**14):  # until the client closes
+            if len(body) < 100_000 <= len(body) + len(data):
+                writer.write(TOO_LARGE)  # reading on meanwhile
+            body += data
+        received.set_result(body)
+
+    srv: RawServer = await raw_server(script)
+    ended = False
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal ended
+        try:
+            for _ in range(1000):
+                yield PIECE
+        finally:
+            ended = True
+
+    kwargs: dict[str, Any] = {}
+    data: Any = endless()
+    if kind == "content-length":
+        kwargs["headers"] = {"Content-Length": str(1000 * len(PIECE))}
+    elif kind == "form":
+        data = hyperclient.FormData({"stream": data})
+    else:
+        data = hyperclient.MultipartWriter()
+        data.append(endless(), {"Content-Encoding": "gzip"})
+    tracker = UploadTracker()
+    async with session(hyperclient) as s:
+        async with asyncio.timeout(5):
+            async with s.post(srv.url, data=data, upload_tracker=tracker, **kwargs) as resp:
+                assert ended
+                assert (resp.status, await resp.read()) == (413, b"big")
+    assert await outcome(tracker) == "UploadAbortedError"
+    body = await asyncio.wait_for(received, 1)
+    assert 100_000 < tracker.bytes_written <= len(body) < 1000 * len(PIECE)
+
+
+class SlowFile(io.RawIOBase):
+    """An unseekable file (read by a thread, sent chunked) of one piece, or more with
+    *endless*, whose reads after the first take 100 ms; ``reading`` counts reads in
+    progress."""
+
+    def __init__(self, *, endless: bool) -> None:
+        self.endless = endless
+        self.reads = 0
+        self.reading = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.reading += 1
+        try:
+            self.reads += 1
+            if self.reads > 1:
+                time.sleep(0.1)
+                if not self.endless:
+                    return 0
+            buffer[:] = PIECE[: len(buffer)]
+            return len(buffer)
+        finally:
+            self.reading -= 1
+
+
+@pytest.mark.parametrize(
+    ("endless", "compress", "then_stream"),
+    [(True, None, False), (False, None, False), (False, "deflate", False), (False, None, True)],
+    ids=["next-piece", "end", "end-deflate", "end-then-stream"],
+)
+async def test_an_early_answer_while_a_thread_reads_the_body(
+    raw_server: Any, endless: bool, compress: str | None, then_stream: bool
+) -> None:
+    """The answer arrives while a thread reads the file: the read is waited for
+    (abandoned, it would go on behind the caller's back), then nothing more is sent,
+    not the piece it read, nor the compressor's tail or the last chunk when the file
+    ended, and a form's next part, a stream that gives nothing yet, is not waited for.
+    They used to be written to the connection closed under the writer (or waited for)."""
+    script = EarlyAnswer(reads_on=True)
+    srv: RawServer = await raw_server(script)
+    file = SlowFile(endless=endless)
+    source = Waiting()
+    data: Any = file
+    if then_stream:
+        data = hyperclient.FormData()
+        data.add_field("file", file, filename="file.bin")
+        data.add_field("stream", source.gen(pieces=0))
+    tracker = UploadTracker()
+    async with hyperclient.ClientSession() as s:
+        async with asyncio.timeout(2):
+            post = s.post(srv.url + "/upload", data=data, compress=compress, upload_tracker=tracker)
+            async with post as resp:
+                assert file.reading == 0
+                assert (resp.status, await resp.read()) == (413, b"big")
+    assert file.reads == 2
+    assert await outcome(tracker) == "UploadAbortedError"
+    received = await asyncio.wait_for(script.received, 1)
+    if then_stream:
+        assert source.ended
+        assert received.endswith(PIECE)  # and the stream's part head, which waits with it
+        assert tracker.bytes_written == len(received)
+        return
+    assert tracker.bytes_written == 2**16
+    if compress is None:
+        assert received == PIECE
+    else:  # all the compressor gave for the piece, not its tail
+        assert 0 < len(received) < len(zlib.compress(PIECE))
+
+
+async def test_a_reset_while_the_source_waits_fails_the_request_at_once(
+    raw_server: Any,
+) -> None:
+    """The server takes a piece and resets the connection while the source waits: the
+    request fails with the connection's error at once, not whenever the source gives
+    its next piece; the tracker holds that error and the piece."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(len(PIECE))  # most of it: its chunk header comes first
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # RST
+
+    srv: RawServer = await raw_server(script)
+    source = Waiting()
+    tracker = UploadTracker()
+    async with hyperclient.ClientSession() as s:
+        with pytest.raises(hyperclient.ClientConnectionError) as info:
+            async with asyncio.timeout(2):
+                await s.post(srv.url, data=source.gen(), upload_tracker=tracker)
+    assert source.ended
+    assert tracker.upload_complete.exception() is info.value
+    assert tracker.bytes_written == len(PIECE)
 
 
 # -- attempts ---------------------------------------------------------------------------------
