@@ -269,3 +269,21 @@ __all__ = (
     "put",
     "request",
 )
+
+
+def _resolve_annotations() -> None:
+    """Give the modules that name ``ClientResponse`` and ``ClientSession`` in annotations
+    only (imported there for type checkers, to keep imports flowing one way) the names at
+    run time too, so ``typing.get_type_hints()`` resolves them (typeguard, cattrs,
+    sphinx autodoc), as it does for aiohttp."""
+    from . import client as _client
+    from . import errors as _errors
+    from . import response as _response
+    from . import tracing as _tracing
+
+    for module in (_errors, _tracing):
+        vars(module).setdefault("ClientResponse", _response.ClientResponse)
+        vars(module).setdefault("ClientSession", _client.ClientSession)
+
+
+_resolve_annotations()

@@ -119,3 +119,24 @@ def test_typed_keywords_are_every_keyword_a_request_takes() -> None:
     assert set(client._OneShotRequestKwargs.__optional_keys__) == taken - own_session
     assert set(client._OneShotVerbKwargs.__optional_keys__) == taken | own_session
     assert set(client._OneShotBodyVerbKwargs.__optional_keys__) == (taken | own_session) - {"data"}
+
+
+def test_annotations_resolve_at_run_time() -> None:
+    """``typing.get_type_hints`` (typeguard, cattrs, sphinx autodoc) resolves the names
+    that lower modules import for type checkers only."""
+    import typing
+
+    import hyperclient
+    from hyperclient import tracing
+
+    for obj in (
+        hyperclient.TraceRequestEndParams,
+        hyperclient.TraceRequestRedirectParams,
+        hyperclient.ClientResponseError.__init__,
+        tracing.Signal.append,
+        hyperclient.ClientSession.get,
+    ):
+        hints = typing.get_type_hints(obj)
+        assert hints, obj
+    end = typing.get_type_hints(hyperclient.TraceRequestEndParams)
+    assert end["response"] is hyperclient.ClientResponse
