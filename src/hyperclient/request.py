@@ -768,6 +768,10 @@ class ClientRequest:
                 protocol.writing(False, finished=False)
                 return
         protocol.writing(True)
+        if protocol.stop_sending:
+            # Refused between 100 Continue and the body's first byte (RFC 9112 §9.6).
+            protocol.writing(False, finished=False)
+            return
         finished = False
         try:
             finished = await self._write_body(protocol)
@@ -808,7 +812,12 @@ class ClientRequest:
             protocol.on_stop_sending(None)
             stop.end()
             if not finished:  # stopped midway: the source's finally blocks run now
-                await close_pieces(pieces)
+                try:
+                    await close_pieces(pieces)
+                except Exception:
+                    # What the source made of being stopped: the answer (or the error
+                    # that stopped the upload) is the story, as in aiohttp.
+                    pass
         return finished
 
     async def _write_pieces(self, protocol: Any, pieces: AsyncIterator[bytes]) -> bool:

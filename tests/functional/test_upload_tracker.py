@@ -1104,3 +1104,108 @@ def test_a_request_pays_no_attribute_for_a_tracker_it_has_not() -> None:
     assert "_upload_tracker" not in vars(req)
     assert len(vars(req)) <= 29
     assert req._upload_tracker is None
+
+
+async def test_a_refusal_right_after_100_continue_sends_no_body(raw_server: Any) -> None:
+    """expect100: 100 Continue and a 413 in one segment. The 413 is parsed before the body
+    starts; the body must not start then (it went out whole, or the writer waited on a
+    source with nothing to give and held the answer back until the timeout)."""
+    received: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        # The 413's body comes later: the answer is under way, not over, when the body
+        # would start (over, the response's end alone would stop it).
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + TOO_LARGE[:-2])
+        await asyncio.sleep(0.05)
+        writer.write(TOO_LARGE[-2:])
+        received.set_result(await reader.read())  # until the client closes
+        writer.close()
+
+    srv: RawServer = await raw_server(script)
+    started = False
+
+    async def feed() -> AsyncIterator[bytes]:
+        nonlocal started
+        started = True
+        await asyncio.Event().wait()  # a live feed with nothing to give yet
+        yield PIECE
+
+    tracker = UploadTracker()
+    async with hyperclient.ClientSession() as s:
+        async with asyncio.timeout(2):
+            async with s.post(srv.url, data=feed(), expect100=True, upload_tracker=tracker) as r:
+                assert (r.status, await r.read()) == (413, b"big")
+        assert await outcome(tracker) == "UploadAbortedError"
+        assert tracker.bytes_written == 0
+    assert not started
+    assert await asyncio.wait_for(received, 1) == b""
+
+
+async def test_a_source_failing_in_its_cleanup_does_not_hide_the_answer(
+    raw_server: Any,
+) -> None:
+    """Stopped at a yield by an early 413, the caller's generator is closed and raises in
+    its finally: the server's answer is still what the request returns (as aiohttp)."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read(1)
+        writer.write(TOO_LARGE)
+        while await reader.read(2**16):  # until the client closes
+            pass
+        writer.close()
+
+    srv: RawServer = await raw_server(script)
+    cleaned = False
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal cleaned
+        try:
+            while True:
+                yield PIECE
+        finally:
+            cleaned = True
+            raise RuntimeError("cleanup failed")
+
+    async with hyperclient.ClientSession() as s:
+        async with asyncio.timeout(2):
+            async with s.post(srv.url, data=endless()) as r:
+                assert (r.status, await r.read()) == (413, b"big")
+    assert cleaned
+
+
+async def test_cutting_a_waiting_source_leaves_no_cancel_behind(raw_server: Any) -> None:
+    """The early answer stops a source waiting for its next piece by cancelling that wait,
+    then withdraws the cancellation: the task's count is back to where it was, so an
+    enclosing asyncio.timeout still ends in TimeoutError, not CancelledError."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read(1)
+        await asyncio.sleep(20 * MS)
+        writer.write(TOO_LARGE)
+        while await reader.read(2**16):  # until the client closes
+            pass
+        writer.close()
+
+    srv: RawServer = await raw_server(script)
+
+    async def feed() -> AsyncIterator[bytes]:
+        yield PIECE
+        await asyncio.Event().wait()  # the cut lands here
+        yield PIECE
+
+    task = asyncio.current_task()
+    assert task is not None
+    outcome = "none"
+    try:
+        async with asyncio.timeout(0.3):  # entered before the request
+            async with hyperclient.ClientSession() as s:
+                async with s.post(srv.url, data=feed()) as r:
+                    assert r.status == 413
+                    assert task.cancelling() == 0
+            await asyncio.sleep(1)
+    except TimeoutError:
+        outcome = "TimeoutError"
+    assert outcome == "TimeoutError"
