@@ -183,7 +183,6 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         "_read_timer",
         "_reading_paused",
         "_receive_buffer",
-        "_refused",
         "_reusable",
         "_sendfile_cut",
         "_stop_sending",
@@ -219,7 +218,6 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         self._got_bytes = False
         self._writing = False
         self._stop_sending = False
-        self._refused = False  # this request's final head said 300 or more
         self._reading_paused = False
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -454,7 +452,7 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
             self._read_bufsize = read_bufsize  # the session's, or this request's
         self._in_flight = True
         self._got_bytes = False
-        self._refused = False
+        self._stop_sending = False
         self._payload = None
         self._on_complete = on_complete
         waiter = self._head_waiter = self._loop.create_future()
@@ -502,9 +500,6 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         """
         self._writing = flag
         if flag:
-            # Refused already (a final status of 300 or more right after 100 Continue,
-            # before the body began): it must not begin.
-            self._stop_sending = self._refused
             return
         if not finished:
             # The stream position is unknown to the server: never reuse the connection.
@@ -784,9 +779,10 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         else:
             payload = self._payload = StreamReader(self, self._read_bufsize, loop=self._loop)
         if head.status >= 300:
-            self._refused = True
+            # An error or redirect before or while we upload (right after 100 Continue,
+            # say): the server does not want the body, or the rest of it.
+            self._stop_sending = True
             if self._writing:
-                # An error or redirect while we upload: the server does not want the rest.
                 self._halt_upload()
         head_waiter = self._head_waiter
         self._head_waiter = None

@@ -18,7 +18,7 @@ import pytest
 import hyperclient
 from hyperclient import BasicAuth, ClientSession, HttpVersion, ProxyConnector, TCPConnector
 
-from ..conftest import RawServer, read_request
+from ..conftest import RawServer, answer_ok, read_request
 
 
 async def _counting_server(raw_server: Any) -> RawServer:
@@ -170,14 +170,7 @@ async def test_numbers_aiohttp_accepts_still_work_and_ssl_none_is_the_default(
 ) -> None:
     """Float limits and max_redirects (aiohttp takes them); ssl=None beside the legacy
     verify_ssl/ssl_context options, and TCPConnector(ssl=True, verify_ssl=False)."""
-
-    async def ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            await read_request(reader)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            await writer.drain()
-
-    srv: RawServer = await raw_server(ok)
+    srv: RawServer = await raw_server(answer_ok)
     connector = TCPConnector(limit=10.0, limit_per_host=5.0)  # type: ignore[arg-type]
     async with ClientSession(connector=connector) as session:
         async with session.get(srv.url, max_redirects=5.0) as resp:  # type: ignore[arg-type]
