@@ -478,7 +478,7 @@ class ClientSession:
                 stacklevel=2,
             )
         if connector is None and ssl_shutdown_timeout is _SENTINEL:
-            connector = TCPConnector(loop=given_loop) if given_loop else TCPConnector()
+            connector = TCPConnector(loop=given_loop)
         elif connector is None:
             # As aiohttp: the connector made here gets it (and warns again).
             connector = TCPConnector(ssl_shutdown_timeout=ssl_shutdown_timeout, loop=given_loop)

@@ -528,12 +528,8 @@ class BaseConnector:
         """
         key = req.connection_key
         loop = _loop_of(req)
-        if self._closed:
-            raise RuntimeError("connector is closed")
-        if loop is not self._bound:
-            self._bind(loop)
         if reuse:
-            conn = self.take_idle(key, loop)
+            conn = self.take_idle(key, loop)  # checks closed and binds to the loop
             if conn is not None:
                 if traces:
                     try:
@@ -544,6 +540,8 @@ class BaseConnector:
                 return conn
         elif self._closed:
             raise RuntimeError("connector is closed")
+        elif loop is not self._bound:
+            self._bind(loop)
         timeout = timeout or _NO_TIMEOUT
         budget = timeout.connect or self._conn_timeout
         if budget is None:
@@ -764,8 +762,8 @@ class BaseConnector:
         # First: closing them below gives some back (_release), which must find them
         # foreign, not count them off the new pool.
         self._bound = None
-        idle, _waiters = self._pool.drain()  # futures of a closed loop: nobody can wake
-        pool = self._pool
+        pool = self._pool  # dropped whole, waiters too: futures of a closed loop
+        idle = list(pool.iter_idle())
         self._pool = Pool(
             limit_per_key=pool.limit_per_key, total_limit=pool.total_limit, max_idle=pool.max_idle
         )
@@ -780,11 +778,9 @@ class BaseConnector:
     def _close_idle(self) -> None:
         """Close the idle connections (at collection, on whichever loop they are)."""
         loop = self._bound
+        close = _close_orphan if loop is not None and loop.is_closed() else ResponseHandler.close
         for proto in self._pool.iter_idle():
-            if loop is not None and loop.is_closed():
-                _close_orphan(proto)
-            else:
-                proto.close()
+            close(proto)
 
 
 class TCPConnector(BaseConnector):
@@ -1993,7 +1989,8 @@ class UnixConnector(BaseConnector):
 
 def is_count(value: object) -> bool:
     """Whether *value* is a non-negative number (not a bool): a limit, a redirect cap."""
-    return not isinstance(value, bool) and isinstance(value, int | float) and value >= 0
+    # A tuple, not int | float: that union would be built on every call.
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value >= 0
 
 
 def _check_seconds(value: object, name: str) -> float | None:

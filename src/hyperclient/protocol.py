@@ -781,9 +781,10 @@ class ResponseHandler(WriteFlowControl, SharedBufferReads):
         if head.status >= 300:
             # An error or redirect before or while we upload (right after 100 Continue,
             # say): the server does not want the body, or the rest of it.
-            self._stop_sending = True
             if self._writing:
                 self._halt_upload()
+            else:
+                self._stop_sending = True
         head_waiter = self._head_waiter
         self._head_waiter = None
         if head_waiter is not None and not head_waiter.done():

@@ -762,16 +762,13 @@ class ClientRequest:
             except TimeoutError:
                 # RFC 9110 §10.1.1: a client need not wait forever for 100.
                 go_on = True
-            if not go_on:
-                # A final status instead of 100: the body stays unsent, and the server may
-                # still be waiting for it, so the connection cannot be reused.
+            if not go_on or protocol.stop_sending:
+                # A final status instead of 100, or right after it (RFC 9112 §9.6): the
+                # body stays unsent, and the server may still be waiting for it, so the
+                # connection cannot be reused.
                 protocol.writing(False, finished=False)
                 return
         protocol.writing(True)
-        if protocol.stop_sending:
-            # Refused between 100 Continue and the body's first byte (RFC 9112 §9.6).
-            protocol.writing(False, finished=False)
-            return
         finished = False
         try:
             finished = await self._write_body(protocol)
@@ -790,7 +787,7 @@ class ClientRequest:
                 return await self._write_planned(protocol, plan)
         if source is None:
             return await self._write_pieces(protocol, _one(self._body))
-        stop = _StopWaiting(self.loop or asyncio.get_running_loop())
+        stop = _StopWaiting(protocol._loop)
         pieces = source.chunks(stop.read_file)
         if source.size is None and not self.chunked:
             # The caller's Content-Length (see _set_framing), as sent: more or fewer

@@ -141,6 +141,8 @@ def merge_ssl_options(
     """One ``ssl=`` setting from it and the reference's ``verify_ssl``, ``ssl_context`` and
     ``fingerprint`` (as aiohttp's ``_merge_ssl_params``): ``ssl=None`` is the default,
     True, which those refine; given with any other ``ssl=`` they are a ``ValueError``."""
+    if ssl is True and verify_ssl is None and ssl_context is None and fingerprint is None:
+        return True  # every plain request: nothing to check or merge
     checked = checked_ssl(ssl)
     setting: SSLSetting = True if checked is None else checked
     context = checked_context(ssl_context)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import trustme
 import uvloop
+from yarl import URL
 
 import hyperclient
 from hyperclient import ClientSession, TCPConnector
@@ -331,3 +332,20 @@ def test_tls_session_kept_across_asyncio_runs(
     session.close()
     assert server.wait_open(0)
     assert open_fds() <= before
+
+
+def test_connect_without_reuse_binds_to_the_running_loop(server: CountingServer) -> None:
+    """``connector.connect(req, reuse=False)`` called directly (no pooled look first)
+    leaves the closed loop's connections too."""
+    connector = TCPConnector()
+
+    async def once() -> None:
+        req = hyperclient.ClientRequest("GET", URL(server.url), loop=asyncio.get_running_loop())
+        conn = await connector.connect(req, reuse=False)
+        conn.release()  # reusable (nothing was sent): pooled on this loop
+        assert [s.idle for s in connector.stats().values()] == [1]
+
+    run(asyncio.new_event_loop, once())
+    run(asyncio.new_event_loop, once())  # the first loop's idle one is gone, not counted
+    connector.close()
+    assert server.wait_open(0)
