@@ -663,7 +663,7 @@ class BaseConnector:
 
     def _make_protocol(self, loop: asyncio.AbstractEventLoop | None = None) -> ResponseHandler:
         if loop is None:
-            loop = self._loop or asyncio.get_running_loop()
+            loop = self._bound or asyncio.get_running_loop()
         return ResponseHandler(loop, **self._protocol_kwargs)
 
     # -- releasing --------------------------------------------------------------------------
@@ -988,7 +988,7 @@ class TCPConnector(BaseConnector):
             return [_literal(host, port, family)]
         if self._use_dns_cache:
             cached = self._dns_cache.get((host, port))
-            loop = self._loop or asyncio.get_running_loop()
+            loop = self._bound or asyncio.get_running_loop()
             if cached is not None and cached[1] > loop.time():
                 self._dns_cache[(host, port)] = self._dns_cache.pop((host, port))  # now newest
                 if traces:
@@ -1008,7 +1008,7 @@ class TCPConnector(BaseConnector):
         key = (host, port)
         task = self._dns_inflight.get(key)
         if task is None:
-            loop = self._loop or asyncio.get_running_loop()
+            loop = self._bound or asyncio.get_running_loop()
             task = loop.create_task(self._lookup(host, port))
             self._dns_inflight[key] = task
             task.add_done_callback(functools.partial(self._lookup_done, key))
@@ -1036,7 +1036,7 @@ class TCPConnector(BaseConnector):
             raise socket.gaierror(socket.EAI_NONAME, f"no address for {host!r}")
         if self._use_dns_cache:
             ttl = self._ttl_dns_cache
-            loop = self._loop or asyncio.get_running_loop()
+            loop = self._bound or asyncio.get_running_loop()
             expires = loop.time() + ttl if ttl is not None else float("inf")
             self._dns_cache.pop((host, port), None)
             self._dns_cache[(host, port)] = (addrs, expires)
@@ -1061,7 +1061,7 @@ class TCPConnector(BaseConnector):
                 return await self._via_socks(req, key, key.proxy, traces, timeout)
             return await self._via_http_proxy(req, key, key.proxy, traces, timeout)
         port = key.port if key.port is not None else (443 if key.is_ssl else 80)
-        loop = self._loop or _loop_of(req)
+        loop = self._bound or _loop_of(req)
         started = loop.time()
         try:
             addrs = await self._resolve_host(key.host, port, traces)
@@ -1203,7 +1203,7 @@ class TCPConnector(BaseConnector):
         self, req: _RequestLike, key: ConnectionKey, tunnel: ResponseHandler
     ) -> ResponseHandler:
         """A fresh protocol on the tunnel's transport, after TLS with the origin if https."""
-        loop = self._loop or asyncio.get_running_loop()
+        loop = self._bound or asyncio.get_running_loop()
         transport = tunnel.transport
         if transport is None:
             raise ClientProxyConnectionError(key, OSError(None, "proxy closed the tunnel"))
@@ -1242,7 +1242,7 @@ class TCPConnector(BaseConnector):
         timeout: ClientTimeout,
     ) -> ResponseHandler:
         """Open a SOCKS tunnel to the origin, then speak HTTP (or TLS) through it."""
-        loop = self._loop or asyncio.get_running_loop()
+        loop = self._bound or asyncio.get_running_loop()
         proxy_key = _proxy_key(proxy)
         port = key.port if key.port is not None else (443 if key.is_ssl else 80)
         target = key.host
@@ -1326,7 +1326,7 @@ class TCPConnector(BaseConnector):
     ) -> socket.socket:
         """A connected TCP socket to one of *addrs* (raced), or a ``ClientConnectorError``."""
         if loop is None:  # on 3.11 each ask for the running loop is a getpid()
-            loop = self._loop or asyncio.get_running_loop()
+            loop = self._bound or asyncio.get_running_loop()
         try:
             with self._stopped_by_close(key, loop):
                 sock = await _connect_first(
@@ -1408,7 +1408,7 @@ class TCPConnector(BaseConnector):
                 sock.close()
             raise ClientConnectionError("the connector was closed while connecting")
         if loop is None:
-            loop = self._loop or asyncio.get_running_loop()
+            loop = self._bound or asyncio.get_running_loop()
         start = _cancel_count(loop)
         proto = self._make_protocol(loop)
         # A connect or TLS handshake may stall with no transport to close yet. close()
@@ -1967,7 +1967,7 @@ class UnixConnector(BaseConnector):
     async def _create_connection(
         self, req: _RequestLike, traces: Any, timeout: ClientTimeout
     ) -> ResponseHandler:
-        loop = self._loop or asyncio.get_running_loop()
+        loop = self._bound or asyncio.get_running_loop()
         proto = self._make_protocol()
         key = req.connection_key
         try:
