@@ -16,6 +16,7 @@ SRC = pathlib.Path(hyperclient.__file__).parent
 RANKS: dict[str, int] = {
     "values": 0,
     "typedefs": 0,
+    "awaitables": 0,
     "errors": 1,
     "http1": 2,
     "ws_frames": 2,

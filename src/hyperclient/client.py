@@ -21,7 +21,6 @@ from collections.abc import (
     Awaitable,
     Callable,
     Coroutine,
-    Generator,
     Iterable,
     Mapping,
     Sequence,
@@ -30,12 +29,13 @@ from http.cookies import SimpleCookie
 from ssl import SSLContext
 from time import monotonic as _monotonic
 from types import TracebackType
-from typing import Any, Final, Generic, TypedDict, TypeVar, Unpack, cast
+from typing import Any, Final, TypedDict, TypeVar, Unpack, cast
 
 from multidict import CIMultiDict, getversion
 from yarl import URL
 
 from .auth import BasicAuth, DigestAuth, origin_of
+from .awaitables import CoroutineHandle
 from .client_middleware_digest_auth import DigestAuthMiddleware
 from .client_middlewares import ClientMiddlewareType, build_client_middlewares
 from .connector import (
@@ -312,24 +312,18 @@ class _OneShotBodyVerbKwargs(_CommonKwargs, _RedirectKwargs, _OneShotKwargs, tot
     """Module-level ``post()``, ``put()``, ``patch()``."""
 
 
-class _RequestContextManager(Coroutine[Any, Any, _R], Generic[_R]):
+class _RequestContextManager(CoroutineHandle[_R]):
     """What ``session.get()`` returns: awaitable, and an async context manager.
 
     A ``Coroutine`` too, as aiohttp's is, so that ``asyncio.create_task(session.get(url))``
     type-checks (at run time ``send``/``throw``/``close`` made it one already).
     """
 
-    __slots__ = ("_coro", "_resp")
+    __slots__ = ("_resp",)
 
     def __init__(self, coro: Coroutine[Any, Any, _R]) -> None:
         self._coro = coro
         self._resp: _R | None = None
-
-    def __await__(self) -> Generator[Any, None, _R]:
-        return self._coro.__await__()
-
-    def __iter__(self) -> Generator[Any, None, _R]:
-        return self.__await__()
 
     async def __aenter__(self) -> _R:
         resp = self._resp = await self._coro
@@ -351,18 +345,6 @@ class _RequestContextManager(Coroutine[Any, Any, _R], Generic[_R]):
             resp.release()
         else:
             await resp.__aexit__(exc_type, exc, tb)
-
-    def send(self, arg: Any) -> Any:
-        return self._coro.send(arg)
-
-    def throw(self, *args: Any) -> Any:
-        try:
-            return self._coro.throw(*args)
-        finally:
-            del args  # the traceback holds this frame: not the exception too (a cycle)
-
-    def close(self) -> None:
-        self._coro.close()
 
 
 class ClientSession:
@@ -1763,19 +1745,23 @@ def _merge_files(data: Any, files: Any) -> Any:
 # -- the reference's Basic API ----------------------------------------------------------------
 
 
-class _SessionRequestContextManager:
-    """A module-level request: owns its session and closes it when done."""
+class _SessionRequestContextManager(CoroutineHandle[ClientResponse]):
+    """A module-level request: owns its session and closes it when done.
 
-    __slots__ = ("_coro", "_resp", "_session")
+    A ``Coroutine`` as the reference's ``request()`` was, so ``asyncio.create_task()``
+    and ``gather()`` take it.
+    """
+
+    __slots__ = ("_resp", "_session")
 
     def __init__(self, coro: Coroutine[Any, Any, ClientResponse], session: ClientSession) -> None:
-        self._coro = coro
+        self._coro = self._run(coro)
         self._session = session
         self._resp: ClientResponse | None = None
 
-    async def _run(self) -> ClientResponse:
+    async def _run(self, coro: Coroutine[Any, Any, ClientResponse]) -> ClientResponse:
         try:
-            resp = await self._coro
+            resp = await coro
         except BaseException:
             await self._session.close()
             raise
@@ -1789,11 +1775,8 @@ class _SessionRequestContextManager:
         resp.content.on_eof(close_session)
         return resp
 
-    def __await__(self) -> Generator[Any, None, ClientResponse]:
-        return self._run().__await__()
-
     async def __aenter__(self) -> ClientResponse:
-        self._resp = await self._run()
+        self._resp = await self._coro
         return self._resp
 
     async def __aexit__(self, *exc: object) -> None:

@@ -33,7 +33,7 @@ import dataclasses
 import json
 import warnings
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from enum import Enum
 from ssl import SSLContext
 from types import TracebackType
@@ -43,6 +43,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from .auth import BasicAuth
+from .awaitables import CoroutineHandle
 from .errors import (
     ClientConnectionResetError,
     ServerDisconnectedError,
@@ -982,21 +983,18 @@ class ClientWebSocketResponse:
 # -- connecting ---------------------------------------------------------------------------
 
 
-class _WSRequestContextManager(Coroutine[Any, Any, ClientWebSocketResponse]):
+class _WSRequestContextManager(CoroutineHandle[ClientWebSocketResponse]):
     """What ``session.ws_connect()`` returns: awaitable, and an async context manager.
 
     Also a ``Coroutine`` (``send``/``throw``/``close``), as aiohttp's is, so that
     ``asyncio.create_task(session.ws_connect(url))`` and ``gather()`` accept it.
     """
 
-    __slots__ = ("_coro", "_ws")
+    __slots__ = ("_ws",)
 
     def __init__(self, coro: Coroutine[Any, Any, ClientWebSocketResponse]) -> None:
         self._coro = coro
         self._ws: ClientWebSocketResponse | None = None
-
-    def __await__(self) -> Generator[Any, None, ClientWebSocketResponse]:
-        return self._coro.__await__()
 
     async def __aenter__(self) -> ClientWebSocketResponse:
         self._ws = await self._coro
@@ -1010,15 +1008,6 @@ class _WSRequestContextManager(Coroutine[Any, Any, ClientWebSocketResponse]):
     ) -> None:
         assert self._ws is not None
         await self._ws.close()
-
-    def send(self, arg: Any) -> Any:
-        return self._coro.send(arg)
-
-    def throw(self, *args: Any) -> Any:
-        return self._coro.throw(*args)
-
-    def close(self) -> None:
-        self._coro.close()
 
 
 def _ws_timeout(timeout: object, receive_timeout: float | None) -> ClientWSTimeout:

@@ -1267,6 +1267,19 @@ async def test_module_level_api(url: Callable[[str], str]) -> None:
         assert resp.status == 302
 
 
+async def test_module_level_requests_are_coroutines(url: Callable[[str], str]) -> None:
+    """The reference's request() was a coroutine: tasks and gather() take one."""
+    task = asyncio.create_task(hyperclient.get(url("/json")))
+    resp = await task
+    assert await resp.json() == {"hello": "world", "n": [1, 2, 3]}
+    first, second = await asyncio.gather(
+        hyperclient.post(url("/echo"), data=b"1"), hyperclient.request("PUT", url("/echo"))
+    )
+    assert [(await r.json())["method"] for r in (first, second)] == ["POST", "PUT"]
+    # Each closed its own session once its body was read.
+    assert all(r.connection is None for r in (resp, first, second))
+
+
 async def test_module_level_files_argument(url: Callable[[str], str], tmp_path: Path) -> None:
     # The reference's request(files=...): fields from data= and files as multipart parts.
     upload = tmp_path / "report.txt"

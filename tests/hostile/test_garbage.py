@@ -103,6 +103,14 @@ async def _cancelled_before_head(session: ClientSession, url: str) -> None:
     await _cancel_soon(session.get(url + "/silent"))  # a task drives it by send/throw
 
 
+async def _cancelled_ws_handshake(session: ClientSession, url: str) -> None:
+    await _cancel_soon(session.ws_connect(url + "/silent"))
+
+
+async def _cancelled_module_level(session: ClientSession, url: str) -> None:
+    await _cancel_soon(hyperclient.get(url + "/silent"))  # a session of its own
+
+
 async def _cancel_soon(awaitable: Any) -> None:
     """Run *awaitable* as a task, cancel it after 20 ms; it must end cancelled."""
     task = asyncio.ensure_future(awaitable)
@@ -131,6 +139,8 @@ async def _big_body_then_close(session: ClientSession, url: str) -> None:
         _bad_head,
         _cancelled_in_body,
         _cancelled_before_head,
+        _cancelled_ws_handshake,
+        _cancelled_module_level,
         _big_body_then_close,
     ],
     ids=lambda case: case.__name__.strip("_"),

@@ -124,6 +124,8 @@ async def module_level(url: str, connector: TCPConnector) -> None:
     assert_type(await hyperclient.put(url, json=[1], allow_redirects=False), ClientResponse)
     assert_type(await hyperclient.patch(url, data=b"x"), ClientResponse)
     assert_type(await hyperclient.delete(url, timeout=ClientTimeout(total=1)), ClientResponse)
+    task = asyncio.create_task(hyperclient.options(url))  # a Coroutine, as request() was
+    assert_type(await task, ClientResponse)
     assert_type(await hyperclient.head(url, allow_redirects=False), ClientResponse)
     assert_type(await hyperclient.options(url, loop=asyncio.get_running_loop()), ClientResponse)
 
