@@ -302,12 +302,19 @@ def _not_http(start: bytes) -> RemoteProtocolError:
     return RemoteProtocolError(f"not an HTTP response: it starts with {short_repr(start)}")
 
 
+def _too_long(what: str, limit: int, line: bytes | bytearray) -> PayloadTooBig:
+    """The error for a line over *limit*, the same whether its end has arrived or not
+    (only its first ``limit + 1`` bytes are certain before then)."""
+    start = short_repr(bytes(line[: limit + 1]))
+    return PayloadTooBig(f"{what} too long: more than {limit} bytes, starting {start}")
+
+
 def _parse_status_line(line: bytes, max_line: int) -> tuple[HttpVersion, int, bytes]:
     """``HTTP-version SP status-code SP [reason-phrase]`` (RFC 9112 §4), validated."""
     if line[:5] != b"HTTP/":
         raise _not_http(line[:5])  # named as ResponseParser._scan names it
     if len(line) > max_line:
-        raise PayloadTooBig(f"status line too long: {len(line)} bytes, limit {max_line}")
+        raise _too_long("status line", max_line, line)
     if line.translate(None, _CTL_NO_HTAB) != line:
         what = "bare CR" if b"\r" in line else "invalid character"
         raise RemoteProtocolError(f"{what} in status line: {short_repr(line)}")
@@ -336,7 +343,7 @@ def _parse_status_line(line: bytes, max_line: int) -> tuple[HttpVersion, int, by
 def _parse_field_line(line: bytes, max_field: int, where: str) -> tuple[bytes, bytes]:
     """``field-name ":" OWS field-value OWS`` (RFC 9112 §5), validated."""
     if len(line) > max_field:
-        raise PayloadTooBig(f"header line too long: {len(line)} bytes, limit {max_field}")
+        raise _too_long("header line", max_field, line)
     if line[:1] in (b" ", b"\t"):
         # RFC 9112 §5.2: a user agent may reject obs-fold; a folded line changes the meaning
         # of the previous field for anyone who unfolds it, so we do.
@@ -1144,6 +1151,20 @@ class ResponseParser:
         # Defensive: the fast path only comes here when the scan finds an error.
         raise RemoteProtocolError("invalid response head", in_body=trailer)  # pragma: no cover
 
+    def _check_unended_line(self, start: int, stop: int, nlines: int, *, trailer: bool) -> None:
+        """Refuse the line ``buf[start:stop]``, still without its LF, once it is longer
+        than its limit (a last byte that may be its CR left out): each arrival searches
+        the unended line again, so letting it grow to the head's limit would cost time
+        quadratic in its length."""
+        status = nlines == 0 and not trailer
+        limit = self._max_line if status else self._max_field
+        if stop - start - 1 > limit:
+            error = _too_long(
+                "status line" if status else "header line", limit, self._buf[start:stop]
+            )
+            error.in_body = trailer
+            raise error
+
     def _scan(self, start: int, stop: int, nlines: int, *, trailer: bool) -> tuple[int, int]:
         """Validate the lines of ``buf[start:stop]`` one by one, as they would arrive.
 
@@ -1173,6 +1194,7 @@ class ResponseParser:
                     raise PayloadTooBig(
                         f"{where} too long: more than {self._max_head} bytes", in_body=trailer
                     )
+                self._check_unended_line(i, stop, nlines, trailer=trailer)
                 return i, nlines
             if lf == i or buf[lf - 1] != 13:
                 raise RemoteProtocolError(f"bare LF in {where}", in_body=trailer)

@@ -74,7 +74,7 @@ async def test_request_limits_override_the_session_ones(raw_server: Any) -> None
         # "Content-Length: 2" is the longest line.
         async with session.get(srv.url, max_headers=50, max_field_size=17) as resp:
             assert await resp.read() == b"ok"
-        with pytest.raises(hyperclient.ClientResponseError, match="17 bytes, limit 16"):
+        with pytest.raises(hyperclient.ClientResponseError, match="more than 16 bytes"):
             await session.get(srv.url, max_headers=50, max_field_size=16)
     # Without session limits, a request's own apply to that request only, on the same
     # pooled connection.
@@ -86,7 +86,7 @@ async def test_request_limits_override_the_session_ones(raw_server: Any) -> None
             assert await resp.read() == b"ok"
         async with session.get(srv.url, max_line_size=len("HTTP/1.1 200 OK")) as resp:
             assert await resp.read() == b"ok"
-        with pytest.raises(hyperclient.ClientResponseError, match="15 bytes, limit 14"):
+        with pytest.raises(hyperclient.ClientResponseError, match="more than 14 bytes"):
             await session.get(srv.url, max_line_size=len("HTTP/1.1 200 OK") - 1)
 
 

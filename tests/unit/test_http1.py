@@ -707,25 +707,35 @@ INVALID: list[tuple[str, bytes, dict[str, Any], Failed]] = [
         "status line too long",
         b"HTTP/1.1 200 " + b"x" * 8178 + b"\r\n\r\n",
         {},
-        Failed(PTB, "status line too long: 8191 bytes, limit 8190", False),
+        Failed(
+            PTB,
+            "status line too long: more than 8190 bytes, starting "
+            "b'HTTP/1.1 200 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...",
+            False,
+        ),
     ),
     (
         "header line too long",
         b"HTTP/1.1 200 OK\r\nA: " + b"x" * 8188 + b"\r\n\r\n",
         {},
-        Failed(PTB, "header line too long: 8191 bytes, limit 8190", False),
+        Failed(
+            PTB,
+            "header line too long: more than 8190 bytes, starting "
+            "b'A: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...",
+            False,
+        ),
     ),
     (
         "header line too long, small limit",
         b"HTTP/1.1 200 OK\r\nAbc: 12345\r\n\r\n",
         {"max_field_size": 9},
-        Failed(PTB, "header line too long: 10 bytes, limit 9", False),
+        Failed(PTB, "header line too long: more than 9 bytes, starting b'Abc: 12345'", False),
     ),
     (
         "status line too long, small limit",
         b"HTTP/1.1 200 OK\r\n\r\n",
         {"max_line_size": 14},
-        Failed(PTB, "status line too long: 15 bytes, limit 14", False),
+        Failed(PTB, "status line too long: more than 14 bytes, starting b'HTTP/1.1 200 OK'", False),
     ),
     (
         "head too long",
@@ -1013,7 +1023,11 @@ INVALID: list[tuple[str, bytes, dict[str, Any], Failed]] = [
         "trailer line too long",
         CHUNKED_HEAD + b"0\r\nA: " + b"x" * 24 + b"\r\n\r\n",
         {"max_field_size": 26},
-        Failed(PTB, "header line too long: 27 bytes, limit 26", True),
+        Failed(
+            PTB,
+            "header line too long: more than 26 bytes, starting b'A: xxxxxxxxxxxxxxxxxxxxxxxx'",
+            True,
+        ),
     ),
     (
         "too many trailers",
@@ -1158,6 +1172,41 @@ def test_wrong_bytes_fail_before_their_line_ends(data: bytes, message: str) -> N
     with pytest.raises(RemoteProtocolError) as info:
         events()
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("prefix", "limits", "what"),
+    [
+        (b"", {"max_line_size": 100}, "status line"),
+        (b"HTTP/1.1 200 OK\r\n", {"max_field_size": 100}, "header line"),
+        (CHUNKED_HEAD + b"0\r\n", {"max_field_size": 100}, "header line"),  # a trailer
+    ],
+)
+def test_an_unended_line_fails_once_past_its_limit(
+    prefix: bytes, limits: dict[str, int], what: str
+) -> None:
+    """A line without its LF, arriving a byte at a time, is refused once it passes its
+    own limit, not the head's (256 KiB): each arrival searches the unended line again."""
+    parser = ResponseParser(**limits)
+    parser.start("GET")
+    parser.receive_data(prefix)
+    line = b"HTTP/1.1 200 " if not prefix else b"A: "
+
+    def feed_until_refused() -> int:
+        for fed, byte in enumerate(line + b"x" * 1000, 1):
+            parser.receive_data(bytes([byte]))
+            try:
+                while parser.next_event() is not NEED_DATA:
+                    pass
+            except PayloadTooBig:
+                return fed
+        raise AssertionError("never refused")
+
+    # The 101st byte may be the line's CR; the 102nd shows it is longer than 100.
+    assert feed_until_refused() == 102
+    with pytest.raises(PayloadTooBig, match=f"^{what} too long: more than 100 bytes") as info:
+        parser.next_event()
+    assert info.value.in_body == (prefix.startswith(CHUNKED_HEAD))
 
 
 def test_partial_lines_that_may_still_be_right_wait() -> None:
