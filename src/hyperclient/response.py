@@ -19,7 +19,7 @@ from collections.abc import Callable, Generator, Iterable
 from http.cookies import SimpleCookie
 from time import monotonic as _monotonic
 from types import MappingProxyType, SimpleNamespace, TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
@@ -391,12 +391,9 @@ class ClientResponse:
         """The charset to decode the body with: Content-Type's (its codec's name, as
         aiohttp gives it), else the session's ``fallback_charset_resolver`` once the body
         was read, else UTF-8 (also for JSON, RFC 8259 §8.1)."""
-        charset = self.charset
-        if charset:
-            try:
-                return codecs.lookup(charset).name
-            except LookupError:
-                pass
+        codec = _text_codec(self.charset)
+        if codec is not None:
+            return codec
         mtype = self.content_type
         if mtype == "application/json" or mtype.endswith("+json"):
             return "utf-8"
@@ -466,12 +463,9 @@ class ClientResponse:
         body = await self.read(max_size=max_size)
         if encoding is not None:
             return body.decode(encoding, errors)
-        charset = self.charset
-        if charset:
-            try:
-                return body.decode(charset, errors)
-            except LookupError:
-                pass
+        codec = _text_codec(self.charset)
+        if codec is not None:
+            return body.decode(codec, errors)
         if self._charset_resolver() is not None:
             return body.decode(self.get_encoding(), errors)
         try:
@@ -606,6 +600,35 @@ class ClientResponse:
     def __repr__(self) -> str:
         reason = f" {self.reason}" if self.reason else ""
         return f"<ClientResponse({self._url}) [{self.status}{reason}]>"
+
+
+#: What a charset name may hold (RFC 2978 §2.3's characters, with the "." and space that
+#: Python's codec names take); IANA's longest registered name has 45 characters.
+_CHARSET_CHARACTERS: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'+-^_`{}~. "
+)
+_MAX_CHARSET_LENGTH: Final = 64
+
+
+def _text_codec(charset: str | None) -> str | None:
+    """The name of the text codec a declared *charset* names, or None for none.
+
+    A name that cannot be a charset is not looked up: each name the codec registry fails
+    to find is cached by it for good, so a server sending a new 8 KB name with every
+    response would grow the process without end. Codecs that do not decode bytes to text
+    (``base64``, ``rot13``) are no charset either.
+    """
+    if (
+        not charset
+        or len(charset) > _MAX_CHARSET_LENGTH
+        or not _CHARSET_CHARACTERS.issuperset(charset)
+    ):
+        return None
+    try:
+        info = codecs.lookup(charset)
+    except LookupError:
+        return None
+    return info.name if getattr(info, "_is_text_encoding", True) else None
 
 
 def _weak_callback(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import io
 import json
 import os
@@ -172,6 +173,45 @@ async def test_fallback_charset_resolver_and_encoding_names(
     async with ClientSession() as session:  # without the hook: UTF-8, else Latin-1
         async with session.get(srv.url + "/none") as resp:
             assert await resp.text() == "\x80abc"
+
+
+async def test_charsets_that_cannot_be_one_are_not_looked_up(
+    raw_server: Callable[..., Any],
+) -> None:
+    """A name the codec registry does not know is cached by it for good: a server sending
+    a new long name with every response must not grow the process. Nor is a codec that
+    does not make text (base64) taken for a charset."""
+    long_name = b"x" * 4000
+    names = [long_name, b"utf-8/x", b"base64", b"rot13", b"no-such-charset"]
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for name in names:
+            await read_request(reader)
+            writer.write(
+                b'HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset="' + name + b'"\r\n'
+                b"Content-Length: 3\r\n\r\nab\xe9"
+            )
+            await writer.drain()
+
+    asked: list[str] = []
+
+    def search(name: str) -> None:  # asked after Python's own, for names it does not know
+        asked.append(name)
+
+    srv: RawServer = await raw_server(script)
+    codecs.register(search)
+    try:
+        async with ClientSession() as session:
+            for name in names:
+                async with session.get(srv.url) as resp:
+                    assert resp.charset == name.decode("latin-1")
+                    assert resp.get_encoding() == "utf-8"
+                    # Not UTF-8: Latin-1, as for a response without a charset.
+                    assert await resp.text() == "ab\xe9"
+    finally:
+        codecs.unregister(search)
+    # Only the well-formed unknown name reached the registry (once per lookup).
+    assert asked == ["no_such_charset"] * 2
 
 
 async def test_json_refuses_other_content_types(url: Callable[[str], str]) -> None:
