@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import socket
 import ssl
 import types
@@ -1630,15 +1631,12 @@ def _interleave(addrs: list[ResolveResult], first_count: int) -> list[ResolveRes
         by_family.setdefault(addr["family"], []).append(addr)
     if len(by_family) < 2:
         return addrs
-    queues = list(by_family.values())
+    first, *others = by_family.values()
     # The first family's extra turns, then strict alternation starting with it again.
     head = max(first_count - 1, 0)
-    result = queues[0][:head]
-    del queues[0][:head]
-    while any(queues):
-        for queue in queues:
-            if queue:
-                result.append(queue.pop(0))
+    result = first[:head]
+    for turn in itertools.zip_longest(first[head:], *others):
+        result.extend(addr for addr in turn if addr is not None)
     return result
 
 

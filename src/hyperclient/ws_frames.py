@@ -227,10 +227,11 @@ class FrameReader:
         self._allowed_rsv = _RSV1 if compress else 0
 
         # Received bytes: the frames still to parse are _buf[_pos:] followed by the
-        # chunks in _more. Chunks are only joined once the frame being waited for is
-        # complete (_wanted), so a 1 MiB frame arriving in 64 KiB reads is copied
-        # once, not once per read; a bytes buffer also slices twice as fast as a
-        # bytearray for the many small frames case.
+        # chunks in _more. Chunks are only joined once _buf is parsed up to a frame that
+        # they complete (_wanted), so a 1 MiB frame arriving in 64 KiB reads is copied
+        # once, not once per read, and bytes arriving while frames wait to be parsed
+        # are not copied with them each time; a bytes buffer also slices twice as fast
+        # as a bytearray for the many small frames case.
         self._buf = b""
         self._pos = 0
         self._more: list[bytes] = []
@@ -264,7 +265,7 @@ class FrameReader:
             data = bytes(data)
         if not data or self._error is not None:
             return
-        if self._pos >= len(self._buf):
+        if self._pos >= len(self._buf) and not self._more:
             # Everything before was consumed: the new bytes are the buffer, no copy.
             self._buf = data
             self._pos = 0
@@ -272,12 +273,16 @@ class FrameReader:
             return
         self._more.append(data)
         self._more_size += len(data)
-        if self._more_size >= self._wanted:
-            self._buf = b"".join([self._buf[self._pos :], *self._more])
-            self._pos = 0
-            self._more = []
-            self._more_size = 0
-            self._wanted = 0
+        if self._wanted and self._more_size >= self._wanted:
+            self._wanted = 0  # the awaited step can be taken: next_message joins
+
+    def _join(self) -> None:
+        """Make the unparsed bytes one buffer (each byte is copied here once)."""
+        self._buf = b"".join([self._buf[self._pos :], *self._more])
+        self._pos = 0
+        self._more = []
+        self._more_size = 0
+        self._wanted = 0
 
     def next_message(self) -> WSMessage | None:
         """Parse buffered frames up to the next complete message.
@@ -298,6 +303,9 @@ class FrameReader:
             return None
         try:
             message = self._parse()
+            while message is None and self._more and self._more_size >= self._wanted:
+                self._join()
+                message = self._parse()
             if self._pos and self._pos >= len(self._buf):
                 # All consumed: an idle WebSocket must not keep the last read (a whole
                 # large message) until more bytes arrive.

@@ -339,6 +339,24 @@ def test_reader_waits_for_large_frame_without_rejoining() -> None:
     assert drain(reader) == [msg(WSMsgType.BINARY, payload), msg(WSMsgType.TEXT, "x")]
 
 
+def test_reader_does_not_copy_a_backlog_as_more_bytes_arrive() -> None:
+    """Bytes arriving while parsed-later frames wait are kept aside, not joined to them:
+    joining on every arrival copied the whole backlog each time (quadratic)."""
+    backlog = b"".join(server_frame(BINARY, b"%d" % i) for i in range(1000))
+    reader = FrameReader()
+    reader.receive_data(backlog)
+    got = []
+    for i in range(1000, 1500):  # one more frame in, one message out
+        reader.receive_data(server_frame(BINARY, b"%d" % i))
+        message = reader.next_message()
+        assert message is not None
+        got.append(message.data)
+    assert reader._buf is backlog  # still parsed where it arrived: never copied
+    got += [m.data for m in drain(reader)]
+    assert got == [b"%d" % i for i in range(1500)]
+    assert reader.buffered == 0
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     messages=st.lists(
