@@ -134,6 +134,16 @@ async def _apply_policy(resp: ClientResponse, policy: Any) -> None:
         raise
 
 
+def _header_names(names: Iterable[str] | None) -> frozenset[str]:
+    """``skip_auto_headers`` lower-cased; a lone ``str`` is one name, not its letters
+    (aiohttp iterates it: ``skip_auto_headers="User-Agent"`` skipped nothing)."""
+    if not names:
+        return frozenset()
+    if isinstance(names, str):
+        names = (names,)
+    return frozenset(name.lower() for name in names)
+
+
 class _Deadline(Timeout):
     """The ``total`` budget of one request: one timer for the request and its body.
 
@@ -472,7 +482,7 @@ class ClientSession:
         if cookies:
             self._cookie_jar.update_cookies(cookies)
         self._default_headers: CIMultiDict[str] = CIMultiDict(headers or ())
-        self._skip_auto_headers = frozenset(h.lower() for h in (skip_auto_headers or ()))
+        self._skip_auto_headers = _header_names(skip_auto_headers)
         if auth is not None and not isinstance(auth, BasicAuth):
             raise TypeError(f"auth must be a BasicAuth instance, got {type_name(auth)}")
         check_proxy_auth(proxy_auth)
@@ -1200,7 +1210,7 @@ class ClientSession:
     def _merge_skip(self, skip: Iterable[str] | None) -> frozenset[str]:
         if not skip:
             return self._skip_auto_headers
-        return self._skip_auto_headers | {h.lower() for h in skip}
+        return self._skip_auto_headers | _header_names(skip)
 
     def _merge_headers(self, headers: Any) -> CIMultiDict[str] | None:
         if not headers:

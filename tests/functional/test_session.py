@@ -844,6 +844,16 @@ async def test_skip_auto_headers(url: Callable[[str], str]) -> None:
                 url("/echo"), data=body, skip_auto_headers=["content-type"]
             ) as r:
                 assert header(await r.json(), "Content-Type") == []
+    # A lone name is that name, not its letters (aiohttp skips nothing then).
+    async with ClientSession(skip_auto_headers="User-Agent") as session:
+        assert session.skip_auto_headers == frozenset({"user-agent"})
+        async with session.post(url("/echo"), data="t", skip_auto_headers="Content-Type") as r:
+            data = await r.json()
+    assert header(data, "User-Agent") == header(data, "Content-Type") == []
+    assert header(data, "Accept") == ["*/*"]
+    request = hyperclient.ClientRequest("GET", URL(url("/")), skip_auto_headers="Accept")
+    assert "Accept" not in request.headers
+    assert "User-Agent" in request.headers
 
 
 async def test_base_url(server: Any) -> None:
