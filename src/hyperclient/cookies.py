@@ -245,9 +245,34 @@ def set_cookie_text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+# The escapes ``SimpleCookie`` writes in a quoted value: a backslash and three octal
+# digits for a byte, or a backslash before any other character but a newline.
+_QUOTED_ESCAPE = re.compile(r"\\(?:([0-3][0-7]{2})|(.))")
+
+
+def _unescape(found: re.Match[str]) -> str:
+    octal, other = found.groups()
+    return chr(int(octal, 8)) if octal is not None else other
+
+
 def _unquote_value(raw: str) -> str:
-    """Decode a double-quoted cookie value the way ``SimpleCookie`` does."""
-    return _ENCODER.value_decode(raw)[0]
+    """Decode a double-quoted cookie value the way ``SimpleCookie`` does.
+
+    One pass over the value: without the fix for CVE-2024-7592 (Python 3.11.7 has none),
+    the stdlib's decoder searches again from each backslash, quadratic in their number."""
+    inner = raw[1:-1]
+    return _QUOTED_ESCAPE.sub(_unescape, inner) if "\\" in inner else inner
+
+
+def _is_oversized(name: str, value: str) -> bool:
+    """Whether a cookie's name and value together exceed :data:`MAX_COOKIE_BYTES` in UTF-8."""
+    length = len(name) + len(value)  # a character takes one to four bytes
+    if length * 4 <= MAX_COOKIE_BYTES or length > MAX_COOKIE_BYTES:
+        return length > MAX_COOKIE_BYTES
+    encoded = len(name.encode("utf-8", "surrogatepass")) + len(
+        value.encode("utf-8", "surrogatepass")
+    )
+    return encoded > MAX_COOKIE_BYTES
 
 
 def parse_set_cookie(header_value: str) -> Morsel[str] | None:
@@ -264,7 +289,8 @@ def parse_set_cookie(header_value: str) -> Morsel[str] | None:
         A morsel holding the name, the value and the attributes understood
         (``expires``, ``max-age``, ``domain``, ``path``, ``secure``, ``httponly``,
         ``samesite``), or ``None`` when the header holds no cookie: no ``=``, an
-        empty name, or a control character in the name or value.
+        empty name, a control character in the name or value, or a name and value
+        longer than :data:`MAX_COOKIE_BYTES` together (RFC 6265bis §5.6).
     """
     pair, _, attributes = header_value.partition(";")
     if "=" not in pair:  # §5.2 step 2
@@ -272,6 +298,10 @@ def parse_set_cookie(header_value: str) -> Morsel[str] | None:
     name, _, raw_value = pair.partition("=")
     name, raw_value = name.strip(" \t"), raw_value.strip(" \t")
     if not name or _CTL.search(name) or _CTL.search(raw_value):
+        return None
+    if _is_oversized(name, raw_value):
+        # RFC 6265bis §5.6: the whole field is ignored; checked before the value is
+        # unquoted, so a hostile value costs no more than reading it.
         return None
     if len(raw_value) >= 2 and raw_value[0] == raw_value[-1] == '"':
         value = _unquote_value(raw_value)
@@ -829,8 +859,7 @@ def _copy_morsel(name: str, given: str | Morsel[str]) -> Morsel[str] | None:
     text = f"{morsel.key}={morsel.value}{morsel.coded_value}"
     if not name.strip() or ";" in name or "=" in name or _CTL.search(text):
         return None
-    size = len(f"{morsel.key}{morsel.coded_value}".encode("utf-8", "surrogatepass"))
-    return morsel if size <= MAX_COOKIE_BYTES else None
+    return None if _is_oversized(morsel.key, morsel.coded_value) else morsel
 
 
 def _expiry(morsel: Morsel[str], now: float) -> float | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import calendar
+import http.cookies
 import json
 import pathlib
 import sys
@@ -662,6 +663,51 @@ def test_tolerant_parser_keeps_what_simplecookie_drops(jar: CookieJar) -> None:
     assert "a[0]" not in SimpleCookie("a[0]=1")
     set_cookies(jar, "http://example.com/", "a[0]=1", "b=2; Weird")
     assert sent(jar, "http://example.com/") == "a[0]=1; b=2"
+
+
+@given(st.text(alphabet='\\"0123478a\n\t\u00e9;', max_size=24))
+def test_quoted_values_decode_as_simplecookie_decodes_them(inner: str) -> None:
+    quoted = f'"{inner}"'
+    assert cookies_module._unquote_value(quoted) == http.cookies._unquote(quoted)
+
+
+def test_quoted_values_are_decoded_without_the_stdlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the fix for CVE-2024-7592 (Python 3.11.7 has none), the stdlib's decoder is
+    quadratic in the number of backslashes: 31 fields of 8 KB stalled the loop 2.6 s."""
+
+    def refuse(value: str) -> str:
+        raise AssertionError("http.cookies._unquote was called")
+
+    monkeypatch.setattr(http.cookies, "_unquote", refuse)
+    morsel = parse_set_cookie('a="x\\"y\\\\z\\012\\q"')
+    assert morsel is not None
+    assert morsel.value == 'x"y\\z\nq'
+
+
+def test_set_cookie_over_4096_bytes_is_ignored_before_unquoting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RFC 6265bis §5.6: name and value over 4096 octets together ignore the whole field,
+    before the value is decoded (so resp.cookies shows no such cookie either)."""
+    decoded: list[str] = []
+    real = cookies_module._unquote_value
+
+    def counting(raw: str) -> str:
+        decoded.append(raw)
+        return real(raw)
+
+    monkeypatch.setattr(cookies_module, "_unquote_value", counting)
+    over = 'a="' + "\\\\" * 2047 + '"'  # 1 + 4096 bytes
+    assert parse_set_cookie(over) is None
+    assert parse_set_cookie("a=" + "\u00e9" * 2048) is None  # 4097 bytes in UTF-8
+    assert decoded == []
+    at_limit = parse_set_cookie(' ab = "' + "\\\\" * 2046 + '" ; Path=/')  # 2 + 4094 bytes
+    assert at_limit is not None
+    assert at_limit.value == "\\" * 2046
+    assert decoded == ['"' + "\\\\" * 2046 + '"']
+    fits = parse_set_cookie("\u00e9=" + "\u00e9" * 2047)  # 2 + 4094 bytes
+    assert fits is not None
+    assert fits.value == "\u00e9" * 2047
 
 
 @given(st.text())
