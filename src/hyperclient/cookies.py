@@ -37,6 +37,7 @@ Deliberate differences from aiohttp 3's jar:
 from __future__ import annotations
 
 import calendar
+import functools
 import importlib
 import ipaddress
 import json
@@ -572,10 +573,10 @@ class CookieJar(AbstractCookieJar):
             domain = ""
         domain = domain.removeprefix(".")
         if domain and not domain.isascii():
-            try:
-                domain = domain.encode("idna").decode("ascii")
-            except UnicodeError:
+            encoded = _ascii_domain(domain)
+            if encoded is None:
                 return None
+            domain = encoded
         if not host:  # user-supplied: trust the Domain attribute, else share everywhere
             return domain, False
         if not domain or (domain == host and _is_ip_address(host)):
@@ -820,6 +821,35 @@ class DummyCookieJar(AbstractCookieJar):
 
 
 # --- helpers of CookieJar ------------------------------------------------------------
+
+
+# RFC 1035 §2.3.4, which IDNA keeps (RFC 5890): a label holds at most 63 octets and a name
+# 255 (253 characters as text). The IDNA codec splits labels at any of these four dots
+# (RFC 3490 §3.1, requirement 1).
+_MAX_LABEL_LENGTH = 63
+_MAX_DOMAIN_LENGTH = 253
+_IDNA_DOTS = re.compile("[.\u3002\uff0e\uff61]")
+
+
+def _ascii_domain(domain: str) -> str | None:
+    """The IDNA (ASCII) form of a non-ASCII ``Domain`` attribute, or None if it has none.
+
+    The stdlib's punycode encoder is quadratic in a label's length, and a label too long
+    for DNS can only fail after it ran: such a domain is refused before encoding."""
+    if len(domain) > _MAX_DOMAIN_LENGTH or any(
+        len(label) > _MAX_LABEL_LENGTH for label in _IDNA_DOTS.split(domain)
+    ):
+        return None
+    return _encode_idna(domain)
+
+
+# A response commonly repeats one Domain over many fields, and redirects repeat them again.
+@functools.lru_cache(maxsize=256)
+def _encode_idna(domain: str) -> str | None:
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
 
 
 def _origin_of(origin: str | URL) -> URL:

@@ -3,10 +3,12 @@ from __future__ import annotations
 import ast
 import asyncio
 import calendar
+import encodings.idna
 import http.cookies
 import json
 import pathlib
 import sys
+from collections.abc import Iterator
 from email.utils import formatdate
 from http.cookies import Morsel, SimpleCookie
 
@@ -254,6 +256,63 @@ def test_idna_domain_attribute(jar: CookieJar) -> None:
     url = URL("http://www.bücher.example/")
     jar.update_cookies_from_headers(["a=1; Domain=bücher.example"], url)
     assert sent(jar, "http://xn--bcher-kva.example/") == "a=1"
+
+
+@pytest.fixture
+def idna_labels_encoded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Record each label the stdlib's IDNA codec encodes (its punycode step is
+    quadratic in a label's length), with the jar's cache of encoded domains empty."""
+    labels: list[str] = []
+    real = encodings.idna.ToASCII
+
+    def counting(label: str) -> bytes:
+        labels.append(label)
+        return real(label)
+
+    monkeypatch.setattr(encodings.idna, "ToASCII", counting)
+    cookies_module._encode_idna.cache_clear()
+    yield labels
+    cookies_module._encode_idna.cache_clear()
+
+
+def test_idna_domain_too_long_for_dns_is_refused_before_encoding(
+    jar: CookieJar, idna_labels_encoded: list[str]
+) -> None:
+    """RFC 1035 §2.3.4: labels of at most 63 octets, names of at most 253 characters. 127
+    Domains of 505 non-ASCII characters each stalled the loop for 1.9 seconds."""
+    url = URL("http://www.example/")
+    long_label = "".join(chr(0x100 + index) for index in range(64))
+    long_name = ".".join(["\u00fc" * 20] * 12) + ".example"  # 12 short labels, 259 characters
+    jar.update_cookies_from_headers(
+        [f"a=1; Domain={long_label}.example", f"b=1; Domain={long_name}"], url
+    )
+    assert len(jar) == 0
+    assert idna_labels_encoded == []
+    # Labels split at the ideographic full stop too (RFC 3490 §3.1), as the codec splits them.
+    host = URL("http://www.xn--bcher-kva.example/")
+    jar.update_cookies_from_headers(["c=1; Domain=b\u00fccher\u3002example"], host)
+    assert sent(jar, "http://www.xn--bcher-kva.example/") == "c=1"
+    assert idna_labels_encoded == ["b\u00fccher", "example"]
+
+
+def test_idna_label_of_63_characters_is_still_encoded(
+    jar: CookieJar, idna_labels_encoded: list[str]
+) -> None:
+    label = "a" * 62 + "\u00fc"  # too long once encoded: refused by the codec, as before
+    jar.update_cookies_from_headers([f"a=1; Domain={label}.example"], URL("http://x.example/"))
+    assert len(jar) == 0
+    assert idna_labels_encoded == [label]
+
+
+def test_a_repeated_idna_domain_is_encoded_once(
+    jar: CookieJar, idna_labels_encoded: list[str]
+) -> None:
+    url = URL("http://www.xn--bcher-kva.example/")
+    headers = [f"c{index}=1; Domain=b\u00fccher.example" for index in range(5)]
+    jar.update_cookies_from_headers(headers, url)
+    jar.update_cookies_from_headers(headers, url)  # a redirect hop sending them again
+    assert len(jar) == 5
+    assert idna_labels_encoded == ["b\u00fccher", "example"]
 
 
 # --- IP-address hosts ----------------------------------------------------------------
