@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import calendar
 import functools
+import heapq
 import importlib
 import ipaddress
 import json
@@ -396,6 +397,9 @@ class AbstractCookieJar(Sized, Iterable[Morsel[str]]):
         """Return the cookies to send to ``request_url``."""
 
 
+_CookieKey = tuple[str, str]  # (path, name): a cookie's identity within its domain
+
+
 @dataclass(slots=True)
 class _StoredCookie:
     """One cookie with the metadata of RFC 6265 §5.3 that a morsel cannot hold."""
@@ -444,10 +448,17 @@ class CookieJar(AbstractCookieJar):
             _origin_of(origin) for origin in (treat_as_secure_origin or ())
         )
         # domain -> (path, name) -> cookie; shared cookies live under domain "".
-        self._domains: dict[str, dict[tuple[str, str], _StoredCookie]] = {}
+        self._domains: dict[str, dict[_CookieKey, _StoredCookie]] = {}
         self._count = 0
         self._sequence = 0
         self._access = 0
+        # Indexes so that a request, or a cookie stored into a full jar, does not walk all
+        # of its up to 3000 cookies. The heaps keep entries of cookies removed or changed
+        # since, checked when they come to the top (_remove_expired,
+        # _pop_least_recently_used) and dropped when _add rebuilds them.
+        self._expiry_heap: list[tuple[float, str, _CookieKey]] = []
+        self._use_heap: list[tuple[int, float, int, str, _CookieKey]] = []
+        self._secure_places: dict[str, set[tuple[str, str]]] = {}  # name -> {(domain, path)}
 
     @property
     def unsafe(self) -> bool:
@@ -519,10 +530,21 @@ class CookieJar(AbstractCookieJar):
             created, sequence = now, self._sequence
         else:  # §5.3 step 11.3: a replacement keeps the creation time
             created, sequence = old.created, old.sequence
-        self._domains.setdefault(domain, {})[key] = _StoredCookie(
-            morsel, host_only, expires, created, sequence, self._access
-        )
+        cookie = _StoredCookie(morsel, host_only, expires, created, sequence, self._access)
+        self._add(domain, key, cookie, is_new=old is None)
+
+    def _add(self, domain: str, key: _CookieKey, cookie: _StoredCookie, *, is_new: bool) -> None:
+        """Put *cookie* in its place and in the indexes."""
+        self._domains.setdefault(domain, {})[key] = cookie
         self._count += 1
+        if cookie.expires is not None:
+            heapq.heappush(self._expiry_heap, (cookie.expires, domain, key))
+        if is_new:  # a replacement keeps its predecessor's (see _pop_least_recently_used)
+            heapq.heappush(self._use_heap, (*_use_order(cookie), domain, key))
+        if cookie.morsel["secure"]:
+            self._secure_places.setdefault(key[1], set()).add((domain, key[0]))
+        if len(self._expiry_heap) + len(self._use_heap) > 4 * self._count + 64:
+            self._reindex()  # amortised: the heaps have doubled since they were last rebuilt
 
     def _may_store(
         self,
@@ -554,16 +576,12 @@ class CookieJar(AbstractCookieJar):
     def _shadows_secure(self, name: str, domain: str, path: str) -> bool:
         """Whether a Secure cookie named *name* is stored whose domain domain-matches
         *domain* (or the reverse) and whose path *path* path-matches."""
-        for stored_domain, cookies in self._domains.items():
+        for stored_domain, stored_path in self._secure_places.get(name, ()):
             if not (_domain_match(stored_domain, domain) or _domain_match(domain, stored_domain)):
                 continue
-            for (stored_path, stored_name), cookie in cookies.items():
-                if (
-                    stored_name == name
-                    and cookie.morsel["secure"]
-                    and path_match(path, stored_path)
-                ):
-                    return True
+            cookie = self._domains[stored_domain][stored_path, name]
+            if cookie.morsel["secure"] and path_match(path, stored_path):
+                return True
         return False
 
     def _placement(self, domain_attribute: str, host: str) -> tuple[str, bool] | None:
@@ -595,33 +613,69 @@ class CookieJar(AbstractCookieJar):
         if len(in_domain) < MAX_COOKIES_PER_DOMAIN and self._count < MAX_COOKIES_TOTAL:
             return
         self._remove_expired(now)  # §5.3 step 12: expired cookies go first
-        if len(in_domain) >= MAX_COOKIES_PER_DOMAIN:
+        if len(in_domain) >= MAX_COOKIES_PER_DOMAIN:  # a scan of at most 50 cookies
             oldest = min(in_domain.items(), key=lambda item: _use_order(item[1]))
             self._remove(domain, oldest[0])
         if self._count >= MAX_COOKIES_TOTAL:
-            _, domain, key = min(
-                (_use_order(cookie), name, key)
-                for name, cookies in self._domains.items()
-                for key, cookie in cookies.items()
-            )
-            self._remove(domain, key)
+            self._remove(*self._pop_least_recently_used())
 
-    def _remove(self, domain: str, key: tuple[str, str]) -> None:
+    def _pop_least_recently_used(self) -> tuple[str, _CookieKey]:
+        """The place of the stored cookie that comes first in :func:`_use_order`.
+
+        Every stored cookie has an entry in ``_use_heap`` whose order is at most its
+        own: a cookie's order only grows (its last access), and a replacement keeps the
+        creation time and sequence of the cookie it replaces. So an entry at the top
+        that is still exact names the least recently used cookie; one that is behind
+        goes back with the cookie's order, and one of a removed cookie is dropped.
+        """
+        heap = self._use_heap
+        while True:
+            last_access, created, sequence, domain, key = heap[0]
+            cookie = self._domains.get(domain, {}).get(key)
+            if cookie is None or cookie.sequence != sequence:
+                heapq.heappop(heap)
+            elif cookie.last_access != last_access:
+                heapq.heapreplace(heap, (cookie.last_access, created, sequence, domain, key))
+            else:
+                heapq.heappop(heap)
+                return domain, key
+
+    def _remove(self, domain: str, key: _CookieKey) -> None:
         cookies = self._domains[domain]
         del cookies[key]
         self._count -= 1
         if not cookies:
             del self._domains[domain]
+        path, name = key
+        places = self._secure_places.get(name)
+        if places is not None:
+            places.discard((domain, path))
+            if not places:
+                del self._secure_places[name]
 
     def _remove_expired(self, now: float) -> None:
-        expired = [
-            (domain, key)
-            for domain, cookies in self._domains.items()
-            for key, cookie in cookies.items()
-            if cookie.expires is not None and cookie.expires <= now
-        ]
-        for domain, key in expired:
-            self._remove(domain, key)
+        """Remove the cookies whose expiry time has come, found through ``_expiry_heap``
+        (so a request costs nothing here unless one has)."""
+        heap = self._expiry_heap
+        while heap and heap[0][0] <= now:
+            _, domain, key = heapq.heappop(heap)
+            cookie = self._domains.get(domain, {}).get(key)
+            # An entry may be of a cookie since removed or replaced with a later expiry.
+            if cookie is not None and cookie.expires is not None and cookie.expires <= now:
+                self._remove(domain, key)
+
+    def _reindex(self) -> None:
+        """Rebuild the indexes from the stored cookies, dropping stale heap entries."""
+        self._expiry_heap, self._use_heap, self._secure_places = [], [], {}
+        for domain, cookies in self._domains.items():
+            for key, cookie in cookies.items():
+                if cookie.expires is not None:
+                    self._expiry_heap.append((cookie.expires, domain, key))
+                self._use_heap.append((*_use_order(cookie), domain, key))
+                if cookie.morsel["secure"]:
+                    self._secure_places.setdefault(key[1], set()).add((domain, key[0]))
+        heapq.heapify(self._expiry_heap)
+        heapq.heapify(self._use_heap)
 
     def _stored(self) -> list[_StoredCookie]:
         return [cookie for cookies in self._domains.values() for cookie in cookies.values()]
@@ -703,6 +757,7 @@ class CookieJar(AbstractCookieJar):
         if predicate is None:
             self._domains.clear()
             self._count = 0
+            self._reindex()
             return
         self._remove_expired(self._clock())
         doomed = [
@@ -781,6 +836,7 @@ class CookieJar(AbstractCookieJar):
             self._sequence += 1
             cookie.sequence = self._sequence
             cookies[key] = cookie
+        self._reindex()
 
 
 class DummyCookieJar(AbstractCookieJar):
@@ -905,6 +961,8 @@ def _expiry(morsel: Morsel[str], now: float) -> float | None:
         return min(now + seconds, latest)
     expires: object = morsel["expires"]
     if isinstance(expires, int | float) and not isinstance(expires, bool):
+        if math.isnan(expires):  # no time at all; it would also upset the expiry heap
+            return None
         return min(now + expires, latest)  # Morsel's own meaning: seconds from now
     if isinstance(expires, str) and expires:
         when = parse_cookie_date(expires)
