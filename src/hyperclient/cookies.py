@@ -37,6 +37,8 @@ Deliberate differences from aiohttp 3's jar:
 from __future__ import annotations
 
 import calendar
+import functools
+import heapq
 import importlib
 import ipaddress
 import json
@@ -245,9 +247,34 @@ def set_cookie_text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+# The escapes ``SimpleCookie`` writes in a quoted value: a backslash and three octal
+# digits for a byte, or a backslash before any other character but a newline.
+_QUOTED_ESCAPE = re.compile(r"\\(?:([0-3][0-7]{2})|(.))")
+
+
+def _unescape(found: re.Match[str]) -> str:
+    octal, other = found.groups()
+    return chr(int(octal, 8)) if octal is not None else other
+
+
 def _unquote_value(raw: str) -> str:
-    """Decode a double-quoted cookie value the way ``SimpleCookie`` does."""
-    return _ENCODER.value_decode(raw)[0]
+    """Decode a double-quoted cookie value the way ``SimpleCookie`` does.
+
+    One pass over the value: without the fix for CVE-2024-7592 (Python 3.11.7 has none),
+    the stdlib's decoder searches again from each backslash, quadratic in their number."""
+    inner = raw[1:-1]
+    return _QUOTED_ESCAPE.sub(_unescape, inner) if "\\" in inner else inner
+
+
+def _is_oversized(name: str, value: str) -> bool:
+    """Whether a cookie's name and value together exceed :data:`MAX_COOKIE_BYTES` in UTF-8."""
+    length = len(name) + len(value)  # a character takes one to four bytes
+    if length * 4 <= MAX_COOKIE_BYTES or length > MAX_COOKIE_BYTES:
+        return length > MAX_COOKIE_BYTES
+    encoded = len(name.encode("utf-8", "surrogatepass")) + len(
+        value.encode("utf-8", "surrogatepass")
+    )
+    return encoded > MAX_COOKIE_BYTES
 
 
 def parse_set_cookie(header_value: str) -> Morsel[str] | None:
@@ -264,7 +291,8 @@ def parse_set_cookie(header_value: str) -> Morsel[str] | None:
         A morsel holding the name, the value and the attributes understood
         (``expires``, ``max-age``, ``domain``, ``path``, ``secure``, ``httponly``,
         ``samesite``), or ``None`` when the header holds no cookie: no ``=``, an
-        empty name, or a control character in the name or value.
+        empty name, a control character in the name or value, or a name and value
+        longer than :data:`MAX_COOKIE_BYTES` together (RFC 6265bis §5.6).
     """
     pair, _, attributes = header_value.partition(";")
     if "=" not in pair:  # §5.2 step 2
@@ -272,6 +300,10 @@ def parse_set_cookie(header_value: str) -> Morsel[str] | None:
     name, _, raw_value = pair.partition("=")
     name, raw_value = name.strip(" \t"), raw_value.strip(" \t")
     if not name or _CTL.search(name) or _CTL.search(raw_value):
+        return None
+    if _is_oversized(name, raw_value):
+        # RFC 6265bis §5.6: the whole field is ignored; checked before the value is
+        # unquoted, so a hostile value costs no more than reading it.
         return None
     if len(raw_value) >= 2 and raw_value[0] == raw_value[-1] == '"':
         value = _unquote_value(raw_value)
@@ -365,6 +397,9 @@ class AbstractCookieJar(Sized, Iterable[Morsel[str]]):
         """Return the cookies to send to ``request_url``."""
 
 
+_CookieKey = tuple[str, str]  # (path, name): a cookie's identity within its domain
+
+
 @dataclass(slots=True)
 class _StoredCookie:
     """One cookie with the metadata of RFC 6265 §5.3 that a morsel cannot hold."""
@@ -413,10 +448,17 @@ class CookieJar(AbstractCookieJar):
             _origin_of(origin) for origin in (treat_as_secure_origin or ())
         )
         # domain -> (path, name) -> cookie; shared cookies live under domain "".
-        self._domains: dict[str, dict[tuple[str, str], _StoredCookie]] = {}
+        self._domains: dict[str, dict[_CookieKey, _StoredCookie]] = {}
         self._count = 0
         self._sequence = 0
         self._access = 0
+        # Indexes so that a request, or a cookie stored into a full jar, does not walk all
+        # of its up to 3000 cookies. The heaps keep entries of cookies removed or changed
+        # since, checked when they come to the top (_remove_expired,
+        # _pop_least_recently_used) and dropped when _add rebuilds them.
+        self._expiry_heap: list[tuple[float, str, _CookieKey]] = []
+        self._use_heap: list[tuple[int, float, int, str, _CookieKey]] = []
+        self._secure_places: dict[str, set[tuple[str, str]]] = {}  # name -> {(domain, path)}
 
     @property
     def unsafe(self) -> bool:
@@ -488,10 +530,21 @@ class CookieJar(AbstractCookieJar):
             created, sequence = now, self._sequence
         else:  # §5.3 step 11.3: a replacement keeps the creation time
             created, sequence = old.created, old.sequence
-        self._domains.setdefault(domain, {})[key] = _StoredCookie(
-            morsel, host_only, expires, created, sequence, self._access
-        )
+        cookie = _StoredCookie(morsel, host_only, expires, created, sequence, self._access)
+        self._add(domain, key, cookie, is_new=old is None)
+
+    def _add(self, domain: str, key: _CookieKey, cookie: _StoredCookie, *, is_new: bool) -> None:
+        """Put *cookie* in its place and in the indexes."""
+        self._domains.setdefault(domain, {})[key] = cookie
         self._count += 1
+        if cookie.expires is not None:
+            heapq.heappush(self._expiry_heap, (cookie.expires, domain, key))
+        if is_new:  # a replacement keeps its predecessor's (see _pop_least_recently_used)
+            heapq.heappush(self._use_heap, (*_use_order(cookie), domain, key))
+        if cookie.morsel["secure"]:
+            self._secure_places.setdefault(key[1], set()).add((domain, key[0]))
+        if len(self._expiry_heap) + len(self._use_heap) > 4 * self._count + 64:
+            self._reindex()  # amortised: the heaps have doubled since they were last rebuilt
 
     def _may_store(
         self,
@@ -523,16 +576,12 @@ class CookieJar(AbstractCookieJar):
     def _shadows_secure(self, name: str, domain: str, path: str) -> bool:
         """Whether a Secure cookie named *name* is stored whose domain domain-matches
         *domain* (or the reverse) and whose path *path* path-matches."""
-        for stored_domain, cookies in self._domains.items():
+        for stored_domain, stored_path in self._secure_places.get(name, ()):
             if not (_domain_match(stored_domain, domain) or _domain_match(domain, stored_domain)):
                 continue
-            for (stored_path, stored_name), cookie in cookies.items():
-                if (
-                    stored_name == name
-                    and cookie.morsel["secure"]
-                    and path_match(path, stored_path)
-                ):
-                    return True
+            cookie = self._domains[stored_domain][stored_path, name]
+            if cookie.morsel["secure"] and path_match(path, stored_path):
+                return True
         return False
 
     def _placement(self, domain_attribute: str, host: str) -> tuple[str, bool] | None:
@@ -542,10 +591,10 @@ class CookieJar(AbstractCookieJar):
             domain = ""
         domain = domain.removeprefix(".")
         if domain and not domain.isascii():
-            try:
-                domain = domain.encode("idna").decode("ascii")
-            except UnicodeError:
+            encoded = _ascii_domain(domain)
+            if encoded is None:
                 return None
+            domain = encoded
         if not host:  # user-supplied: trust the Domain attribute, else share everywhere
             return domain, False
         if not domain or (domain == host and _is_ip_address(host)):
@@ -564,33 +613,69 @@ class CookieJar(AbstractCookieJar):
         if len(in_domain) < MAX_COOKIES_PER_DOMAIN and self._count < MAX_COOKIES_TOTAL:
             return
         self._remove_expired(now)  # §5.3 step 12: expired cookies go first
-        if len(in_domain) >= MAX_COOKIES_PER_DOMAIN:
+        if len(in_domain) >= MAX_COOKIES_PER_DOMAIN:  # a scan of at most 50 cookies
             oldest = min(in_domain.items(), key=lambda item: _use_order(item[1]))
             self._remove(domain, oldest[0])
         if self._count >= MAX_COOKIES_TOTAL:
-            _, domain, key = min(
-                (_use_order(cookie), name, key)
-                for name, cookies in self._domains.items()
-                for key, cookie in cookies.items()
-            )
-            self._remove(domain, key)
+            self._remove(*self._pop_least_recently_used())
 
-    def _remove(self, domain: str, key: tuple[str, str]) -> None:
+    def _pop_least_recently_used(self) -> tuple[str, _CookieKey]:
+        """The place of the stored cookie that comes first in :func:`_use_order`.
+
+        Every stored cookie has an entry in ``_use_heap`` whose order is at most its
+        own: a cookie's order only grows (its last access), and a replacement keeps the
+        creation time and sequence of the cookie it replaces. So an entry at the top
+        that is still exact names the least recently used cookie; one that is behind
+        goes back with the cookie's order, and one of a removed cookie is dropped.
+        """
+        heap = self._use_heap
+        while True:
+            last_access, created, sequence, domain, key = heap[0]
+            cookie = self._domains.get(domain, {}).get(key)
+            if cookie is None or cookie.sequence != sequence:
+                heapq.heappop(heap)
+            elif cookie.last_access != last_access:
+                heapq.heapreplace(heap, (cookie.last_access, created, sequence, domain, key))
+            else:
+                heapq.heappop(heap)
+                return domain, key
+
+    def _remove(self, domain: str, key: _CookieKey) -> None:
         cookies = self._domains[domain]
         del cookies[key]
         self._count -= 1
         if not cookies:
             del self._domains[domain]
+        path, name = key
+        places = self._secure_places.get(name)
+        if places is not None:
+            places.discard((domain, path))
+            if not places:
+                del self._secure_places[name]
 
     def _remove_expired(self, now: float) -> None:
-        expired = [
-            (domain, key)
-            for domain, cookies in self._domains.items()
-            for key, cookie in cookies.items()
-            if cookie.expires is not None and cookie.expires <= now
-        ]
-        for domain, key in expired:
-            self._remove(domain, key)
+        """Remove the cookies whose expiry time has come, found through ``_expiry_heap``
+        (so a request costs nothing here unless one has)."""
+        heap = self._expiry_heap
+        while heap and heap[0][0] <= now:
+            _, domain, key = heapq.heappop(heap)
+            cookie = self._domains.get(domain, {}).get(key)
+            # An entry may be of a cookie since removed or replaced with a later expiry.
+            if cookie is not None and cookie.expires is not None and cookie.expires <= now:
+                self._remove(domain, key)
+
+    def _reindex(self) -> None:
+        """Rebuild the indexes from the stored cookies, dropping stale heap entries."""
+        self._expiry_heap, self._use_heap, self._secure_places = [], [], {}
+        for domain, cookies in self._domains.items():
+            for key, cookie in cookies.items():
+                if cookie.expires is not None:
+                    self._expiry_heap.append((cookie.expires, domain, key))
+                self._use_heap.append((*_use_order(cookie), domain, key))
+                if cookie.morsel["secure"]:
+                    self._secure_places.setdefault(key[1], set()).add((domain, key[0]))
+        heapq.heapify(self._expiry_heap)
+        heapq.heapify(self._use_heap)
 
     def _stored(self) -> list[_StoredCookie]:
         return [cookie for cookies in self._domains.values() for cookie in cookies.values()]
@@ -672,6 +757,7 @@ class CookieJar(AbstractCookieJar):
         if predicate is None:
             self._domains.clear()
             self._count = 0
+            self._reindex()
             return
         self._remove_expired(self._clock())
         doomed = [
@@ -750,6 +836,7 @@ class CookieJar(AbstractCookieJar):
             self._sequence += 1
             cookie.sequence = self._sequence
             cookies[key] = cookie
+        self._reindex()
 
 
 class DummyCookieJar(AbstractCookieJar):
@@ -792,6 +879,35 @@ class DummyCookieJar(AbstractCookieJar):
 # --- helpers of CookieJar ------------------------------------------------------------
 
 
+# RFC 1035 §2.3.4, which IDNA keeps (RFC 5890): a label holds at most 63 octets and a name
+# 255 (253 characters as text). The IDNA codec splits labels at any of these four dots
+# (RFC 3490 §3.1, requirement 1).
+_MAX_LABEL_LENGTH = 63
+_MAX_DOMAIN_LENGTH = 253
+_IDNA_DOTS = re.compile("[.\u3002\uff0e\uff61]")
+
+
+def _ascii_domain(domain: str) -> str | None:
+    """The IDNA (ASCII) form of a non-ASCII ``Domain`` attribute, or None if it has none.
+
+    The stdlib's punycode encoder is quadratic in a label's length, and a label too long
+    for DNS can only fail after it ran: such a domain is refused before encoding."""
+    if len(domain) > _MAX_DOMAIN_LENGTH or any(
+        len(label) > _MAX_LABEL_LENGTH for label in _IDNA_DOTS.split(domain)
+    ):
+        return None
+    return _encode_idna(domain)
+
+
+# A response commonly repeats one Domain over many fields, and redirects repeat them again.
+@functools.lru_cache(maxsize=256)
+def _encode_idna(domain: str) -> str | None:
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+
+
 def _origin_of(origin: str | URL) -> URL:
     url = URL(origin) if isinstance(origin, str) else origin
     if not url.is_absolute():
@@ -829,8 +945,7 @@ def _copy_morsel(name: str, given: str | Morsel[str]) -> Morsel[str] | None:
     text = f"{morsel.key}={morsel.value}{morsel.coded_value}"
     if not name.strip() or ";" in name or "=" in name or _CTL.search(text):
         return None
-    size = len(f"{morsel.key}{morsel.coded_value}".encode("utf-8", "surrogatepass"))
-    return morsel if size <= MAX_COOKIE_BYTES else None
+    return None if _is_oversized(morsel.key, morsel.coded_value) else morsel
 
 
 def _expiry(morsel: Morsel[str], now: float) -> float | None:
@@ -846,6 +961,8 @@ def _expiry(morsel: Morsel[str], now: float) -> float | None:
         return min(now + seconds, latest)
     expires: object = morsel["expires"]
     if isinstance(expires, int | float) and not isinstance(expires, bool):
+        if math.isnan(expires):  # no time at all; it would also upset the expiry heap
+            return None
         return min(now + expires, latest)  # Morsel's own meaning: seconds from now
     if isinstance(expires, str) and expires:
         when = parse_cookie_date(expires)

@@ -160,3 +160,23 @@ async def test_utf8_cookie_values_round_trip(raw_server: Any) -> None:
         async with session.get(srv.url):
             pass
     assert b"\r\nCookie: u=" + "é€".encode() + b"\r\n" in heads[1]
+
+
+async def test_a_cookie_over_4096_bytes_is_ignored_by_response_and_jar(raw_server: Any) -> None:
+    """RFC 6265bis §5.6. The jar already refused it, but only after unquoting the value,
+    which the stdlib does in quadratic time; resp.cookies kept it."""
+    hostile = b'big="' + b"\\\\" * 4085 + b'"'  # 8 KB of backslash pairs, as in the audit
+    fits = b"edge=" + b"v" * 4092  # 4096 bytes of name and value
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        for value in (hostile, fits, b"small=1"):
+            writer.write(b"Set-Cookie: " + value + b"\r\n")
+        writer.write(b"Content-Length: 0\r\n\r\n")
+
+    srv = await raw_server(script)
+    async with ClientSession() as session:
+        async with session.get(srv.url) as resp:
+            assert sorted(resp.cookies) == ["edge", "small"]
+        assert sorted(morsel.key for morsel in session.cookie_jar) == ["edge", "small"]
