@@ -53,7 +53,8 @@ class StreamReader:
     Args:
         protocol: told to pause/resume reading as the buffer fills and drains.
         limit: the buffer size in bytes; reading pauses above four times this and
-            resumes below it.
+            resumes below it; also above ``limit / 16`` buffered pieces, resuming below
+            a quarter of that.
         loop: the running loop.
     """
 
@@ -64,6 +65,7 @@ class StreamReader:
         "_eof",
         "_eof_callbacks",
         "_exception",
+        "_high_pieces",
         "_high_water",
         "_loop",
         "_low_water",
@@ -96,6 +98,12 @@ class StreamReader:
         # every read of a large body. Four buffers' worth bounds memory just as well.
         self._high_water = limit * 4
         self._low_water = limit
+        # Pieces count too (one per socket read, or per chunk of a chunked body): one
+        # costs about 90 bytes besides its data (a deque slot, the bytes object, a chunk
+        # end), so a body of 1-byte chunks would hold 90 times what the bytes count says.
+        # Past limit/16 pieces (+64 for tiny limits) reading pauses, as aiohttp's does
+        # (_high_water_chunks); it resumes below a quarter of that.
+        self._high_pieces = (limit >> 4) + 64
         self._eof = False
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
@@ -138,16 +146,21 @@ class StreamReader:
 
     def feed_data(self, data: bytes) -> None:
         """Append body bytes as they came off the wire."""
-        self._total_bytes += len(data)
+        size = len(data)
+        self._total_bytes += size
         if self._decoder is None:
-            self._buffer.append(data)
-            self._size += len(data)
+            buf = self._buffer
+            self._size += size
         else:
-            self._raw.append(data)
-            self._raw_size += len(data)
+            buf = self._raw
+            self._raw_size += size
+        buf.append(data)
         if self._reading_all:
-            return  # read() sleeps until the end (see _read_to_end)
-        if self._size + self._raw_size > self._high_water and not self._paused:
+            if len(buf) <= self._high_pieces:
+                return  # read() sleeps until the end (see _read_to_end)
+        elif not self._paused and (
+            self._size + self._raw_size > self._high_water or len(buf) > self._high_pieces
+        ):
             self._paused = True
             if self._protocol is not None:
                 self._protocol.pause_reading()
@@ -266,14 +279,14 @@ class StreamReader:
         finally:
             self._waiter = None
 
-    def _decode_more(self, have: int = 0) -> None:
-        """Move decoded bytes from the raw queue until more than *have* are buffered,
-        at most one buffer's worth per step."""
+    def _decode_more(self) -> None:
+        """Move decoded bytes from the raw queue until some are buffered, at most one
+        buffer's worth per step."""
         decoder = self._decoder
         assert decoder is not None
         limit = self._low_water or DEFAULT_LIMIT  # read_bufsize=0: the codecs need a bound
         try:
-            while self._size <= have and self._decoder is not None:
+            while not self._size and self._decoder is not None:
                 if decoder.has_pending():
                     out = decoder.decompress(b"", limit)
                 elif self._raw:
@@ -298,29 +311,28 @@ class StreamReader:
             # Raw input that decoded to nothing (a long gzip comment, zstd skippable
             # frames, brotli metadata) was taken too: reading may have to resume, or it
             # would stay paused with nothing left for the consumer to take.
-            if self._paused and self._size + self._raw_size < self._low_water:
+            if self._paused and self._below_low_water():
                 self._resume()
 
-    def _fill(self, have: int = 0) -> None:
-        """Make decoded data available if there is raw input (no-op without a decoder):
-        some, or more than *have* bytes."""
-        if self._decoder is not None and self._size <= have:
-            self._decode_more(have)
+    def _fill(self) -> None:
+        """Make decoded data available if there is raw input and none is buffered
+        (no-op without a decoder)."""
+        if self._decoder is not None and not self._size:
+            self._decode_more()
 
-    async def _ensure_data(self, func_name: str, have: int = 0) -> bool:
-        """Wait until more than *have* bytes are buffered (by default: some); False at
-        the end of the body. Reading resumes if it paused with *have* bytes buffered: a
-        caller that waits for more than the buffer holds bounds that itself."""
+    async def _ensure_data(self, func_name: str) -> bool:
+        """Wait until some bytes are buffered; False at the end of the body. Reading
+        resumes before waiting if it was paused: the wait would never end."""
         while True:
             if self._exception is not None:
                 raise self._exception
-            self._fill(have)
-            if self._size > have:
+            self._fill()
+            if self._size:
                 return True
             if self._eof and not self._raw_size and not self._has_pending():
                 if self._decoder is not None:
-                    self._fill(have)
-                    return self._size > have
+                    self._fill()
+                    return self._size > 0
                 return False
             if self._paused:
                 self._resume()
@@ -328,8 +340,22 @@ class StreamReader:
 
     def _consumed(self, n: int) -> None:
         self._size -= n
-        if self._paused and self._size + self._raw_size < self._low_water:
+        ends = self._chunk_ends
+        if ends:
+            # Forget the chunk ends the read position went past: readchunk() skips them
+            # anyway, and kept for the whole body they grew with every chunk received.
+            # One at the read position stays: readchunk() reports it, as aiohttp does.
+            done = self._total_bytes - self._size
+            while ends and ends[0] < done:
+                ends.popleft()
+        if self._paused and self._below_low_water():
             self._resume()
+
+    def _below_low_water(self) -> bool:
+        return (
+            self._size + self._raw_size < self._low_water
+            and len(self._buffer) + len(self._raw) <= self._high_pieces >> 2
+        )
 
     def _resume(self) -> None:
         self._paused = False
@@ -441,13 +467,26 @@ class StreamReader:
         self._reading_all = True
         if self._paused:
             self._resume()
+        # A body of many tiny pieces (1-byte chunks) wakes us every _high_pieces pieces
+        # to join them, or it would cost ~90 bytes per byte (see __init__).
+        blocks: list[bytes] = []
         try:
             while not self._eof and self._exception is None:
                 await self._wait("read")
+                if len(self._buffer) > self._high_pieces:
+                    blocks.append(self._take(-1))
+            if self._exception is not None:
+                raise self._exception
+        except BaseException:
+            if blocks:  # cancelled (or failed): the next read starts where this one did
+                self.unread_data(b"".join(blocks))
+            raise
         finally:
             self._reading_all = False
-        if self._exception is not None:
-            raise self._exception
+        if blocks:
+            if self._size:
+                blocks.append(self._take(-1))
+            return b"".join(blocks)
         return self._take(-1) if self._size else b""
 
     async def readany(self) -> bytes:
@@ -515,7 +554,11 @@ class StreamReader:
         """Read up to and including *separator* (or to the end of the body).
 
         The buffered bytes are searched where they lie, each once, and only the line is
-        taken: a body of many short lines costs no more than reading it.
+        taken: a body of many short lines costs no more than reading it. A line that has
+        to wait for more of the body is taken into one growing buffer as it arrives, so
+        each byte (and each piece it came in) is searched once however slowly the line
+        comes, and a line of tiny pieces costs its bytes, not a deque slot and a bytes
+        object each.
 
         Raises:
             ValueError: the separator came after *max_size* bytes (default 16 times the
@@ -525,47 +568,74 @@ class StreamReader:
         if not separator:
             raise ValueError("separator should be at least one-byte string")
         limit = max_size or self._high_water * 16
-        start = 0  # a separator beginning before this offset was ruled out
-        while True:
-            end = self._find(separator, start) if self._size else -1
-            if end != -1:
-                if end > limit:
-                    self._take(end)  # the next read starts after that line, as in aiohttp
-                    raise ValueError(f"line of {end} bytes is longer than the limit, {limit} bytes")
-                return self._take(end)
-            if self._size > limit:
-                raise ValueError(
-                    f"read {self._size} bytes without {separator!r}, "
-                    f"expected no more than {limit} bytes"
-                )
-            start = max(0, self._size - len(separator) + 1)
-            if not await self._ensure_data("readuntil", self._size):
-                return self._take(-1) if self._size else b""
+        end = self._find(separator) if self._size else -1
+        if end != -1:
+            if end > limit:
+                self._take(end)  # the next read starts after that line, as in aiohttp
+                raise ValueError(f"line of {end} bytes is longer than the limit, {limit} bytes")
+            return self._take(end)
+        return await self._readuntil_waiting(separator, limit)
 
-    def _find(self, separator: bytes, start: int) -> int:
-        """The offset just past the first *separator* in the buffered bytes that begins
-        at or after offset *start* (from the read position), or -1. Chunks are searched
-        in place; one straddling two chunks is found through their few seam bytes."""
+    async def _readuntil_waiting(self, separator: bytes, limit: int) -> bytes:
+        """readuntil() of a line that is not all here (the buffered bytes hold no
+        separator): they are taken into *line*, and so is what each wake-up brings once
+        searched, through the seam with the last ``len(separator) - 1`` bytes of *line*.
+        If the read fails or is cancelled, what it took is pushed back (the chunk ends
+        within it are forgotten)."""
+        keep = len(separator) - 1  # the bytes of *line* a separator may begin in
+        line = bytearray()
+        try:
+            while True:
+                if len(line) + self._size > limit:
+                    raise ValueError(
+                        f"read {len(line) + self._size} bytes without {separator!r}, "
+                        f"expected no more than {limit} bytes"
+                    )
+                if self._size:
+                    line += self._take(-1)
+                if not await self._ensure_data("readuntil"):
+                    return bytes(line)
+                end = self._find(separator, bytes(line[-keep:]) if keep else b"")
+                if end != -1:
+                    if len(line) + end > limit:
+                        size = len(line) + end
+                        self._take(end)
+                        line = bytearray()  # dropped, as in readuntil()
+                        raise ValueError(
+                            f"line of {size} bytes is longer than the limit, {limit} bytes"
+                        )
+                    line += self._take(end)
+                    return bytes(line)
+        except BaseException:
+            if line:
+                self.unread_data(bytes(line))
+            raise
+
+    def _find(self, separator: bytes, carry: bytes = b"") -> int:
+        """The offset just past the first *separator* in *carry* followed by the
+        buffered bytes, counted from the read position (a separator beginning in *carry*
+        ends in the buffer), or -1. *carry* is at most ``len(separator) - 1`` bytes
+        already searched. Chunks are searched in place; a separator straddling two is
+        found through their few seam bytes."""
         seplen = len(separator)
         offset = 0
-        carry = b""  # the last seplen - 1 bytes before the current chunk
         for index, chunk in enumerate(self._buffer):
             begin = self._pos if index == 0 else 0
-            size = len(chunk) - begin
-            if offset + size > start:
-                if carry:
-                    seam = carry + chunk[begin : begin + seplen - 1]
-                    at = seam.find(separator)
-                    while at != -1 and at < len(carry):
-                        if offset - len(carry) + at >= start:
-                            return offset - len(carry) + at + seplen
-                        at = seam.find(separator, at + 1)
-                at = chunk.find(separator, begin + max(0, start - offset))
+            if carry:
+                # Shorter than the separator, carry and the head hold none of their own:
+                # a match here begins in carry, before any in the chunk.
+                at = (carry + chunk[begin : begin + seplen - 1]).find(separator)
                 if at != -1:
-                    return offset + at - begin + seplen
+                    return offset - len(carry) + at + seplen
+            at = chunk.find(separator, begin)
+            if at != -1:
+                return offset + at - begin + seplen
             if seplen > 1:
-                carry = (carry + chunk[max(begin, len(chunk) - seplen + 1) :])[1 - seplen :]
-            offset += size
+                if len(chunk) - begin >= seplen - 1:
+                    carry = chunk[1 - seplen :]
+                else:
+                    carry = (carry + chunk[begin:])[1 - seplen :]
+            offset += len(chunk) - begin
         return -1
 
     async def readline(self, *, max_line_length: int | None = None) -> bytes:
@@ -682,6 +752,7 @@ class _EmptyStreamReader(StreamReader):
         self._pos = 0
         self._size = 0
         self._high_water = self._low_water = DEFAULT_LIMIT
+        self._high_pieces = 64
         self._eof = True
         self._paused = False
         self._waiter = None

@@ -187,6 +187,54 @@ async def test_large_body_flow_control_and_zero_copy_path(raw_server: Any) -> No
     assert srv.connections == 1
 
 
+async def test_a_flood_of_tiny_chunks_pauses_reading(raw_server: Any) -> None:
+    # 200,000 1-byte chunks: 200 KB of body, under the 256 KiB high-water mark, but each
+    # buffered piece costs ~90 bytes of memory (18 MB here). Reading pauses past
+    # read_bufsize/16 pieces as it does past the mark in bytes, and the chunk ends of what
+    # was read are forgotten (they were kept for the whole body).
+    n = 200_000
+    body = b"".join(b"1\r\n%c\r\n" % (48 + i % 10) for i in range(n)) + b"0\r\n\r\n"
+    srv: RawServer = await raw_server(
+        serve(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+    )
+    async with ClientSession() as session:
+        async with session.get(srv.url) as resp:
+            await asyncio.sleep(0.05)  # let the buffer fill: reading must pause
+            transport = resp.connection.transport  # type: ignore[union-attr]
+            assert transport is not None
+            assert not transport.is_reading()
+            content = resp.content
+            assert content._size < 2**17  # far from the mark in bytes
+            # The pieces of one socket read (up to 256 KiB) are all fed: ~43,000 of them.
+            assert len(content._buffer) < 50_000 < n
+            total = most_ends = 0
+            async for piece in content.iter_chunked(2**16):
+                assert piece == bytes(48 + (total + i) % 10 for i in range(len(piece)))
+                total += len(piece)
+                most_ends = max(most_ends, len(content._chunk_ends))
+            assert total == n
+            assert most_ends < 50_000
+            assert len(content._chunk_ends) <= 1
+        assert await get_body(session, srv) == (200, b"next")
+    assert srv.connections == 1
+
+
+async def test_a_line_of_tiny_chunks_costs_its_bytes(raw_server: Any) -> None:
+    # readline() over a chunked body of 1-byte chunks: what it waited through is taken
+    # into the line as it comes (not searched again on each wake-up, not kept as pieces).
+    n = 100_000
+    body = b"1\r\nx\r\n" * n + b"2\r\n\nz\r\n0\r\n\r\n"
+    srv: RawServer = await raw_server(
+        serve(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+    )
+    async with ClientSession() as session:
+        async with session.get(srv.url) as resp:
+            assert await resp.content.readline() == b"x" * n + b"\n"
+            assert await resp.content.readchunk() == (b"z", True)
+            assert await resp.content.readline() == b""
+        assert await get_body(session, srv) == (200, b"next")
+
+
 async def test_http10_response(raw_server: Any) -> None:
     srv: RawServer = await raw_server(
         serve(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", close_after=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import gzip
 import itertools
+from collections.abc import Iterator
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hyperclient.compression import make_decoder
@@ -447,15 +449,18 @@ def test_readuntil_matches_bytes_find_however_the_body_is_cut(
 
 async def test_a_line_longer_than_the_buffer_arriving_piecemeal() -> None:
     # Waiting for the rest of a line must resume reading paused by the buffered part
-    # (else the line never completes).
+    # (else the line never completes). The part it waited for is taken into the line as
+    # it comes, so reading is never left paused while it waits.
     s, flow = stream(limit=16)  # pauses above 64 bytes
+    s.feed_data(b"x" * 100)
+    assert flow.events == ["pause"]
     reader = asyncio.ensure_future(s.readline())
     for _ in range(10):
-        s.feed_data(b"x" * 20)
         await asyncio.sleep(0)
-    assert flow.events[-1] == "resume"
+        assert flow.events[-1] == "resume"
+        s.feed_data(b"x" * 20)
     s.feed_data(b"\nnext\n")
-    assert await reader == b"x" * 200 + b"\n"
+    assert await reader == b"x" * 300 + b"\n"
     assert await s.readline() == b"next\n"
 
 
@@ -520,3 +525,271 @@ async def test_the_shared_empty_body_cannot_be_failed() -> None:
     EMPTY_PAYLOAD.set_exception(ClientPayloadError("through one response"))
     assert EMPTY_PAYLOAD.exception() is None
     assert await EMPTY_PAYLOAD.read() == b""
+
+
+class CountingDeque(collections.deque[bytes]):
+    """A stream's buffer that counts the pieces its reads visit: each one yielded by
+    iteration (the separator search, joins) or popped from the front."""
+
+    visits = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in super().__iter__():
+            self.visits += 1
+            yield piece
+
+    def popleft(self) -> bytes:
+        self.visits += 1
+        return super().popleft()
+
+
+async def _visits_for_one_line(pieces: int, piece: bytes, separator: bytes) -> int:
+    """Pieces visited by one readuntil() whose line comes as *pieces* tiny pieces, the
+    reader woken every 10 of them."""
+    s, _ = stream(limit=2**16)
+    buffer = s._buffer = CountingDeque()
+    reader = asyncio.ensure_future(s.readuntil(separator))
+    for i in range(pieces):
+        s.feed_data(piece)
+        if i % 10 == 9:
+            await asyncio.sleep(0)
+    s.feed_data(separator + b"next")
+    assert await reader == piece * pieces + separator
+    assert await s.read(4) == b"next"
+    return buffer.visits
+
+
+@pytest.mark.parametrize(("piece", "separator"), [(b"x", b"\n"), (b"xy", b"\r\n\r\n")])
+async def test_readuntil_visits_each_piece_a_bounded_number_of_times(
+    piece: bytes, separator: bytes
+) -> None:
+    # Each wake-up walked every piece buffered since the line began: quadratic in the
+    # pieces (a chunked body of 1-byte chunks made one readline() cost 17 s of CPU).
+    # Now what it searched is taken into the line, so each piece is visited about twice
+    # (searched, then taken) however many wake-ups there are: 4 times the pieces, 4 times
+    # the work (it was 16 times).
+    small = await _visits_for_one_line(1000, piece, separator)
+    large = await _visits_for_one_line(4000, piece, separator)
+    assert small <= 3 * 1000
+    assert large <= 3 * 4000
+    assert large <= 4.5 * small
+
+
+async def test_a_line_of_tiny_pieces_is_held_as_its_bytes_not_as_pieces() -> None:
+    # The pieces a waiting readline() searched are taken into its line: the buffer does
+    # not keep a deque slot, a bytes object and a chunk end for each byte.
+    s, flow = stream(limit=2**16)
+    reader = asyncio.ensure_future(s.readline())
+    for i in range(20_000):
+        s.feed_data(b"x")
+        s.end_http_chunk()
+        if i % 100 == 99:
+            await asyncio.sleep(0)
+            assert len(s._buffer) == 0
+            assert len(s._chunk_ends) <= 1
+    assert "pause" not in flow.events  # what the line took is not counted as buffered
+    s.feed_data(b"\n")
+    s.end_http_chunk()
+    assert await reader == b"x" * 20_000 + b"\n"
+    assert await s.readchunk() == (b"", True)  # the end of the chunk the line ended with
+
+
+async def test_a_waiting_readuntil_gives_back_what_it_took_when_it_fails() -> None:
+    # Cancelled (or timed out) while waiting for the rest of its line: the next read
+    # starts with the bytes it had taken, as before (nothing was taken while waiting).
+    s, _ = stream(limit=1024)
+    s.feed_data(b"ab")
+    s.feed_data(b"c\r")
+    reader = asyncio.ensure_future(s.readuntil(b"\r\n"))
+    await asyncio.sleep(0)
+    s.feed_data(b"de\r")
+    await asyncio.sleep(0)
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    s.feed_data(b"\nrest")
+    assert await s.readuntil(b"\r\n") == b"abc\rde\r\n"
+    # max_size bytes without the separator: nothing is taken.
+    reader = asyncio.ensure_future(s.readuntil(b"\r\n", max_size=10))
+    await asyncio.sleep(0)
+    s.feed_data(b"0123456789")
+    with pytest.raises(ValueError, match="without"):
+        await reader
+    assert await s.read(14) == b"rest0123456789"
+    # The separator after max_size bytes: that line is dropped, the rest stays.
+    reader = asyncio.ensure_future(s.readuntil(b"\r\n", max_size=10))
+    await asyncio.sleep(0)
+    s.feed_data(b"012345")
+    await asyncio.sleep(0)
+    s.feed_data(b"6789\r\nafter")
+    with pytest.raises(ValueError, match="line of 12 bytes"):
+        await reader
+    s.feed_eof()
+    assert await s.read() == b"after"
+
+
+@given(
+    pieces=st.lists(
+        st.tuples(
+            st.binary(min_size=1, max_size=8).map(lambda b: bytes(b"\r\nx"[c % 3] for c in b)),
+            st.booleans(),
+        ),
+        max_size=40,
+    ),
+    separator=st.sampled_from([b"\n", b"\r\n", b"\r\n\r\n", b"\n\n\n", b"\r\n\r", b"x\rx"]),
+    skip=st.integers(min_value=0, max_value=8),
+)
+# A separator across four 1-byte pieces; one begun in what a waiting read took; one
+# begun in the last byte of a piece whose start was read (the seam is that byte).
+@example(
+    pieces=[(b"x\r", False), (b"\n", False), (b"\r", False), (b"\nx", False)],
+    separator=b"\r\n\r\n",
+    skip=0,
+)
+@example(pieces=[(b"xx\r", True), (b"\nx", False)], separator=b"\r\n", skip=0)
+@example(pieces=[(b"xx\r\n\r\n\r", False), (b"\nxx", False)], separator=b"\r\n\r\n", skip=0)
+@settings(max_examples=500, deadline=None)
+def test_readuntil_matches_bytes_find_while_the_body_arrives(
+    pieces: list[tuple[bytes, bool]], separator: bytes, skip: int
+) -> None:
+    # The body arrives in small pieces of \r, \n and x, the reader woken after some of
+    # them (True), so that lines begin in the middle of a piece and readuntil() waits
+    # with a separator begun in what it took (b"\r\n\r\n" over 1-byte pieces, say);
+    # separators that overlap themselves test the seams.
+    async def run() -> None:
+        s, _ = stream(limit=1024)
+
+        async def feed() -> None:
+            for piece, wake in pieces:
+                s.feed_data(piece)
+                if wake:
+                    await asyncio.sleep(0)
+            s.feed_eof()
+
+        feeder = asyncio.ensure_future(feed())
+        rest = b"".join(piece for piece, _ in pieces)
+        if skip:  # start the first line inside a piece
+            head = await s.read(skip)
+            assert rest.startswith(head)
+            rest = rest[len(head) :]
+        while rest:
+            at = rest.find(separator)
+            expected = rest if at == -1 else rest[: at + len(separator)]
+            assert await s.readuntil(separator) == expected
+            rest = rest[len(expected) :]
+        assert await s.readuntil(separator) == b""
+        await feeder
+
+    asyncio.run(run())
+
+
+async def test_chunk_ends_are_forgotten_once_read_past() -> None:
+    # Every chunk end used to be kept until readchunk() popped it: 40 bytes per chunk of
+    # the whole body for readany(), read(n), iter_chunked() or readline() (154 MB for
+    # 80 MB of 20-byte chunks). Now at most one per buffered piece (+1) stays.
+    for how in ("readany", "read", "iter_chunked", "readline"):
+        s, _ = stream(limit=2**16)
+        chunked = s.iter_chunked(25)
+        most = got = 0
+        for i in range(10_000):
+            s.feed_data(b"0123456789abcde\n")
+            s.end_http_chunk()
+            if i % 64 == 63:
+                while s._size:
+                    if how == "readany":
+                        got += len(await s.readany())
+                    elif how == "read":
+                        got += len(await s.read(25))
+                    elif how == "iter_chunked":
+                        got += len(await chunked.__anext__())
+                    else:
+                        got += len(await s.readline())
+                    most = max(most, len(s._chunk_ends))
+                assert len(s._chunk_ends) <= 1, how
+        assert most <= 65, how
+        s.feed_eof()
+        got += len(await s.read())
+        assert got == 160_000, how
+
+
+@given(
+    chunks=st.lists(st.binary(min_size=1, max_size=20), min_size=1, max_size=20),
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["read", "readany", "readline", "readchunk", "iter_chunked"]),
+            st.integers(min_value=1, max_value=30),
+        ),
+        max_size=40,
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_readchunk_after_any_mix_of_reads_matches_a_model(
+    chunks: list[bytes], ops: list[tuple[str, int]]
+) -> None:
+    # aiohttp's meaning: readchunk() returns the bytes up to the next chunk end not yet
+    # reported, with True; one the other reads went past is forgotten, one they stopped
+    # at exactly is reported with b"". Chunk ends the read position passed are dropped at
+    # once (they are not all kept until a readchunk()).
+    async def run() -> None:
+        s, _ = stream(limit=64)
+        ends = list(itertools.accumulate(len(c) for c in chunks))
+        for chunk in chunks:
+            s.feed_data(chunk)
+            s.end_http_chunk()
+        s.feed_eof()
+        body = b"".join(chunks)
+        pos = 0
+        for op, n in ops:
+            if op == "readchunk":
+                ends = [e for e in ends if e >= pos]
+                if ends:
+                    end = ends.pop(0)
+                    assert await s.readchunk() == (body[pos:end], True)
+                    pos = end
+                else:
+                    assert await s.readchunk() == (b"", False)
+                continue
+            if op == "read":
+                data = await s.read(n)
+            elif op == "readany":
+                data = await s.readany()
+            elif op == "readline":
+                data = await s.readline()
+            else:
+                data = await s.iter_chunked(n).__anext__() if pos < len(body) else b""
+            assert data == body[pos : pos + len(data)]
+            pos += len(data)
+            done = s._total_bytes - s._size
+            assert all(end >= done for end in s._chunk_ends)
+            assert len(s._chunk_ends) <= len(s._buffer) + 1
+
+    asyncio.run(run())
+
+
+async def test_a_flood_of_tiny_pieces_pauses_reading() -> None:
+    # Bytes alone let 256 KiB of 1-byte chunks in (about 90 bytes of memory each);
+    # past limit/16 pieces reading pauses too, and resumes once they are read.
+    s, flow = stream(limit=2**16)  # 4160 pieces
+    for _ in range(4160):
+        s.feed_data(b"x")
+    assert flow.events == []
+    s.feed_data(b"x")
+    assert flow.events == ["pause"]
+    await s.read(4161 - 1040)  # 1040 pieces, 1040 bytes left: a quarter of the pieces
+    assert flow.events == ["pause", "resume"]
+    # read() of the whole body does not pause, but joins the pieces as they come.
+    s, flow = stream(limit=2**16)
+    reader = asyncio.ensure_future(s.read())
+    await asyncio.sleep(0)
+    for i in range(20_000):
+        s.feed_data(b"x")
+        if i % 1000 == 999:
+            await asyncio.sleep(0)
+            assert len(s._buffer) <= 4161
+    reader.cancel()  # what it joined is given back
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    assert s._size == 20_000
+    s.feed_eof()
+    assert await s.read() == b"x" * 20_000
+    assert flow.events == []
