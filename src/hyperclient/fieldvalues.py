@@ -114,13 +114,16 @@ def _resolve_starred(starred: dict[str, str], params: dict[str, str]) -> None:
 # A parameter after its ";": name "=" (quoted-string / token); whitespace allowed around
 # the parts. The value is read more leniently than a token (any run of non-space, non-";"
 # characters): servers send "boundary=----=_Part_1" unquoted, as the email parser took it.
+# Possessive quantifiers (++, *+): giving characters back could never make a match (a name
+# never ends before a name character, a quoted string's text before a plain character),
+# so a failing match (an unterminated quote) costs one pass instead of two, and runs of
+# plain characters are taken at C speed.
 _PARAM = re.compile(
-    r'\s*;\s*([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;"]+)\s*', re.S
+    r'\s*;\s*([!#$%&\'*+\-.^_`|~0-9A-Za-z]++)\s*=\s*("(?:[^"\\]++|\\.)*+"|[^\s;"]+)\s*', re.S
 )
 # What _PARAM refuses at a position: up to the next ";" outside a quoted string (an
-# unterminated quote runs to the end). Each alternative starts with a different character,
-# so the regex engine never backtracks: linear.
-_NOT_PARAM = re.compile(r'\s*;?(?:[^;"]|"(?:[^"\\]|\\.)*"?)*', re.S)
+# unterminated quote runs to the end). It cannot fail, so the engine never backtracks.
+_NOT_PARAM = re.compile(r'\s*;?(?:[^;"]++|"(?:[^"\\]++|\\.)*+"?)*+', re.S)
 _BAD_NAME_PARAM = re.compile(r'\s*;([^;="]*)=\s*("(?:[^"\\]|\\.)*"|[^\s;"]+)\s*', re.S)
 _UNESCAPE = re.compile(r"\\(.)", re.S)
 # RFC 8187 §3.2.1: charset "'" [ language ] "'" value-chars.
