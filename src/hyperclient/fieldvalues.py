@@ -124,7 +124,8 @@ _PARAM = re.compile(
 # What _PARAM refuses at a position: up to the next ";" outside a quoted string (an
 # unterminated quote runs to the end). It cannot fail, so the engine never backtracks.
 _NOT_PARAM = re.compile(r'\s*;?(?:[^;"]++|"(?:[^"\\]++|\\.)*+"?)*+', re.S)
-_BAD_NAME_PARAM = re.compile(r'\s*;([^;="]*)=\s*("(?:[^"\\]|\\.)*"|[^\s;"]+)\s*', re.S)
+# A parameter whose name is no token (Content-Disposition leaves it out with a warning).
+_BAD_NAME_PARAM = re.compile(r'\s*;([^;="]*+)=\s*("(?:[^"\\]++|\\.)*+"|[^\s;"]++)\s*', re.S)
 _UNESCAPE = re.compile(r"\\(.)", re.S)
 # RFC 8187 §3.2.1: charset "'" [ language ] "'" value-chars.
 _EXT_VALUE = re.compile(r"([!#$%&+\-^_`{}~0-9A-Za-z]+)'[^']*'(.*)", re.S)
