@@ -5,8 +5,8 @@ Pure: strings in, values out; no I/O. Both fields share one parameter scanner, R
 §5.6.6 (``*( OWS ";" OWS [ parameter ] )``, values a token or a §5.6.4 quoted-string),
 that reads the value once from left to right: a server controls these values, and the
 standard library's MIME parser, which ``Content-Type`` went through before, recounts the
-quotes from the start of the value at each ``;`` inside a quoted string (a second of CPU
-for 32 KB), misreads ``\\"`` at the end of a quoted string and raises ``TypeError`` for
+quotes from the start of the value at each ``;`` inside a quoted string (half a second
+of CPU for 32 KB), misreads ``\\\\"`` at the end of a quoted string and raises ``TypeError`` for
 ``a*=x; a*0=y``. Extended values (RFC 8187 ``filename*=UTF-8''na%C3%AFve.txt``) and RFC 2231
 §3 continuations (``filename*0=``, ``filename*1*=``), which mail-derived servers still
 send, are understood in both fields.
