@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl, urlencode
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .compression import make_decoder
-from .errors import RemoteProtocolError, short_repr
+from .errors import PayloadTooBig, RemoteProtocolError, short_repr
 from .fieldvalues import (
     BadContentDispositionHeader,
     BadContentDispositionParam,
@@ -93,6 +93,22 @@ _TRANSFER_ENCODINGS = frozenset({"base64", "quoted-printable"})
 #: connection can be reused: one read (64 KiB). Past it, reading on would cost more than a
 #: new connection; the rest is left, and release() closes the connection.
 _EPILOGUE_LIMIT = READ_SIZE
+#: Most bytes a part's ``Content-Encoding`` may decode to (``max_decompress_size``), by
+#: default. ``read(decode=True)`` holds the whole part in memory, twice while it is
+#: copied out; whatever the compression ratio (a 16 KiB gzip part inflates to 16 MiB,
+#: brotli and zstd go further), that stays about 32 MiB. aiohttp decodes 256 KiB per call
+#: and bounds the total only by ``client_max_size`` (no limit by default); its WebSocket
+#: messages inflate to 4 MiB at most. A part is a whole document, so room for 16 MiB.
+_MAX_DECOMPRESS_SIZE = 16 * 2**20
+#: Most ``multipart/*`` parts nested inside one another. Real bodies nest a few levels
+#: (mixed, alternative, related); Postfix refuses mail nested deeper than 100
+#: (``mime_nesting_limit``). Skipping a nested part recurses through each level, so a
+#: hostile body of a few KB otherwise ends in ``RecursionError`` (at ~980 levels).
+_MAX_NESTING = 100
+#: Longest line :meth:`BodyPartReader.readline` returns, in bytes, by default: the same
+#: as a response's ``content.readline()`` (16 times its 256 KiB buffer limit). The line
+#: is held in memory until its end comes.
+_MAX_LINE_LENGTH = 4 * 2**20
 
 
 class BodyPartWriter(PartHeaders):
@@ -495,6 +511,8 @@ class BodyPartReader:
             ``Content-Encoding``, RFC 7578 §4.8).
         default_charset: the charset for text without one (a ``_charset_`` field).
         client_max_size: most bytes :meth:`read` returns.
+        max_decompress_size: most bytes the part's ``Content-Encoding`` may decode to
+            (16 MiB; aiohttp's argument, which bounds each decompression call instead).
     """
 
     #: Bytes :meth:`read` asks for at a time.
@@ -509,6 +527,7 @@ class BodyPartReader:
         subtype: str = "mixed",
         default_charset: str | None = None,
         client_max_size: int = sys.maxsize,
+        max_decompress_size: int = _MAX_DECOMPRESS_SIZE,
     ) -> None:
         self.headers = headers
         self._boundary = boundary
@@ -523,6 +542,7 @@ class BodyPartReader:
         self._is_form_data = subtype == "form-data"
         self._default_charset = default_charset
         self._client_max_size = client_max_size
+        self._max_decompress_size = max_decompress_size
         self._at_eof = False
 
     def __repr__(self) -> str:
@@ -591,22 +611,43 @@ class BodyPartReader:
             self._at_eof = True
         return chunk
 
-    async def readline(self) -> bytes:
+    async def readline(self, *, max_line_length: int | None = None) -> bytes:
         """Read one line of the body, with its line ending (the last may have none).
+
+        Args:
+            max_line_length: longest line, in bytes (4 MiB by default, as a response's
+                ``content.readline()``); the line is held in memory until it ends.
 
         Returns:
             The line, empty once the part is read.
+
+        Raises:
+            ValueError: the line ends after *max_line_length* bytes (it is dropped), or
+                *max_line_length* bytes went by without its end (nothing is taken), as
+                ``StreamReader.readuntil`` does; the body ended before the delimiter.
         """
-        line = bytearray()
+        limit = max_line_length or _MAX_LINE_LENGTH
+        start = 0  # the bytes before this offset hold no line end
         while not self._at_eof:
-            available, found = await self._scan(1)
-            newline = self._buffer.data.find(b"\n", 0, available)
-            if newline >= 0:
-                line += self._take(newline + 1)
-                break
-            line += self._take(available)
-            self._at_eof = found
-        return bytes(line)
+            available, found = await self._scan(start + 1)
+            newline = self._buffer.data.find(b"\n", start, available)
+            size = newline + 1 if newline >= 0 else available
+            if newline < 0 and size > limit:
+                raise ValueError(
+                    f"read {size} bytes of a multipart part without b'\\n', expected no "
+                    f"more than {limit} bytes: {short_repr(bytes(self._buffer.data[:40]))}"
+                )
+            if newline >= 0 or found:
+                line = self._take(size)
+                self._at_eof = found and size == available
+                if size > limit:  # the next read starts after that line, as in readuntil
+                    raise ValueError(
+                        f"line of {size} bytes is longer than the limit, {limit} bytes: "
+                        f"{short_repr(line[:40])}"
+                    )
+                return line
+            start = available
+        return b""
 
     async def read(self, *, decode: bool = False) -> bytes:
         """Read the rest of the body.
@@ -660,7 +701,8 @@ class BodyPartReader:
 
         Raises:
             RuntimeError: an unknown encoding.
-            ValueError: the data does not decode, or inflates beyond *client_max_size*.
+            ValueError: the data does not decode, or inflates beyond *max_decompress_size*
+                or *client_max_size* bytes.
         """
         transfer = self.headers.get("Content-Transfer-Encoding", "").lower()
         if transfer == "base64":
@@ -672,19 +714,36 @@ class BodyPartReader:
         coding = "" if self._is_form_data else self.headers.get("Content-Encoding", "")
         if coding.strip().lower() in ("", "identity"):
             return data
+        limit = min(self._max_decompress_size, self._client_max_size)
         try:
-            decoder = make_decoder(coding, max_total=self._client_max_size)
+            decoder = make_decoder(coding, max_total=limit)
         except RemoteProtocolError:
             raise RuntimeError(f"unknown content encoding: {short_repr(coding)}") from None
         assert decoder is not None  # not identity: checked above
         try:
+            # Each call returns at most 64 KiB, so the limit stops a bomb within one call.
             out = bytearray(decoder.decompress(data))
             while decoder.has_pending():
                 out += decoder.decompress(b"")
             out += decoder.finish()
+        except PayloadTooBig as exc:
+            setting = "max_decompress_size"
+            if limit < self._max_decompress_size:
+                setting = "client_max_size"
+            raise ValueError(
+                f"multipart part {self._label()} decodes ({coding.strip()}) to more than "
+                f"{limit} bytes, the {setting} limit"
+            ) from exc
         except RemoteProtocolError as exc:
             raise ValueError(f"multipart part does not decode: {exc}") from exc
         return bytes(out)
+
+    def _label(self) -> str:
+        """The part as an error names it: its name or file name, else its type."""
+        name = self.name or self.filename
+        if name:
+            return short_repr(name)
+        return f"of type {short_repr(self.headers.get('Content-Type', 'text/plain'))}"
 
     def get_charset(self, default: str) -> str:
         """The ``charset`` of the part's ``Content-Type``, else the default charset."""
@@ -726,6 +785,8 @@ class MultipartReader:
         client_max_size: most bytes one part's ``read()`` returns.
         max_field_size: longest part header line, in bytes (aiohttp's 8190).
         max_headers: most header lines in one part (aiohttp's 128).
+        max_decompress_size: most bytes one part's ``Content-Encoding`` may decode to
+            (16 MiB), for each :class:`BodyPartReader`.
 
     Raises:
         ValueError: the content type is not ``multipart/*`` or has no usable boundary.
@@ -739,6 +800,7 @@ class MultipartReader:
         client_max_size: int = sys.maxsize,
         max_field_size: int = 8190,
         max_headers: int = 128,
+        max_decompress_size: int = _MAX_DECOMPRESS_SIZE,
     ) -> None:
         content_type = headers.get("Content-Type", "")
         media_type, params = parse_content_type(content_type)
@@ -759,6 +821,9 @@ class MultipartReader:
         self._client_max_size = client_max_size
         self._max_field_size = max_field_size
         self._max_headers = max_headers
+        self._max_decompress_size = max_decompress_size
+        #: How many multipart parts this reader is nested in (0: the body's own reader).
+        self._depth = 0
         self._default_charset: str | None = None
         self._last_part: MultipartReader | BodyPartReader | None = None
         self._at_bof = True
@@ -801,7 +866,8 @@ class MultipartReader:
 
         Raises:
             ValueError: the body is malformed (no starting boundary, a bad delimiter
-                line, part headers too long or too many, no close delimiter).
+                line, part headers too long or too many, no close delimiter, ``multipart/*``
+                parts nested more than 100 levels deep).
         """
         if self._at_eof:
             return None
@@ -851,15 +917,24 @@ class MultipartReader:
             # the CRLF just read as the end of the headers began the next delimiter (a
             # body cannot start with the dash-boundary): give it back to the body reader.
             self._buffer.data[:0] = b"\r\n"
-        media_type, _ = parse_content_type(headers.get("Content-Type", ""))
+        content_type = headers.get("Content-Type", "")
+        media_type, _ = parse_content_type(content_type)
         if media_type.startswith("multipart/"):
-            return type(self)(
+            if self._depth >= _MAX_NESTING:
+                raise ValueError(
+                    f"multipart body nests parts more than {_MAX_NESTING} levels deep: "
+                    f"{short_repr(content_type)}"
+                )
+            nested = type(self)(
                 headers,
                 self._buffer,
                 client_max_size=self._client_max_size,
                 max_field_size=self._max_field_size,
                 max_headers=self._max_headers,
+                max_decompress_size=self._max_decompress_size,
             )
+            nested._depth = self._depth + 1
+            return nested
         return BodyPartReader(
             self._boundary,
             headers,
@@ -867,6 +942,7 @@ class MultipartReader:
             subtype=self._subtype,
             default_charset=self._default_charset,
             client_max_size=self._client_max_size,
+            max_decompress_size=self._max_decompress_size,
         )
 
     async def _at_dash_boundary(self) -> bool:

@@ -10,14 +10,18 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 
 import hyperclient
 from hyperclient import ClientSession, MultipartWriter
+from hyperclient.errors import PayloadTooBig
 from hyperclient.formdata import READ_SIZE
 
 from ..conftest import MS, OK, RawServer, read_request
@@ -878,3 +882,171 @@ async def test_many_short_lines_of_a_large_part_read_in_linear_time(
             got.append(line)
     assert got == lines
     assert _CountingBytes.searched < 2 * len(body)  # each byte about once
+
+
+# -- Limits on what a hostile body can make the reader hold or do ---------------------------
+
+
+def _gzip_zeros(size: int) -> bytes:
+    """*size* zero bytes, gzip-compressed (about 1000 to 1), made a MiB at a time."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(2**20)
+    pieces = [compressor.compress(block[: min(2**20, size - at)]) for at in range(0, size, 2**20)]
+    return b"".join(pieces) + compressor.flush()
+
+
+def _one_part(headers: bytes, body: bytes) -> bytes:
+    """A body of one part: *headers* are its header lines, each ending in CRLF."""
+    return b"--b\r\n" + headers + b"\r\n" + body + b"\r\n--b--\r\n"
+
+
+_MIXED = {"Content-Type": "multipart/mixed; boundary=b"}
+
+
+async def test_a_compressed_part_decodes_to_16_mib_at_most() -> None:
+    """A 64 KiB gzip part inflated to 64 MiB (135 MB held) in read(decode=True), text(),
+    json() and form(): the decoded size is capped, by default at 16 MiB, and memory with it."""
+    body = _one_part(
+        b'Content-Disposition: attachment; name="bomb"\r\nContent-Encoding: gzip\r\n',
+        _gzip_zeros(64 * 2**20),
+    )
+    for read in ("read", "text", "json", "form"):
+        reader = hyperclient.MultipartReader(_MIXED, _Trickle(body, READ_SIZE))
+        part = await reader.next()
+        assert isinstance(part, hyperclient.BodyPartReader)
+        tracemalloc.start()
+        try:
+            with pytest.raises(
+                ValueError, match=r"^multipart part 'bomb' decodes \(gzip\) to "
+            ) as err:
+                await (part.read(decode=True) if read == "read" else getattr(part, read)())
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert str(err.value).endswith("more than 16777216 bytes, the max_decompress_size limit")
+        assert isinstance(err.value.__cause__, PayloadTooBig)
+        assert peak < 2 * 16 * 2**20  # the limit's worth (and growth slack), not 64 MiB
+
+
+async def test_the_decoded_size_limit_can_be_raised_or_lowered() -> None:
+    """max_decompress_size (aiohttp's BodyPartReader argument; also taken by
+    MultipartReader for its parts) and client_max_size bound the decoded part alike; the
+    error names the one that applied."""
+    body = _one_part(b"Content-Type: text/plain\r\nContent-Encoding: gzip\r\n", _gzip_zeros(1000))
+
+    async def decode(**limits: int) -> bytes:
+        reader = hyperclient.MultipartReader(_MIXED, _Trickle(body, READ_SIZE), **limits)
+        part = await reader.next()
+        assert isinstance(part, hyperclient.BodyPartReader)
+        return await part.read(decode=True)
+
+    assert await decode(max_decompress_size=1000) == bytes(1000)
+    with pytest.raises(ValueError, match=r"^multipart part of type 'text/plain' decodes"):
+        await decode(max_decompress_size=999)
+    with pytest.raises(ValueError, match=r"more than 999 bytes, the client_max_size limit$"):
+        await decode(client_max_size=999)
+    # A nested reader's parts get the limit too.
+    nested = b"--top\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" + body + b"--top--"
+    top = {"Content-Type": "multipart/mixed; boundary=top"}
+    reader = hyperclient.MultipartReader(top, _Trickle(nested, 7), max_decompress_size=999)
+    inner = await reader.next()
+    assert isinstance(inner, hyperclient.MultipartReader)
+    part = await inner.next()
+    assert isinstance(part, hyperclient.BodyPartReader)
+    with pytest.raises(ValueError, match=r"more than 999 bytes, the max_decompress_size limit$"):
+        await part.text()
+
+    big = _gzip_zeros(20 * 2**20)
+    headers = CIMultiDictProxy(CIMultiDict({"Content-Encoding": "gzip"}))
+    part = hyperclient.BodyPartReader(b"--b", headers, _Trickle(big + b"\r\n--b--", READ_SIZE))
+    with pytest.raises(ValueError, match=r"more than 16777216 bytes"):
+        await part.read(decode=True)
+    part = hyperclient.BodyPartReader(
+        b"--b", headers, _Trickle(big + b"\r\n--b--", READ_SIZE), max_decompress_size=2**25
+    )
+    assert await part.read(decode=True) == bytes(20 * 2**20)
+
+
+def _nested(depth: int) -> bytes:
+    """A body whose one part is a multipart holding a multipart... *depth* levels deep."""
+    body = b"--b0\r\n\r\nleaf\r\n--b0--"
+    for level in range(1, depth):
+        body = (
+            b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (level, level - 1)
+            + body
+            + b"\r\n--b%d--" % level
+        )
+    head = b"--top\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (depth - 1)
+    return head + body + b"\r\n--top--\r\n"
+
+
+async def _innermost(reader: hyperclient.MultipartReader) -> tuple[int, bytes]:
+    """How many readers deep the first part that is no multipart lies, and its body."""
+    levels = 0
+    while isinstance(part := await reader.next(), hyperclient.MultipartReader):
+        reader, levels = part, levels + 1
+    assert part is not None
+    return levels, await part.read()
+
+
+@pytest.mark.parametrize("depth", [101, 2000])
+async def test_multipart_nesting_is_limited_to_100_levels(depth: int) -> None:
+    """Skipping a nested part recurses through each level: 978 levels (a 64 KB body)
+    ended in RecursionError. Past 100 (Postfix's mime_nesting_limit) a ValueError says so."""
+    top = {"Content-Type": "multipart/mixed; boundary=top"}
+    reader = hyperclient.MultipartReader(top, _Trickle(_nested(depth), READ_SIZE))
+    assert isinstance(await reader.next(), hyperclient.MultipartReader)
+    # The part refused is the 101st multipart inside the body's: its boundary is b(N-101).
+    message = (
+        r"^multipart body nests parts more than 100 levels deep: "
+        rf"'multipart/mixed; boundary=b{depth - 101}'$"
+    )
+    with pytest.raises(ValueError, match=message):
+        await reader.next()  # skips the nested part, level by level
+    reader = hyperclient.MultipartReader(top, _Trickle(_nested(depth), READ_SIZE))
+    with pytest.raises(ValueError, match=message):
+        await _innermost(reader)
+    reader = hyperclient.MultipartReader(top, _Trickle(_nested(100), READ_SIZE))
+    assert await _innermost(reader) == (100, b"leaf")
+
+
+async def test_readline_of_a_part_is_bounded_as_stream_readline() -> None:
+    """A part's readline() held a line of any length: like StreamReader.readuntil, a
+    line longer than the limit (4 MiB by default, or max_line_length) raises ValueError,
+    dropped if its end came, else left to read."""
+    line = b"x" * (4 * 2**20)
+    reader = hyperclient.MultipartReader(
+        _MIXED, _Trickle(_one_part(b"", line + b"y\nshort\n" + line + b"z"), READ_SIZE)
+    )
+    part = await reader.next()
+    assert isinstance(part, hyperclient.BodyPartReader)
+    with pytest.raises(
+        ValueError, match=r"^line of 4194306 bytes is longer than the limit, 4194304 bytes: b'xxx"
+    ):
+        await part.readline()
+    assert await part.readline() == b"short\n"
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"^read 4194\d+ bytes of a multipart part without b'\\n', "
+            r"expected no more than 4194304 bytes: b'xxx"
+        ),
+    ):
+        await part.readline()
+    assert await part.read() == line + b"z"  # nothing was taken
+    assert await reader.next() is None
+
+    reader = hyperclient.MultipartReader(
+        _MIXED, _Trickle(_one_part(b"", b"0123456789\nabcdefghijk\nend"), 3)
+    )
+    part = await reader.next()
+    assert isinstance(part, hyperclient.BodyPartReader)
+    assert await part.readline(max_line_length=11) == b"0123456789\n"
+    with pytest.raises(
+        ValueError,
+        match=r"^line of 12 bytes is longer than the limit, 11 bytes: b'abcdefghijk\\n'$",
+    ):
+        await part.readline(max_line_length=11)
+    assert await part.readline(max_line_length=3) == b"end"  # the last line, at the delimiter
+    assert part.at_eof()
+    assert await part.readline() == b""
