@@ -1762,16 +1762,19 @@ class _SessionRequestContextManager(CoroutineHandle[ClientResponse]):
     and ``gather()`` take it.
     """
 
-    __slots__ = ("_resp", "_session")
+    __slots__ = ("_request", "_resp", "_session", "_started")
 
     def __init__(self, coro: Coroutine[Any, Any, ClientResponse], session: ClientSession) -> None:
-        self._coro = self._run(coro)
+        self._request = coro
+        self._coro = self._run()
         self._session = session
         self._resp: ClientResponse | None = None
+        self._started = False
 
-    async def _run(self, coro: Coroutine[Any, Any, ClientResponse]) -> ClientResponse:
+    async def _run(self) -> ClientResponse:
+        self._started = True
         try:
-            resp = await coro
+            resp = await self._request
         except BaseException:
             await self._session.close()
             raise
@@ -1784,6 +1787,24 @@ class _SessionRequestContextManager(CoroutineHandle[ClientResponse]):
         resp._on_release = [*(resp._on_release or ()), close_session]
         resp.content.on_eof(close_session)
         return resp
+
+    def _abandon_unstarted(self) -> None:
+        """Stopped before it ran (a task cancelled at once, ``wait_for(..., 0)``): no
+        ``except`` of :meth:`_run` will close the session, so close it here."""
+        if not self._started:
+            self._started = True
+            self._request.close()  # never run: no "never awaited" warning for it
+            self._session.close()
+
+    def throw(self, *args: Any) -> Any:
+        """Raise an exception at the request's suspension (a cancellation)."""
+        self._abandon_unstarted()
+        return super().throw(*args)
+
+    def close(self) -> None:
+        """Abandon the request; the session is closed if it never started."""
+        self._abandon_unstarted()
+        super().close()
 
     async def __aenter__(self) -> ClientResponse:
         self._resp = await self._coro

@@ -1189,12 +1189,19 @@ class ResponseParser:
         i = start
         while True:
             lf = buf.find(b"\n", i, stop)
-            if lf == -1 or lf > too_big_at:
-                if lf != -1 or stop > too_big_at:
-                    raise PayloadTooBig(
-                        f"{where} too long: more than {self._max_head} bytes", in_body=trailer
-                    )
-                self._check_unended_line(i, stop, nlines, trailer=trailer)
+            # Judge the line as it stood before its LF arrived, as a byte-at-a-time reader
+            # would: the head's size and the line's are checked at each length, the
+            # head's first, so whichever limit is passed first fails first.
+            seen = stop if lf == -1 else lf
+            if seen > too_big_at:
+                limit = self._max_line if nlines == 0 and not trailer else self._max_field
+                if too_big_at + 1 > i + limit + 2:  # the line's limit came first
+                    self._check_unended_line(i, seen, nlines, trailer=trailer)
+                raise PayloadTooBig(
+                    f"{where} too long: more than {self._max_head} bytes", in_body=trailer
+                )
+            self._check_unended_line(i, seen, nlines, trailer=trailer)
+            if lf == -1:
                 return i, nlines
             if lf == i or buf[lf - 1] != 13:
                 raise RemoteProtocolError(f"bare LF in {where}", in_body=trailer)

@@ -286,7 +286,7 @@ class ClientRequest:
             self.url = self.url.with_user(None)
             if auth is None:
                 self.auth = url_auth
-        if skip_auto_headers and type(skip_auto_headers) is str:
+        if skip_auto_headers and isinstance(skip_auto_headers, str):  # hdrs' istr too
             skip_auto_headers = (skip_auto_headers,)  # one name (aiohttp takes its letters)
         self.headers = self._prepare_headers(headers, skip_auto_headers)
         if proxy is not None and "Proxy-Authorization" in self.headers:

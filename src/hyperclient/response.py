@@ -602,10 +602,11 @@ class ClientResponse:
         return f"<ClientResponse({self._url}) [{self.status}{reason}]>"
 
 
-#: What a charset name may hold (RFC 2978 §2.3's characters, with the "." and space that
-#: Python's codec names take); IANA's longest registered name has 45 characters.
+#: What a charset name may hold (RFC 2978 §2.3's characters, with the ":" of IANA names
+#: such as ISO_8859-7:1987 and the "." and space Python's codec names take); IANA's
+#: longest registered name has 45 characters.
 _CHARSET_CHARACTERS: Final = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'+-^_`{}~. "
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'+-^_`{}~.: "
 )
 _MAX_CHARSET_LENGTH: Final = 64
 

@@ -447,9 +447,14 @@ class StreamReader:
                 return data
             if self._decoder is None:
                 return await self._read_to_end()
-            parts = []
-            while await self._ensure_data("read"):
-                parts.append(self._take(-1))
+            parts: list[bytes] = []
+            try:
+                while await self._ensure_data("read"):
+                    parts.append(self._take(-1))
+            except BaseException:
+                if parts:  # cancelled (or failed): the next read starts where this one did
+                    self.unread_data(b"".join(parts))
+                raise
             if len(parts) == 1:
                 return parts[0]
             return b"".join(parts)

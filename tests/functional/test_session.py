@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import gc
 import io
 import json
 import os
+import warnings
 import zlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -17,7 +19,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 import hyperclient
-from hyperclient import ClientSession
+from hyperclient import ClientSession, hdrs
 from hyperclient.errors import LocalProtocolError
 from hyperclient.request import ClientRequest
 
@@ -182,7 +184,7 @@ async def test_charsets_that_cannot_be_one_are_not_looked_up(
     a new long name with every response must not grow the process. Nor is a codec that
     does not make text (base64) taken for a charset."""
     long_name = b"x" * 4000
-    names = [long_name, b"utf-8/x", b"base64", b"rot13", b"no-such-charset"]
+    names = [long_name, b"utf-8/x", b"base64", b"rot13", b"no-such-charset", b"ISO_8859-7:1987"]
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         for name in names:
@@ -202,12 +204,15 @@ async def test_charsets_that_cannot_be_one_are_not_looked_up(
     codecs.register(search)
     try:
         async with ClientSession() as session:
-            for name in names:
+            for name in names[:-1]:
                 async with session.get(srv.url) as resp:
                     assert resp.charset == name.decode("latin-1")
                     assert resp.get_encoding() == "utf-8"
                     # Not UTF-8: Latin-1, as for a response without a charset.
                     assert await resp.text() == "ab\xe9"
+            async with session.get(srv.url) as resp:  # an IANA name with a colon
+                assert resp.get_encoding() == "iso8859-7"
+                assert await resp.text() == "ab\u03b9"
     finally:
         codecs.unregister(search)
     # Only the well-formed unknown name reached the registry (once per lookup).
@@ -851,7 +856,7 @@ async def test_skip_auto_headers(url: Callable[[str], str]) -> None:
             data = await r.json()
     assert header(data, "User-Agent") == header(data, "Content-Type") == []
     assert header(data, "Accept") == ["*/*"]
-    request = hyperclient.ClientRequest("GET", URL(url("/")), skip_auto_headers="Accept")
+    request = hyperclient.ClientRequest("GET", URL(url("/")), skip_auto_headers=hdrs.ACCEPT)
     assert "Accept" not in request.headers
     assert "User-Agent" in request.headers
 
@@ -1329,6 +1334,41 @@ async def test_module_level_requests_are_coroutines(url: Callable[[str], str]) -
     assert [(await r.json())["method"] for r in (first, second)] == ["POST", "PUT"]
     # Each closed its own session once its body was read.
     assert all(r.connection is None for r in (resp, first, second))
+
+
+async def test_module_level_requests_stopped_before_they_start_close_their_session(
+    url: Callable[[str], str],
+) -> None:
+    """A task cancelled before its first step, wait_for(..., 0), close() or throw() on a
+    handle never awaited: the session made for the request is closed, with no warning."""
+
+    async def cancelled_at_once(handle: Any) -> None:
+        task = asyncio.create_task(handle)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    async def timed_out_at_once(handle: Any) -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(handle, 0)
+
+    async def closed(handle: Any) -> None:
+        handle.close()
+
+    async def thrown_into(handle: Any) -> None:
+        with pytest.raises(KeyError):
+            handle.throw(KeyError("stop"))
+
+    for stop in (cancelled_at_once, timed_out_at_once, closed, thrown_into):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            handle = hyperclient.get(url("/json"))
+            await stop(handle)
+            session = handle._session
+            del handle
+            gc.collect()
+        assert session.closed, stop.__name__
+        assert [str(w.message) for w in caught] == [], stop.__name__
 
 
 async def test_module_level_files_argument(url: Callable[[str], str], tmp_path: Path) -> None:

@@ -731,6 +731,34 @@ INVALID: list[tuple[str, bytes, dict[str, Any], Failed]] = [
         {"max_field_size": 9},
         Failed(PTB, "header line too long: more than 9 bytes, starting b'Abc: 12345'", False),
     ),
+    # A line over its limit fails as it grows, before its LF (and what is wrong with it)
+    # arrives; whichever of the line's and the head's limits is passed first fails.
+    (
+        "header line too long, then a bare LF",
+        b"HTTP/1.1 200 OK\r\nA: " + b"x" * 27 + b"\n\r\n",
+        {"max_field_size": 20},
+        Failed(
+            PTB,
+            "header line too long: more than 20 bytes, starting b'A: xxxxxxxxxxxxxxxxxx'",
+            False,
+        ),
+    ),
+    (
+        "head limit passed before the line's",
+        b"HTTP/1.1 200 OK\r\nA: " + b"x" * 97 + b"\r\n\r\n",
+        {"max_head_size": 40, "max_field_size": 30},
+        Failed(PTB, "response head too long: more than 40 bytes", False),
+    ),
+    (
+        "line limit passed before the head's",
+        b"HTTP/1.1 200 OK\r\nA: " + b"x" * 97 + b"\r\n\r\n",
+        {"max_head_size": 60, "max_field_size": 20},
+        Failed(
+            PTB,
+            "header line too long: more than 20 bytes, starting b'A: xxxxxxxxxxxxxxxxxx'",
+            False,
+        ),
+    ),
     (
         "status line too long, small limit",
         b"HTTP/1.1 200 OK\r\n\r\n",

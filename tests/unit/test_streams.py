@@ -628,6 +628,24 @@ async def test_a_waiting_readuntil_gives_back_what_it_took_when_it_fails() -> No
     assert await s.read() == b"after"
 
 
+async def test_a_cancelled_read_of_a_decoded_body_gives_back_what_it_took() -> None:
+    # read() of a gzip body takes the decoded bytes as they come: cancelled half way, the
+    # next read must start with them (they were lost).
+    body = b"".join(b"line %d\n" % i for i in range(1000))
+    wire = gzip.compress(body)
+    s, _ = stream(limit=1024)
+    s.set_decoder(make_decoder("gzip"))
+    s.feed_data(wire[: len(wire) // 2])
+    reader = asyncio.ensure_future(s.read())
+    await asyncio.sleep(0)
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    s.feed_data(wire[len(wire) // 2 :])
+    s.feed_eof()
+    assert await s.read() == body
+
+
 @given(
     pieces=st.lists(
         st.tuples(
