@@ -1051,13 +1051,14 @@ def plan_request(args: argparse.Namespace) -> RequestPlan:
     """
     headers, skip = _header_options(args)
     plan = RequestPlan("GET", headers, skip, {})
-    _plan_body(args, plan, _body_kind(args))
+    kind = _body_kind(args)
+    creds = _credentials(args.user)  # the prompt first, then a body typed on the terminal
+    _plan_body(args, plan, kind)
     if args.head:
         plan.method = "HEAD"
     if args.request:
         plan.method = args.request.upper() if args.request.islower() else args.request
 
-    creds = _credentials(args.user)
     if creds is not None:
         if args.digest:
             plan.digest = DigestAuth(*creds)
