@@ -274,6 +274,13 @@ def _write_out(stream: TextIO | None, data: bytes, what: str) -> None:
         stream.buffer.write(data)
         stream.buffer.flush()
     except OSError as exc:
+        # The stream is given up on. Python flushes it once more at exit: after a broken
+        # pipe that printed "Exception ignored ... BrokenPipeError" and exited 120, so
+        # the descriptor is pointed at /dev/null to keep the exit to our one line.
+        with contextlib.suppress(OSError, ValueError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, stream.fileno())
+            os.close(null)
         raise CliError(EXIT_WRITE, f"failed writing {what}: {exc.strerror or exc}") from exc
 
 
@@ -557,7 +564,7 @@ def build_ws_parser() -> argparse.ArgumentParser:
         description="Interactive WebSocket client: each line read from stdin is sent as a "
         "text message; each message received is printed on stdout.",
     )
-    parser.add_argument("url", metavar="URL", help="ws:// or wss:// URL")
+    parser.add_argument("url", metavar="URL", help="ws:// or wss:// URL (ws:// when none)")
     parser.add_argument(
         "-H", "--header", action="append", default=[], metavar="'Name: value'",
         help="extra handshake header (repeatable)",
@@ -567,7 +574,9 @@ def build_ws_parser() -> argparse.ArgumentParser:
         help="offer this subprotocol (repeatable)",
     )  # fmt: skip
     parser.add_argument("-u", "--user", metavar="USER[:PASSWORD]", help="Basic credentials")
-    parser.add_argument("--unix-socket", metavar="PATH", help="connect to this Unix socket")
+    parser.add_argument(
+        "--unix-socket", metavar="PATH", help="connect to this Unix socket (no TLS: ws:// only)"
+    )
     parser.add_argument(
         "--linger", type=_seconds, default=1.0, metavar="SECONDS",
         help="after stdin ends, wait this long for more messages before closing (default 1)",
@@ -867,6 +876,16 @@ def _tls_guard(args: argparse.Namespace) -> Any:
     return refuse_tls
 
 
+def _without_credentials(url: str) -> str:
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return url  # the request names what is wrong with it
+    if parsed.raw_user is None and parsed.raw_password is None:
+        return url
+    return str(parsed.with_user(None))
+
+
 def _query_text(data: bytes) -> str:
     """-G data for the query string: as given, with only bytes a URL cannot hold encoded."""
     return "".join(chr(byte) if byte in _QUERY_SAFE else f"%{byte:02X}" for byte in data)
@@ -947,6 +966,10 @@ class RequestPlan:
     basic: BasicAuth | None = None
 
     def url_for(self, url: str) -> str | URL:
+        """*url* as requested: -u or -H 'Authorization: ...' replaces its credentials (as
+        in curl; the library refuses two sources together), and -G data is appended."""
+        if self.digest is not None or self.basic is not None or "Authorization" in self.headers:
+            url = _without_credentials(url)
         return url if self.query is None else _with_query(url, self.query)
 
     def request_kwargs(self, opened: list[IO[bytes]]) -> dict[str, Any]:
@@ -1054,7 +1077,10 @@ def plan_request(args: argparse.Namespace) -> RequestPlan:
     headers, skip = _header_options(args)
     plan = RequestPlan("GET", headers, skip, {})
     kind = _body_kind(args)
-    creds = _credentials(args.user)  # the prompt first, then a body typed on the terminal
+    # curl: an Authorization given with -H replaces the one -u would make (the library
+    # refuses the two together), so no password is asked for then.
+    user = None if "Authorization" in headers else args.user
+    creds = _credentials(user)  # the prompt first, then a body typed on the terminal
     _plan_body(args, plan, kind)
     if args.head:
         plan.method = "HEAD"
@@ -1182,21 +1208,6 @@ def _timeout(args: argparse.Namespace) -> ClientTimeout:
 
 
 # -- one transfer ---------------------------------------------------------------------------
-
-
-def _write_error(stream: IO[Any] | None, exc: OSError, what: str) -> CliError:
-    """Exit 23 for a failed write to *stream*, which is given up on.
-
-    Python flushes stdout once more at exit: after a broken pipe, that printed "Exception
-    ignored ... BrokenPipeError" and exited 120. Pointing the descriptor at /dev/null
-    keeps the exit to our one line.
-    """
-    if stream is not None:
-        with contextlib.suppress(OSError, ValueError):
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, stream.fileno())
-            os.close(null)
-    return CliError(EXIT_WRITE, f"failed writing {what}: {exc.strerror or exc}")
 
 
 def _isatty(stream: IO[Any] | None) -> bool:
@@ -1568,7 +1579,7 @@ def _ws_print(text: str) -> None:
     _write_out(sys.stdout, f"{text}\n".encode("utf-8", "surrogateescape"), "a message")
 
 
-async def _ws_send_lines(ws: Any) -> None:
+async def _ws_send_lines(ws: Any, sent: Callable[[], None]) -> None:
     """Send each stdin line as a text message; a line that is not UTF-8 stops the sending
     (a text message must be UTF-8, RFC 6455 §5.6)."""
     number = 0
@@ -1583,6 +1594,7 @@ async def _ws_send_lines(ws: Any) -> None:
                 f"invalid): it and the lines after it were not sent",
             ) from exc
         await ws.send_str(line)
+        sent()
 
 
 async def _ws_session(ws: Any, args: argparse.Namespace, printer: _Printer) -> int:
@@ -1606,12 +1618,12 @@ async def _ws_session(ws: Any, args: argparse.Namespace, printer: _Printer) -> i
                     printer.note(f"the server ended the session: {kind} {msg.data!r}")
                 return
 
-    async def send() -> None:
+    def sent() -> None:
         nonlocal last_activity
-        await _ws_send_lines(ws)
+        last_activity = loop.time()
 
     receiver = asyncio.create_task(receive())
-    sender = asyncio.create_task(send())
+    sender = asyncio.create_task(_ws_send_lines(ws, sent))
     failure: BaseException | None = None
     try:
         await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)

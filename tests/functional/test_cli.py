@@ -412,6 +412,21 @@ async def test_digest_auth_retries_the_same_target_with_get_data(base: str) -> N
     assert r.json() == {"authenticated": True, "target": "/digest?q=x"}  # not ?q=x&q=x
 
 
+async def test_credentials_take_precedence_as_in_curl(base: str) -> None:
+    in_url = base.replace("http://", "http://url:pw@")
+    user_wins, header_wins, header_over_url = await asyncio.gather(
+        hc("-u", "user:pw", f"{in_url}/echo"),
+        hc("-u", "user:pw", "-H", "Authorization: Bearer t", f"{base}/echo"),
+        hc("-H", "Authorization: Bearer t", f"{in_url}/echo"),
+    )
+    for r in (user_wins, header_wins, header_over_url):
+        assert r.code == 0, r.stderr  # was exit 1, ValueError: cannot combine ...
+    basic = "Basic " + base64.b64encode(b"user:pw").decode()
+    assert header(user_wins.json(), "Authorization") == [basic]
+    assert header(header_wins.json(), "Authorization") == ["Bearer t"]
+    assert header(header_over_url.json(), "Authorization") == ["Bearer t"]
+
+
 async def test_basic_auth_sends_utf8_credentials(base: str) -> None:
     single, parallel = await asyncio.gather(
         hc("-u", "jö€:pässwörd", f"{base}/echo"),
