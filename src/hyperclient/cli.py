@@ -274,14 +274,19 @@ def _write_out(stream: TextIO | None, data: bytes, what: str) -> None:
         stream.buffer.write(data)
         stream.buffer.flush()
     except OSError as exc:
-        # The stream is given up on. Python flushes it once more at exit: after a broken
-        # pipe that printed "Exception ignored ... BrokenPipeError" and exited 120, so
-        # the descriptor is pointed at /dev/null to keep the exit to our one line.
-        with contextlib.suppress(OSError, ValueError):
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, stream.fileno())
-            os.close(null)
+        if isinstance(exc, BrokenPipeError):
+            _drop(stream)
         raise CliError(EXIT_WRITE, f"failed writing {what}: {exc.strerror or exc}") from exc
+
+
+def _drop(stream: TextIO) -> None:
+    """Point *stream*'s descriptor, a pipe nobody reads any more, at /dev/null: Python
+    flushes stdout once more at exit, which printed "Exception ignored ...
+    BrokenPipeError" and exited 120 after our one line."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
 
 
 class _Printer:

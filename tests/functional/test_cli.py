@@ -788,12 +788,18 @@ async def test_several_urls_carry_on_after_a_failure(base: str) -> None:
 
 
 async def test_closed_stdout_exits_23(base: str) -> None:
-    wrapper = (
-        "import os, runpy, sys; os.close(1); runpy.run_module('hyperclient', run_name='__main__')"
-    )
+    async def closed_stdout(*args: str) -> Result:
+        # As a shell's ">&-": descriptor 1 is closed before Python starts.
+        proc = await asyncio.create_subprocess_exec(
+            "/bin/sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "hyperclient", *args,
+            stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=cli_env(),
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode is not None
+        return Result(proc.returncode, b"", err.decode())
+
     body, head = await asyncio.gather(
-        hc(f"{base}/json", python=("-c", wrapper)),
-        hc("-i", f"{base}/json", python=("-c", wrapper)),
+        closed_stdout(f"{base}/json"), closed_stdout("-i", f"{base}/json")
     )
     for r in (body, head):
         assert r.code == 23, r.stderr
