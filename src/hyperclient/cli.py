@@ -1663,6 +1663,8 @@ async def _ws_session(ws: Any, args: argparse.Namespace, printer: _Printer) -> i
 
 def _prepare_http(args: argparse.Namespace) -> tuple[UrlList, RequestPlan]:
     """The URLs and the request plan: everything that reads stdin, files or the terminal."""
+    if "ws" in args.urls and any(u.startswith(("ws://", "wss://")) for u in args.urls):
+        raise CliError(EXIT_USAGE, "'ws' must come first: hyperclient ws [options] URL")
     urls = expand_urls(args)
     if not urls:
         raise CliError(EXIT_USAGE, "no URL specified (try 'hyperclient --help')")

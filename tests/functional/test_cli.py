@@ -881,6 +881,7 @@ async def test_verbose_prints_each_redirect_hop_in_order(base: str) -> None:
         ["-G", "--json", "{}", "http://127.0.0.1/"],
         ["--comp", "http://127.0.0.1/"],  # no abbreviations: --compressed must be spelt out
         ["ws", "--linger", "nan", "ws://127.0.0.1/"],
+        ["-v", "ws", "ws://127.0.0.1/"],  # 'ws' comes first
     ],
 )
 async def test_bad_values_and_combinations_are_usage_errors(args: list[str]) -> None:
