@@ -703,7 +703,7 @@ async def test_get_data_goes_to_the_query_unchanged(base: str, tmp_path: Path) -
     assert appended.json()["path"] == "/echo?a=1&b=2"
 
 
-async def test_upload_file_streams_and_form_files_are_streamed(base: str, tmp_path: Path) -> None:
+async def test_form_files_are_streamed_not_read_whole(base: str, tmp_path: Path) -> None:
     big = tmp_path / "big.bin"
     with big.open("wb") as f:
         for _ in range(40):
