@@ -19,7 +19,9 @@ import binascii
 import contextlib
 import dataclasses
 import getpass
+import hashlib
 import io
+import math
 import os
 import re
 import ssl
@@ -27,19 +29,24 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import IO, Any, NoReturn
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import IO, Any, NoReturn, TextIO, TypeVar
 
 from multidict import CIMultiDict
+from yarl import URL
 
 from . import (
     BaseConnector,
     BasicAuth,
+    BytesPayload,
     ClientConnectorCertificateError,
     ClientConnectorDNSError,
     ClientConnectorError,
     ClientError,
+    ClientHandlerType,
     ClientPayloadError,
+    ClientProxyConnectionError,
+    ClientRequest,
     ClientResponse,
     ClientSession,
     ClientSSLError,
@@ -52,6 +59,10 @@ from . import (
     ServerFingerprintMismatch,
     TCPConnector,
     TooManyRedirects,
+    TraceConfig,
+    TraceRequestHeadersSentParams,
+    TraceRequestRedirectParams,
+    UnixClientConnectorError,
     UnixConnector,
     __version__,
 )
@@ -110,6 +121,8 @@ def exit_code_for(exc: BaseException) -> int:
     )
     if isinstance(exc, CliError):
         return exc.code
+    if _pin_mismatch(exc) is not None:
+        return EXIT_PIN
     for kind, code in table:
         if isinstance(exc, kind):
             return code
@@ -120,13 +133,38 @@ def describe(exc: BaseException) -> str:
     """A one-line description of *exc* for the error message."""
     if isinstance(exc, CliError):
         return exc.message
+    mismatch = _pin_mismatch(exc)
+    if mismatch is not None:
+        return f"ServerFingerprintMismatch: {mismatch}"
     if isinstance(exc, TimeoutError) and not str(exc):
         return "operation timed out"
     if isinstance(exc, InvalidURL) and exc.description:
         reason = exc.description[:1].lower() + exc.description[1:]
         return f"bad URL {str(exc.url)!r:.200}: {reason}"
+    if isinstance(exc, ServerFingerprintMismatch):
+        # In --pin's own form, so that the digest the server has can be pasted.
+        return (
+            f"ServerFingerprintMismatch: the certificate of {exc.host}:{exc.port} is "
+            f"{_pin_text(exc.got)}, not the {_pin_text(exc.expected)} given with --pin"
+        )
+    if isinstance(exc, ClientConnectorError):
+        return f"{type(exc).__name__}: {_connect_failure(exc)}"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"
+
+
+def _connect_failure(exc: ClientConnectorError) -> str:
+    # The library's str() shows the TLS setting, an SSLContext's repr with its address
+    # included ("ssl:<ssl.SSLContext object at 0x7f...>"): noise for a command line user.
+    if isinstance(exc, UnixClientConnectorError):
+        where = f"unix socket {exc.path}"
+    elif isinstance(exc, ClientProxyConnectionError):
+        where = f"proxy {exc.host}:{exc.port}"
+    else:
+        where = f"host {exc.host}:{exc.port}"
+    error = exc.os_error
+    reason = error.strerror or str(error) or type(error).__name__
+    return f"cannot connect to {where}: {reason}"
 
 
 # -- terminal helpers ---------------------------------------------------------------------
@@ -207,26 +245,48 @@ def _human_bytes(n: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
 
 
-def _status_line(resp: ClientResponse) -> str:
+def _status_line(resp: ClientResponse) -> bytes:
     version = resp.version
     proto = f"HTTP/{version.major}.{version.minor}" if version is not None else "HTTP/1.1"
-    return f"{proto} {resp.status} {resp.reason or ''}".rstrip()
+    line = f"{proto} {resp.status} {resp.reason or ''}".rstrip()
+    # The parser decoded the reason as UTF-8 with surrogateescape: this gives its bytes back.
+    return line.encode("utf-8", "surrogateescape")
 
 
-def response_head_lines(resp: ClientResponse) -> list[str]:
-    """The status line and headers as received (names keep their case and order)."""
-    lines = [_status_line(resp)]
-    for name, value in resp.raw_headers:
-        lines.append(f"{name.decode('latin-1')}: {value.decode('latin-1')}")
-    return lines
+def response_head_lines(resp: ClientResponse) -> list[bytes]:
+    """The status line and headers as received: the bytes of the wire, in their order."""
+    return [_status_line(resp), *(name + b": " + value for name, value in resp.raw_headers)]
 
 
-def request_head_lines(resp: ClientResponse) -> list[str]:
-    """The request line and headers that produced *resp*."""
-    info = resp.request_info
-    lines = [f"{info.method} {info.url.raw_path_qs or '/'} HTTP/1.1"]
-    lines += [f"{name}: {value}" for name, value in info.headers.items()]
-    return lines
+def request_head_lines(method: str, url: URL, headers: CIMultiDict[str]) -> list[bytes]:
+    """The request line and headers, encoded as the library sends them (UTF-8)."""
+    lines = [f"{method} {url.raw_path_qs or '/'} HTTP/1.1"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return [line.encode("utf-8", "surrogateescape") for line in lines]
+
+
+def _write_out(stream: TextIO | None, data: bytes, what: str) -> None:
+    """Write *data* to stdout (or stderr) as bytes; a failure is curl's exit 23."""
+    if stream is None:  # started with the descriptor closed (">&-")
+        raise CliError(EXIT_WRITE, f"failed writing {what}: the output is closed")
+    try:
+        stream.flush()  # text already written through the text layer goes first
+        stream.buffer.write(data)
+        stream.buffer.flush()
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            _drop(stream)
+        raise CliError(EXIT_WRITE, f"failed writing {what}: {exc.strerror or exc}") from exc
+
+
+def _drop(stream: TextIO) -> None:
+    """Point *stream*'s descriptor, a pipe nobody reads any more, at /dev/null: Python
+    flushes stdout once more at exit, which printed "Exception ignored ...
+    BrokenPipeError" and exited 120 after our one line."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
 
 
 class _Printer:
@@ -246,45 +306,58 @@ class _Printer:
 
             self._err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-    def head(self, lines: list[str], *, to_stderr: bool, prefix: str = "") -> None:
+    def head(self, lines: list[bytes], *, to_stderr: bool, prefix: str = "") -> None:
+        """A head, each line with *prefix*, ending with an empty line.
+
+        On stdout (``-i``) the lines end with CRLF as on the wire; header bytes are
+        written as they are, not decoded and encoded again (that doubled UTF-8).
+        """
         console = self._err_console if to_stderr else self._out_console
         if console is None:
-            stream = sys.stderr if to_stderr else sys.stdout
-            if not to_stderr:
-                sys.stdout.flush()
-            end = "\n" if to_stderr else "\r\n"
-            stream.write("".join(f"{prefix}{line}{end}" for line in lines))
-            stream.write(f"{prefix.rstrip()}{end}" if prefix else end)
-            stream.flush()
+            end = b"\n" if to_stderr else b"\r\n"
+            start = prefix.encode()
+            data = b"".join(start + line + end for line in lines) + start.rstrip() + end
+            if to_stderr:
+                # Diagnostics must not fail the transfer: a closed stderr loses them only.
+                with contextlib.suppress(CliError):
+                    _write_out(sys.stderr, data, "to stderr")
+            else:
+                _write_out(sys.stdout, data, "the response head")
             return
         from rich.markup import escape
 
-        first, *rest = lines
-        console.print(f"{escape(prefix)}[bold]{escape(first)}[/bold]")
-        for line in rest:
-            name, _, value = line.partition(":")
-            console.print(f"{escape(prefix)}[cyan]{escape(name)}[/cyan]:{escape(value)}")
-        console.print(escape(prefix.rstrip()))
+        # A terminal shows UTF-8; bytes that are not are shown as U+FFFD.
+        first, *rest = (line.decode("utf-8", "replace") for line in lines)
+        try:
+            console.print(f"{escape(prefix)}[bold]{escape(first)}[/bold]")
+            for line in rest:
+                name, _, value = line.partition(":")
+                console.print(f"{escape(prefix)}[cyan]{escape(name)}[/cyan]:{escape(value)}")
+            console.print(escape(prefix.rstrip()))
+        except OSError as exc:
+            if not to_stderr:
+                raise CliError(EXIT_WRITE, f"failed writing the response head: {exc}") from exc
 
     def note(self, text: str) -> None:
         """A diagnostic line on stderr (``* `` prefixed, as curl -v)."""
-        if self._err_console is not None:
-            from rich.markup import escape
-
-            self._err_console.print(f"[dim]* {escape(text)}[/dim]")
-        else:
-            print(f"* {text}", file=sys.stderr, flush=True)
+        self._stderr(f"* {text}", "dim")
 
     def error(self, code: int, text: str) -> None:
         if self.silent and not self.show_error:
             return
-        message = f"{PROG}: ({code}) {text}"
-        if self._err_console is not None:
-            from rich.markup import escape
+        self._stderr(f"{PROG}: ({code}) {text}", "red")
 
-            self._err_console.print(f"[red]{escape(message)}[/red]")
-        else:
-            print(message, file=sys.stderr, flush=True)
+    def _stderr(self, text: str, style: str) -> None:
+        # print(file=None) would write to stdout: with stderr closed, say nothing.
+        if sys.stderr is None:
+            return
+        with contextlib.suppress(OSError):
+            if self._err_console is not None:
+                from rich.markup import escape
+
+                self._err_console.print(f"[{style}]{escape(text)}[/{style}]")
+            else:
+                print(text, file=sys.stderr, flush=True)
 
 
 # -- argument parsing -----------------------------------------------------------------------
@@ -298,13 +371,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{PROG}: error: {message}\n")
 
 
-def _positive_float(text: str) -> float:
+def _seconds(text: str) -> float:
+    """A duration: a finite number of seconds, 0 or more (0 is "no limit" for -m, as curl)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number of seconds: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text!r}")
+    # float() takes "inf" and "nan": nan made every deadline expire at once (and --linger
+    # never end), inf overflowed the timer.
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds, got {text!r}")
+    return value
+
+
+def _redirect_limit(text: str) -> int:
+    """--max-redirs: a count, or -1 for no limit (curl's meaning)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
+    if value < -1:
+        raise argparse.ArgumentTypeError(f"must be -1 (no limit) or more, got {text!r}")
     return value
 
 
@@ -339,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of ``hyperclient [options] URL...``."""
     parser = _Parser(
         prog=PROG,
+        usage=f"%(prog)s [options] URL...\n       {PROG} ws [options] URL",
+        allow_abbrev=False,  # a later option must not change what an abbreviation means
         description="Transfer a URL with hyperclient (curl-like). "
         f"'{PROG} ws URL' opens an interactive WebSocket session.",
         epilog="Exit codes: 0 ok, 2 usage, 6 DNS, 7 connect, 22 HTTP error (--fail), "
@@ -351,9 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
     req.add_argument("-X", "--request", metavar="METHOD", help="request method")
     req.add_argument(
         "-H", "--header", action="append", default=[], metavar="'Name: value'",
-        help="extra header (repeatable); 'Name:' removes an automatic header",
+        help="extra header (repeatable); 'Name:' removes a header the command would send",
     )  # fmt: skip
-    req.add_argument("-A", "--user-agent", metavar="NAME", help="User-Agent to send")
+    req.add_argument(
+        "-A", "--user-agent", metavar="NAME", help="User-Agent to send ('' sends none)"
+    )
     req.add_argument(
         "-b", "--cookie", action="append", default=[], metavar="NAME=VALUE",
         help="send a cookie (repeatable; 'a=1; b=2' works too)",
@@ -379,11 +470,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     body.add_argument(
         "-F", "--form", action="append", default=[], metavar="NAME=VALUE",
-        help="multipart field (repeatable); 'name=@file[;type=T][;filename=F]' uploads a file",
+        help="multipart/form-data field (repeatable): 'name=value[;type=T]'; "
+        "'name=@file[;type=T][;filename=F]' uploads a file, 'name=<file' sends its content",
     )  # fmt: skip
     body.add_argument(
-        "-T", "--upload-file", metavar="FILE", help="stream FILE as the body, PUT by default"
-    )
+        "-T", "--upload-file", metavar="FILE",
+        help="stream FILE as the body ('-': stdin), PUT by default",
+    )  # fmt: skip
 
     resp = parser.add_argument_group("response")
     resp.add_argument("-o", "--output", metavar="FILE", help="write the body to FILE")
@@ -402,29 +495,36 @@ def build_parser() -> argparse.ArgumentParser:
         "-L", "--location", action="store_true", help="follow redirects (not followed by default)"
     )
     resp.add_argument(
-        "--max-redirs", type=int, default=50, metavar="N",
-        help="maximum redirects to follow with -L (default 50)",
+        "--max-redirs", type=_redirect_limit, default=50, metavar="N",
+        help="maximum redirects to follow with -L (default 50; -1: no limit)",
     )  # fmt: skip
 
     auth = parser.add_argument_group("authentication")
     auth.add_argument("-u", "--user", metavar="USER[:PASSWORD]", help="server credentials")
     auth.add_argument("--digest", action="store_true", help="use Digest instead of Basic")
+    auth.add_argument(
+        "-n", "--netrc", action="store_true",
+        help="use the credentials of ~/.netrc ($NETRC) for hosts without -u",
+    )  # fmt: skip
 
     conn = parser.add_argument_group("connection")
     conn.add_argument(
         "-x",
         "--proxy",
         metavar="URL",
-        help="use this proxy (http, https, socks5, socks5h, socks4, socks4a)",
+        help="use this proxy (http, https, socks5, socks5h, socks4, socks4a; host:port is "
+        "http); without it, $http_proxy, $https_proxy, $all_proxy and $no_proxy apply",
     )
-    conn.add_argument("--unix-socket", metavar="PATH", help="connect to this Unix socket")
     conn.add_argument(
-        "-m", "--max-time", type=_positive_float, metavar="SECONDS",
-        help="limit the whole transfer (ClientTimeout.total)",
+        "--unix-socket", metavar="PATH", help="connect to this Unix socket (no TLS: http:// only)"
+    )
+    conn.add_argument(
+        "-m", "--max-time", type=_seconds, metavar="SECONDS",
+        help="limit the whole transfer (ClientTimeout.total; 0: no limit)",
     )  # fmt: skip
     conn.add_argument(
-        "--connect-timeout", type=_positive_float, metavar="SECONDS",
-        help="limit connecting (ClientTimeout.connect)",
+        "--connect-timeout", type=_seconds, metavar="SECONDS",
+        help="limit connecting (ClientTimeout.connect; 0: no limit)",
     )  # fmt: skip
     _add_tls_options(parser)
 
@@ -436,6 +536,10 @@ def build_parser() -> argparse.ArgumentParser:
     par.add_argument(
         "--parallel-max", type=_positive_int, default=50, metavar="N",
         help="most transfers (and connections) at once with -Z (default 50)",
+    )  # fmt: skip
+    par.add_argument(
+        "--fail-early", action="store_true",
+        help="with several URLs, stop at the first that fails (default: carry on)",
     )  # fmt: skip
     par.add_argument(
         "-K", "--url-file", metavar="FILE", help="read URLs from FILE, one per line ('-': stdin)"
@@ -461,10 +565,11 @@ def build_ws_parser() -> argparse.ArgumentParser:
     """The parser of ``hyperclient ws [options] URL``."""
     parser = _Parser(
         prog=f"{PROG} ws",
+        allow_abbrev=False,
         description="Interactive WebSocket client: each line read from stdin is sent as a "
         "text message; each message received is printed on stdout.",
     )
-    parser.add_argument("url", metavar="URL", help="ws:// or wss:// URL")
+    parser.add_argument("url", metavar="URL", help="ws:// or wss:// URL (ws:// when none)")
     parser.add_argument(
         "-H", "--header", action="append", default=[], metavar="'Name: value'",
         help="extra handshake header (repeatable)",
@@ -474,9 +579,11 @@ def build_ws_parser() -> argparse.ArgumentParser:
         help="offer this subprotocol (repeatable)",
     )  # fmt: skip
     parser.add_argument("-u", "--user", metavar="USER[:PASSWORD]", help="Basic credentials")
-    parser.add_argument("--unix-socket", metavar="PATH", help="connect to this Unix socket")
     parser.add_argument(
-        "--linger", type=float, default=1.0, metavar="SECONDS",
+        "--unix-socket", metavar="PATH", help="connect to this Unix socket (no TLS: ws:// only)"
+    )
+    parser.add_argument(
+        "--linger", type=_seconds, default=1.0, metavar="SECONDS",
         help="after stdin ends, wait this long for more messages before closing (default 1)",
     )  # fmt: skip
     parser.add_argument(
@@ -488,20 +595,51 @@ def build_ws_parser() -> argparse.ArgumentParser:
 
 # -- turning options into session and request arguments ---------------------------------
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+# RFC 3986 §3.4: the bytes a query may hold as they are. '%' is kept too: -d data is
+# already URL-encoded, and -G appends it unchanged, as curl does.
+_QUERY_SAFE = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/?%"
+)
+
+
+def with_default_scheme(url: str, scheme: str = "http") -> str:
+    """*url* with ``scheme://`` in front when it has no scheme (curl: ``host:8080/x``)."""
+    return url if _SCHEME.match(url) else f"{scheme}://{url}"
+
+
+def _read_stdin() -> bytes:
+    """All of stdin. Called before the event loop starts, so that Ctrl-C interrupts it."""
+    if sys.stdin is None:  # started with "<&-"
+        raise CliError(EXIT_READ, "cannot read stdin: it is closed")
+    try:
+        return sys.stdin.buffer.read()
+    except OSError as exc:
+        raise CliError(EXIT_READ, f"cannot read stdin: {exc.strerror or exc}") from exc
+
+
+def _open_file(path: str) -> io.BufferedReader:
+    """*path* opened for reading; a failure is curl's exit 26, naming the file."""
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise CliError(EXIT_READ, f"cannot read {path!r}: {exc.strerror or exc}") from exc
+
 
 def _read_source(spec: str, *, binary: bool, strip_newlines: bool) -> bytes:
     """The bytes of an ``@file`` or ``@-`` argument, or the argument itself."""
     if not spec.startswith("@"):
-        return spec.encode("utf-8")
+        return spec.encode("utf-8", "surrogateescape")
     name = spec[1:]
-    try:
-        if name == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(name, "rb") as f:
+    if name == "-":
+        data = _read_stdin()
+    else:
+        with _open_file(name) as f:
+            try:
                 data = f.read()
-    except OSError as exc:
-        raise CliError(EXIT_READ, f"cannot read {name!r}: {exc.strerror or exc}") from exc
+            except OSError as exc:
+                raise CliError(EXIT_READ, f"cannot read {name!r}: {exc.strerror or exc}") from exc
     if strip_newlines and not binary:
         data = data.replace(b"\r", b"").replace(b"\n", b"")
     return data
@@ -517,66 +655,305 @@ def _parse_header(text: str) -> tuple[str, str | None]:
     return name, (value if value else None)
 
 
-def _form_field(form: FormData, spec: str) -> None:
-    name, eq, value = spec.partition("=")
+@dataclasses.dataclass(frozen=True)
+class FormField:
+    """One -F field, parsed once; a file is opened again by each request that sends it."""
+
+    name: str
+    value: str | bytes = ""  # text, or bytes (the content of '<file', or '@-')
+    path: str | None = None  # '@file': streamed from disk, never held in memory
+    filename: str | None = None
+    content_type: str | None = None
+
+
+def _form_options(value: str) -> tuple[str, dict[str, str]]:
+    """``'v;type=T;filename=F'`` -> ``('v', {'type': 'T', 'filename': 'F'})``.
+
+    Only the options curl knows are taken off the end; any other ``;`` stays in the value.
+    """
+    pieces = value.split(";")
+    options: dict[str, str] = {}
+    while len(pieces) > 1:
+        key, eq, option = pieces[-1].strip().partition("=")
+        if not eq or key.lower() not in ("type", "filename"):
+            break
+        options.setdefault(key.lower(), option)
+        pieces.pop()
+    return ";".join(pieces), options
+
+
+def parse_form_field(spec: str) -> FormField:
+    """A -F argument: ``name=value``, ``name=@file`` (a file part) or ``name=<file`` (the
+    file's content as a plain field), each with curl's ``;type=`` and ``;filename=``."""
+    name, eq, raw = spec.partition("=")
     if not eq or not name:
         raise CliError(EXIT_USAGE, f"invalid form field {spec!r}, expected NAME=VALUE")
+    value, options = _form_options(raw)
+    content_type = options.get("type")
     if not value.startswith(("@", "<")):
-        form.add_field(name, value)
-        return
-    # curl: name=@file uploads the file, name=<file sends its content as a text field.
-    path, *params = value[1:].split(";")
-    options = dict(p.strip().partition("=")[::2] for p in params if "=" in p)
-    data = _read_source("@" + path, binary=True, strip_newlines=False)
+        return FormField(name, value, content_type=content_type)
+    path = value[1:]
     if value.startswith("<"):
-        form.add_field(name, data.decode("utf-8", "replace"))
-        return
+        # The bytes as they are (curl): decoding them as UTF-8 replaced what was not.
+        data = _read_source("@" + path, binary=True, strip_newlines=False)
+        return FormField(name, data, content_type=content_type)
     filename = options.get("filename", os.path.basename(path) if path != "-" else "stdin")
-    form.add_field(name, data, filename=filename, content_type=options.get("type"))
+    if path == "-":
+        return FormField(name, _read_stdin(), filename=filename, content_type=content_type)
+    _open_file(path).close()  # refuse an unreadable file before anything is sent
+    return FormField(name, path=path, filename=filename, content_type=content_type)
+
+
+def build_form(fields: Sequence[FormField], opened: list[IO[bytes]]) -> FormData:
+    """A new ``FormData`` for one request; the files it opens are added to *opened*."""
+    # curl's -F is always multipart/form-data: a form of text fields alone went out
+    # urlencoded, which upload endpoints refuse.
+    form = FormData(default_to_multipart=True)
+    for field in fields:
+        if field.path is not None:
+            file = _open_file(field.path)
+            opened.append(file)
+            form.add_field(
+                field.name, file, filename=field.filename, content_type=field.content_type
+            )
+        elif isinstance(field.value, bytes) and field.filename is None:
+            # A payload, since bytes given to add_field() would become a file part.
+            payload = BytesPayload(field.value, content_type=field.content_type or "text/plain")
+            form.add_field(field.name, payload)
+        else:
+            form.add_field(
+                field.name, field.value, filename=field.filename, content_type=field.content_type
+            )
+    return form
 
 
 def _credentials(user: str | None) -> tuple[str, str] | None:
+    """``-u USER[:PASSWORD]``; the password is asked for on a terminal when not given.
+
+    Called before the event loop starts: there Ctrl-C interrupts the prompt (inside the
+    loop, asyncio only cancelled the main task, which a blocking read never noticed).
+    """
     if user is None:
         return None
     login, colon, password = user.partition(":")
     if not colon:
-        if sys.stdin.isatty():
-            password = getpass.getpass(f"Enter password for user '{login}': ")
+        if sys.stdin is not None and sys.stdin.isatty():
+            try:
+                password = getpass.getpass(f"Enter password for user '{login}': ")
+            except EOFError:  # Ctrl-D at the prompt
+                print(file=sys.stderr)
+                raise CliError(EXIT_USAGE, f"no password given for user {login!r}") from None
         else:
             password = ""
     return login, password
 
 
-def ssl_setting(args: argparse.Namespace) -> bool | ssl.SSLContext | Fingerprint:
-    """The ``ssl=`` argument for -k, --cacert, --cert/--key and --pin."""
-    if args.pin:
-        algo, sep, digest = args.pin.partition("//")
-        if not sep or algo.lower() != "sha256":
-            raise CliError(EXIT_USAGE, f"invalid --pin {args.pin!r}, expected sha256//BASE64")
-        try:
-            raw = base64.b64decode(digest, validate=True)
-            return Fingerprint(raw)
-        except (binascii.Error, ValueError) as exc:
-            raise CliError(EXIT_USAGE, f"invalid --pin {args.pin!r}: {exc}") from exc
-    if not (args.cacert or args.cert):
-        return not args.insecure
+# -- TLS ------------------------------------------------------------------------------------
+
+
+class PinMismatch(ssl.SSLError):
+    """The server certificate is not the one given with --pin (raised in the handshake)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # SSLError's own shows the args tuple
+
+
+def _pin_text(digest: bytes) -> str:
+    return "sha256//" + base64.b64encode(digest).decode("ascii")
+
+
+def _pin_mismatch(exc: BaseException) -> PinMismatch | None:
+    """The PinMismatch behind *exc*: the library reports it as a TLS connection error."""
+    if isinstance(exc, PinMismatch):
+        return exc
+    if isinstance(exc, ClientConnectorError) and isinstance(exc.os_error, PinMismatch):
+        return exc.os_error
+    return None
+
+
+def _parse_pin(text: str) -> bytes:
+    algo, sep, digest = text.partition("//")
+    if not sep or algo.lower() != "sha256":
+        raise CliError(EXIT_USAGE, f"invalid --pin {text!r}, expected sha256//BASE64")
+    try:
+        raw = base64.b64decode(digest, validate=True)
+        Fingerprint(raw)  # checks the length
+    except (binascii.Error, ValueError) as exc:
+        raise CliError(EXIT_USAGE, f"invalid --pin {text!r}: {exc}") from exc
+    return raw
+
+
+def _pinned_ssl_object(pin: bytes) -> type[ssl.SSLObject]:
+    """An ``SSLObject`` class that ends the handshake unless the server has the *pin*.
+
+    The library's ``Fingerprint`` is a whole ``ssl=`` setting: it cannot go with a client
+    certificate, which needs an ``SSLContext``. A context can check the pin itself: its
+    ``sslobject_class`` runs the handshake, so a mismatch stops the connection before a
+    byte of the request is sent, as ``Fingerprint`` does.
+    """
+
+    class PinnedSSLObject(ssl.SSLObject):
+        def do_handshake(self) -> None:
+            super().do_handshake()
+            der = self.getpeercert(binary_form=True)
+            got = hashlib.sha256(der).digest() if der else b""
+            if got != pin:
+                raise PinMismatch(
+                    f"the server certificate is {_pin_text(got)}, "
+                    f"not the {_pin_text(pin)} given with --pin"
+                )
+
+    return PinnedSSLObject
+
+
+def _tls_context(args: argparse.Namespace) -> ssl.SSLContext:
+    """A context trusting --cacert (else the system's CAs) and presenting --cert."""
     try:
         ctx = ssl.create_default_context(cafile=args.cacert)
-        if args.cert:
-            ctx.load_cert_chain(args.cert, args.key)
     except (OSError, ssl.SSLError) as exc:
-        raise CliError(EXIT_READ, f"cannot load TLS file: {exc}") from exc
-    if args.insecure:
+        reason = _tls_file_error(exc)
+        raise CliError(EXIT_READ, f"cannot load --cacert {args.cacert!r}: {reason}") from exc
+    if args.cert:
+        try:
+            ctx.load_cert_chain(args.cert, args.key)
+        except (OSError, ssl.SSLError) as exc:
+            files = f"{args.cert!r}" + (f" with --key {args.key!r}" if args.key else "")
+            reason = _tls_file_error(exc)
+            raise CliError(EXIT_READ, f"cannot load --cert {files}: {reason}") from exc
+    return ctx
+
+
+def _tls_file_error(exc: OSError) -> str:
+    if isinstance(exc, ssl.SSLError):
+        # OpenSSL's own words ("[SSL] PEM lib (_ssl.c:3926)") do not say what is wrong.
+        return f"not a PEM file with what is needed ({exc.reason or exc})"
+    return exc.strerror or str(exc)
+
+
+def ssl_setting(args: argparse.Namespace) -> bool | ssl.SSLContext | Fingerprint:
+    """The ``ssl=`` argument for -k, --cacert, --cert/--key and --pin."""
+    pin = _parse_pin(args.pin) if args.pin else None
+    if pin is not None and not args.cert:
+        return Fingerprint(pin)
+    if not (args.cacert or args.cert):
+        return not args.insecure
+    ctx = _tls_context(args)
+    if args.insecure or pin is not None:
+        # With --pin the pin is the check, in place of the chain (as Fingerprint does).
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    if pin is not None:
+        ctx.sslobject_class = _pinned_ssl_object(pin)
     return ctx
+
+
+# -- the request ------------------------------------------------------------------------------
 
 
 def make_connector(args: argparse.Namespace, limit: int = 100) -> BaseConnector:
     """A ``UnixConnector`` for --unix-socket, otherwise a ``TCPConnector``."""
-    if args.unix_socket:
+    if args.unix_socket is not None:
         return UnixConnector(args.unix_socket, limit=limit)
     return TCPConnector(limit=limit)
+
+
+def _check_no_tls_over_unix(args: argparse.Namespace, url: URL | str) -> None:
+    # The UnixConnector has no TLS: an https:// URL went out in clear text, with --pin,
+    # --cacert and -k silently ignored.
+    if args.unix_socket is None:
+        return
+    scheme = url.scheme if isinstance(url, URL) else url.partition("://")[0].lower()
+    if scheme in ("https", "wss"):
+        raise CliError(
+            EXIT_USAGE,
+            f"--unix-socket has no TLS: refusing to send {str(url)!r:.200} in clear text "
+            f"(use {'ws' if scheme == 'wss' else 'http'}://)",
+        )
+
+
+def _tls_guard(args: argparse.Namespace) -> Any:
+    """A middleware refusing https:// over --unix-socket, redirects included."""
+
+    async def refuse_tls(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        _check_no_tls_over_unix(args, request.url)
+        return await handler(request)
+
+    return refuse_tls
+
+
+def _without_credentials(url: str) -> str:
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return url  # the request names what is wrong with it
+    if parsed.raw_user is None and parsed.raw_password is None:
+        return url
+    return str(parsed.with_user(None))
+
+
+def _query_text(data: bytes) -> str:
+    """-G data for the query string: as given, with only bytes a URL cannot hold encoded."""
+    return "".join(chr(byte) if byte in _QUERY_SAFE else f"%{byte:02X}" for byte in data)
+
+
+def _with_query(url: str, query: str) -> URL:
+    """*url* with -G's *query* appended, not encoded again (``%26`` stays ``%26``)."""
+    try:
+        base = URL(url).with_fragment(None)
+    except ValueError as exc:
+        raise InvalidURL(url, str(exc)) from exc
+    text = str(base)
+    sep = "&" if base.raw_query_string else ("" if text.endswith("?") else "?")
+    return URL(text + sep + query, encoded=True)
+
+
+async def _stdin_chunks() -> AsyncIterator[bytes]:
+    """stdin as it comes (``-T -``), read in a thread so that the loop never waits on it."""
+    stream = sys.stdin
+    if stream is None:
+        raise CliError(EXIT_READ, "cannot read stdin: it is closed")
+    fd = stream.fileno()
+    async for chunk in _from_thread(lambda: iter(lambda: os.read(fd, _CHUNK), b"")):
+        yield chunk
+
+
+_T = TypeVar("_T")
+
+
+async def _from_thread(items: Callable[[], Iterator[_T]]) -> AsyncIterator[_T]:
+    """What ``items()`` yields, produced in a daemon thread, a few items ahead at most.
+
+    For blocking reads of stdin: the loop never waits on them, Ctrl-C still ends the
+    command, and the exit does not wait for a read in progress (it would for a thread of
+    the default executor). The thread waits while 8 items are unclaimed, so a producer
+    faster than the network cannot fill memory.
+    """
+    loop = asyncio.get_running_loop()
+    # (item,) for an item, None at the end, or the read error.
+    queue: asyncio.Queue[tuple[_T] | BaseException | None] = asyncio.Queue()
+    slots = threading.Semaphore(8)
+
+    def produce() -> None:
+        try:
+            for item in items():
+                slots.acquire()
+                loop.call_soon_threadsafe(queue.put_nowait, (item,))
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            pass
+        except (OSError, ValueError) as exc:  # a read error, or stdin closed under us
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+    threading.Thread(target=produce, name="hyperclient-stdin", daemon=True).start()
+    while True:
+        entry = await queue.get()
+        if entry is None:
+            return
+        if isinstance(entry, BaseException):
+            raise CliError(EXIT_READ, f"cannot read stdin: {entry}")
+        slots.release()
+        yield entry[0]
 
 
 @dataclasses.dataclass
@@ -587,22 +964,35 @@ class RequestPlan:
     headers: CIMultiDict[str]
     skip_auto_headers: list[str]
     kwargs: dict[str, Any]
-    upload: str | None = None  # a -T file, opened for each attempt
+    query: str | None = None  # -G data, URL-encoded, appended to each URL
+    upload: str | None = None  # a -T file ('-': stdin), opened for each attempt
+    form: list[FormField] | None = None  # -F fields, a new FormData for each attempt
     digest: DigestAuth | None = None
     basic: BasicAuth | None = None
 
-    def request_kwargs(self) -> dict[str, Any]:
+    def url_for(self, url: str) -> str | URL:
+        """*url* as requested: -u or -H 'Authorization: ...' replaces its credentials (as
+        in curl; the library refuses two sources together), and -G data is appended."""
+        if self.digest is not None or self.basic is not None or "Authorization" in self.headers:
+            url = _without_credentials(url)
+        return url if self.query is None else _with_query(url, self.query)
+
+    def request_kwargs(self, opened: list[IO[bytes]]) -> dict[str, Any]:
+        """The request's arguments; the files opened for its body are added to *opened*."""
         kwargs = dict(self.kwargs)
-        if self.upload is not None:
-            try:
-                kwargs["data"] = open(self.upload, "rb")  # noqa: SIM115 - closed by the caller
-            except OSError as exc:
-                raise CliError(EXIT_READ, f"cannot read {self.upload!r}: {exc.strerror}") from exc
+        if self.upload == "-":
+            kwargs["data"] = _stdin_chunks()
+        elif self.upload is not None:
+            file = _open_file(self.upload)
+            opened.append(file)
+            kwargs["data"] = file
+        elif self.form is not None:
+            kwargs["data"] = build_form(self.form, opened)
         return kwargs
 
 
-def plan_request(args: argparse.Namespace) -> RequestPlan:
-    """Check the option combination and derive the method, headers and body."""
+def _header_options(args: argparse.Namespace) -> tuple[CIMultiDict[str], list[str]]:
+    """-H, -A, -b and --compressed: the headers to send and the ones to leave out."""
     headers: CIMultiDict[str] = CIMultiDict()
     skip: list[str] = []
     for text in args.header:
@@ -611,14 +1001,27 @@ def plan_request(args: argparse.Namespace) -> RequestPlan:
             skip.append(name)
         else:
             headers.add(name, value)
-    if args.user_agent:
-        headers["User-Agent"] = args.user_agent
+    if args.user_agent == "":
+        skip.append("User-Agent")  # curl: -A '' sends no User-Agent at all
+    elif args.user_agent is not None:
+        _add_default(headers, skip, "User-Agent", args.user_agent)
     if not args.compressed:
         # Like curl: no Accept-Encoding unless asked; a compressed body is still decoded.
         skip.append("Accept-Encoding")
     if args.cookie:
-        headers.add("Cookie", "; ".join(args.cookie))
+        _add_default(headers, skip, "Cookie", "; ".join(args.cookie))
+    return headers, skip
 
+
+def _add_default(headers: CIMultiDict[str], skip: list[str], name: str, value: str) -> None:
+    """A header the command adds itself: -H 'Name: x' replaces it and -H 'Name:' removes
+    it, as in curl (``skip_auto_headers`` alone only affects the library's own headers)."""
+    if name.lower() not in (removed.lower() for removed in skip):
+        headers.setdefault(name, value)
+
+
+def _body_kind(args: argparse.Namespace) -> str | None:
+    """The one kind of body asked for, if any; conflicting options are usage errors."""
     kinds = [
         k
         for k, given in (
@@ -631,43 +1034,64 @@ def plan_request(args: argparse.Namespace) -> RequestPlan:
     ]
     if len(kinds) > 1:
         raise CliError(EXIT_USAGE, f"{' and '.join(kinds)} cannot be combined")
+    kind = kinds[0] if kinds else None
+    if args.get and kind not in (None, "-d"):
+        raise CliError(EXIT_USAGE, f"-G puts -d data in the URL; it cannot take {kind}")
+    if args.head and kind is not None and not args.get:
+        # curl refuses it too: a HEAD request with a body is not what anyone wants.
+        raise CliError(EXIT_USAGE, f"-I sends HEAD, which has no body: it cannot take {kind}")
+    return kind
 
-    kwargs: dict[str, Any] = {}
-    method = "GET"
-    upload = None
-    if args.data or args.data_binary:
+
+def _plan_body(args: argparse.Namespace, plan: RequestPlan, kind: str | None) -> None:
+    """The method, body and body headers for *kind* (reads files and stdin now)."""
+    skip, headers = plan.skip_auto_headers, plan.headers
+    if kind == "-d":
         pieces = [_read_source(d, binary=False, strip_newlines=True) for d in args.data]
         pieces += [_read_source(d, binary=True, strip_newlines=False) for d in args.data_binary]
         data = b"&".join(pieces)
         if args.get:
-            kwargs["params"] = data.decode("utf-8")
+            plan.query = _query_text(data)
         else:
-            method = "POST"
-            kwargs["data"] = data
-            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
-    elif args.json:
-        method = "POST"
-        kwargs["data"] = b"".join(
+            plan.method = "POST"
+            plan.kwargs["data"] = data
+            _add_default(headers, skip, "Content-Type", "application/x-www-form-urlencoded")
+    elif kind == "--json":
+        plan.method = "POST"
+        plan.kwargs["data"] = b"".join(
             _read_source(d, binary=True, strip_newlines=False) for d in args.json
         )
-        headers.setdefault("Content-Type", "application/json")
-        headers.setdefault("Accept", "application/json")
-    elif args.form:
-        method = "POST"
-        form = FormData()
-        for spec in args.form:
-            _form_field(form, spec)
-        kwargs["data"] = form
-    elif args.upload_file:
-        method = "PUT"
-        upload = args.upload_file
-    if args.head:
-        method = "HEAD"
-    if args.request:
-        method = args.request.upper() if args.request.islower() else args.request
+        _add_default(headers, skip, "Content-Type", "application/json")
+        _add_default(headers, skip, "Accept", "application/json")
+    elif kind == "-F":
+        plan.method = "POST"
+        plan.form = [parse_form_field(spec) for spec in args.form]
+    elif kind == "-T":
+        plan.method = "PUT"
+        plan.upload = args.upload_file
+        if plan.upload != "-":
+            _open_file(plan.upload).close()  # refuse an unreadable file before sending
 
-    plan = RequestPlan(method, headers, skip, kwargs, upload)
-    creds = _credentials(args.user)
+
+def plan_request(args: argparse.Namespace) -> RequestPlan:
+    """Check the option combination and derive the method, headers and body.
+
+    Reads the files and stdin that -d, --json and -F name, and asks for the -u password:
+    the caller runs it before the event loop starts, so that Ctrl-C interrupts it.
+    """
+    headers, skip = _header_options(args)
+    plan = RequestPlan("GET", headers, skip, {})
+    kind = _body_kind(args)
+    # curl: an Authorization given with -H replaces the one -u would make (the library
+    # refuses the two together), so no password is asked for then.
+    user = None if "Authorization" in headers else args.user
+    creds = _credentials(user)  # the prompt first, then a body typed on the terminal
+    _plan_body(args, plan, kind)
+    if args.head:
+        plan.method = "HEAD"
+    if args.request:
+        plan.method = args.request.upper() if args.request.islower() else args.request
+
     if creds is not None:
         if args.digest:
             plan.digest = DigestAuth(*creds)
@@ -678,11 +1102,12 @@ def plan_request(args: argparse.Namespace) -> RequestPlan:
                 plan.basic = BasicAuth(*creds, encoding="utf-8")
             except ValueError as exc:
                 raise CliError(EXIT_USAGE, f"invalid --user: {exc}") from exc
-    kwargs["ssl"] = ssl_setting(args)
+    plan.kwargs["ssl"] = ssl_setting(args)
     if args.proxy:
-        kwargs["proxy"] = args.proxy
-    kwargs["allow_redirects"] = bool(args.location)
-    kwargs["max_redirects"] = max(args.max_redirs, 0)
+        plan.kwargs["proxy"] = with_default_scheme(args.proxy)  # curl: host:port is http
+    plan.kwargs["allow_redirects"] = bool(args.location)
+    # curl: -1 is no limit.
+    plan.kwargs["max_redirects"] = sys.maxsize if args.max_redirs < 0 else args.max_redirs
     return plan
 
 
@@ -719,21 +1144,22 @@ class UrlList:
 
     def __iter__(self) -> Iterator[str]:
         for url, ranges in zip(self._urls, self._ranges, strict=True):
-            yield from _expand_ranges(url, ranges)
+            for expanded in _expand_ranges(url, ranges):
+                yield with_default_scheme(expanded)
 
 
 def expand_urls(args: argparse.Namespace) -> UrlList:
     """The URLs from the arguments and --url-file, with ``[N-M]`` ranges expanded."""
     urls: list[str] = list(args.urls)
     if args.url_file:
+        data = _read_source("@" + args.url_file, binary=True, strip_newlines=False)
+        name = "stdin" if args.url_file == "-" else repr(args.url_file)
         try:
-            if args.url_file == "-":
-                text = sys.stdin.read()
-            else:
-                with open(args.url_file, encoding="utf-8") as f:
-                    text = f.read()
-        except OSError as exc:
-            raise CliError(EXIT_READ, f"cannot read {args.url_file!r}: {exc.strerror}") from exc
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CliError(
+                EXIT_READ, f"cannot read {name}: not UTF-8 text (byte {exc.start} is invalid)"
+            ) from exc
         urls += [line.strip() for line in text.splitlines() if line.strip() and line[:1] != "#"]
     return UrlList(urls, globbing=not args.globoff)
 
@@ -782,10 +1208,15 @@ def _odometer(bounds: list[tuple[int, int]]) -> Iterator[tuple[int, ...]]:
 
 def _timeout(args: argparse.Namespace) -> ClientTimeout:
     # No total budget unless asked: a big download may legitimately take hours (curl too).
-    return ClientTimeout(total=args.max_time, connect=args.connect_timeout)
+    # 0 is curl's "no limit" for both.
+    return ClientTimeout(total=args.max_time or None, connect=args.connect_timeout or None)
 
 
 # -- one transfer ---------------------------------------------------------------------------
+
+
+def _isatty(stream: IO[Any] | None) -> bool:
+    return stream is not None and stream.isatty()
 
 
 class _Output:
@@ -801,16 +1232,15 @@ class _Output:
         self.written = 0
 
     def write(self, data: bytes) -> None:
-        try:
-            if self.path is None:
-                sys.stdout.buffer.write(data)
-                sys.stdout.buffer.flush()
-            else:
+        if self.path is None:
+            _write_out(sys.stdout, data, "body")
+        else:
+            try:
                 if self._file is None:
                     self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
                 self._file.write(data)
-        except OSError as exc:
-            raise CliError(EXIT_WRITE, f"failed writing body: {exc.strerror or exc}") from exc
+            except OSError as exc:
+                raise self._error(exc) from exc
         self.written += len(data)
 
     def finish(self) -> None:
@@ -824,18 +1254,22 @@ class _Output:
         try:
             self._file.close()
         except OSError as exc:
-            raise CliError(EXIT_WRITE, f"failed writing body: {exc.strerror or exc}") from exc
+            raise self._error(exc) from exc
+
+    def _error(self, exc: OSError) -> CliError:
+        return CliError(EXIT_WRITE, f"failed writing body to {self.path!r}: {exc.strerror or exc}")
 
 
 async def _send(
     session: ClientSession, url: str, plan: RequestPlan, timeout: ClientTimeout
 ) -> ClientResponse:
     """Perform the request (a --digest challenge is answered by the session's auth=)."""
-    kwargs = plan.request_kwargs()
+    opened: list[IO[bytes]] = []
     try:
+        kwargs = plan.request_kwargs(opened)
         resp: ClientResponse = await session.request(
             plan.method,
-            url,
+            plan.url_for(url),
             headers=CIMultiDict(plan.headers),
             skip_auto_headers=plan.skip_auto_headers,
             auth=plan.digest or plan.basic,
@@ -843,28 +1277,23 @@ async def _send(
             **kwargs,
         )
     finally:
-        _close_upload(kwargs)
+        for file in opened:
+            file.close()
     return resp
-
-
-def _close_upload(kwargs: dict[str, Any]) -> None:
-    data = kwargs.get("data")
-    if isinstance(data, io.BufferedReader):
-        data.close()
 
 
 async def _copy_body(
     resp: ClientResponse, output: _Output, progress: _Progress, *, check_binary: bool
 ) -> None:
     progress.set_total(resp.content_length)
-    first = True
     async for chunk in resp.content.iter_chunked(_CHUNK):
-        if first and check_binary and b"\0" in chunk[:2048]:
+        # Every chunk, as curl checks every write: a NUL after the first 2 KiB reached
+        # the terminal.
+        if check_binary and b"\0" in chunk:
             raise CliError(
                 EXIT_WRITE,
                 "binary output can mess up your terminal: use '-o FILE' or '-o -' to force it",
             )
-        first = False
         output.write(chunk)
         # Wire bytes, so the bar matches Content-Length even for a compressed body.
         progress.update(resp.content.total_raw_bytes)
@@ -880,20 +1309,20 @@ def _print_timings(resp: ClientResponse, started: float, head_at: float, done_at
             ("tls", getattr(timings, "tls", None)),
             ("first byte", getattr(timings, "first_byte", None)),
         ]
-        if getattr(timings, "reused", False):
-            rows.insert(0, ("(connection reused)", None))
     else:
         rows = [("response head", head_at - started)]
     rows.append(("total", done_at - started))
     width = max(len(name) for name, _ in rows)
+    lines = []
+    if timings is not None and getattr(timings, "reused", False):
+        lines.append("(connection reused)")
     for name, value in rows:
-        shown = "-" if value is None else f"{value * 1000:9.3f} ms"
-        if name.startswith("("):
-            print(name, file=sys.stderr)
-        else:
-            print(f"{name + ':':<{width + 1}} {shown}", file=sys.stderr)
+        shown = f"{'-':>9}   " if value is None else f"{value * 1000:9.3f} ms"
+        lines.append(f"{name + ':':<{width + 1}} {shown}")
     if timings is None:
-        print("(DNS, connect and TLS times need resp.timings)", file=sys.stderr)
+        lines.append("(DNS, connect and TLS times need resp.timings)")
+    if sys.stderr is not None:
+        print("\n".join(lines), file=sys.stderr)
 
 
 async def fetch(
@@ -904,18 +1333,20 @@ async def fetch(
     printer: _Printer,
     output: _Output,
 ) -> int:
-    """One transfer as curl does it; returns the exit code."""
+    """One transfer as curl does it; returns the exit code.
+
+    With -v the request heads (and the heads of redirects) are printed by the session's
+    trace as they happen (see ``_verbose_trace``); this prints the final response head.
+    """
     timeout = _timeout(args)
     started = time.perf_counter()
     resp = await _send(session, url, plan, timeout)
     head_at = time.perf_counter()
     async with resp:
-        hops = [*resp.history, resp] if (args.include or args.head or args.verbose) else [resp]
-        for hop in hops:
-            if args.verbose:
-                printer.head(request_head_lines(hop), to_stderr=True, prefix="> ")
-                printer.head(response_head_lines(hop), to_stderr=True, prefix="< ")
-            if args.include or args.head:
+        if args.verbose:
+            printer.head(response_head_lines(resp), to_stderr=True, prefix="< ")
+        if args.include or args.head:
+            for hop in [*resp.history, resp]:
                 printer.head(response_head_lines(hop), to_stderr=False)
         if args.fail and resp.status >= 400:
             raise CliError(EXIT_HTTP, f"the requested URL returned error: {resp.status}")
@@ -931,12 +1362,39 @@ async def fetch(
                     resp,
                     output,
                     progress,
-                    check_binary=output.path is None and sys.stdout.isatty() and not args.output,
+                    check_binary=output.path is None and _isatty(sys.stdout) and not args.output,
                 )
         output.finish()
     if args.timings:
         _print_timings(resp, started, head_at, time.perf_counter())
     return EXIT_OK
+
+
+async def fetch_each(
+    session: ClientSession,
+    urls: UrlList,
+    plan: RequestPlan,
+    args: argparse.Namespace,
+    printer: _Printer,
+) -> int:
+    """The URLs one after the other, as curl: a failure is reported and the next URL is
+    still fetched (unless --fail-early); the exit code is the last URL's (curl's rule)."""
+    code = EXIT_OK
+    for url in urls:
+        output = _Output(args.output)
+        try:
+            try:
+                code = await fetch(session, url, plan, args, printer, output)
+            finally:
+                output.close()
+        except (ClientError, OSError, TimeoutError, CliError, ValueError) as exc:
+            code = exit_code_for(exc)
+            if code == EXIT_USAGE:
+                raise  # the same for every URL
+            printer.error(code, describe(exc))
+            if args.fail_early:
+                return code
+    return code
 
 
 # -- many transfers at once (-Z) ----------------------------------------------------------
@@ -976,9 +1434,11 @@ async def fetch_parallel(
             try:
                 resp = await _send(session, url, plan, timeout)
                 async with resp:
-                    body = await resp.read()
+                    # Counted as it streams: read() kept up to --parallel-max bodies in
+                    # memory at once.
+                    async for chunk in resp.content.iter_chunked(_CHUNK):
+                        stats.bytes += len(chunk)
                 stats.statuses[resp.status] += 1
-                stats.bytes += len(body)
             except (ClientError, OSError, TimeoutError, CliError) as exc:
                 stats.failed(exc)
             stats.done += 1
@@ -1010,65 +1470,98 @@ def _print_summary(stats: ParallelStats, elapsed: float) -> None:
         lines.append(f"status: {statuses}")
     for name, n in stats.errors.most_common():
         lines.append(f"error: {name} x{n} (first: {stats.first_error[name]})")
-    print("\n".join(lines), flush=True)
+    _write_out(sys.stdout, "".join(f"{line}\n" for line in lines).encode(), "the summary")
 
 
 # -- entry points ----------------------------------------------------------------------------
 
 
-async def run_http(args: argparse.Namespace, printer: _Printer) -> int:
+def _verbose_trace(printer: _Printer) -> TraceConfig:
+    """-v: each request head as it is sent, and each redirect's response head as it comes,
+    so that a request which then hangs or fails is still shown (as curl -v)."""
+    config = TraceConfig()
+
+    async def headers_sent(
+        session: ClientSession, context: Any, params: TraceRequestHeadersSentParams
+    ) -> None:
+        lines = request_head_lines(params.method, params.url, params.headers)
+        printer.head(lines, to_stderr=True, prefix="> ")
+
+    async def redirected(
+        session: ClientSession, context: Any, params: TraceRequestRedirectParams
+    ) -> None:
+        printer.head(response_head_lines(params.response), to_stderr=True, prefix="< ")
+
+    config.on_request_headers_sent.append(headers_sent)
+    config.on_request_redirect.append(redirected)
+    return config
+
+
+# What trust_env takes from the environment, besides ~/.netrc (which only -n asks for).
+_ENV_SETTINGS = ("http_proxy", "https_proxy", "ws_proxy", "wss_proxy", "all_proxy")
+
+
+def _trust_env(args: argparse.Namespace) -> bool:
+    """Whether the session must read the environment: a proxy variable (curl honours them;
+    -x still wins), SSLKEYLOGFILE (curl too) or -n. Not otherwise: it costs the session
+    its prepared-request fast path, a fifth of -Z's rate."""
+    given = {name.lower() for name, value in os.environ.items() if value}
+    wanted = {*_ENV_SETTINGS, "sslkeylogfile"}
+    return bool(getattr(args, "netrc", False)) or not given.isdisjoint(wanted)
+
+
+def _session(args: argparse.Namespace, printer: _Printer, limit: int = 100) -> ClientSession:
+    """The session; ``main()`` keeps .netrc out of trust_env unless -n."""
+    traces = [_verbose_trace(printer)] if args.verbose else []
+    middlewares = [_tls_guard(args)] if args.unix_socket is not None else []
+    return ClientSession(
+        connector=make_connector(args, limit),
+        trust_env=_trust_env(args),
+        trace_configs=traces,
+        middlewares=middlewares,
+    )
+
+
+async def run_http(
+    args: argparse.Namespace, urls: UrlList, plan: RequestPlan, printer: _Printer
+) -> int:
     """The default command: fetch one or more URLs."""
-    urls = expand_urls(args)
-    if not urls:
-        raise CliError(EXIT_USAGE, "no URL specified (try 'hyperclient --help')")
-    if args.output and len(urls) > 1:
-        raise CliError(EXIT_USAGE, "-o takes one URL; use -Z to fetch many")
-    if args.parallel and (args.output or args.include or args.head or args.verbose):
-        raise CliError(EXIT_USAGE, "-Z cannot be combined with -o, -i, -I or -v")
-    plan = plan_request(args)
     limit = args.parallel_max if args.parallel else 100
-    async with ClientSession(connector=make_connector(args, limit)) as session:
+    async with _session(args, printer, limit) as session:
         if args.parallel:
             return await fetch_parallel(session, urls, plan, args)
-        code = EXIT_OK
-        for url in urls:
-            output = _Output(args.output)
-            try:
-                code = await fetch(session, url, plan, args, printer, output)
-            finally:
-                output.close()
-        return code
+        return await fetch_each(session, urls, plan, args, printer)
 
 
-async def _stdin_lines() -> AsyncIterator[str | None]:
-    """Lines of stdin, then None; a daemon thread reads so that exit never waits on it."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
+def _stdin_lines() -> Iterator[bytes]:
+    """The lines of stdin, without their LF.
 
-    def read() -> None:
-        try:
-            for line in sys.stdin:
-                loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r\n"))
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-        except (RuntimeError, ValueError, OSError):  # the loop is gone, or stdin closed
-            pass
+    Read with ``os.read``: a daemon thread blocked in ``sys.stdin.buffer.readline()``
+    holds the buffer's lock, which the interpreter takes at exit ("Fatal Python error:
+    could not acquire lock", exit 134).
+    """
+    if sys.stdin is None:
+        return
+    fd = sys.stdin.fileno()
+    pending = bytearray()
+    while chunk := os.read(fd, _CHUNK):
+        pending += chunk
+        end = pending.rfind(b"\n")
+        if end >= 0:
+            lines = pending[:end].split(b"\n")
+            del pending[: end + 1]
+            yield from (bytes(line) for line in lines)
+    if pending:
+        yield bytes(pending)
 
-    threading.Thread(target=read, name="hyperclient-stdin", daemon=True).start()
-    while True:
-        line = await queue.get()
-        yield line
-        if line is None:
-            return
 
-
-async def run_ws(args: argparse.Namespace, printer: _Printer) -> int:
+async def run_ws(args: argparse.Namespace, creds: tuple[str, str] | None, printer: _Printer) -> int:
     """``hyperclient ws URL``: send stdin lines, print the messages received."""
     headers: CIMultiDict[str] = CIMultiDict()
     for text in args.header:
         name, value = _parse_header(text)
         headers.add(name, value or "")
-    creds = _credentials(args.user)
-    async with ClientSession(connector=make_connector(args)) as session:
+    async with _session(args, printer) as session:
         # The WebSocket client may be missing from a development checkout.
         ws_connect: Any = getattr(session, "ws_connect", None)
         if ws_connect is None:
@@ -1087,10 +1580,32 @@ async def run_ws(args: argparse.Namespace, printer: _Printer) -> int:
             return await _ws_session(ws, args, printer)
 
 
+def _ws_print(text: str) -> None:
+    _write_out(sys.stdout, f"{text}\n".encode("utf-8", "surrogateescape"), "a message")
+
+
+async def _ws_send_lines(ws: Any, sent: Callable[[], None]) -> None:
+    """Send each stdin line as a text message; a line that is not UTF-8 stops the sending
+    (a text message must be UTF-8, RFC 6455 §5.6)."""
+    number = 0
+    async for raw in _from_thread(_stdin_lines):
+        number += 1
+        try:
+            line = raw.decode("utf-8").removesuffix("\r")
+        except UnicodeDecodeError as exc:
+            raise CliError(
+                EXIT_READ,
+                f"line {number} of stdin is not UTF-8 text (byte {exc.start} of the line is "
+                f"invalid): it and the lines after it were not sent",
+            ) from exc
+        await ws.send_str(line)
+        sent()
+
+
 async def _ws_session(ws: Any, args: argparse.Namespace, printer: _Printer) -> int:
     loop = asyncio.get_running_loop()
     last_activity = loop.time()
-    prefix = "< " if sys.stdout.isatty() else ""
+    prefix = "< " if _isatty(sys.stdout) else ""
     closing = False  # True once we started the close handshake
 
     async def receive() -> None:
@@ -1100,29 +1615,27 @@ async def _ws_session(ws: Any, args: argparse.Namespace, printer: _Printer) -> i
             last_activity = loop.time()
             kind = getattr(msg.type, "name", str(msg.type)).upper()
             if kind == "TEXT":
-                print(f"{prefix}{msg.data}", flush=True)
+                _ws_print(f"{prefix}{msg.data}")
             elif kind == "BINARY":
-                print(f"{prefix}<binary, {len(msg.data)} bytes> {msg.data[:32].hex()}", flush=True)
+                _ws_print(f"{prefix}<binary, {len(msg.data)} bytes> {msg.data[:32].hex()}")
             elif kind in ("CLOSE", "CLOSING", "CLOSED", "ERROR"):
                 if args.verbose and not closing:
                     printer.note(f"the server ended the session: {kind} {msg.data!r}")
                 return
 
-    async def send() -> None:
+    def sent() -> None:
         nonlocal last_activity
-        async for line in _stdin_lines():
-            if line is None:
-                return
-            await ws.send_str(line)
-            last_activity = loop.time()
+        last_activity = loop.time()
 
     receiver = asyncio.create_task(receive())
-    sender = asyncio.create_task(send())
+    sender = asyncio.create_task(_ws_send_lines(ws, sent))
+    failure: BaseException | None = None
     try:
         await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
         if sender.done() and not receiver.done():
-            sender.result()
-            # stdin ended: give the server --linger seconds of quiet to answer.
+            # stdin ended (or could not be read): the replies to what was sent are still
+            # on their way; give the server --linger seconds of quiet to answer.
+            failure = sender.exception()
             while not receiver.done():
                 quiet_for = loop.time() - last_activity
                 if quiet_for >= args.linger:
@@ -1143,7 +1656,35 @@ async def _ws_session(ws: Any, args: argparse.Namespace, printer: _Printer) -> i
     await ws.close()
     if args.verbose:
         printer.note(f"closed with code {getattr(ws, 'close_code', None)}")
+    if failure is not None:
+        raise failure
     return EXIT_OK
+
+
+def _prepare_http(args: argparse.Namespace) -> tuple[UrlList, RequestPlan]:
+    """The URLs and the request plan: everything that reads stdin, files or the terminal."""
+    if "ws" in args.urls and any(u.startswith(("ws://", "wss://")) for u in args.urls):
+        raise CliError(EXIT_USAGE, "'ws' must come first: hyperclient ws [options] URL")
+    urls = expand_urls(args)
+    if not urls:
+        raise CliError(EXIT_USAGE, "no URL specified (try 'hyperclient --help')")
+    if args.output and len(urls) > 1:
+        raise CliError(EXIT_USAGE, "-o takes one URL; use -Z to fetch many")
+    if args.parallel and (args.output or args.include or args.head or args.verbose):
+        raise CliError(EXIT_USAGE, "-Z cannot be combined with -o, -i, -I or -v")
+    return urls, plan_request(args)
+
+
+def _run(args: argparse.Namespace, is_ws: bool, printer: _Printer) -> int:
+    # Prompts and stdin bodies are read here, before the event loop: inside it, the first
+    # Ctrl-C only cancelled the main task, which a blocking read never noticed.
+    if is_ws:
+        args.url = with_default_scheme(args.url, "ws")
+        _check_no_tls_over_unix(args, args.url)
+        creds = _credentials(args.user)
+        return asyncio.run(run_ws(args, creds, printer))
+    urls, plan = _prepare_http(args)
+    return asyncio.run(run_http(args, urls, plan, printer))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1155,14 +1696,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     printer = _Printer(
         silent=getattr(args, "silent", False), show_error=getattr(args, "show_error", False)
     )
+    if not getattr(args, "netrc", False):
+        # The session trusts the environment for the proxy variables, which would read
+        # ~/.netrc too; curl reads it only with -n.
+        os.environ["NETRC"] = os.devnull
     try:
-        return asyncio.run(run_ws(args, printer) if is_ws else run_http(args, printer))
+        return _run(args, is_ws, printer)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except (ClientError, OSError, TimeoutError, CliError, ValueError) as exc:
         code = exit_code_for(exc)
         if isinstance(exc, CliError) and code == EXIT_USAGE:
-            print(f"{PROG}: error: {exc.message}", file=sys.stderr)
+            if sys.stderr is not None:
+                print(f"{PROG}: error: {exc.message}", file=sys.stderr)
             return code
         printer.error(code, describe(exc))
         return code

@@ -12,9 +12,11 @@ import base64
 import hashlib
 import json
 import os
+import pty
 import socket
 import ssl
 import sys
+import textwrap
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,8 @@ import hyperclient
 from hyperclient._demo_server import serve
 from hyperclient.auth import parse_challenge
 
-from .conftest import make_app
+from ..conftest import recording
+from .conftest import echo_multipart, make_app
 
 
 @dataclass
@@ -50,19 +53,32 @@ class Result:
 _SRC = str(Path(hyperclient.__file__).resolve().parents[1])
 
 
-async def hc(*args: str, stdin: bytes | None = None, timeout: float = 30) -> Result:
-    """Run ``python -m hyperclient ARGS``; stdout and stderr are pipes (not a terminal)."""
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a CLI run: this checkout first, no colour, and no proxy variable
+    but those of *extra* (the command honours them, as curl; a CI's would get in the way)."""
     path = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": path}
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    return {**env, "NO_COLOR": "1", "PYTHONPATH": path, **(extra or {})}
+
+
+async def hc(
+    *args: str,
+    stdin: bytes | None = None,
+    timeout: float = 30,
+    env: dict[str, str] | None = None,
+    stdout: Any = asyncio.subprocess.PIPE,
+    python: tuple[str, ...] = ("-m", "hyperclient"),
+) -> Result:
+    """Run ``python -m hyperclient ARGS``; stdout and stderr are pipes (not a terminal)
+    unless *stdout* says otherwise; *python* replaces ``-m hyperclient`` (a wrapper)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "hyperclient",
+        *python,
         *args,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
+        stdout=stdout,
         stderr=asyncio.subprocess.PIPE,
-        env=env,
+        env=cli_env(env),
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
@@ -71,7 +87,7 @@ async def hc(*args: str, stdin: bytes | None = None, timeout: float = 30) -> Res
         await proc.wait()
         raise
     assert proc.returncode is not None
-    return Result(proc.returncode, out, err.decode("utf-8", "replace"))
+    return Result(proc.returncode, out or b"", err.decode("utf-8", "replace"))
 
 
 def header(echo: dict[str, Any], name: str) -> list[str]:
@@ -106,7 +122,39 @@ def _digest_app() -> web.Application:
         challenge = f'Digest realm="{realm}", nonce="{nonce}", qop="auth"'
         return web.Response(status=401, headers={"WWW-Authenticate": challenge})
 
+    async def sink(request: web.Request) -> web.Response:
+        # Read as it streams, so that a big upload is never whole in the server either.
+        digest, size = hashlib.sha256(), 0
+        async for chunk in request.content.iter_chunked(2**16):
+            digest.update(chunk)
+            size += len(chunk)
+        return web.json_response({"size": size, "sha256": digest.hexdigest()})
+
+    async def latin(request: web.Request) -> web.Response:
+        return web.Response(text="ok", headers={"X-Latin": "café"})  # UTF-8 on the wire
+
+    async def late_binary(request: web.Request) -> web.Response:
+        return web.Response(body=b"A" * 5000 + b"\0\1\2")
+
+    async def redirect_to(request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query["url"])
+
+    async def late_echo(request: web.Request) -> web.WebSocketResponse:
+        # Each reply comes a while after its message: the client must still be there.
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            await asyncio.sleep(0.3)
+            await ws.send_str(f"echo: {msg.data}")
+        return ws
+
     app.router.add_get("/digest", digest)
+    app.router.add_get("/ws-late-echo", late_echo)
+    app.router.add_post("/multipart", echo_multipart)
+    app.router.add_route("*", "/sink", sink)
+    app.router.add_get("/latin", latin)
+    app.router.add_get("/late-binary", late_binary)
+    app.router.add_get("/redirect-to", redirect_to)
     return app
 
 
@@ -152,11 +200,48 @@ async def tls_server(tmp_path: Path) -> AsyncIterator[TLSServer]:
     await runner.cleanup()
 
 
+@dataclass
+class ClientCertServer:
+    url: str
+    pin: str
+    client_pem: str  # the client certificate and its key
+
+
+@pytest.fixture
+async def client_cert_server(tmp_path: Path) -> AsyncIterator[ClientCertServer]:
+    """A TLS server that requires a client certificate; ``/`` names the one it got."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    client = ca.issue_cert("client@example.org")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(ctx)
+    ca.configure_trust(ctx)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    client_pem = tmp_path / "client.pem"
+    client.private_key_and_cert_chain_pem.write_to_path(str(client_pem))
+    der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
+    pin = "sha256//" + base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+    async def who(request: web.Request) -> web.Response:
+        assert request.transport is not None
+        peer = request.transport.get_extra_info("peercert")
+        return web.json_response({"client": peer["subjectAltName"] if peer else None})
+
+    app = web.Application()
+    app.router.add_get("/", who)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
+    await site.start()
+    yield ClientCertServer(f"https://127.0.0.1:{runner.addresses[0][1]}/", pin, str(client_pem))
+    await runner.cleanup()
+
+
 @pytest.fixture
 async def unix_server(tmp_path: Path) -> AsyncIterator[str]:
-    """The test application on a Unix socket; returns the socket path."""
+    """The test application (with /redirect-to) on a Unix socket; returns the socket path."""
     path = str(tmp_path / "http.sock")
-    runner = web.AppRunner(make_app())
+    runner = web.AppRunner(_digest_app())
     await runner.setup()
     await web.UnixSite(runner, path).start()
     yield path
@@ -325,6 +410,21 @@ async def test_digest_auth_retries_the_same_target_with_get_data(base: str) -> N
     r = await hc("--digest", "-u", "user:secret", "-G", "-d", "q=x", "--fail", f"{base}/digest")
     assert r.code == 0, r.stderr
     assert r.json() == {"authenticated": True, "target": "/digest?q=x"}  # not ?q=x&q=x
+
+
+async def test_credentials_take_precedence_as_in_curl(base: str) -> None:
+    in_url = base.replace("http://", "http://url:pw@")
+    user_wins, header_wins, header_over_url = await asyncio.gather(
+        hc("-u", "user:pw", f"{in_url}/echo"),
+        hc("-u", "user:pw", "-H", "Authorization: Bearer t", f"{base}/echo"),
+        hc("-H", "Authorization: Bearer t", f"{in_url}/echo"),
+    )
+    for r in (user_wins, header_wins, header_over_url):
+        assert r.code == 0, r.stderr  # was exit 1, ValueError: cannot combine ...
+    basic = "Basic " + base64.b64encode(b"user:pw").decode()
+    assert header(user_wins.json(), "Authorization") == [basic]
+    assert header(header_wins.json(), "Authorization") == ["Bearer t"]
+    assert header(header_over_url.json(), "Authorization") == ["Bearer t"]
 
 
 async def test_basic_auth_sends_utf8_credentials(base: str) -> None:
@@ -558,3 +658,457 @@ async def test_demo_server_routes_through_the_cli(demo_base: str) -> None:
     assert b"Content-Encoding: gzip" in head
     assert json.loads(body)["compressed"] is True
     assert "Set-Cookie: demo=chocolate-chip" in cookie.out
+
+
+# -- audit fixes: request bodies ----------------------------------------------------------------
+
+
+async def test_form_with_text_fields_only_is_multipart(base: str) -> None:
+    plain, typed = await asyncio.gather(
+        hc("-F", "name=Ada", "-F", "x=1", f"{base}/multipart"),
+        hc("-F", "x=1;type=text/x", "-F", "y=a;b", f"{base}/multipart"),
+    )
+    for r in (plain, typed):
+        assert r.code == 0, r.stderr
+        assert r.json()["content_type"].startswith("multipart/form-data; boundary=")
+    assert [(p["name"], p["body"]) for p in plain.json()["parts"]] == [("name", "Ada"), ("x", "1")]
+    parts = [(p["name"], p["body"], p["headers"]["Content-Type"]) for p in typed.json()["parts"]]
+    assert parts[0] == ("x", "1", "text/x")  # curl's ;type= on a text field
+    assert parts[1][:2] == ("y", "a;b")  # not an option: part of the value
+
+
+async def test_form_content_of_a_file_is_sent_byte_for_byte(base: str, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 4  # not UTF-8
+    (tmp_path / "raw.bin").write_bytes(data)
+    r = await hc("-F", f"a=<{tmp_path / 'raw.bin'}", f"{base}/multipart")
+    assert r.code == 0, r.stderr
+    (part,) = r.json()["parts"]
+    assert part["name"] == "a"
+    assert part["filename"] is None  # a plain field, not a file upload
+    assert part["body"].encode("latin-1") == data
+
+
+async def test_get_data_goes_to_the_query_unchanged(base: str, tmp_path: Path) -> None:
+    (tmp_path / "bin").write_bytes(b"\xff\x00 #")
+    encoded, binary, appended = await asyncio.gather(
+        hc("-G", "-d", "q=a%26b", "-d", "c=caf%C3%A9", f"{base}/echo"),
+        hc("-G", "--data-binary", f"@{tmp_path / 'bin'}", f"{base}/echo"),
+        hc("-G", "-d", "b=2", f"{base}/echo?a=1#frag"),
+    )
+    assert encoded.code == 0, encoded.stderr
+    assert encoded.json()["path"] == "/echo?q=a%26b&c=caf%C3%A9"  # not %2526
+    assert encoded.json()["query"] == [["q", "a&b"], ["c", "café"]]
+    assert binary.code == 0, binary.stderr
+    assert binary.json()["path"] == "/echo?%FF%00%20%23"
+    assert appended.json()["path"] == "/echo?a=1&b=2"
+
+
+async def test_form_files_are_streamed_not_read_whole(base: str, tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    with big.open("wb") as f:
+        for _ in range(40):
+            f.write(os.urandom(2**20))
+    # A wrapper reports the peak memory of the command alone (RUSAGE_CHILDREN of a
+    # process that ran nothing else).
+    wrapper = textwrap.dedent(
+        """
+        import resource, subprocess, sys
+        done = subprocess.run([sys.executable, "-m", "hyperclient", *sys.argv[1:]])
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        print(f"\\n{done.returncode} {peak}")
+        """
+    )
+    r = await hc("-F", f"f=@{big}", f"{base}/sink", python=("-c", wrapper), timeout=60)
+    body, _, status = r.out.rstrip("\n").rpartition("\n")
+    code, peak_kib = map(int, status.split())
+    assert code == 0, r.stderr
+    assert json.loads(body)["size"] > 40 * 2**20  # the file and the multipart framing
+    # The file was read whole (three copies, about 120 MiB) before: now it streams.
+    assert peak_kib < 90 * 1024, peak_kib
+
+
+async def test_parallel_does_not_keep_the_bodies(base: str) -> None:
+    wrapper = textwrap.dedent(
+        """
+        import resource, subprocess, sys
+        done = subprocess.run([sys.executable, "-m", "hyperclient", *sys.argv[1:]])
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        print(f"{done.returncode} {peak}")
+        """
+    )
+    url = f"{base}/big?size={40 * 2**20}&n=[1-3]"
+    r = await hc("-Z", url, python=("-c", wrapper), timeout=60)
+    summary, status = r.out.rstrip("\n").rsplit("\n", 1)
+    code, peak_kib = map(int, status.split())
+    assert code == 0, r.stderr
+    assert "120.0 MiB received" in summary
+    assert peak_kib < 90 * 1024, peak_kib  # three bodies held at once took 150 MiB
+
+
+async def test_upload_from_stdin(base: str) -> None:
+    r = await hc("-T", "-", f"{base}/echo", stdin=b"from stdin\n" * 1000)
+    assert r.code == 0, r.stderr
+    echo = r.json()
+    assert (echo["method"], echo["body"]) == ("PUT", "from stdin\n" * 1000)
+
+
+async def test_headers_the_command_adds_can_be_removed(base: str) -> None:
+    no_type, no_accept, no_agent, removed_agent = await asyncio.gather(
+        hc("-H", "Content-Type:", "-d", "a=1", f"{base}/echo"),
+        hc("-H", "Accept:", "--json", "{}", f"{base}/echo"),
+        hc("-A", "", f"{base}/echo"),
+        hc("-H", "User-Agent:", "-A", "agent/1", f"{base}/echo"),
+    )
+    assert header(no_type.json(), "Content-Type") == []
+    assert no_type.json()["body"] == "a=1"
+    assert header(no_accept.json(), "Accept") == []
+    assert header(no_accept.json(), "Content-Type") == ["application/json"]
+    assert header(no_agent.json(), "User-Agent") == []  # curl -A '' sends none
+    assert header(removed_agent.json(), "User-Agent") == []
+
+
+# -- audit fixes: several URLs, exit codes, output ----------------------------------------------
+
+
+async def test_several_urls_carry_on_after_a_failure(base: str) -> None:
+    closed = f"http://127.0.0.1:{closed_port()}/"
+    recovered, failed_last, http_error, early = await asyncio.gather(
+        hc(closed, f"{base}/text?text=two"),
+        hc(f"{base}/text?text=one", closed),
+        hc("-f", f"{base}/status/404", f"{base}/text?text=two"),
+        hc("--fail-early", closed, f"{base}/text?text=two"),
+    )
+    # curl's rule: every URL is fetched, the exit code is the last one's.
+    assert (recovered.code, recovered.out) == (0, "two")
+    assert recovered.stderr.startswith("hyperclient: (7) ")
+    assert (failed_last.code, failed_last.out) == (7, "one")
+    assert (http_error.code, http_error.out) == (0, "two")
+    assert "(22)" in http_error.stderr
+    assert (early.code, early.out) == (7, "")
+
+
+async def test_closed_stdout_exits_23(base: str) -> None:
+    async def closed_stdout(*args: str) -> Result:
+        # As a shell's ">&-": descriptor 1 is closed before Python starts.
+        proc = await asyncio.create_subprocess_exec(
+            "/bin/sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "hyperclient", *args,
+            stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=cli_env(),
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode is not None
+        return Result(proc.returncode, b"", err.decode())
+
+    body, head = await asyncio.gather(
+        closed_stdout(f"{base}/json"), closed_stdout("-i", f"{base}/json")
+    )
+    for r in (body, head):
+        assert r.code == 23, r.stderr
+        assert "Traceback" not in r.stderr
+    assert "failed writing body" in body.stderr
+    assert "failed writing the response head" in head.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+async def test_write_errors_on_heads_summaries_and_messages_exit_23(
+    base: str, demo_base: str
+) -> None:
+    ws_url = demo_base.replace("http://", "ws://") + "/ws"
+    full = os.open("/dev/full", os.O_WRONLY)  # every write fails with ENOSPC
+    try:
+        head, summary, ws = await asyncio.gather(
+            hc("-I", f"{base}/json", stdout=full),
+            hc("-Z", f"{base}/json", stdout=full),
+            hc("ws", "--linger", "5", ws_url, stdin=b"hello\n", stdout=full),
+        )
+    finally:
+        os.close(full)
+    assert head.code == 23, head.stderr
+    assert (
+        head.stderr
+        == "hyperclient: (23) failed writing the response head: No space left on device\n"
+    )
+    assert summary.code == 23, summary.stderr
+    assert "failed writing the summary" in summary.stderr
+    assert ws.code == 23, ws.stderr
+    assert "failed writing a message" in ws.stderr
+
+
+async def test_header_bytes_are_printed_as_received(base: str) -> None:
+    included, verbose = await asyncio.gather(hc("-i", f"{base}/latin"), hc("-v", f"{base}/latin"))
+    assert "X-Latin: café\r\n".encode() in included.stdout  # UTF-8 once, not twice
+    assert "< X-Latin: café\n" in verbose.stderr
+
+
+async def test_url_file_that_is_not_utf8_exits_26(tmp_path: Path) -> None:
+    bad = tmp_path / "urls.txt"
+    bad.write_bytes(b"\xff\xfe")
+    r = await hc("-K", str(bad))
+    assert r.code == 26, r.stderr
+    assert repr(str(bad)) in r.stderr
+    assert "not UTF-8" in r.stderr
+
+
+async def test_verbose_prints_the_request_before_the_response_comes(base: str) -> None:
+    r = await hc("-v", "-m", "0.5", f"{base}/slow?delay=30")
+    assert r.code == 28, r.stderr
+    lines = r.stderr.splitlines()
+    assert "> GET /slow?delay=30 HTTP/1.1" in lines  # shown although no response came
+    assert lines[-1].startswith("hyperclient: (28) ")
+
+
+async def test_verbose_prints_each_redirect_hop_in_order(base: str) -> None:
+    r = await hc("-v", "-L", f"{base}/redirect/1")
+    assert r.code == 0, r.stderr
+    heads = [line for line in r.stderr.splitlines() if line.startswith(("> GET", "< HTTP"))]
+    assert heads == [
+        "> GET /redirect/1 HTTP/1.1",
+        "< HTTP/1.1 302 Found",
+        "> GET /redirect/0 HTTP/1.1",
+        "< HTTP/1.1 200 OK",
+    ]
+
+
+# -- audit fixes: option values -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-m", "inf", "http://127.0.0.1/"],
+        ["-m", "nan", "http://127.0.0.1/"],
+        ["--connect-timeout", "1e400", "http://127.0.0.1/"],
+        ["-I", "-d", "a=1", "http://127.0.0.1/"],
+        ["-G", "--json", "{}", "http://127.0.0.1/"],
+        ["--comp", "http://127.0.0.1/"],  # no abbreviations: --compressed must be spelt out
+        ["ws", "--linger", "nan", "ws://127.0.0.1/"],
+        ["-v", "ws", "ws://127.0.0.1/"],  # 'ws' comes first
+    ],
+)
+async def test_bad_values_and_combinations_are_usage_errors(args: list[str]) -> None:
+    r = await hc(*args)
+    assert r.code == 2, r.stderr
+    assert "error:" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+async def test_curl_special_values_mean_no_limit(base: str) -> None:
+    no_time_limit, no_redirect_limit = await asyncio.gather(
+        hc("-m", "0", "--connect-timeout", "0", f"{base}/slow?delay=0.1"),
+        hc("-L", "--max-redirs", "-1", f"{base}/redirect/3"),
+    )
+    assert (no_time_limit.code, no_time_limit.out) == (0, "slow"), no_time_limit.stderr
+    assert no_redirect_limit.code == 0, no_redirect_limit.stderr
+    assert no_redirect_limit.json() == {"done": True, "method": "GET"}
+
+
+async def test_url_and_proxy_without_a_scheme_are_http(
+    base: str, raw_server: Callable[..., Any]
+) -> None:
+    heads: list[bytes] = []
+    proxy = await raw_server(recording(heads))
+    direct, proxied = await asyncio.gather(
+        hc(base.removeprefix("http://") + "/json"),
+        hc("-x", f"127.0.0.1:{proxy.port}", "http://origin.invalid/x"),
+    )
+    assert direct.code == 0, direct.stderr
+    assert direct.json()["hello"] == "world"
+    assert proxied.code == 0, proxied.stderr
+    assert heads[0].startswith(b"GET http://origin.invalid/x HTTP/1.1\r\n")
+
+
+async def test_proxy_variables_are_honoured(base: str, raw_server: Callable[..., Any]) -> None:
+    heads: list[bytes] = []
+    proxy = await raw_server(recording(heads))
+    variables = {"http_proxy": proxy.url}
+    proxied, bypassed = await asyncio.gather(
+        hc("http://origin.invalid/x", env=variables),
+        hc(f"{base}/json", env={**variables, "no_proxy": "127.0.0.1"}),
+    )
+    assert (proxied.code, proxied.out) == (0, "ok"), proxied.stderr
+    assert heads[0].startswith(b"GET http://origin.invalid/x HTTP/1.1\r\n")
+    assert bypassed.json()["hello"] == "world"
+    assert len(heads) == 1
+
+
+async def test_netrc_is_read_only_with_netrc_option(base: str, tmp_path: Path) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login user password secret\n")
+    netrc.chmod(0o600)
+    ignored, used = await asyncio.gather(
+        hc(f"{base}/echo", env={"NETRC": str(netrc)}),
+        hc("-n", f"{base}/echo", env={"NETRC": str(netrc)}),
+    )
+    assert header(ignored.json(), "Authorization") == []  # as curl without -n
+    expected = "Basic " + base64.b64encode(b"user:secret").decode()
+    assert header(used.json(), "Authorization") == [expected]
+
+
+# -- audit fixes: TLS and Unix sockets ------------------------------------------------------------
+
+
+async def test_https_over_a_unix_socket_is_refused(unix_server: str) -> None:
+    https, redirected, wss = await asyncio.gather(
+        hc("--unix-socket", unix_server, "--pin", "sha256//" + "A" * 43 + "=", "https://x/json"),
+        hc("--unix-socket", unix_server, "-L", "http://x/redirect-to?url=https://x/json"),
+        hc("ws", "--unix-socket", unix_server, "wss://x/ws"),
+    )
+    for r in (https, redirected, wss):
+        assert r.code == 2, r.stderr
+        assert "--unix-socket has no TLS" in r.stderr
+        assert r.stdout == b""  # never sent in clear text
+
+
+async def test_pin_keeps_the_client_certificate(client_cert_server: ClientCertServer) -> None:
+    server = client_cert_server
+    wrong = "sha256//" + base64.b64encode(b"\0" * 32).decode()
+    pinned, mismatch = await asyncio.gather(
+        hc("--pin", server.pin, "-E", server.client_pem, server.url),
+        hc("--pin", wrong, "-E", server.client_pem, server.url),
+    )
+    assert pinned.code == 0, pinned.stderr
+    assert pinned.json() == {"client": [["email", "client@example.org"]]}
+    assert mismatch.code == 90, mismatch.stderr
+    assert f"is {server.pin}, not the {wrong} given with --pin" in mismatch.stderr
+
+
+async def test_tls_errors_name_the_file_and_hide_the_context(
+    tls_server: TLSServer, tmp_path: Path
+) -> None:
+    other_ca = tmp_path / "other.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    missing = str(tmp_path / "missing.pem")
+    no_cacert, not_a_cert, untrusted = await asyncio.gather(
+        hc("--cacert", missing, tls_server.url),
+        hc("--cert", tls_server.ca_file, tls_server.url),
+        hc("--cacert", str(other_ca), tls_server.url),
+    )
+    assert no_cacert.code == 26, no_cacert.stderr
+    assert f"--cacert {missing!r}: No such file or directory" in no_cacert.stderr
+    assert not_a_cert.code == 26, not_a_cert.stderr
+    assert f"--cert {tls_server.ca_file!r}" in not_a_cert.stderr
+    assert untrusted.code == 60, untrusted.stderr
+    assert "SSLContext object" not in untrusted.stderr
+    assert "cannot connect to host 127.0.0.1:" in untrusted.stderr
+
+
+async def test_output_errors_name_the_file(base: str, tmp_path: Path) -> None:
+    target = str(tmp_path / "no-such-dir" / "out")
+    r = await hc("-o", target, f"{base}/json")
+    assert r.code == 23, r.stderr
+    assert f"failed writing body to {target!r}: No such file or directory" in r.stderr
+
+
+# -- audit fixes: WebSocket ------------------------------------------------------------------------
+
+
+async def test_ws_line_that_is_not_utf8_keeps_the_replies(base: str) -> None:
+    url = base.replace("http://", "ws://") + "/ws-late-echo"
+    r = await hc("ws", "--linger", "2", url, stdin=b"ok\n\xff\xfe\nafter\n")
+    assert r.code == 26, r.stderr
+    assert r.out.splitlines() == ["echo: ok"]  # the reply to the line sent before
+    assert "line 2 of stdin is not UTF-8" in r.stderr
+
+
+# -- audit fixes: on a terminal -------------------------------------------------------------------
+
+
+class Terminal:
+    """The command on a pseudo-terminal, which is its stdin, stdout, stderr and controlling
+    terminal: getpass reads it, and Ctrl-C typed on it sends SIGINT, as for a user."""
+
+    # setsid() and TIOCSCTTY make the terminal the controlling one; then the command.
+    _START = (
+        "import fcntl, os, runpy, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+        "runpy.run_module('hyperclient', run_name='__main__', alter_sys=True)"
+    )
+
+    def __init__(self) -> None:
+        self.output = bytearray()
+        self._more = asyncio.Event()
+        self._master = -1
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, *args: str) -> None:
+        self._master, slave = pty.openpty()
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self._master, self._read)
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", self._START, *args,
+            stdin=slave, stdout=slave, stderr=slave, env=cli_env(),
+        )  # fmt: skip
+        os.close(slave)
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self._master, 65536)
+        except OSError:  # EIO: the command ended and closed the terminal
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self._master)
+        self.output += data
+        self._more.set()
+
+    async def expect(self, text: bytes) -> None:
+        while text not in self.output:
+            self._more.clear()
+            await asyncio.wait_for(self._more.wait(), 30)
+
+    def type(self, keys: bytes) -> None:
+        os.write(self._master, keys)
+
+    async def exit_code(self) -> int:
+        assert self.proc is not None
+        return await asyncio.wait_for(self.proc.wait(), 30)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+        asyncio.get_running_loop().remove_reader(self._master)
+        os.close(self._master)
+
+
+@pytest.fixture
+async def terminal() -> AsyncIterator[Terminal]:
+    term = Terminal()
+    yield term
+    if term.proc is not None and term.proc.returncode is None:
+        term.proc.kill()
+        await term.proc.wait()
+    term.close()
+
+
+async def test_ctrl_c_at_the_password_prompt_exits_130(base: str, terminal: Terminal) -> None:
+    await terminal.start("-u", "alice", f"{base}/echo")
+    await terminal.expect(b"Enter password for user 'alice': ")
+    terminal.type(b"\x03")
+    assert await terminal.exit_code() == 130  # it waited for a second Ctrl-C
+
+
+async def test_ctrl_c_while_reading_the_body_from_the_terminal(
+    base: str, terminal: Terminal
+) -> None:
+    await terminal.start("-u", "alice", "-d", "@-", f"{base}/echo")
+    await terminal.expect(b"Enter password for user 'alice': ")
+    terminal.type(b"secret\r")  # then -d @- reads the terminal
+    terminal.type(b"\x03")
+    assert await terminal.exit_code() == 130
+
+
+async def test_ctrl_d_at_the_password_prompt_is_a_usage_error(
+    base: str, terminal: Terminal
+) -> None:
+    await terminal.start("-u", "alice", f"{base}/echo")
+    await terminal.expect(b"Enter password for user 'alice': ")
+    terminal.type(b"\x04")
+    assert await terminal.exit_code() == 2
+    await terminal.expect(b"no password given for user 'alice'")
+    assert b"Traceback" not in terminal.output
+
+
+async def test_binary_after_the_first_bytes_is_not_printed_on_a_terminal(
+    base: str, terminal: Terminal
+) -> None:
+    await terminal.start(f"{base}/late-binary")
+    assert await terminal.exit_code() == 23
+    await terminal.expect(b"binary output can mess up your terminal")
+    assert b"\0" not in terminal.output
