@@ -1799,7 +1799,10 @@ class _SessionRequestContextManager(CoroutineHandle[ClientResponse]):
     def throw(self, *args: Any) -> Any:
         """Raise an exception at the request's suspension (a cancellation)."""
         self._abandon_unstarted()
-        return super().throw(*args)
+        try:
+            return super().throw(*args)
+        finally:
+            del args  # as CoroutineHandle.throw: no cycle through this frame
 
     def close(self) -> None:
         """Abandon the request; the session is closed if it never started."""
