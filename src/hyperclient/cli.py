@@ -22,6 +22,7 @@ import getpass
 import hashlib
 import io
 import math
+import netrc
 import os
 import re
 import ssl
@@ -66,6 +67,7 @@ from . import (
     UnixConnector,
     __version__,
 )
+from .proxy import proxy_for
 
 __all__ = ("main",)
 
@@ -385,7 +387,7 @@ def _seconds(text: str) -> float:
 
 
 def _redirect_limit(text: str) -> int:
-    """--max-redirs: a count, or -1 for no limit (curl's meaning)."""
+    """--max-redirs: a count, or -1 for "no limit" (curl's; MAX_REDIRECTS here)."""
     try:
         value = int(text)
     except ValueError:
@@ -496,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resp.add_argument(
         "--max-redirs", type=_redirect_limit, default=50, metavar="N",
-        help="maximum redirects to follow with -L (default 50; -1: no limit)",
+        help="maximum redirects to follow with -L (default 50; -1: 1000, curl's no limit)",
     )  # fmt: skip
 
     auth = parser.add_argument_group("authentication")
@@ -831,13 +833,17 @@ def _tls_file_error(exc: OSError) -> str:
 
 
 def ssl_setting(args: argparse.Namespace) -> bool | ssl.SSLContext | Fingerprint:
-    """The ``ssl=`` argument for -k, --cacert, --cert/--key and --pin."""
+    """The ``ssl=`` argument for -k, --cacert, --cert/--key and --pin; with SSLKEYLOGFILE
+    set, a context that logs the TLS secrets there (curl does; Wireshark reads them)."""
     pin = _parse_pin(args.pin) if args.pin else None
     if pin is not None and not args.cert:
         return Fingerprint(pin)
-    if not (args.cacert or args.cert):
+    keylog = os.environ.get("SSLKEYLOGFILE")
+    if not (args.cacert or args.cert or keylog):
         return not args.insecure
     ctx = _tls_context(args)
+    if keylog:
+        ctx.keylog_filename = keylog
     if args.insecure or pin is not None:
         # With --pin the pin is the check, in place of the chain (as Fingerprint does).
         ctx.check_hostname = False
@@ -969,6 +975,8 @@ class RequestPlan:
     form: list[FormField] | None = None  # -F fields, a new FormData for each attempt
     digest: DigestAuth | None = None
     basic: BasicAuth | None = None
+    env_proxy: bool = False  # the proxy variables apply (no -x, no --unix-socket)
+    netrc: netrc.netrc | None = None  # -n's file, for hosts without -u
 
     def url_for(self, url: str) -> str | URL:
         """*url* as requested: -u or -H 'Authorization: ...' replaces its credentials (as
@@ -976,6 +984,32 @@ class RequestPlan:
         if self.digest is not None or self.basic is not None or "Authorization" in self.headers:
             url = _without_credentials(url)
         return url if self.query is None else _with_query(url, self.query)
+
+    def auth_and_proxy(self, target: str | URL) -> tuple[Any, dict[str, Any]]:
+        """The ``auth=`` for *target* (-u, else -n's entry for its host) and, from the
+        proxy variables, its ``proxy=``. Resolved here, not by ``trust_env``: that would
+        also send ~/.netrc credentials to an environment proxy, which curl never does."""
+        auth: Any = self.digest or self.basic
+        if not self.env_proxy and self.netrc is None:
+            return auth, {}
+        try:
+            parsed = URL(target)
+        except ValueError:
+            return auth, {}  # the request names what is wrong with it
+        extra: dict[str, Any] = {}
+        if self.env_proxy:
+            try:
+                proxy = proxy_for(parsed, os.environ)
+            except ValueError as exc:
+                raise CliError(EXIT_USAGE, f"invalid proxy variable: {exc}") from exc
+            if proxy is not None:
+                extra["proxy"] = proxy
+        host = parsed.raw_host
+        if auth is None and self.netrc is not None and parsed.raw_user is None and host:
+            entry = self.netrc.authenticators(host)
+            if entry is not None:
+                auth = BasicAuth(entry[0], entry[2] or "", encoding="utf-8")
+        return auth, extra
 
     def request_kwargs(self, opened: list[IO[bytes]]) -> dict[str, Any]:
         """The request's arguments; the files opened for its body are added to *opened*."""
@@ -1105,10 +1139,31 @@ def plan_request(args: argparse.Namespace) -> RequestPlan:
     plan.kwargs["ssl"] = ssl_setting(args)
     if args.proxy:
         plan.kwargs["proxy"] = with_default_scheme(args.proxy)  # curl: host:port is http
+    # The proxy variables, as curl: not with -x (-x '' is no proxy) nor a Unix socket,
+    # where an absolute-form request line would reach a local daemon.
+    plan.env_proxy = args.proxy is None and args.unix_socket is None
+    if args.netrc and creds is None and "Authorization" not in headers:
+        plan.netrc = _read_netrc()
     plan.kwargs["allow_redirects"] = bool(args.location)
-    # curl: -1 is no limit.
-    plan.kwargs["max_redirects"] = sys.maxsize if args.max_redirs < 0 else args.max_redirs
+    # curl: -1 is no limit; a finite one here, as each hop is kept in the history (a
+    # redirect loop would grow the process without end).
+    plan.kwargs["max_redirects"] = MAX_REDIRECTS if args.max_redirs < 0 else args.max_redirs
     return plan
+
+
+#: What ``--max-redirs -1`` ("no limit" in curl) follows at most.
+MAX_REDIRECTS = 1000
+
+
+def _read_netrc() -> netrc.netrc | None:
+    """-n's file: $NETRC or ~/.netrc; None when there is none (curl carries on)."""
+    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    try:
+        return netrc.netrc(path)
+    except FileNotFoundError:
+        return None
+    except (netrc.NetrcParseError, OSError, UnicodeDecodeError) as exc:
+        raise CliError(EXIT_READ, f"cannot read the netrc file {path!r}: {exc}") from exc
 
 
 # Each globbed URL is a request: one pattern making more than this is taken for a typo
@@ -1265,16 +1320,19 @@ async def _send(
 ) -> ClientResponse:
     """Perform the request (a --digest challenge is answered by the session's auth=)."""
     opened: list[IO[bytes]] = []
+    target = plan.url_for(url)
+    auth, extra = plan.auth_and_proxy(target)
     try:
         kwargs = plan.request_kwargs(opened)
         resp: ClientResponse = await session.request(
             plan.method,
-            plan.url_for(url),
+            target,
             headers=CIMultiDict(plan.headers),
             skip_auto_headers=plan.skip_auto_headers,
-            auth=plan.digest or plan.basic,
+            auth=auth,
             timeout=timeout,
             **kwargs,
+            **extra,
         )
     finally:
         for file in opened:
@@ -1497,26 +1555,13 @@ def _verbose_trace(printer: _Printer) -> TraceConfig:
     return config
 
 
-# What trust_env takes from the environment, besides ~/.netrc (which only -n asks for).
-_ENV_SETTINGS = ("http_proxy", "https_proxy", "ws_proxy", "wss_proxy", "all_proxy")
-
-
-def _trust_env(args: argparse.Namespace) -> bool:
-    """Whether the session must read the environment: a proxy variable (curl honours them;
-    -x still wins), SSLKEYLOGFILE (curl too) or -n. Not otherwise: it costs the session
-    its prepared-request fast path, a fifth of -Z's rate."""
-    given = {name.lower() for name, value in os.environ.items() if value}
-    wanted = {*_ENV_SETTINGS, "sslkeylogfile"}
-    return bool(getattr(args, "netrc", False)) or not given.isdisjoint(wanted)
-
-
 def _session(args: argparse.Namespace, printer: _Printer, limit: int = 100) -> ClientSession:
-    """The session; ``main()`` keeps .netrc out of trust_env unless -n."""
+    """The session. Not ``trust_env``: the request plan resolves the proxy variables and
+    -n itself, and SSLKEYLOGFILE is applied to the TLS settings (see ``ssl_setting``)."""
     traces = [_verbose_trace(printer)] if args.verbose else []
     middlewares = [_tls_guard(args)] if args.unix_socket is not None else []
     return ClientSession(
         connector=make_connector(args, limit),
-        trust_env=_trust_env(args),
         trace_configs=traces,
         middlewares=middlewares,
     )
@@ -1672,6 +1717,9 @@ def _prepare_http(args: argparse.Namespace) -> tuple[UrlList, RequestPlan]:
         raise CliError(EXIT_USAGE, "-o takes one URL; use -Z to fetch many")
     if args.parallel and (args.output or args.include or args.head or args.verbose):
         raise CliError(EXIT_USAGE, "-Z cannot be combined with -o, -i, -I or -v")
+    if args.upload_file == "-" and (args.parallel or len(urls) > 1):
+        # stdin can be read once: several requests would each get a part of it.
+        raise CliError(EXIT_USAGE, "-T - reads stdin once: give one URL, without -Z")
     return urls, plan_request(args)
 
 
@@ -1696,10 +1744,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     printer = _Printer(
         silent=getattr(args, "silent", False), show_error=getattr(args, "show_error", False)
     )
-    if not getattr(args, "netrc", False):
-        # The session trusts the environment for the proxy variables, which would read
-        # ~/.netrc too; curl reads it only with -n.
-        os.environ["NETRC"] = os.devnull
     try:
         return _run(args, is_ws, printer)
     except KeyboardInterrupt:

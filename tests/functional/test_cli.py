@@ -27,6 +27,7 @@ import trustme
 from aiohttp import web
 
 import hyperclient
+from hyperclient import cli
 from hyperclient._demo_server import serve
 from hyperclient.auth import parse_challenge
 
@@ -941,6 +942,53 @@ async def test_netrc_is_read_only_with_netrc_option(base: str, tmp_path: Path) -
     assert header(ignored.json(), "Authorization") == []  # as curl without -n
     expected = "Basic " + base64.b64encode(b"user:secret").decode()
     assert header(used.json(), "Authorization") == [expected]
+
+
+async def test_proxy_variables_get_no_netrc_credentials_and_can_be_turned_off(
+    base: str, raw_server: Callable[..., Any], unix_server: str, tmp_path: Path
+) -> None:
+    """curl's -n gives credentials to servers, never to a proxy; -x '' is no proxy; a Unix
+    socket takes no proxy (an absolute-form request line would reach the local daemon)."""
+    heads: list[bytes] = []
+    proxy = await raw_server(recording(heads))
+    netrc = tmp_path / "netrc"
+    netrc.write_text(
+        "machine origin.invalid login user password secret\ndefault login dflt password dfltpw\n"
+    )
+    netrc.chmod(0o600)
+    env = {"http_proxy": proxy.url, "NETRC": str(netrc)}
+    proxied, direct, unix = await asyncio.gather(
+        hc("-n", "http://origin.invalid/x", env=env),
+        hc("-n", "-x", "", f"{base}/echo", env=env),
+        hc("--unix-socket", unix_server, "http://x/echo", env=env),
+    )
+    assert proxied.code == 0, proxied.stderr
+    assert len(heads) == 1
+    head = heads[0].lower()
+    assert head.startswith(b"get http://origin.invalid/x http/1.1\r\n")
+    assert b"proxy-authorization" not in head
+    assert b"authorization: basic " + base64.b64encode(b"user:secret").lower() in head
+    # Not proxied; netrc's default entry for a host it does not name.
+    dflt = "Basic " + base64.b64encode(b"dflt:dfltpw").decode()
+    assert header(direct.json(), "Authorization") == [dflt], direct.stderr
+    assert unix.json()["path"] == "/echo", unix.stderr
+
+
+async def test_upload_from_stdin_takes_one_url(base: str) -> None:
+    # stdin is read once: each request got a part of it (and -Z ran them at once).
+    for args in (["-T", "-", f"{base}/echo", f"{base}/echo"], ["-Z", "-T", "-", f"{base}/echo"]):
+        r = await hc(*args, stdin=b"x" * 1000)
+        assert r.code == 2, r.stderr
+        assert "-T - reads stdin once" in r.stderr
+
+
+def test_main_leaves_the_environment_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # main() is public: it must not change the process's environment (NETRC was set to
+    # /dev/null for good, hiding ~/.netrc from later -n runs and trust_env sessions).
+    monkeypatch.delenv("NETRC", raising=False)
+    before = dict(os.environ)
+    assert cli.main(["-s", "http://127.0.0.1:1/"]) != 0  # refused: nothing listens
+    assert dict(os.environ) == before
 
 
 # -- audit fixes: TLS and Unix sockets ------------------------------------------------------------
