@@ -863,7 +863,9 @@ def make_connector(args: argparse.Namespace, limit: int = 100) -> BaseConnector:
     return TCPConnector(limit=limit)
 
 
-def _check_no_tls_over_unix(args: argparse.Namespace, url: URL | str) -> None:
+def _check_no_tls_over_unix(
+    args: argparse.Namespace, url: URL | str, code: int = EXIT_USAGE
+) -> None:
     # The UnixConnector has no TLS: an https:// URL went out in clear text, with --pin,
     # --cacert and -k silently ignored.
     if args.unix_socket is None:
@@ -871,7 +873,7 @@ def _check_no_tls_over_unix(args: argparse.Namespace, url: URL | str) -> None:
     scheme = url.scheme if isinstance(url, URL) else url.partition("://")[0].lower()
     if scheme in ("https", "wss"):
         raise CliError(
-            EXIT_USAGE,
+            code,
             f"--unix-socket has no TLS: refusing to send {str(url)!r:.200} in clear text "
             f"(use {'ws' if scheme == 'wss' else 'http'}://)",
         )
@@ -881,7 +883,9 @@ def _tls_guard(args: argparse.Namespace) -> Any:
     """A middleware refusing https:// over --unix-socket, redirects included."""
 
     async def refuse_tls(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        _check_no_tls_over_unix(args, request.url)
+        # What a server answered, not a usage error: the other URLs are still fetched
+        # (curl's exit 1 for a protocol it cannot use).
+        _check_no_tls_over_unix(args, request.url, EXIT_ERROR)
         return await handler(request)
 
     return refuse_tls
