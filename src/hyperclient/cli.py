@@ -1122,7 +1122,8 @@ def plan_request(args: argparse.Namespace) -> RequestPlan:
     kind = _body_kind(args)
     # curl: an Authorization given with -H replaces the one -u would make (the library
     # refuses the two together), so no password is asked for then.
-    user = None if "Authorization" in headers else args.user
+    removed = "authorization" in (name.lower() for name in skip)  # -H 'Authorization:'
+    user = None if "Authorization" in headers or removed else args.user
     creds = _credentials(user)  # the prompt first, then a body typed on the terminal
     _plan_body(args, plan, kind)
     if args.head:
@@ -1501,7 +1502,7 @@ async def fetch_parallel(
                     async for chunk in resp.content.iter_chunked(_CHUNK):
                         stats.bytes += len(chunk)
                 stats.statuses[resp.status] += 1
-            except (ClientError, OSError, TimeoutError, CliError) as exc:
+            except (ClientError, OSError, TimeoutError, CliError, ValueError) as exc:
                 stats.failed(exc)
             stats.done += 1
             progress.advance()

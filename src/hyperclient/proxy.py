@@ -99,6 +99,7 @@ def proxy_for(url: URL, environ: Mapping[str, str]) -> URL | None:
             break
     if value is None:
         return None
+    variable = f"{name}_proxy"
     no_proxy = environ.get("no_proxy")
     if no_proxy is None:
         no_proxy = environ.get("NO_PROXY", "")
@@ -106,7 +107,10 @@ def proxy_for(url: URL, environ: Mapping[str, str]) -> URL | None:
         return None
     if "://" not in value:
         value = f"http://{value}"  # curl's rule: a bare host:port is an HTTP proxy
-    proxy = URL(value)
+    try:
+        proxy = URL(value)
+    except ValueError as exc:  # yarl's bare ValueError (a port out of range) says no name
+        raise InvalidURL(_redacted(value), f"invalid proxy URL in {variable}: {exc}") from exc
     check_proxy_url(proxy)
     return proxy
 

@@ -974,6 +974,13 @@ async def test_proxy_variables_get_no_netrc_credentials_and_can_be_turned_off(
     assert unix.json()["path"] == "/echo", unix.stderr
 
 
+async def test_an_empty_authorization_header_removes_the_user_option(base: str) -> None:
+    # curl: -H 'Name:' removes a header the command would make, -u's included.
+    r = await hc("-u", "user:pw", "-H", "Authorization:", f"{base}/echo")
+    assert r.code == 0, r.stderr
+    assert header(r.json(), "Authorization") == []
+
+
 async def test_upload_from_stdin_takes_one_url(base: str) -> None:
     # stdin is read once: each request got a part of it (and -Z ran them at once).
     for args in (["-T", "-", f"{base}/echo", f"{base}/echo"], ["-Z", "-T", "-", f"{base}/echo"]):

@@ -195,3 +195,13 @@ def test_credentials_never_render() -> None:
     assert hash(key) == hash(same) == hash(tuple(key))
     assert auth == ("alice", "s3cret", "latin1")
     assert hash(auth) == hash(tuple(auth))
+
+
+def test_a_bad_proxy_variable_is_named_and_its_password_hidden() -> None:
+    # yarl's bare ValueError ("Port out of range") said neither which variable nor URL.
+    env = {"http_proxy": "http://u:hunter2@127.0.0.1:99999"}
+    with pytest.raises(
+        InvalidURL, match="invalid proxy URL in http_proxy: Port out of range"
+    ) as info:
+        proxy_for(URL("http://a/"), env)
+    assert "hunter2" not in str(info.value)
