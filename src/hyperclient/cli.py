@@ -386,25 +386,24 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _redirect_limit(text: str) -> int:
-    """--max-redirs: a count, or -1 for "no limit" (curl's; MAX_REDIRECTS here)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
-    if value < -1:
-        raise argparse.ArgumentTypeError(f"must be -1 (no limit) or more, got {text!r}")
-    return value
+def _integer(minimum: int, meaning: str = "") -> Callable[[str], int]:
+    """An argparse type: an integer of at least *minimum* (*meaning* says what it is)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}{meaning}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
+# --max-redirs: a count, or -1 for "no limit" (curl's; MAX_REDIRECTS here).
+_redirect_limit = _integer(-1, " (-1: no limit)")
+_positive_int = _integer(1)
 
 
 def _add_tls_options(parser: argparse.ArgumentParser) -> None:
