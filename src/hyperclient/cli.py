@@ -260,9 +260,13 @@ def response_head_lines(resp: ClientResponse) -> list[bytes]:
     return [_status_line(resp), *(name + b": " + value for name, value in resp.raw_headers)]
 
 
-def request_head_lines(method: str, url: URL, headers: CIMultiDict[str]) -> list[bytes]:
-    """The request line and headers, encoded as the library sends them (UTF-8)."""
-    lines = [f"{method} {url.raw_path_qs or '/'} HTTP/1.1"]
+def request_head_lines(
+    method: str, url: URL, headers: CIMultiDict[str], *, absolute: bool = False
+) -> list[bytes]:
+    """The request line and headers, encoded as the library sends them (UTF-8); with
+    *absolute*, the request target is the whole URL (as sent to a proxy)."""
+    target = str(url.with_fragment(None)) if absolute else (url.raw_path_qs or "/")
+    lines = [f"{method} {target} HTTP/1.1"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     return [line.encode("utf-8", "surrogateescape") for line in lines]
 
@@ -1155,6 +1159,16 @@ def plan_request(args: argparse.Namespace) -> RequestPlan:
     return plan
 
 
+def _proxy_url(proxy: Any) -> URL | None:
+    """The proxy a request goes through, for -v's request line."""
+    if proxy is None:
+        return None
+    try:
+        return URL(proxy)
+    except (ValueError, TypeError):
+        return None  # the request names what is wrong with it
+
+
 #: What ``--max-redirs -1`` ("no limit" in curl) follows at most.
 MAX_REDIRECTS = 1000
 
@@ -1335,6 +1349,7 @@ async def _send(
             skip_auto_headers=plan.skip_auto_headers,
             auth=auth,
             timeout=timeout,
+            trace_request_ctx=_proxy_url(extra.get("proxy", kwargs.get("proxy"))),
             **kwargs,
             **extra,
         )
@@ -1546,7 +1561,15 @@ def _verbose_trace(printer: _Printer) -> TraceConfig:
     async def headers_sent(
         session: ClientSession, context: Any, params: TraceRequestHeadersSentParams
     ) -> None:
-        lines = request_head_lines(params.method, params.url, params.headers)
+        # Through an HTTP(S) proxy a plain-http request line carries the whole URL (RFC
+        # 9112 §3.2.2); https goes through a CONNECT tunnel, SOCKS relays bytes.
+        proxy = getattr(context, "trace_request_ctx", None)
+        absolute = (
+            isinstance(proxy, URL)
+            and proxy.scheme in ("http", "https")
+            and params.url.scheme in ("http", "ws")
+        )
+        lines = request_head_lines(params.method, params.url, params.headers, absolute=absolute)
         printer.head(lines, to_stderr=True, prefix="> ")
 
     async def redirected(

@@ -917,6 +917,26 @@ async def test_url_and_proxy_without_a_scheme_are_http(
     assert heads[0].startswith(b"GET http://origin.invalid/x HTTP/1.1\r\n")
 
 
+async def test_verbose_shows_the_request_line_a_proxy_gets(
+    base: str, raw_server: Callable[..., Any]
+) -> None:
+    heads: list[bytes] = []
+    proxy = await raw_server(recording(heads))
+    proxied, from_env, direct = await asyncio.gather(
+        hc("-v", "-x", proxy.url, "http://origin.invalid/x?q=1"),
+        hc("-v", "http://origin.invalid/y", env={"http_proxy": proxy.url}),
+        hc("-v", f"{base}/json"),
+    )
+    # What was sent: the whole URL to a proxy (RFC 9112 §3.2.2), the path otherwise.
+    assert "> GET http://origin.invalid/x?q=1 HTTP/1.1" in proxied.stderr
+    assert "> GET http://origin.invalid/y HTTP/1.1" in from_env.stderr
+    assert sorted(h.split(b"\r\n")[0] for h in heads) == [
+        b"GET http://origin.invalid/x?q=1 HTTP/1.1",
+        b"GET http://origin.invalid/y HTTP/1.1",
+    ]
+    assert "> GET /json HTTP/1.1" in direct.stderr
+
+
 async def test_proxy_variables_are_honoured(base: str, raw_server: Callable[..., Any]) -> None:
     heads: list[bytes] = []
     proxy = await raw_server(recording(heads))
