@@ -662,9 +662,14 @@ class BaseConnector:
         """Open a new connection for *req*: the subclass hook."""
         raise NotImplementedError
 
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop our connections belong to. The connecting paths run after connect()
+        bound it; asking for the running loop instead costs a ``getpid()`` on 3.11."""
+        return self._bound or asyncio.get_running_loop()
+
     def _make_protocol(self, loop: asyncio.AbstractEventLoop | None = None) -> ResponseHandler:
         if loop is None:
-            loop = self._bound or asyncio.get_running_loop()
+            loop = self._event_loop()
         return ResponseHandler(loop, **self._protocol_kwargs)
 
     # -- releasing --------------------------------------------------------------------------
@@ -989,7 +994,7 @@ class TCPConnector(BaseConnector):
             return [_literal(host, port, family)]
         if self._use_dns_cache:
             cached = self._dns_cache.get((host, port))
-            loop = self._bound or asyncio.get_running_loop()
+            loop = self._event_loop()
             if cached is not None and cached[1] > loop.time():
                 self._dns_cache[(host, port)] = self._dns_cache.pop((host, port))  # now newest
                 if traces:
@@ -1009,7 +1014,7 @@ class TCPConnector(BaseConnector):
         key = (host, port)
         task = self._dns_inflight.get(key)
         if task is None:
-            loop = self._bound or asyncio.get_running_loop()
+            loop = self._event_loop()
             task = loop.create_task(self._lookup(host, port))
             self._dns_inflight[key] = task
             task.add_done_callback(functools.partial(self._lookup_done, key))
@@ -1037,7 +1042,7 @@ class TCPConnector(BaseConnector):
             raise socket.gaierror(socket.EAI_NONAME, f"no address for {host!r}")
         if self._use_dns_cache:
             ttl = self._ttl_dns_cache
-            loop = self._bound or asyncio.get_running_loop()
+            loop = self._event_loop()
             expires = loop.time() + ttl if ttl is not None else float("inf")
             self._dns_cache.pop((host, port), None)
             self._dns_cache[(host, port)] = (addrs, expires)
@@ -1204,7 +1209,7 @@ class TCPConnector(BaseConnector):
         self, req: _RequestLike, key: ConnectionKey, tunnel: ResponseHandler
     ) -> ResponseHandler:
         """A fresh protocol on the tunnel's transport, after TLS with the origin if https."""
-        loop = self._bound or asyncio.get_running_loop()
+        loop = self._event_loop()
         transport = tunnel.transport
         if transport is None:
             raise ClientProxyConnectionError(key, OSError(None, "proxy closed the tunnel"))
@@ -1243,7 +1248,7 @@ class TCPConnector(BaseConnector):
         timeout: ClientTimeout,
     ) -> ResponseHandler:
         """Open a SOCKS tunnel to the origin, then speak HTTP (or TLS) through it."""
-        loop = self._bound or asyncio.get_running_loop()
+        loop = self._event_loop()
         proxy_key = _proxy_key(proxy)
         port = key.port if key.port is not None else (443 if key.is_ssl else 80)
         target = key.host
@@ -1327,7 +1332,7 @@ class TCPConnector(BaseConnector):
     ) -> socket.socket:
         """A connected TCP socket to one of *addrs* (raced), or a ``ClientConnectorError``."""
         if loop is None:  # on 3.11 each ask for the running loop is a getpid()
-            loop = self._bound or asyncio.get_running_loop()
+            loop = self._event_loop()
         try:
             with self._stopped_by_close(key, loop):
                 sock = await _connect_first(
@@ -1409,7 +1414,7 @@ class TCPConnector(BaseConnector):
                 sock.close()
             raise ClientConnectionError("the connector was closed while connecting")
         if loop is None:
-            loop = self._bound or asyncio.get_running_loop()
+            loop = self._event_loop()
         start = _cancel_count(loop)
         proto = self._make_protocol(loop)
         # A connect or TLS handshake may stall with no transport to close yet. close()
@@ -1965,7 +1970,7 @@ class UnixConnector(BaseConnector):
     async def _create_connection(
         self, req: _RequestLike, traces: Any, timeout: ClientTimeout
     ) -> ResponseHandler:
-        loop = self._bound or asyncio.get_running_loop()
+        loop = self._event_loop()
         proto = self._make_protocol()
         key = req.connection_key
         try:
