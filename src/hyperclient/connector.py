@@ -53,7 +53,7 @@ from .proxy import (
     SOCKS_SCHEMES,
     authority,
     connect_fields,
-    connect_request,
+    connect_head,
     parse_proxy_url,
     split_credentials,
     uses_absolute_form,
@@ -1169,9 +1169,8 @@ class TCPConnector(BaseConnector):
         """Send CONNECT on *proto* and check that the proxy opened the tunnel."""
         port = key.port if key.port is not None else (443 if key.is_ssl else 80)
         proxy_key = _proxy_key(proxy)
-        head_bytes = connect_request(
-            key.host, port, key.proxy_auth, getattr(req, "proxy_headers", None)
-        )
+        fields = connect_fields(key.host, port, key.proxy_auth, getattr(req, "proxy_headers", None))
+        head_bytes = connect_head(key.host, port, fields)
         try:
             waiter = proto.expect_response("CONNECT", None)
             proto.write(head_bytes)
@@ -1186,9 +1185,6 @@ class TCPConnector(BaseConnector):
                 else f"proxy refused to open a tunnel to {authority(key.host, port)}"
             )
             # As aiohttp: the CONNECT request's own, addressed to the proxy.
-            fields = connect_fields(
-                key.host, port, key.proxy_auth, getattr(req, "proxy_headers", None)
-            )
             raise ClientHttpProxyError(
                 RequestInfo(proxy, "CONNECT", CIMultiDictProxy(fields)),
                 (),

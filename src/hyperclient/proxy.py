@@ -288,7 +288,11 @@ def connect_request(
     Raises:
         LocalProtocolError: when a header name or value cannot be sent.
     """
-    fields = connect_fields(host, port, auth, headers)
+    return connect_head(host, port, connect_fields(host, port, auth, headers))
+
+
+def connect_head(host: str, port: int, fields: CIMultiDict[str]) -> bytes:
+    """``connect_request`` from fields already made (a refused CONNECT reports them)."""
     return serialize_request_head("CONNECT", authority(host, port), HttpVersion11, fields.items())
 
 
