@@ -69,7 +69,7 @@ from .errors import (
 from .progress import UploadTracker
 from .proxy import check_proxy_auth, parse_proxy_url, split_credentials
 from .proxy import proxy_for as proxy_from_env
-from .request import ClientRequest, make_url
+from .request import ClientRequest, header_names, make_url
 from .response import ClientResponse
 from .timers import CoarseTimers, Timeout, coarse_timers
 from .tls import SSLSetting, merge_ssl_options
@@ -132,16 +132,6 @@ async def _apply_policy(resp: ClientResponse, policy: Any) -> None:
     except BaseException:
         resp.release()  # the caller never gets it: free its connection
         raise
-
-
-def _header_names(names: Iterable[str] | None) -> frozenset[str]:
-    """``skip_auto_headers`` lower-cased; a lone ``str`` is one name, not its letters
-    (aiohttp iterates it: ``skip_auto_headers="User-Agent"`` skipped nothing)."""
-    if not names:
-        return frozenset()
-    if isinstance(names, str):
-        names = (names,)
-    return frozenset(name.lower() for name in names)
 
 
 class _Deadline(Timeout):
@@ -482,7 +472,7 @@ class ClientSession:
         if cookies:
             self._cookie_jar.update_cookies(cookies)
         self._default_headers: CIMultiDict[str] = CIMultiDict(headers or ())
-        self._skip_auto_headers = _header_names(skip_auto_headers)
+        self._skip_auto_headers = header_names(skip_auto_headers)
         if auth is not None and not isinstance(auth, BasicAuth):
             raise TypeError(f"auth must be a BasicAuth instance, got {type_name(auth)}")
         check_proxy_auth(proxy_auth)
@@ -1210,7 +1200,7 @@ class ClientSession:
     def _merge_skip(self, skip: Iterable[str] | None) -> frozenset[str]:
         if not skip:
             return self._skip_auto_headers
-        return self._skip_auto_headers | _header_names(skip)
+        return self._skip_auto_headers | header_names(skip)
 
     def _merge_headers(self, headers: Any) -> CIMultiDict[str] | None:
         if not headers:

@@ -20,7 +20,7 @@ import io
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from http.cookies import BaseCookie, SimpleCookie
 from time import monotonic as _monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
@@ -118,6 +118,19 @@ def _is_encoded(url: str) -> bool:
             if len(piece) < 2 or piece[0] not in _HEX or piece[1] not in _HEX:
                 return False
     return True
+
+
+_NO_NAMES: Final[frozenset[str]] = frozenset()
+
+
+def header_names(names: Iterable[str] | None) -> frozenset[str]:
+    """``skip_auto_headers`` lower-cased; a lone ``str`` (an ``istr`` of ``hdrs`` too)
+    is one name, not its letters (aiohttp iterates it: ``"User-Agent"`` skipped nothing)."""
+    if not names:
+        return _NO_NAMES
+    if isinstance(names, str):
+        names = (names,)
+    return frozenset(name.lower() for name in names)
 
 
 def make_url(url: str | URL) -> URL:
@@ -286,9 +299,8 @@ class ClientRequest:
             self.url = self.url.with_user(None)
             if auth is None:
                 self.auth = url_auth
-        if skip_auto_headers and isinstance(skip_auto_headers, str):  # hdrs' istr too
-            skip_auto_headers = (skip_auto_headers,)  # one name (aiohttp takes its letters)
-        self.headers = self._prepare_headers(headers, skip_auto_headers)
+        skip = header_names(skip_auto_headers) if skip_auto_headers else _NO_NAMES
+        self.headers = self._prepare_headers(headers, skip)
         if proxy is not None and "Proxy-Authorization" in self.headers:
             self._route_proxy_authorization()
         if cookies:
@@ -299,7 +311,7 @@ class ClientRequest:
             self.headers["Authorization"] = self.auth.encode()
         self._body_source: Body | None = None
         self._body = b""
-        if skip_auto_headers and any(name.lower() == "content-type" for name in skip_auto_headers):
+        if "content-type" in skip:
             self._skip_content_type = True  # else the class's False: one attribute fewer
         self._prepare_body(data)
         self._connection_key: ConnectionKey | None = None
@@ -322,12 +334,12 @@ class ClientRequest:
             url = url.with_fragment(None)
         return url
 
-    def _prepare_headers(
-        self, headers: Any, skip_auto_headers: Iterable[str] | None
-    ) -> CIMultiDict[str]:
+    def _prepare_headers(self, headers: Any, skip: frozenset[str]) -> CIMultiDict[str]:
+        """The request's headers: the caller's, then the automatic ones not in *skip*
+        (lower-cased names, see :func:`header_names`)."""
         if (
             not headers
-            and not skip_auto_headers
+            and not skip
             and not self.force_close
             and self.DEFAULT_HEADERS is _DEFAULT_HEADERS
         ):
@@ -337,7 +349,6 @@ class ClientRequest:
                 auto = (*auto, ("Connection", "keep-alive"))
             return CIMultiDict(auto)
         result: CIMultiDict[str] = CIMultiDict()
-        skip = {h.lower() for h in skip_auto_headers} if skip_auto_headers else ()
         if "host" not in skip:
             result["Host"] = _host_header(self.url)
         if headers:
