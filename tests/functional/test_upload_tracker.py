@@ -796,29 +796,39 @@ async def test_an_early_answer_cuts_a_streamed_upload_short(
     assert open_fds() <= before + 1  # the server's socket for /next may be open still
 
 
+class Pieces:
+    """*count* PIECEs from an async generator, *pause* seconds apart; ``ended`` once the
+    generator's ``finally`` ran (it was closed, or ran out)."""
+
+    def __init__(self, count: int, *, pause: float = 0) -> None:
+        self.count = count
+        self.pause = pause
+        self.ended = False
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        try:
+            for _ in range(self.count):
+                yield PIECE
+                if self.pause:
+                    await asyncio.sleep(self.pause)
+        finally:
+            self.ended = True
+
+
 async def test_an_early_answer_between_pieces_of_a_generator(raw_server: Any) -> None:
     """The audit's case: a generator that sleeps a little between pieces, a server that
     answers 413 after the first bytes and reads on. The answer came between two
     pieces; the next one was written to the closed connection."""
     script = EarlyAnswer(reads_on=True, at_once=True)
     srv: RawServer = await raw_server(script)
-    ended = False
-
-    async def pieces() -> AsyncIterator[bytes]:
-        nonlocal ended
-        try:
-            for _ in range(400):
-                yield PIECE
-                await asyncio.sleep(2 * MS)
-        finally:
-            ended = True
-
+    source = Pieces(400, pause=2 * MS)
     tracker = UploadTracker()
     async with hyperclient.ClientSession() as s:
         async with asyncio.timeout(2):
-            async with s.post(srv.url + "/upload", data=pieces(), upload_tracker=tracker) as r:
+            data = source.pieces()
+            async with s.post(srv.url + "/upload", data=data, upload_tracker=tracker) as r:
                 assert (r.status, await r.read()) == (413, b"big")
-        assert ended
+        assert source.ended
         assert await outcome(tracker) == "UploadAbortedError"
         received = await asyncio.wait_for(script.received, 1)
         assert 0 < tracker.bytes_written == len(received) < 400 * len(PIECE)
@@ -845,30 +855,21 @@ async def test_an_early_answer_while_the_socket_drains_closes_the_source(
         received.set_result(body)
 
     srv: RawServer = await raw_server(script)
-    ended = False
-
-    async def endless() -> AsyncIterator[bytes]:
-        nonlocal ended
-        try:
-            for _ in range(1000):
-                yield PIECE
-        finally:
-            ended = True
-
+    source = Pieces(1000)
     kwargs: dict[str, Any] = {}
-    data: Any = endless()
+    data: Any = source.pieces()
     if kind == "content-length":
         kwargs["headers"] = {"Content-Length": str(1000 * len(PIECE))}
     elif kind == "form":
         data = hyperclient.FormData({"stream": data})
     else:
         data = hyperclient.MultipartWriter()
-        data.append(endless(), {"Content-Encoding": "gzip"})
+        data.append(source.pieces(), {"Content-Encoding": "gzip"})
     tracker = UploadTracker()
     async with session(hyperclient) as s:
         async with asyncio.timeout(5):
             async with s.post(srv.url, data=data, upload_tracker=tracker, **kwargs) as resp:
-                assert ended
+                assert source.ended
                 assert (resp.status, await resp.read()) == (413, b"big")
     assert await outcome(tracker) == "UploadAbortedError"
     body = await asyncio.wait_for(received, 1)
