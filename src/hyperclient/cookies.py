@@ -504,6 +504,19 @@ class CookieJar(AbstractCookieJar):
             if morsel is not None:
                 self._store(morsel, host, response_url)
 
+    def update_cookies_from_headers(self, headers: Sequence[str], response_url: URL) -> None:
+        """Store the cookies of raw ``Set-Cookie`` field values from ``response_url``.
+
+        The morsels :func:`parse_set_cookie` makes are ours: stored as they are, not
+        copied and checked again as a caller's are by :meth:`update_cookies`; only what
+        unquoting may have brought into the value (``\\012`` is a LF) is checked.
+        """
+        host = (response_url.raw_host or "").lower()
+        for value in headers:
+            morsel = parse_set_cookie(value)
+            if morsel is not None and morsel.key.strip() and not _CTL.search(morsel.value):
+                self._store(morsel, host, response_url)
+
     def _store(self, morsel: Morsel[str], host: str, response_url: URL) -> None:
         """Apply the storage model of RFC 6265bis §5.7 to one cookie."""
         placement = self._placement(str(morsel["domain"] or ""), host)
