@@ -76,7 +76,7 @@ def parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
         if "*" in name:
             starred.setdefault(name, value)
             continue
-        if value.startswith('"'):
+        if value.startswith('"'):  # _param_value's unstarred case, inline: per response
             value = _UNESCAPE.sub(r"\1", value[1:-1])
         if value and name not in params:
             # The first of a repeated parameter, as aiohttp and the email package take
@@ -95,10 +95,11 @@ def _resolve_starred(starred: dict[str, str], params: dict[str, str]) -> None:
     bases: dict[str, None] = {}  # the names they are the value of, in order
     for name, raw in starred.items():
         value = _param_value(name, raw)
-        if name.endswith("*") and _CONTINUATION.fullmatch(name) is None:
-            base = name[:-1]
-        elif (continuation := _CONTINUATION.fullmatch(name)) is not None:
+        continuation = _CONTINUATION.fullmatch(name)
+        if continuation is not None:
             base = continuation.group(1)
+        elif name.endswith("*"):
+            base = name[:-1]
         else:  # "a*b": a plain name that happens to hold a star
             if value and name not in params:
                 params[name] = value
@@ -188,12 +189,12 @@ def parse_content_disposition(header: str | None) -> tuple[str | None, dict[str,
     """
     if not header:
         return None, {}
-    disposition, sep, tail = header.partition(";")
-    disposition = disposition.strip()
+    head = header.partition(";")[0]
+    disposition = head.strip()
     if not is_token(disposition):
         return _malformed(header)
     params: dict[str, str] = {}
-    for item in _parameters(header, len(header) - len(tail) - len(sep)):
+    for item in _parameters(header, len(head)):
         if isinstance(item, str):
             if _BAD_NAME_PARAM.fullmatch(item) is None:
                 return _malformed(header)
