@@ -281,9 +281,9 @@ def _resolve_annotations() -> None:
     from . import response as _response
     from . import tracing as _tracing
 
-    for module in (_errors, _tracing):
-        vars(module).setdefault("ClientResponse", _response.ClientResponse)
-        vars(module).setdefault("ClientSession", _client.ClientSession)
+    vars(_errors).setdefault("ClientResponse", _response.ClientResponse)
+    vars(_tracing).setdefault("ClientResponse", _response.ClientResponse)
+    vars(_tracing).setdefault("ClientSession", _client.ClientSession)
 
 
 _resolve_annotations()

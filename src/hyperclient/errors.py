@@ -44,7 +44,6 @@ translates them once, chaining the cause.
 from __future__ import annotations
 
 import ssl
-from ssl import SSLContext
 from typing import TYPE_CHECKING
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
@@ -287,7 +286,7 @@ class ClientConnectorError(ClientOSError):
         return self._conn_key.port
 
     @property
-    def ssl(self) -> SSLContext | bool | Fingerprint:
+    def ssl(self) -> ssl.SSLContext | bool | Fingerprint:
         """The TLS setting of the attempt."""
         return self._conn_key.ssl
 

@@ -37,6 +37,7 @@ __all__ = (
     "authority",
     "check_proxy_url",
     "connect_fields",
+    "connect_head",
     "connect_request",
     "default_port",
     "is_bypassed",
@@ -99,7 +100,6 @@ def proxy_for(url: URL, environ: Mapping[str, str]) -> URL | None:
             break
     if value is None:
         return None
-    variable = f"{name}_proxy"
     no_proxy = environ.get("no_proxy")
     if no_proxy is None:
         no_proxy = environ.get("NO_PROXY", "")
@@ -107,16 +107,12 @@ def proxy_for(url: URL, environ: Mapping[str, str]) -> URL | None:
         return None
     if "://" not in value:
         value = f"http://{value}"  # curl's rule: a bare host:port is an HTTP proxy
-    try:
-        proxy = URL(value)
-    except ValueError as exc:  # yarl's bare ValueError (a port out of range) says no name
-        raise InvalidURL(_redacted(value), f"invalid proxy URL in {variable}: {exc}") from exc
-    check_proxy_url(proxy)
-    return proxy
+    return parse_proxy_url(value, where=f" in {name}_proxy")
 
 
-def parse_proxy_url(value: str | URL) -> URL:
-    """*value* (``proxy=``) as a URL, checked with :func:`check_proxy_url`.
+def parse_proxy_url(value: str | URL, *, where: str = "") -> URL:
+    """*value* (``proxy=``, or *where* it came from) as a URL, checked with
+    :func:`check_proxy_url`.
 
     Raises:
         InvalidURL: naming the URL without its credentials (a ``ClientError``; yarl's
@@ -128,7 +124,7 @@ def parse_proxy_url(value: str | URL) -> URL:
         try:
             proxy = URL(value)
         except (ValueError, TypeError) as exc:
-            raise InvalidURL(_redacted(str(value)), f"invalid proxy URL: {exc}") from exc
+            raise InvalidURL(_redacted(str(value)), f"invalid proxy URL{where}: {exc}") from exc
     check_proxy_url(proxy)
     return proxy
 
