@@ -661,12 +661,16 @@ class BodyPartReader:
         Raises:
             ValueError: the body is larger than *client_max_size* or malformed.
         """
-        data = bytearray()
+        pieces: list[bytes] = []  # joined once: a growing bytearray is copied again at the end
+        size = 0
         while not self._at_eof:
-            data += await self.read_chunk(max(self.chunk_size, READ_SIZE))
-            if len(data) > self._client_max_size:
+            piece = await self.read_chunk(max(self.chunk_size, READ_SIZE))
+            pieces.append(piece)
+            size += len(piece)
+            if size > self._client_max_size:
                 raise ValueError(f"multipart part is larger than {self._client_max_size} bytes")
-        return self.decode(bytes(data)) if decode else bytes(data)
+        data = b"".join(pieces)
+        return self.decode(data) if decode else data
 
     async def release(self) -> None:
         """Read the rest of the body to the void."""
@@ -722,10 +726,10 @@ class BodyPartReader:
         assert decoder is not None  # not identity: checked above
         try:
             # Each call returns at most 64 KiB, so the limit stops a bomb within one call.
-            out = bytearray(decoder.decompress(data))
+            out = [decoder.decompress(data)]
             while decoder.has_pending():
-                out += decoder.decompress(b"")
-            out += decoder.finish()
+                out.append(decoder.decompress(b""))
+            out.append(decoder.finish())
         except PayloadTooBig as exc:
             setting = "max_decompress_size"
             if limit < self._max_decompress_size:
@@ -736,7 +740,7 @@ class BodyPartReader:
             ) from exc
         except RemoteProtocolError as exc:
             raise ValueError(f"multipart part does not decode: {exc}") from exc
-        return bytes(out)
+        return b"".join(out)
 
     def _label(self) -> str:
         """The part as an error names it: its name or file name, else its type."""
