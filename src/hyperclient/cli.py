@@ -67,7 +67,8 @@ from . import (
     UnixConnector,
     __version__,
 )
-from .proxy import proxy_for
+from .proxy import absolute_target, proxy_for, uses_absolute_form
+from .request import make_url
 
 __all__ = ("main",)
 
@@ -265,7 +266,7 @@ def request_head_lines(
 ) -> list[bytes]:
     """The request line and headers, encoded as the library sends them (UTF-8); with
     *absolute*, the request target is the whole URL (as sent to a proxy)."""
-    target = str(url.with_fragment(None)) if absolute else (url.raw_path_qs or "/")
+    target = absolute_target(url) if absolute else (url.raw_path_qs or "/")
     lines = [f"{method} {target} HTTP/1.1"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     return [line.encode("utf-8", "surrogateescape") for line in lines]
@@ -894,14 +895,10 @@ def _tls_guard(args: argparse.Namespace) -> Any:
     return refuse_tls
 
 
-def _without_credentials(url: str) -> str:
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return url  # the request names what is wrong with it
-    if parsed.raw_user is None and parsed.raw_password is None:
+def _without_credentials(url: URL) -> URL:
+    if url.raw_user is None and url.raw_password is None:
         return url
-    return str(parsed.with_user(None))
+    return url.with_user(None)
 
 
 def _query_text(data: bytes) -> str:
@@ -909,12 +906,9 @@ def _query_text(data: bytes) -> str:
     return "".join(chr(byte) if byte in _QUERY_SAFE else f"%{byte:02X}" for byte in data)
 
 
-def _with_query(url: str, query: str) -> URL:
+def _with_query(url: URL, query: str) -> URL:
     """*url* with -G's *query* appended, not encoded again (``%26`` stays ``%26``)."""
-    try:
-        base = URL(url).with_fragment(None)
-    except ValueError as exc:
-        raise InvalidURL(url, str(exc)) from exc
+    base = url.with_fragment(None)
     text = str(base)
     sep = "&" if base.raw_query_string else ("" if text.endswith("?") else "?")
     return URL(text + sep + query, encoded=True)
@@ -984,39 +978,47 @@ class RequestPlan:
     basic: BasicAuth | None = None
     env_proxy: bool = False  # the proxy variables apply (no -x, no --unix-socket)
     netrc: netrc.netrc | None = None  # -n's file, for hosts without -u
+    replaces_credentials: bool = False  # -u or -H 'Authorization: ...' given
+    env_proxies: dict[tuple[str, str | None, int | None], URL | None] = dataclasses.field(
+        default_factory=dict
+    )
 
-    def url_for(self, url: str) -> str | URL:
-        """*url* as requested: -u or -H 'Authorization: ...' replaces its credentials (as
-        in curl; the library refuses two sources together), and -G data is appended."""
-        if self.digest is not None or self.basic is not None or "Authorization" in self.headers:
-            url = _without_credentials(url)
-        return url if self.query is None else _with_query(url, self.query)
+    def url_for(self, url: str) -> URL:
+        """*url* as requested (parsed as the library parses it: kept as given when validly
+        encoded): -u or -H 'Authorization: ...' replaces its credentials (as in curl; the
+        library refuses two sources together), and -G data is appended."""
+        target = make_url(url)
+        if self.replaces_credentials:
+            target = _without_credentials(target)
+        return target if self.query is None else _with_query(target, self.query)
 
-    def auth_and_proxy(self, target: str | URL) -> tuple[Any, dict[str, Any]]:
-        """The ``auth=`` for *target* (-u, else -n's entry for its host) and, from the
-        proxy variables, its ``proxy=``. Resolved here, not by ``trust_env``: that would
-        also send ~/.netrc credentials to an environment proxy, which curl never does."""
+    def auth_for(self, target: URL) -> Any:
+        """The ``auth=`` for *target*: -u's, else -n's entry for its host."""
         auth: Any = self.digest or self.basic
-        if not self.env_proxy and self.netrc is None:
-            return auth, {}
-        try:
-            parsed = URL(target)
-        except ValueError:
-            return auth, {}  # the request names what is wrong with it
-        extra: dict[str, Any] = {}
-        if self.env_proxy:
-            try:
-                proxy = proxy_for(parsed, os.environ)
-            except ValueError as exc:
-                raise CliError(EXIT_USAGE, f"invalid proxy variable: {exc}") from exc
-            if proxy is not None:
-                extra["proxy"] = proxy
-        host = parsed.raw_host
-        if auth is None and self.netrc is not None and parsed.raw_user is None and host:
+        host = target.raw_host
+        if auth is None and self.netrc is not None and target.raw_user is None and host:
             entry = self.netrc.authenticators(host)
             if entry is not None:
                 auth = BasicAuth(entry[0], entry[2] or "", encoding="utf-8")
-        return auth, extra
+        return auth
+
+    def proxy_for(self, target: URL) -> URL | None:
+        """The proxy the proxy variables name for *target*, if they apply. Resolved here,
+        not by ``trust_env``: that would also send ~/.netrc credentials to an environment
+        proxy, which curl never does. Cached per origin, as the library's lookup is."""
+        if not self.env_proxy:
+            return None
+        key = (target.scheme, target.raw_host, target.port)
+        if key in self.env_proxies:
+            return self.env_proxies[key]
+        try:
+            proxy = proxy_for(target, os.environ)
+        except ValueError as exc:
+            raise CliError(EXIT_USAGE, f"invalid proxy variable: {exc}") from exc
+        if len(self.env_proxies) >= _PROXY_CACHE_SIZE:
+            self.env_proxies.clear()
+        self.env_proxies[key] = proxy
+        return proxy
 
     def request_kwargs(self, opened: list[IO[bytes]]) -> dict[str, Any]:
         """The request's arguments; the files opened for its body are added to *opened*."""
@@ -1144,6 +1146,7 @@ def plan_request(args: argparse.Namespace) -> RequestPlan:
                 plan.basic = BasicAuth(*creds, encoding="utf-8")
             except ValueError as exc:
                 raise CliError(EXIT_USAGE, f"invalid --user: {exc}") from exc
+    plan.replaces_credentials = creds is not None or "Authorization" in headers
     plan.kwargs["ssl"] = ssl_setting(args)
     if args.proxy:
         plan.kwargs["proxy"] = with_default_scheme(args.proxy)  # curl: host:port is http
@@ -1159,15 +1162,8 @@ def plan_request(args: argparse.Namespace) -> RequestPlan:
     return plan
 
 
-def _proxy_url(proxy: Any) -> URL | None:
-    """The proxy a request goes through, for -v's request line."""
-    if proxy is None:
-        return None
-    try:
-        return URL(proxy)
-    except (ValueError, TypeError):
-        return None  # the request names what is wrong with it
-
+#: Origins whose environment proxy a run keeps (the library's lookup keeps as many).
+_PROXY_CACHE_SIZE = 256
 
 #: What ``--max-redirs -1`` ("no limit" in curl) follows at most.
 MAX_REDIRECTS = 1000
@@ -1339,9 +1335,12 @@ async def _send(
     """Perform the request (a --digest challenge is answered by the session's auth=)."""
     opened: list[IO[bytes]] = []
     target = plan.url_for(url)
-    auth, extra = plan.auth_and_proxy(target)
+    auth = plan.auth_for(target)
+    proxy = plan.proxy_for(target)
     try:
         kwargs = plan.request_kwargs(opened)
+        if proxy is not None:
+            kwargs["proxy"] = proxy
         resp: ClientResponse = await session.request(
             plan.method,
             target,
@@ -1349,9 +1348,8 @@ async def _send(
             skip_auto_headers=plan.skip_auto_headers,
             auth=auth,
             timeout=timeout,
-            trace_request_ctx=_proxy_url(extra.get("proxy", kwargs.get("proxy"))),
+            trace_request_ctx=kwargs.get("proxy"),  # for -v's request line
             **kwargs,
-            **extra,
         )
     finally:
         for file in opened:
@@ -1561,14 +1559,10 @@ def _verbose_trace(printer: _Printer) -> TraceConfig:
     async def headers_sent(
         session: ClientSession, context: Any, params: TraceRequestHeadersSentParams
     ) -> None:
-        # Through an HTTP(S) proxy a plain-http request line carries the whole URL (RFC
-        # 9112 §3.2.2); https goes through a CONNECT tunnel, SOCKS relays bytes.
-        proxy = getattr(context, "trace_request_ctx", None)
-        absolute = (
-            isinstance(proxy, URL)
-            and proxy.scheme in ("http", "https")
-            and params.url.scheme in ("http", "ws")
-        )
+        # The request line the proxy, if any, gets (the -x or environment proxy, given as
+        # the request's trace_request_ctx).
+        proxy = context.trace_request_ctx
+        absolute = uses_absolute_form(params.url.scheme, None if proxy is None else URL(proxy))
         lines = request_head_lines(params.method, params.url, params.headers, absolute=absolute)
         printer.head(lines, to_stderr=True, prefix="> ")
 

@@ -902,6 +902,19 @@ async def test_curl_special_values_mean_no_limit(base: str) -> None:
     assert no_redirect_limit.json() == {"done": True, "method": "GET"}
 
 
+async def test_urls_go_out_as_given_with_query_data_or_replaced_credentials(base: str) -> None:
+    # -G and -u used to re-parse the URL, which decoded %7E and re-cased %2f.
+    host = base.removeprefix("http://")
+    query, creds = await asyncio.gather(
+        hc("-G", "-d", "x=1", f"{base}/echo/%7Efoo/a%2fb?q=%7e"),
+        hc("-u", "a:b", f"http://u:p@{host}/echo/%7Efoo"),
+    )
+    assert query.json()["path"] == "/echo/%7Efoo/a%2fb?q=%7e&x=1", query.stderr
+    assert creds.json()["path"] == "/echo/%7Efoo", creds.stderr
+    expected = "Basic " + base64.b64encode(b"a:b").decode()
+    assert header(creds.json(), "Authorization") == [expected]
+
+
 async def test_url_and_proxy_without_a_scheme_are_http(
     base: str, raw_server: Callable[..., Any]
 ) -> None:
