@@ -106,27 +106,28 @@ class CliError(Exception):
         self.message = message
 
 
+# Most specific first: the TLS and DNS errors are ClientConnectorErrors too.
+_EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (ClientConnectorDNSError, EXIT_DNS),
+    (ClientConnectorCertificateError, EXIT_CERT),
+    (ClientSSLError, EXIT_TLS),
+    (ServerFingerprintMismatch, EXIT_PIN),
+    (ClientConnectorError, EXIT_CONNECT),
+    (TimeoutError, EXIT_TIMEOUT),
+    (TooManyRedirects, EXIT_REDIRECTS),
+    (ServerDisconnectedError, EXIT_EMPTY_REPLY),
+    (ClientPayloadError, EXIT_PARTIAL),
+    (InvalidURL, EXIT_URL),
+)
+
+
 def exit_code_for(exc: BaseException) -> int:
     """The exit code for an exception raised while performing a request."""
-    # Most specific first: the TLS and DNS errors are ClientConnectorErrors too.
-    table: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int], ...] = (
-        (CliError, EXIT_ERROR),
-        (ClientConnectorDNSError, EXIT_DNS),
-        (ClientConnectorCertificateError, EXIT_CERT),
-        (ClientSSLError, EXIT_TLS),
-        (ServerFingerprintMismatch, EXIT_PIN),
-        (ClientConnectorError, EXIT_CONNECT),
-        (TimeoutError, EXIT_TIMEOUT),
-        (TooManyRedirects, EXIT_REDIRECTS),
-        (ServerDisconnectedError, EXIT_EMPTY_REPLY),
-        (ClientPayloadError, EXIT_PARTIAL),
-        (InvalidURL, EXIT_URL),
-    )
     if isinstance(exc, CliError):
         return exc.code
     if _pin_mismatch(exc) is not None:
         return EXIT_PIN
-    for kind, code in table:
+    for kind, code in _EXIT_CODES:
         if isinstance(exc, kind):
             return code
     return EXIT_ERROR
@@ -1489,7 +1490,8 @@ class ParallelStats:
     def failed(self, exc: BaseException) -> None:
         name = type(exc).__name__
         self.errors[name] += 1
-        self.first_error.setdefault(name, describe(exc))
+        if name not in self.first_error:
+            self.first_error[name] = describe(exc)
         if self.first_code == EXIT_OK:
             self.first_code = exit_code_for(exc)
 
